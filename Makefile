@@ -1,0 +1,72 @@
+# chatapp: `make run` to use it, `make test` to check it. See README.md.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/chatapp
+TEST_REDIS_URL ?= redis://127.0.0.1:6379/9
+PYTEST_ARGS ?=
+
+.PHONY: run test test-embedded test-services lint static chromium lock clean help
+
+help:
+	@echo "make run    - install, migrate and start chatapp on http://$(HOST):$(PORT)/"
+	@echo "make test   - install test needs (incl. chromium) and run the whole suite"
+	@echo "make lint   - ruff"
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[test]'
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+static/vendor/.built: node_modules/.installed
+	npm run --silent build
+	touch $@
+
+static: $(VENV)/.installed static/vendor/.built
+	$(PY) manage.py collectstatic --noinput --verbosity 0
+
+run: static
+	$(PY) manage.py migrate --noinput --verbosity 0
+	$(PY) manage.py serve --host $(HOST) --port $(PORT)
+
+chromium:
+	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
+
+test: static chromium
+	$(MAKE) --no-print-directory test-embedded
+	$(MAKE) --no-print-directory test-services
+
+# Embedded defaults: SQLite and the in-memory channel layer.
+test-embedded:
+	env -u DATABASE_URL -u REDIS_URL $(PY) -m pytest $(PYTEST_ARGS)
+
+# PostgreSQL and Redis. Where CI=true a missing service fails the run; elsewhere it is said
+# plainly and this pass is left out.
+test-services:
+	@if (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null && (exec 3<>/dev/tcp/127.0.0.1/6379) 2>/dev/null; then \
+		DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(PY) -m pytest $(PYTEST_ARGS); \
+	elif [ "$$CI" = "true" ]; then \
+		echo "PostgreSQL (127.0.0.1:5432) or Redis (127.0.0.1:6379) is not answering: CI needs both." >&2; exit 1; \
+	else \
+		echo "NOTE: PostgreSQL or Redis is not answering; the services pass was NOT run."; \
+	fi
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+
+# Re-pin: install from pyproject.toml without constraints, then freeze.
+lock:
+	rm -rf /tmp/chatapp-lock && $(PYTHON) -m venv /tmp/chatapp-lock
+	/tmp/chatapp-lock/bin/pip install --quiet -e '.[test]'
+	/tmp/chatapp-lock/bin/pip freeze --exclude-editable | grep -v '^-e' > constraints.txt
+
+clean:
+	rm -rf $(VENV) node_modules static/vendor var/staticfiles
