@@ -1,0 +1,89 @@
+"""The mutable state of one offline upstream: pace, queued faults, request log, cache, clock.
+
+Only the server's own event loop touches it (control goes through HTTP), so it needs no locks.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import deque
+from typing import Any
+
+from .cache import CacheDiagnostics, Clock, PromptCache
+from .faults import Fault
+
+DEFAULT_TOKENS_PER_SECOND = 60.0
+PACE_ENV = "OFFLINE_UPSTREAM_TOKENS_PER_SECOND"
+MAX_LOGGED_REQUESTS = 1000
+_CREDENTIAL_HEADERS = ("authorization", "x-api-key")
+
+
+def pace_from_env() -> float:
+    """The configured default pace: OFFLINE_UPSTREAM_TOKENS_PER_SECOND, else 60."""
+    value = os.environ.get(PACE_ENV, "").strip()
+    return float(value) if value else DEFAULT_TOKENS_PER_SECOND
+
+
+def _mask(value: str) -> str:
+    """Keep test keys readable but never echo a real-looking key back through the log."""
+    return value if len(value) <= 16 else f"{value[:10]}…{value[-4:]}"
+
+
+def _loggable_headers(headers: dict[str, str]) -> dict[str, str]:
+    return {
+        name: _mask(value) if name in _CREDENTIAL_HEADERS else value
+        for name, value in headers.items()
+    }
+
+
+def _loggable_body(raw: bytes) -> Any:
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return raw.decode("utf-8", "replace")
+
+
+class UpstreamState:
+    def __init__(self, tokens_per_second: float | None = None) -> None:
+        self.default_pace = pace_from_env() if tokens_per_second is None else tokens_per_second
+        self.pace = self.default_pace
+        self.clock = Clock()
+        self.cache = PromptCache(self.clock)
+        self.diagnostics = CacheDiagnostics()
+        self._faults: deque[Fault] = deque()
+        self._log: deque[dict[str, Any]] = deque(maxlen=MAX_LOGGED_REQUESTS)
+
+    def reset(self) -> None:
+        self.pace = self.default_pace
+        self.clock.reset()
+        self.cache.clear()
+        self.diagnostics.clear()
+        self._faults.clear()
+        self._log.clear()
+
+    def add_faults(self, faults: list[Fault]) -> None:
+        self._faults.extend(faults)
+
+    def next_fault(self) -> Fault | None:
+        return self._faults.popleft() if self._faults else None
+
+    @property
+    def pending_faults(self) -> int:
+        return len(self._faults)
+
+    def log_request(
+        self, method: str, path: str, query: str, headers: dict[str, str], raw: bytes
+    ) -> None:
+        self._log.append({
+            "method": method,
+            "path": path,
+            "query": query,
+            "headers": _loggable_headers(headers),
+            "body": _loggable_body(raw),
+        })
+
+    def requests(self) -> list[dict[str, Any]]:
+        return list(self._log)

@@ -1,0 +1,122 @@
+"""Running and steering the offline upstream from tests.
+
+    with RunningUpstream(tokens_per_second=2000) as up:
+        client = anthropic.AsyncAnthropic(base_url=up.base_url, api_key="test")
+        up.add_faults([{"kind": "status", "status": 529}])
+
+Every control method goes over HTTP to the /_control endpoints, so `UpstreamControl(base_url)`
+steers a separately started server (`python -m chatapp.offline_upstream`) just the same.  The
+methods are synchronous (stdlib urllib): calling them from async tests is fine, as the server
+runs on its own thread and loop.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+import urllib.request
+from collections.abc import Iterable
+from types import TracebackType
+from typing import Any
+
+import uvicorn
+
+from .app import create_app
+
+STARTUP_TIMEOUT_SECONDS = 10.0
+
+
+class UpstreamControl:
+    """A client for the control endpoints of an offline upstream at `base_url`."""
+
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url.rstrip("/")
+
+    def _call(self, method: str, path: str, body: Any = None) -> Any:
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(
+            f"{self.base_url}{path}",
+            data=data,
+            method=method,
+            headers={"content-type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return json.loads(response.read())
+
+    def add_faults(self, faults: Iterable[dict[str, Any]]) -> None:
+        """Queue faults; each following POST /v1/messages consumes one, in order."""
+        self._call("POST", "/_control/faults", list(faults))
+
+    def reset(self) -> None:
+        """Clear faults, cache, request log and clock; pace back to the configured default."""
+        self._call("POST", "/_control/reset", {})
+
+    def requests(self) -> list[dict[str, Any]]:
+        """The /v1 requests received: method, path, query, headers, JSON body; newest last."""
+        return self._call("GET", "/_control/requests")["requests"]
+
+    def set_pace(self, tokens_per_second: float) -> None:
+        """Change the stream pace, running streams included (0 = unpaced)."""
+        self._call("POST", "/_control/pace", {"tokens_per_second": tokens_per_second})
+
+    def advance_clock(self, seconds: float) -> None:
+        """Move the prompt cache's clock forward (to expire or age entries without sleeping)."""
+        self._call("POST", "/_control/clock", {"advance_seconds": seconds})
+
+    def state(self) -> dict[str, Any]:
+        """Current pace, default pace, number of queued faults and clock reading."""
+        return self._call("GET", "/_control/state")
+
+
+class RunningUpstream(UpstreamControl):
+    """The offline upstream served by uvicorn on a background thread, on a free loopback port."""
+
+    def __init__(self, tokens_per_second: float | None = None, host: str = "127.0.0.1") -> None:
+        self.app = create_app(tokens_per_second)
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._socket.bind((host, 0))
+        port = self._socket.getsockname()[1]
+        super().__init__(f"http://{host}:{port}")
+        config = uvicorn.Config(
+            self.app,
+            log_level="warning",
+            lifespan="on",
+            server_header=False,
+            timeout_graceful_shutdown=1,
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(
+            target=self._server.run,
+            kwargs={"sockets": [self._socket]},
+            name="offline-upstream",
+            daemon=True,
+        )
+
+    def start(self) -> RunningUpstream:
+        self._thread.start()
+        deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the offline upstream did not start")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        # Streams a failed test abandoned are cancelled after timeout_graceful_shutdown.
+        self._server.should_exit = True
+        self._thread.join(timeout=STARTUP_TIMEOUT_SECONDS)
+        self._socket.close()
+
+    def __enter__(self) -> RunningUpstream:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()

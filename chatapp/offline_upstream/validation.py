@@ -1,0 +1,255 @@
+"""Request validation with the API's status codes and the style of its messages.
+
+It is deliberately lenient about what it does not check (unknown fields, unknown block types):
+the aim is to catch the mistakes an app can make, never to reject what the SDK sends.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from . import media
+from .errors import ApiError, invalid
+from .models import ModelSpec, find_model
+from .prompt import as_blocks, walk_blocks
+
+MAX_REQUEST_BYTES = 32 * 1024 * 1024
+MAX_IMAGE_SIDE = 8000
+# Above MANY_IMAGES images in one request every side must stay within MANY_IMAGES_SIDE.
+MANY_IMAGES, MANY_IMAGES_SIDE = 20, 2000
+MIN_THINKING_BUDGET = 1024
+ROLES = ("user", "assistant")
+
+
+def check_headers(headers: Mapping[str, str]) -> None:
+    """Authentication and API version, checked before anything else like the real API."""
+    api_key = headers.get("x-api-key", "").strip()
+    scheme, _, token = headers.get("authorization", "").partition(" ")
+    # SDK 2.x sends the key as `Authorization: Bearer <key>`; older clients send x-api-key.
+    if not api_key and not (scheme.lower() == "bearer" and token.strip()):
+        raise ApiError(401, "x-api-key header is required")
+    if not headers.get("anthropic-version", "").strip():
+        raise invalid("anthropic-version: header is required")
+
+
+def parse_body(raw: bytes) -> dict[str, Any]:
+    if len(raw) > MAX_REQUEST_BYTES:
+        raise ApiError(413)
+    try:
+        body = json.loads(raw or b"null")
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise invalid(f"There was an error parsing the body of your request: {exc}") from exc
+    if not isinstance(body, dict):
+        raise invalid("Request body must be a JSON object")
+    return body
+
+
+def _require(body: dict[str, Any], name: str) -> Any:
+    if name not in body or body[name] is None:
+        raise invalid(f"{name}: Field required")
+    return body[name]
+
+
+def check_model(body: dict[str, Any]) -> ModelSpec:
+    model_id = _require(body, "model")
+    if not isinstance(model_id, str):
+        raise invalid("model: Input should be a valid string")
+    model = find_model(model_id)
+    if model is None:
+        raise ApiError(404, f"model: {model_id}")
+    return model
+
+
+def _check_max_tokens(body: dict[str, Any], model: ModelSpec) -> int:
+    value = _require(body, "max_tokens")
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise invalid("max_tokens: Input should be a valid integer")
+    if value < 0:  # 0 is allowed: a non-streamed max_tokens 0 pre-warms the cache
+        raise invalid("max_tokens: Input should be greater than or equal to 0")
+    if value > model.max_tokens:
+        raise invalid(
+            f"max_tokens: {value} > {model.max_tokens}, which is the maximum allowed number "
+            f"of output tokens for {model.id}"
+        )
+    return value
+
+
+def _check_text_blocks(blocks: list[dict[str, Any]], where: str) -> None:
+    for index, block in enumerate(blocks):
+        if not isinstance(block.get("type"), str):
+            raise invalid(f"{where}.{index}.type: Field required")
+        if block["type"] == "text" and not isinstance(block.get("text"), str):
+            raise invalid(f"{where}.{index}.text: Field required")
+        if block["type"] == "text" and not block["text"]:
+            raise invalid(f"{where.split('.')[0]}: text content blocks must be non-empty")
+
+
+def _check_message(index: int, message: Any, is_last: bool) -> None:
+    where = f"messages.{index}"
+    if not isinstance(message, dict):
+        raise invalid(f"{where}: Input should be a valid dictionary")
+    if message.get("role") not in ROLES:
+        raise invalid(f"{where}.role: Input should be 'user' or 'assistant'")
+    content = _require_content(message, where)
+    blocks = as_blocks(content)
+    if not blocks and not (is_last and message["role"] == "assistant"):
+        raise invalid(
+            f"{where}: all messages must have non-empty content except for the optional "
+            "final assistant message"
+        )
+    _check_text_blocks(blocks, f"{where}.content")
+
+
+def _require_content(message: dict[str, Any], where: str) -> Any:
+    if "content" not in message:
+        raise invalid(f"{where}.content: Field required")
+    content = message["content"]
+    if not isinstance(content, str | list):
+        raise invalid(f"{where}.content: Input should be a valid string or list")
+    return content
+
+
+def _check_messages(body: dict[str, Any]) -> list[dict[str, Any]]:
+    messages = _require(body, "messages")
+    if not isinstance(messages, list):
+        raise invalid("messages: Input should be a valid list")
+    if not messages:
+        raise invalid("messages: at least one message is required")
+    for index, message in enumerate(messages):
+        _check_message(index, message, index == len(messages) - 1)
+    if messages[0]["role"] != "user":
+        raise invalid('messages: first message must use the "user" role')
+    return messages
+
+
+def _check_system(body: dict[str, Any]) -> None:
+    system = body.get("system")
+    if system is None or isinstance(system, str):
+        return
+    if not isinstance(system, list):
+        raise invalid("system: Input should be a valid string or list")
+    _check_text_blocks(as_blocks(system), "system")
+
+
+def _check_thinking(body: dict[str, Any], model: ModelSpec, max_tokens: int | None) -> None:
+    thinking = body.get("thinking")
+    if not isinstance(thinking, dict):
+        return
+    kind = thinking.get("type")
+    if kind == "adaptive" and not model.thinking_adaptive:
+        raise invalid("adaptive thinking is not supported on this model")
+    if kind != "enabled":
+        return
+    if not model.thinking_enabled:
+        raise invalid(
+            '"thinking.type.enabled" is not supported for this model. Use '
+            '"thinking.type.adaptive" and "output_config.effort" to control thinking behavior.'
+        )
+    budget = thinking.get("budget_tokens")
+    if not isinstance(budget, int) or budget < MIN_THINKING_BUDGET:
+        raise invalid(
+            "thinking.enabled.budget_tokens: Input should be greater than or equal to "
+            f"{MIN_THINKING_BUDGET}"
+        )
+    if max_tokens is not None and budget >= max_tokens:
+        raise invalid(
+            "`max_tokens` must be greater than `thinking.budget_tokens`. Please consult our "
+            "documentation at https://docs.claude.com/en/docs/build-with-claude/"
+            "extended-thinking#max-tokens-and-context-window-size"
+        )
+
+
+def _media_blocks(messages: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
+    """(path, block) of every base64 image and document, nested ones included."""
+    found = []
+    for m_index, message in enumerate(messages):
+        for b_index, block in enumerate(as_blocks(message.get("content"))):
+            for inner in walk_blocks([block]):
+                source = inner.get("source") or {}
+                if inner.get("type") in ("image", "document") and source.get("type") == "base64":
+                    found.append((f"messages.{m_index}.content.{b_index}", inner))
+    return found
+
+
+def _check_image(path: str, block: dict[str, Any], many: bool) -> None:
+    source = block["source"]
+    declared = source.get("media_type")
+    if declared not in media.IMAGE_MEDIA_TYPES.values():
+        raise invalid(
+            f"{path}.image.source.base64.media_type: Input should be 'image/jpeg', "
+            "'image/png', 'image/gif' or 'image/webp'"
+        )
+    try:
+        actual, width, height = media.image_info(str(source.get("data", "")))
+    except media.MediaError as exc:
+        raise invalid(f"{path}.image.source.base64: {exc}") from exc
+    if actual != declared:
+        raise invalid(
+            f"{path}.image.source.base64: The image was specified using the {declared} media "
+            f"type, but the image appears to be a {actual} image"
+        )
+    if max(width, height) > MAX_IMAGE_SIDE:
+        raise invalid(
+            f"{path}.image.source.base64: image dimensions exceed max allowed size: "
+            f"{MAX_IMAGE_SIDE} pixels"
+        )
+    if many and max(width, height) > MANY_IMAGES_SIDE:
+        raise invalid(
+            f"{path}.image.source.base64: At least one of the image dimensions exceed max "
+            f"allowed size for many-image requests: {MANY_IMAGES_SIDE} pixels"
+        )
+
+
+def _check_pdf(path: str, block: dict[str, Any]) -> int:
+    source = block["source"]
+    if source.get("media_type") != "application/pdf":
+        raise invalid(
+            f"{path}.document.source.base64.media_type: Input should be 'application/pdf'"
+        )
+    try:
+        return len(media.pdf_page_texts(str(source.get("data", ""))))
+    except media.MediaError as exc:
+        raise invalid(f"{path}.document.source.base64.data: {exc}") from exc
+
+
+def _check_media(messages: list[dict[str, Any]], model: ModelSpec) -> None:
+    found = _media_blocks(messages)
+    many = sum(1 for _path, block in found if block["type"] == "image") > MANY_IMAGES
+    pages = 0
+    for path, block in found:
+        if block["type"] == "image":
+            _check_image(path, block, many)
+        else:
+            pages += _check_pdf(path, block)
+    if pages > model.max_pdf_pages:
+        raise invalid(f"A maximum of {model.max_pdf_pages} PDF pages may be provided.")
+
+
+def validate_request(body: dict[str, Any], *, count_only: bool = False) -> ModelSpec:
+    """Check a /v1/messages (or count_tokens) body; returns the model it names."""
+    model = check_model(body)
+    max_tokens = None if count_only else _check_max_tokens(body, model)
+    messages = _check_messages(body)
+    _check_system(body)
+    stop_sequences = body.get("stop_sequences")
+    if stop_sequences is not None and not (
+        isinstance(stop_sequences, list) and all(isinstance(s, str) for s in stop_sequences)
+    ):
+        raise invalid("stop_sequences: Input should be a valid list of strings")
+    _check_thinking(body, model, max_tokens)
+    _check_media(messages, model)
+    if not count_only and messages[-1]["role"] == "assistant" and not model.accepts_prefill:
+        raise invalid(
+            "This model does not support assistant message prefill. The conversation must end "
+            "with a user message."
+        )
+    return model
+
+
+def check_prompt_size(prompt_tokens: int, model: ModelSpec) -> None:
+    if prompt_tokens > model.max_input_tokens:
+        raise invalid(
+            f"prompt is too long: {prompt_tokens} tokens > {model.max_input_tokens} maximum"
+        )

@@ -1,0 +1,30 @@
+"""Pytest plugin: the offline upstream as fixtures (list it in `pytest_plugins`).
+
+- `offline_upstream` (session): one RunningUpstream for the whole run, at a fast pace.
+- `upstream` (function): the same server after `reset()` (no faults, empty cache and request
+  log, clock and pace back to their defaults).  Ask for it explicitly; it is not autouse.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from chatapp.offline_upstream.testing import RunningUpstream
+
+# Fast enough that a few hundred tokens take a fraction of a second, slow enough that a stream
+# is still a sequence of paced deltas rather than one burst.
+TEST_TOKENS_PER_SECOND = 2000
+
+
+@pytest.fixture(scope="session")
+def offline_upstream() -> Iterator[RunningUpstream]:
+    with RunningUpstream(tokens_per_second=TEST_TOKENS_PER_SECOND) as running:
+        yield running
+
+
+@pytest.fixture
+def upstream(offline_upstream: RunningUpstream) -> RunningUpstream:
+    offline_upstream.reset()
+    return offline_upstream
