@@ -1,0 +1,88 @@
+"""Usage × price → cost, in Decimal, with no database access.
+
+Every rate is applied to its own token count: cache writes at their TTL's rate, cache reads
+at the read rate, never derived from the input rate. Batch calls multiply every rate.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from chatapp.claude.types import Usage
+
+MILLION = Decimal(1_000_000)
+THOUSAND = Decimal(1000)
+# Costs are stored to 8 decimal places (a millionth of a cent is plenty).
+QUANTUM = Decimal("0.00000001")
+
+
+@dataclass(frozen=True)
+class PriceRates:
+    """USD per million tokens for one model (one size band), plus per-search cost."""
+
+    input: Decimal
+    output: Decimal
+    cache_write_5m: Decimal
+    cache_write_1h: Decimal
+    cache_read: Decimal
+    batch_multiplier: Decimal = Decimal("0.5")
+    web_search_per_thousand: Decimal = Decimal("10")
+    prompt_tokens_above: int = 0
+
+
+@dataclass(frozen=True)
+class CostBreakdown:
+    input: Decimal
+    output: Decimal
+    cache_write_5m: Decimal
+    cache_write_1h: Decimal
+    cache_read: Decimal
+    web_search: Decimal
+
+    @property
+    def total(self) -> Decimal:
+        return (
+            self.input + self.output + self.cache_write_5m + self.cache_write_1h
+            + self.cache_read + self.web_search
+        )
+
+    def as_dict(self) -> dict[str, str]:
+        parts = {
+            "input": self.input,
+            "output": self.output,
+            "cache_write_5m": self.cache_write_5m,
+            "cache_write_1h": self.cache_write_1h,
+            "cache_read": self.cache_read,
+            "web_search": self.web_search,
+            "total": self.total,
+        }
+        return {name: str(value) for name, value in parts.items()}
+
+
+def pick_band(bands: Sequence[PriceRates], prompt_tokens: int) -> PriceRates:
+    """The band whose threshold is the largest one the prompt exceeds.
+
+    A tiered model bills *every* token of a request at the band its whole prompt falls in.
+    """
+    eligible = [band for band in bands if prompt_tokens > band.prompt_tokens_above]
+    candidates = eligible or [min(bands, key=lambda band: band.prompt_tokens_above)]
+    return max(candidates, key=lambda band: band.prompt_tokens_above)
+
+
+def _part(tokens: int, per_mtok: Decimal, multiplier: Decimal) -> Decimal:
+    return (Decimal(tokens) * per_mtok * multiplier / MILLION).quantize(QUANTUM)
+
+
+def price_usage(usage: Usage, rates: PriceRates, *, batch: bool = False) -> CostBreakdown:
+    """What one call cost."""
+    multiplier = rates.batch_multiplier if batch else Decimal(1)
+    return CostBreakdown(
+        input=_part(usage.input_tokens, rates.input, multiplier),
+        output=_part(usage.output_tokens, rates.output, multiplier),
+        cache_write_5m=_part(usage.cache_write_5m_tokens, rates.cache_write_5m, multiplier),
+        cache_write_1h=_part(usage.cache_write_1h_tokens, rates.cache_write_1h, multiplier),
+        cache_read=_part(usage.cache_read_tokens, rates.cache_read, multiplier),
+        web_search=(
+            Decimal(usage.web_search_requests) * rates.web_search_per_thousand / THOUSAND
+        ).quantize(QUANTUM),
+    )
