@@ -1,0 +1,152 @@
+"""JSON endpoints the chat page uses (docs/protocol.md): parse, authorise, delegate."""
+
+import json
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from django.conf import settings
+from django.core.exceptions import BadRequest
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+
+from chatapp import replies, titles
+from chatapp.access import get_conversation_for_user
+from chatapp.models import ClaudeModel, Conversation
+from chatapp.presenters import conversation_json, message_json
+
+MAX_BODY_BYTES = 256 * 1024
+MAX_TITLE_CHARS = 200
+MAX_SYSTEM_PROMPT_CHARS = 50_000
+
+
+def json_error(message: str, status: int) -> JsonResponse:
+    return JsonResponse({"error": message}, status=status)
+
+
+def api_endpoint(*methods: str) -> Callable:
+    """Login (401, not a redirect), allowed methods (405), and errors as JSON."""
+
+    def decorate(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @wraps(view)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if not request.user.is_authenticated:
+                return json_error("Log in first.", 401)
+            if request.method not in methods:
+                response = json_error(f"{request.method} is not allowed here.", 405)
+                response["Allow"] = ", ".join(methods)
+                return response
+            try:
+                return view(request, *args, **kwargs)
+            except Http404 as exc:
+                return json_error(str(exc) or "Not found.", 404)
+            except BadRequest as exc:
+                return json_error(str(exc), 400)
+
+        return wrapper
+
+    return decorate
+
+
+def read_json(request: HttpRequest) -> dict[str, Any]:
+    if not request.body:
+        return {}
+    if len(request.body) > MAX_BODY_BYTES:
+        raise BadRequest("The request body is too large.")
+    try:
+        data = json.loads(request.body)
+    except (ValueError, UnicodeDecodeError):
+        raise BadRequest("The request body is not valid JSON.") from None
+    if not isinstance(data, dict):
+        raise BadRequest("The request body must be a JSON object.")
+    return data
+
+
+def _text_field(data: dict[str, Any], name: str, limit: int) -> str:
+    value = data[name]
+    if not isinstance(value, str) or len(value) > limit:
+        raise BadRequest(f"{name} must be text of at most {limit:,} characters.")
+    return value.strip() if name == "title" else value
+
+
+def _model_field(data: dict[str, Any]) -> str:
+    model = data["model"]
+    if not isinstance(model, str) or not ClaudeModel.objects.filter(pk=model, is_active=True):
+        raise BadRequest(f"Unknown model {str(model)[:100]!r}.")
+    return model
+
+
+def _conversation_changes(data: dict[str, Any]) -> dict[str, str]:
+    changes = {}
+    if "title" in data:
+        changes["title"] = _text_field(data, "title", MAX_TITLE_CHARS)
+    if "system_prompt" in data:
+        changes["system_prompt"] = _text_field(data, "system_prompt", MAX_SYSTEM_PROMPT_CHARS)
+    if "model" in data:
+        changes["model"] = _model_field(data)
+    return changes
+
+
+@api_endpoint("GET", "POST")
+def conversations(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        changes = _conversation_changes(read_json(request))
+        changes.setdefault("model", settings.CHATAPP_DEFAULT_MODEL)
+        conversation = Conversation.objects.create(owner=request.user, **changes)
+        return JsonResponse(conversation_json(conversation), status=201)
+    rows = Conversation.objects.filter(owner=request.user).order_by("-updated_at")[:500]
+    return JsonResponse({"conversations": [conversation_json(c) for c in rows]})
+
+
+@api_endpoint("GET", "PATCH", "DELETE")
+def conversation_detail(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    conversation = get_conversation_for_user(request.user, conversation_id)
+    if request.method == "PATCH":
+        changes = _conversation_changes(read_json(request))
+        for name, value in changes.items():
+            setattr(conversation, name, value)
+        conversation.save(update_fields=[*changes, "updated_at"])
+        if "title" in changes:
+            async_to_sync(titles.announce)(conversation.pk, conversation.title)
+        return JsonResponse(conversation_json(conversation))
+    if request.method == "DELETE":
+        # Stop a reply still being written, so it is not billed for nobody to read.
+        replies.stop_replies_from_sync_code(conversation.pk)
+        conversation.delete()
+        return HttpResponse(status=204)
+    messages = conversation.messages.filter(superseded=False).order_by("id")
+    body = conversation_json(conversation)
+    body["messages"] = [message_json(m) for m in messages]
+    return JsonResponse(body)
+
+
+@api_endpoint("GET")
+def models(request: HttpRequest) -> HttpResponse:
+    rows = ClaudeModel.objects.filter(is_active=True).prefetch_related("prices")
+    return JsonResponse(
+        {
+            "default": settings.CHATAPP_DEFAULT_MODEL,
+            "offline": settings.OFFLINE_UPSTREAM,
+            "models": [
+                {
+                    "id": m.pk,
+                    "display_name": m.display_name,
+                    "tier": m.tier,
+                    "context_window": m.context_window,
+                    "max_output_tokens": m.max_output_tokens,
+                    "image_tier": m.image_tier,
+                    "priced": bool(m.prices.all()),
+                }
+                for m in rows
+            ],
+        }
+    )
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """CSRF rejections as JSON for the API, Django's page elsewhere."""
+    if request.path.startswith("/api/"):
+        return json_error("CSRF check failed: reload the page and try again.", 403)
+    from django.views.csrf import csrf_failure as default_failure
+
+    return default_failure(request, reason=reason)

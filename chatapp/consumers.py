@@ -1,0 +1,104 @@
+"""The conversation socket: authorise, parse frames, delegate to ``replies``, forward frames.
+
+Close codes: 4401 not logged in, 4403 someone else's conversation, 4404 no such conversation.
+"""
+
+import json
+import logging
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.http import Http404
+
+from chatapp import broadcast, replies
+from chatapp.access import NotYours, get_conversation_for_socket
+from chatapp.frames import FrameError, Regenerate, Stop, UserMessage, parse_frame
+
+logger = logging.getLogger(__name__)
+
+
+class ConversationConsumer(AsyncWebsocketConsumer):
+    conversation_id: int
+    group: str = ""
+
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self._refuse(4401)
+            return
+        self.conversation_id = int(self.scope["url_route"]["kwargs"]["conversation_id"])
+        try:
+            await database_sync_to_async(get_conversation_for_socket)(user, self.conversation_id)
+        except NotYours:
+            await self._refuse(4403)
+            return
+        except Http404:
+            await self._refuse(4404)
+            return
+        # Subscribe before reading the live state: nothing published after the read is missed,
+        # and what the read already covers is dropped by seq (see docs/protocol.md).
+        self.group = broadcast.group_name(self.conversation_id)
+        self.last_seq: dict[int, int] = {}
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+        frames = await replies.live_frames(self.conversation_id)
+        for frame in frames:
+            self.last_seq[frame["message_id"]] = frame["seq"]
+            await self._send(frame)
+        await self._send({"type": "ready", "streaming": [f["message_id"] for f in frames]})
+
+    async def _refuse(self, code: int) -> None:
+        await self.accept()
+        await self.close(code=code)
+
+    async def disconnect(self, code: int) -> None:
+        if self.group:
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        try:
+            frame = parse_frame(text_data if text_data is not None else bytes_data)
+        except FrameError as exc:
+            await self._error("bad_frame", str(exc))
+            return
+        try:
+            await self._handle(frame)
+        except replies.ReplyRefused as exc:
+            await self._error(exc.code, exc.message)
+        except Exception:
+            # A bug of ours must not take the socket (and the user's other replies) down.
+            logger.exception("frame %r failed", frame)
+            await self._error("internal", "Something went wrong on the server. Please retry.")
+
+    async def _handle(self, frame: UserMessage | Stop | Regenerate) -> None:
+        if isinstance(frame, UserMessage):
+            if frame.attachments:
+                await self._error("bad_frame", "Attachments are not supported yet.")
+                return
+            await replies.start_reply(self.conversation_id, frame.text, frame.model)
+        elif isinstance(frame, Stop):
+            stopped = await replies.stop_reply(self.conversation_id, frame.message_id)
+            if frame.message_id is not None and not stopped:
+                await self._error("not_found", "That reply is not streaming.", frame.message_id)
+        elif isinstance(frame, Regenerate):
+            await replies.regenerate(self.conversation_id, frame.message_id)
+
+    async def reply_frame(self, event: dict[str, Any]) -> None:
+        """A frame published to the conversation's group (``broadcast.publish``)."""
+        frame = event["frame"]
+        if frame["type"] == "delta":
+            message_id = frame["message_id"]
+            if frame["seq"] <= self.last_seq.get(message_id, 0):
+                return  # already covered by the reply_state this socket was sent
+            self.last_seq[message_id] = frame["seq"]
+        await self._send(frame)
+
+    async def _error(self, code: str, message: str, message_id: int | None = None) -> None:
+        frame: dict[str, Any] = {"type": "error", "code": code, "message": message}
+        if message_id is not None:
+            frame["message_id"] = message_id
+        await self._send(frame)
+
+    async def _send(self, frame: dict[str, Any]) -> None:
+        await self.send(text_data=json.dumps(frame, separators=(",", ":")))

@@ -1,0 +1,113 @@
+"""`make run`: the whole app in one command, stopped by one Ctrl-C.
+
+Creates the demo user on first start, starts the offline upstream when no API key is set,
+then daphne, and prints where to log in. Children are stopped together on Ctrl-C/SIGTERM.
+"""
+
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+
+DEMO_USERNAME = "demo"
+
+
+def ensure_demo_user() -> str | None:
+    """Create the demo user once. Returns the generated password, if one was generated."""
+    users = get_user_model()
+    if users.objects.filter(username=DEMO_USERNAME).exists():
+        return None
+    password = os.environ.get("DEMO_PASSWORD") or secrets.token_urlsafe(12)
+    users.objects.create_user(DEMO_USERNAME, password=password)
+    return None if os.environ.get("DEMO_PASSWORD") else password
+
+
+def wait_for_port(host: str, port: int, timeout: float, process: subprocess.Popen) -> None:
+    """Until something accepts connections on host:port (or the child died)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"{process.args[0]} exited with {process.returncode}")
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit(f"Nothing answered on {host}:{port} after {timeout:.0f} s")
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _spawn(args: Sequence[str], env: dict[str, str]) -> subprocess.Popen:
+    return subprocess.Popen(list(args), env=env)
+
+
+def run(host: str, port: int, upstream_port: int) -> int:
+    from chatapp.catalog_sync import sync_catalog
+    from chatapp.recovery import mark_orphaned_replies
+
+    env = dict(os.environ)
+    children: list[subprocess.Popen] = []
+    password = ensure_demo_user()
+    orphans = mark_orphaned_replies()
+    if settings.ANTHROPIC_API_KEY:
+        print(sync_catalog(), flush=True)
+    try:
+        if not settings.ANTHROPIC_API_KEY:
+            upstream = _spawn(
+                [sys.executable, "-m", "chatapp.offline_upstream",
+                 "--host", "127.0.0.1", "--port", str(upstream_port)],
+                env,
+            )
+            children.append(upstream)
+            wait_for_port("127.0.0.1", upstream_port, 20, upstream)
+            env["OFFLINE_UPSTREAM_URL"] = f"http://127.0.0.1:{upstream_port}"
+        server = _spawn(
+            [sys.executable, "-m", "daphne", "-b", host, "-p", str(port),
+             "config.asgi:application"],
+            env,
+        )
+        children.append(server)
+        wait_for_port(host, port, 60, server)
+        _announce(host, port, password, orphans, offline="OFFLINE_UPSTREAM_URL" in env)
+        signal.signal(signal.SIGTERM, _interrupt)
+        return server.wait()
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.terminate()
+        for child in children:
+            try:
+                child.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                child.kill()
+
+
+def _announce(host: str, port: int, password: str | None, orphans: int, *, offline: bool) -> None:
+    lines = ["", f"chatapp is running: open http://{host}:{port}/ and log in as '{DEMO_USERNAME}'."]
+    if password:
+        lines.append(f"Password for '{DEMO_USERNAME}' (shown once): {password}")
+    else:
+        lines.append(
+            f"(Forgot the password? .venv/bin/python manage.py changepassword {DEMO_USERNAME})"
+        )
+    if offline:
+        lines.append(
+            "No ANTHROPIC_API_KEY is set: replies come from the OFFLINE DEMO UPSTREAM, a local "
+            "stand-in for the Claude API. Set ANTHROPIC_API_KEY to talk to Claude."
+        )
+    if orphans:
+        lines.append(f"{orphans} reply(ies) left streaming by an earlier run marked interrupted.")
+    lines.append("Press Ctrl-C to stop.\n")
+    print("\n".join(lines), flush=True)

@@ -1,0 +1,193 @@
+"""Relay one streaming reply: upstream events → coalesced, numbered frames.
+
+Deltas that arrive within one coalescing window go out as a single ``delta`` frame with the
+next ``seq``. The live state (text so far, last seq) is updated *before* each frame is
+published, which is what makes late-joining sockets gap-free. The text is handed to a
+checkpoint callback at most once per checkpoint interval, in the background and never
+overlapping; the relay itself never touches the database.
+"""
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from chatapp.claude.types import (
+    StreamEvent,
+    StreamFinished,
+    StreamStarted,
+    TextDelta,
+    UpstreamError,
+    Usage,
+)
+from chatapp.live import LiveStore
+
+Publish = Callable[[dict[str, Any]], Awaitable[None]]
+Checkpoint = Callable[[str], Awaitable[None]]
+
+
+@dataclass
+class RelayResult:
+    """How a reply's stream ended, with everything the final write needs."""
+
+    text: str
+    content: list[dict[str, Any]]
+    stop_reason: str
+    usage: Usage
+    request_id: str
+    seq: int
+    cancelled: bool = False
+    error: UpstreamError | None = None
+    ttft_ms: int | None = None
+    duration_ms: int = 0
+    stop_details: dict[str, Any] | None = None
+    started: StreamStarted | None = field(default=None, repr=False)
+
+
+class ReplyRelay:
+    def __init__(
+        self,
+        message_id: int,
+        *,
+        publish: Publish,
+        checkpoint: Checkpoint,
+        live: LiveStore,
+        coalesce_seconds: float,
+        checkpoint_seconds: float,
+    ) -> None:
+        self.message_id = message_id
+        self._publish = publish
+        self._checkpoint = checkpoint
+        self._live = live
+        self._coalesce = coalesce_seconds
+        self._checkpoint_every = checkpoint_seconds
+        self._pending: list[str] = []
+        self._parts: list[str] = []
+        self._wake = asyncio.Event()
+        self._done = False
+        self._reader: asyncio.Task | None = None
+        self._checkpoint_task: asyncio.Task | None = None
+        self._last_checkpoint = 0.0
+        self._started_at = 0.0
+        self._first_token_at: float | None = None
+        self.seq = 0
+        self.cancelled = False
+        self.started: StreamStarted | None = None
+        self.finished: StreamFinished | None = None
+        self.error: UpstreamError | None = None
+
+    @property
+    def text(self) -> str:
+        return "".join(self._parts)
+
+    def stop(self) -> None:
+        """Stop reading: closing the stream closes the upstream connection at once."""
+        self.cancelled = True
+        if self._reader is not None:
+            self._reader.cancel()
+
+    async def run(self, events: AsyncIterator[StreamEvent]) -> RelayResult:
+        self._started_at = self._last_checkpoint = time.monotonic()
+        self._reader = asyncio.create_task(self._read(events))
+        if self.cancelled:  # stopped before the reader existed
+            self._reader.cancel()
+        try:
+            await self._pump()
+        finally:
+            if not self._reader.done():
+                self._reader.cancel()
+            await asyncio.gather(self._reader, return_exceptions=True)
+            if self._checkpoint_task is not None:
+                await asyncio.gather(self._checkpoint_task, return_exceptions=True)
+        return self.result()
+
+    async def _read(self, events: AsyncIterator[StreamEvent]) -> None:
+        try:
+            async for event in events:
+                if isinstance(event, TextDelta):
+                    if self._first_token_at is None:
+                        self._first_token_at = time.monotonic()
+                    self._pending.append(event.text)
+                    self._wake.set()
+                elif isinstance(event, StreamStarted):
+                    self.started = event
+                elif isinstance(event, StreamFinished):
+                    self.finished = event
+        except UpstreamError as exc:
+            self.error = exc
+        except asyncio.CancelledError:
+            self.cancelled = True
+        finally:
+            aclose = getattr(events, "aclose", None)
+            if aclose is not None:
+                await aclose()
+            self._done = True
+            self._wake.set()
+
+    async def _pump(self) -> None:
+        while True:
+            await self._wake.wait()
+            if not self._done and self._coalesce:
+                await asyncio.sleep(self._coalesce)
+            self._wake.clear()
+            if self._pending:
+                await self._flush()
+            if self._done and not self._pending:
+                return
+
+    async def _flush(self) -> None:
+        chunk = "".join(self._pending)
+        self._pending.clear()
+        self._parts.append(chunk)
+        self.seq += 1
+        await self._live.append(self.message_id, self.seq, chunk)
+        await self._publish(
+            {"type": "delta", "message_id": self.message_id, "seq": self.seq, "text": chunk}
+        )
+        self._maybe_checkpoint()
+
+    def _maybe_checkpoint(self) -> None:
+        now = time.monotonic()
+        busy = self._checkpoint_task is not None and not self._checkpoint_task.done()
+        if busy or now - self._last_checkpoint < self._checkpoint_every:
+            return
+        self._last_checkpoint = now
+        self._checkpoint_task = asyncio.create_task(self._checkpoint(self.text))
+
+    def result(self) -> RelayResult:
+        text = self.text
+        started = self.started
+        usage = started.usage if started else Usage()
+        content: list[dict[str, Any]] = [{"type": "text", "text": text}] if text else []
+        stop_reason = ""
+        stop_details = None
+        if self.finished is not None:
+            content, usage = self.finished.content, self.finished.usage
+            stop_reason, stop_details = self.finished.stop_reason, self.finished.stop_details
+        elif self.error is not None and self.error.partial_usage is not None:
+            usage = self.error.partial_usage
+        elif started is not None:
+            # Stopped by the user: the API never reported the output it generated.
+            usage = Usage(**{**usage.as_dict(), "output_tokens": max(1, len(text) // 4)})
+            usage.estimated = True
+        now = time.monotonic()
+        return RelayResult(
+            text=text,
+            content=content,
+            stop_reason=stop_reason,
+            usage=usage,
+            request_id=(started.request_id if started else "")
+            or (self.error.request_id if self.error else ""),
+            seq=self.seq,
+            cancelled=self.cancelled and self.finished is None,
+            error=self.error,
+            ttft_ms=(
+                round((self._first_token_at - self._started_at) * 1000)
+                if self._first_token_at is not None
+                else None
+            ),
+            duration_ms=round((now - self._started_at) * 1000),
+            stop_details=stop_details,
+            started=started,
+        )

@@ -1,0 +1,78 @@
+"""A title for a new conversation, written by the cheapest model after the first exchange.
+
+The call is priced and recorded like any other. A failure leaves the title empty (the UI
+shows "New chat") and is only logged: it must never disturb the conversation.
+"""
+
+import logging
+import re
+
+from channels.db import database_sync_to_async
+
+from chatapp import accounting, broadcast
+from chatapp.claude import messages as claude_messages
+from chatapp.claude.prompt import title_request
+from chatapp.claude.types import Completion, UpstreamError
+from chatapp.models import CallPurpose, Conversation, MessageStatus, Role
+
+logger = logging.getLogger(__name__)
+MAX_TITLE_CHARS = 80
+
+
+def clean_title(raw: str) -> str:
+    """First line, without markdown decoration or quotes, at most six words."""
+    line = next((part for part in raw.splitlines() if part.strip()), "")
+    line = re.sub(r"[#*_`>\"“”]+", "", line).strip(" .:-")
+    words = line.split()
+    return " ".join(words[:6])[:MAX_TITLE_CHARS]
+
+
+def _title_job(conversation_id: int) -> dict | None:
+    """The request for a title, or None when this conversation needs none."""
+    conversation = Conversation.objects.get(pk=conversation_id)
+    if conversation.title:
+        return None
+    replies = conversation.messages.filter(role=Role.ASSISTANT, status=MessageStatus.COMPLETE)
+    if replies.count() != 1:
+        return None
+    reply = replies.select_related("reply_to").first()
+    model_id = accounting.cheapest_model_id()
+    if model_id is None or reply.reply_to is None:
+        return None
+    return title_request(model=model_id, question=reply.reply_to.text, answer=reply.text)
+
+
+def _save_title(conversation_id: int, completion: Completion) -> str:
+    conversation = Conversation.objects.get(pk=conversation_id)
+    accounting.record_call(
+        user_id=conversation.owner_id,
+        purpose=CallPurpose.TITLE,
+        model_id=completion.model,
+        usage=completion.usage,
+        request_id=completion.request_id,
+        conversation_id=conversation_id,
+    )
+    title = clean_title(completion.text)
+    if title and not conversation.title:
+        Conversation.objects.filter(pk=conversation_id, title="").update(title=title)
+        return title
+    return ""
+
+
+async def maybe_generate(conversation_id: int) -> None:
+    try:
+        request = await database_sync_to_async(_title_job)(conversation_id)
+        if request is None:
+            return
+        completion = await claude_messages.complete(request)
+        title = await database_sync_to_async(_save_title)(conversation_id, completion)
+    except (UpstreamError, Conversation.DoesNotExist) as exc:
+        logger.warning("no title for conversation %s: %s", conversation_id, exc)
+        return
+    if title:
+        await announce(conversation_id, title)
+
+
+async def announce(conversation_id: int, title: str) -> None:
+    """Tell every open tab of the conversation its new title."""
+    await broadcast.publish(conversation_id, {"type": "conversation_updated", "title": title})

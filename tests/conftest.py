@@ -1,0 +1,59 @@
+"""Shared fixtures: users and conversations, and the app pointed at the offline upstream.
+
+The offline upstream (``tests.upstream_fixtures``) is the only stand-in in this suite: the
+app reaches it through the real SDK over loopback.
+"""
+
+import os
+
+import pytest
+from django.conf import settings as django_settings
+
+pytest_plugins = ["tests.upstream_fixtures"]
+
+
+def pytest_collection_modifyitems(config, items):
+    """`services` tests need PostgreSQL and Redis: they run in the pass that has them."""
+    with_services = bool(os.environ.get("REDIS_URL")) and django_settings.DATABASES["default"][
+        "ENGINE"
+    ].endswith("postgresql")
+    if with_services:
+        return
+    selected = [item for item in items if "services" not in item.keywords]
+    deselected = [item for item in items if "services" in item.keywords]
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = selected
+
+
+@pytest.fixture
+def claude(upstream, settings):
+    """The app's SDK client pointed at a freshly reset offline upstream."""
+    settings.ANTHROPIC_API_KEY = "test-key"
+    settings.ANTHROPIC_BASE_URL = upstream.base_url
+    settings.ANTHROPIC_MAX_RETRIES = 0
+    settings.ANTHROPIC_TIMEOUT_SECONDS = 10.0
+    settings.CHATAPP_COALESCE_MS = 5
+    return upstream
+
+
+@pytest.fixture(autouse=True)
+def plain_static_files(settings):
+    """In-process tests render pages without a collectstatic manifest (browser tests use one)."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+
+@pytest.fixture(autouse=True)
+def model_catalog(request):
+    """The catalog the seed migration creates; transactional tests flush it, so put it back."""
+    if not request.node.get_closest_marker("django_db"):
+        return
+    request.getfixturevalue("django_db_blocker")
+    from chatapp.claude.catalog import seed_catalog
+    from chatapp.models import ClaudeModel, ModelPrice
+
+    with request.getfixturevalue("django_db_blocker").unblock():
+        seed_catalog(ClaudeModel, ModelPrice)

@@ -1,0 +1,75 @@
+"""Every call that reaches Claude is priced at the price in force and recorded."""
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from chatapp.accounting import cheapest_model_id, format_usd, record_call
+from chatapp.claude.types import Usage
+from chatapp.models import ClaudeModel, ModelPrice
+from tests.factories import make_user
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_call_is_priced_with_the_seeded_catalog():
+    record = record_call(
+        user_id=make_user().pk, purpose="reply", model_id="claude-sonnet-4-6",
+        usage=Usage(input_tokens=2000, output_tokens=500),
+    )
+    assert record.cost_usd == Decimal("0.0135")
+    assert record.cost_breakdown["input"] == "0.00600000"
+
+
+def test_a_new_price_applies_from_its_date_without_touching_history():
+    user = make_user()
+    before = record_call(user_id=user.pk, purpose="reply", model_id="claude-haiku-4-5",
+                         usage=Usage(input_tokens=1_000_000))
+    model = ClaudeModel.objects.get(pk="claude-haiku-4-5")
+    ModelPrice.objects.create(
+        model=model, effective_from=timezone.now() - timedelta(seconds=1),
+        input_per_mtok=Decimal("2"), output_per_mtok=Decimal("10"),
+        cache_write_5m_per_mtok=Decimal("2.5"), cache_write_1h_per_mtok=Decimal("4"),
+        cache_read_per_mtok=Decimal("0.2"),
+    )
+    after = record_call(user_id=user.pk, purpose="reply", model_id="claude-haiku-4-5",
+                        usage=Usage(input_tokens=1_000_000))
+    before.refresh_from_db()
+    assert before.cost_usd == Decimal("1") and after.cost_usd == Decimal("2")
+
+
+def test_a_model_without_a_price_is_unpriced_not_free():
+    record = record_call(user_id=make_user().pk, purpose="reply", model_id="claude-mystery",
+                         usage=Usage(input_tokens=10, output_tokens=10))
+    assert record.cost_usd is None and record.cost_breakdown == {"unpriced": True}
+
+
+def test_tiered_model_uses_the_band_of_the_whole_prompt():
+    record = record_call(
+        user_id=make_user().pk, purpose="reply", model_id="claude-haiku-5-5",
+        usage=Usage(input_tokens=20_000, cache_read_tokens=90_000, output_tokens=1000),
+    )
+    assert record.cost_usd == Decimal("0.017")
+
+
+def test_estimated_output_is_marked():
+    record = record_call(user_id=make_user().pk, purpose="reply", model_id="claude-sonnet-4-6",
+                         usage=Usage(input_tokens=1, output_tokens=1, estimated=True))
+    assert record.cost_breakdown["output_estimated"] is True
+
+
+def test_cheapest_model_is_the_lowest_priced_active_one():
+    assert cheapest_model_id() == "claude-haiku-5-5"
+    ClaudeModel.objects.filter(pk="claude-haiku-5-5").update(is_active=False)
+    assert cheapest_model_id() == "claude-haiku-4-5"
+
+
+@pytest.mark.parametrize(
+    ("amount", "shown"),
+    [(None, None), (Decimal("0E-8"), "0"), (Decimal("0.00012300"), "0.000123"),
+     (Decimal("10.00000000"), "10")],
+)
+def test_costs_are_shown_as_plain_decimal_strings(amount, shown):
+    assert format_usd(amount) == shown
