@@ -1,0 +1,1297 @@
+/* chatapp — the chat page: sidebar, conversation view, composer and live replies.
+ *
+ * Depends on (loaded before it): vendor marked, DOMPurify, highlight.js, then
+ * chatapp/api.js, chatapp/socket.js, chatapp/render.js.
+ */
+(function () {
+  "use strict";
+
+  const { api, ConversationSocket, render } = window.ChatApp;
+
+  // --- page data (rendered by Django's json_script) ------------------------------------
+
+  function readJson(id, fallback) {
+    const el = document.getElementById(id);
+    if (!el) return fallback;
+    try {
+      return JSON.parse(el.textContent);
+    } catch (_err) {
+      return fallback;
+    }
+  }
+
+  const MODELS = readJson("models-data", []) || [];
+  const DEFAULT_MODEL = readJson("default-model", null) || (MODELS[0] && MODELS[0].id) || "";
+  const INITIAL_ID = readJson("conversation-id", null);
+
+  // --- elements ------------------------------------------------------------------------
+
+  const $ = (id) => document.getElementById(id);
+  const el = {
+    body: document.body,
+    sidebar: $("sidebar"),
+    sidebarToggle: $("sidebar-toggle"),
+    sidebarBackdrop: $("sidebar-backdrop"),
+    newChat: $("new-chat"),
+    convList: $("conv-list"),
+    convStatus: $("conv-status"),
+    title: $("conv-title"),
+    convCost: $("conv-cost"),
+    connStatus: $("conn-status"),
+    banner: $("banner"),
+    scroller: $("scroller"),
+    emptyState: $("empty-state"),
+    loading: $("loading-state"),
+    messages: $("messages"),
+    jump: $("jump-latest"),
+    composer: $("composer"),
+    input: $("composer-input"),
+    modelSelect: $("model-select"),
+    send: $("send-btn"),
+    sendLabel: $("send-label"),
+    toasts: $("toasts"),
+    announcer: $("announcer"),
+    dialog: $("confirm-delete"),
+    dialogText: $("confirm-delete-text"),
+  };
+
+  // --- state ---------------------------------------------------------------------------
+
+  const state = {
+    conversations: [], // sidebar rows: {id, title, model, created_at, updated_at}
+    conversationsLoaded: false,
+    currentId: null,
+    current: null, // the open conversation (without messages)
+    socket: null,
+    loadToken: 0, // bumped on every navigation: late answers for old views are dropped
+    snapshotApplied: false,
+    frameBuffer: [], // frames that arrived before the first snapshot was drawn
+    messages: new Map(), // id -> message view (see newView)
+    pending: [], // optimistic user messages not yet confirmed by message_created
+    streamingId: null, // the reply streaming in this conversation
+    awaitingReply: false, // we sent something and wait for message_started
+    stickToBottom: true,
+    fatal: false,
+    renderQueued: false,
+    dirty: new Set(),
+    resyncInFlight: false,
+  };
+
+  // --- small helpers -------------------------------------------------------------------
+
+  function h(tag, attrs, ...children) {
+    const node = document.createElement(tag);
+    if (attrs) {
+      for (const [key, value] of Object.entries(attrs)) {
+        if (value === null || value === undefined || value === false) continue;
+        if (key === "class") node.className = value;
+        else if (key === "text") node.textContent = value;
+        else if (key === "hidden") node.hidden = true;
+        else node.setAttribute(key, value === true ? "" : value);
+      }
+    }
+    for (const child of children) {
+      if (child === null || child === undefined || child === false) continue;
+      node.append(child);
+    }
+    return node;
+  }
+
+  const SVG_NS = "http://www.w3.org/2000/svg";
+  const ICONS = {
+    pencil: "M4 20h4L18.5 9.5a2.12 2.12 0 0 0-3-3L5 17v3z M13.5 8.5l2 2",
+    trash: "M4 7h16 M10 11v6 M14 11v6 M6 7l1 13h10l1-13 M9 7V4h6v3",
+    send: "M12 19V5 M5 12l7-7 7 7",
+    stop: "M7 7h10v10H7z",
+    retry: "M4 4v6h6 M20 12a8 8 0 0 1-14.3 4.9 M4 10a8 8 0 0 1 14.3-4.9",
+    copy: "M9 9h10v10H9z M5 15V5h10",
+  };
+
+  function icon(name) {
+    const svg = document.createElementNS(SVG_NS, "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("aria-hidden", "true");
+    svg.setAttribute("focusable", "false");
+    svg.setAttribute("class", "icon");
+    const path = document.createElementNS(SVG_NS, "path");
+    path.setAttribute("d", ICONS[name]);
+    svg.appendChild(path);
+    return svg;
+  }
+
+  function conversationTitle(conv) {
+    const title = conv && typeof conv.title === "string" ? conv.title.trim() : "";
+    return title || "New chat";
+  }
+
+  function parsePath(pathname) {
+    const match = /^\/c\/(\d+)\/?$/.exec(pathname);
+    return match ? Number(match[1]) : null;
+  }
+
+  function announce(text) {
+    // Clear first so the same words are announced again.
+    el.announcer.textContent = "";
+    window.setTimeout(() => {
+      el.announcer.textContent = text;
+    }, 50);
+  }
+
+  function toast(text, kind) {
+    const node = h("div", { class: "toast" + (kind ? " toast-" + kind : ""), role: kind === "error" ? "alert" : "status" });
+    node.append(h("span", { class: "toast-text", text }));
+    const close = h("button", { type: "button", class: "toast-close", "aria-label": "Dismiss" }, "×");
+    close.addEventListener("click", () => node.remove());
+    node.append(close);
+    el.toasts.append(node);
+    window.setTimeout(() => node.remove(), kind === "error" ? 10000 : 5000);
+  }
+
+  function showBanner(text, link) {
+    el.banner.replaceChildren(h("span", { text }));
+    if (link) {
+      el.banner.append(" ", h("a", { href: link.href, text: link.text }));
+    }
+    el.banner.hidden = false;
+  }
+
+  function hideBanner() {
+    el.banner.hidden = true;
+    el.banner.replaceChildren();
+  }
+
+  function loginHref() {
+    return "/accounts/login/?next=" + encodeURIComponent(window.location.pathname);
+  }
+
+  function setTitle(text) {
+    el.title.textContent = text;
+    document.title = text + " — chatapp";
+  }
+
+  // --- sidebar -------------------------------------------------------------------------
+
+  function sortConversations() {
+    state.conversations.sort((a, b) => {
+      const ta = Date.parse(a.updated_at || a.created_at || 0) || 0;
+      const tb = Date.parse(b.updated_at || b.created_at || 0) || 0;
+      return tb - ta || b.id - a.id;
+    });
+  }
+
+  function renderSidebar() {
+    if (!state.conversationsLoaded) return;
+    const items = state.conversations.map((conv) => sidebarItem(conv));
+    el.convList.replaceChildren(...items);
+    if (state.conversations.length === 0) {
+      el.convStatus.textContent = "No conversations yet.";
+      el.convStatus.hidden = false;
+    } else {
+      el.convStatus.textContent = "";
+      el.convStatus.hidden = true;
+    }
+  }
+
+  function sidebarItem(conv) {
+    const title = conversationTitle(conv);
+    const current = conv.id === state.currentId;
+    const link = h("a", {
+      class: "conv-link",
+      href: "/c/" + conv.id + "/",
+      "aria-current": current ? "page" : null,
+      title,
+    }, h("span", { class: "conv-title", text: title }));
+    link.addEventListener("click", (event) => {
+      if (event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
+      event.preventDefault();
+      closeSidebar();
+      if (conv.id !== state.currentId) navigate(conv.id, { push: true });
+    });
+
+    const rename = h("button", { type: "button", class: "icon-btn conv-rename", "aria-label": "Rename " + title, title: "Rename" }, icon("pencil"));
+    rename.addEventListener("click", () => startRename(conv, item));
+    const remove = h("button", { type: "button", class: "icon-btn conv-delete", "aria-label": "Delete " + title, title: "Delete" }, icon("trash"));
+    remove.addEventListener("click", () => confirmDelete(conv));
+
+    const item = h("li", { class: "conv-item" + (current ? " is-current" : ""), "data-id": conv.id },
+      link, h("div", { class: "conv-actions" }, rename, remove));
+    return item;
+  }
+
+  function upsertConversation(conv) {
+    const index = state.conversations.findIndex((c) => c.id === conv.id);
+    if (index >= 0) state.conversations[index] = Object.assign({}, state.conversations[index], conv);
+    else state.conversations.push(conv);
+    sortConversations();
+    renderSidebar();
+  }
+
+  function touchConversation(id) {
+    const conv = state.conversations.find((c) => c.id === id);
+    if (!conv) return;
+    conv.updated_at = new Date().toISOString();
+    sortConversations();
+    renderSidebar();
+  }
+
+  async function loadConversations() {
+    el.convStatus.hidden = false;
+    el.convStatus.replaceChildren(h("span", { class: "spinner", "aria-hidden": "true" }), " Loading conversations…");
+    try {
+      const data = await api.listConversations();
+      state.conversations = Array.isArray(data.conversations) ? data.conversations : [];
+      state.conversationsLoaded = true;
+      sortConversations();
+      renderSidebar();
+    } catch (err) {
+      const retry = h("button", { type: "button", class: "link-btn" }, "Try again");
+      retry.addEventListener("click", loadConversations);
+      el.convStatus.replaceChildren(h("span", { text: "Couldn't load your conversations. " + err.message + " " }), retry);
+      el.convStatus.hidden = false;
+      if (err.status === 401) showBanner("You have been logged out.", { href: loginHref(), text: "Sign in again" });
+    }
+  }
+
+  function startRename(conv, item) {
+    const link = item.querySelector(".conv-link");
+    if (!link || item.querySelector(".conv-rename-input")) return;
+    const original = conversationTitle(conv);
+    const input = h("input", {
+      type: "text",
+      class: "conv-rename-input",
+      value: original,
+      maxlength: "200",
+      "aria-label": "New title for " + original,
+    });
+    link.replaceWith(input);
+    item.classList.add("is-editing");
+    input.focus();
+    input.select();
+
+    let done = false;
+    const finish = async (save) => {
+      if (done) return;
+      done = true;
+      const title = input.value.trim();
+      if (!save || !title || title === original) {
+        renderSidebar();
+        return;
+      }
+      conv.title = title; // optimistic
+      if (conv.id === state.currentId) setTitle(title);
+      renderSidebar();
+      try {
+        const updated = await api.updateConversation(conv.id, { title });
+        upsertConversation(updated);
+        if (conv.id === state.currentId && state.current) {
+          state.current.title = updated.title;
+          setTitle(conversationTitle(updated));
+        }
+      } catch (err) {
+        conv.title = original;
+        if (conv.id === state.currentId) setTitle(original);
+        renderSidebar();
+        toast("Couldn't rename the conversation. " + err.message, "error");
+      }
+    };
+    input.addEventListener("keydown", (event) => {
+      if (event.key === "Enter") {
+        event.preventDefault();
+        finish(true);
+      } else if (event.key === "Escape") {
+        event.preventDefault();
+        finish(false);
+      }
+    });
+    input.addEventListener("blur", () => finish(true));
+  }
+
+  function confirmDelete(conv) {
+    const title = conversationTitle(conv);
+    el.dialogText.textContent = "“" + title + "” and all its messages will be deleted. This cannot be undone.";
+    el.dialog.returnValue = "";
+    el.dialog.showModal();
+    el.dialog.addEventListener("close", async function onClose() {
+      el.dialog.removeEventListener("close", onClose);
+      el.dialogText.textContent = "";
+      if (el.dialog.returnValue !== "delete") return;
+      try {
+        await api.deleteConversation(conv.id);
+      } catch (err) {
+        if (err.status !== 404) {
+          toast("Couldn't delete the conversation. " + err.message, "error");
+          return;
+        }
+      }
+      state.conversations = state.conversations.filter((c) => c.id !== conv.id);
+      renderSidebar();
+      toast("Conversation deleted.");
+      if (conv.id === state.currentId) navigate(null, { push: true });
+    });
+  }
+
+  // Phone width: the sidebar slides in over the page.
+  function openSidebar() {
+    el.body.classList.add("sidebar-open");
+    el.sidebarToggle.setAttribute("aria-expanded", "true");
+    el.sidebarBackdrop.hidden = false;
+    const target = el.sidebar.querySelector("[aria-current=page]") || el.newChat;
+    target.focus();
+  }
+
+  function closeSidebar() {
+    if (!el.body.classList.contains("sidebar-open")) return;
+    el.body.classList.remove("sidebar-open");
+    el.sidebarToggle.setAttribute("aria-expanded", "false");
+    el.sidebarBackdrop.hidden = true;
+  }
+
+  // --- message views -------------------------------------------------------------------
+
+  function newView(msg) {
+    const view = {
+      id: msg.id === undefined ? null : msg.id,
+      role: msg.role || "assistant",
+      status: msg.status || "complete",
+      text: msg.text || "",
+      seq: Number(msg.seq) || 0,
+      model: msg.model || null,
+      usage: msg.usage || null,
+      cost_usd: msg.cost_usd === undefined ? null : msg.cost_usd,
+      error: msg.error || null,
+      notice: "",
+      retrying: false,
+      renderedText: null,
+      node: null,
+    };
+    buildNode(view);
+    return view;
+  }
+
+  function buildNode(view) {
+    if (view.role === "user") {
+      const textNode = h("div", { class: "msg-text" });
+      textNode.textContent = view.text;
+      view.node = h("article", { class: "msg msg-user", "aria-label": "You said" }, h("div", { class: "msg-bubble" }, textNode));
+      view.parts = { text: textNode };
+    } else {
+      const md = h("div", { class: "md" });
+      const thinking = h("div", { class: "msg-thinking", "aria-hidden": "true" }, h("span"), h("span"), h("span"));
+      const notice = h("p", { class: "msg-notice", role: "status", hidden: true });
+      const status = h("p", { class: "msg-status", hidden: true });
+      const error = h("div", { class: "msg-error", hidden: true });
+      const footer = h("div", { class: "msg-footer", hidden: true });
+      const content = h("div", { class: "msg-content" }, md, thinking, notice, status, error, footer);
+      view.node = h("article", { class: "msg msg-assistant", "aria-label": "Claude replied" },
+        h("div", { class: "msg-avatar", "aria-hidden": "true" }, "✳"), content);
+      view.parts = { md, thinking, notice, status, error, footer };
+    }
+    if (view.id !== null) view.node.dataset.id = String(view.id);
+    view.node.dataset.role = view.role;
+  }
+
+  function markDirty(view) {
+    state.dirty.add(view);
+    if (state.renderQueued) return;
+    state.renderQueued = true;
+    window.requestAnimationFrame(flushRender);
+  }
+
+  function flushRender() {
+    state.renderQueued = false;
+    const atBottom = state.stickToBottom;
+    for (const view of state.dirty) paint(view);
+    state.dirty.clear();
+    if (atBottom) scrollToBottom();
+    updateJumpButton();
+  }
+
+  /** Bring a view's DOM up to date with its data. */
+  function paint(view) {
+    if (view.role === "user") {
+      if (view.parts.text.textContent !== view.text) view.parts.text.textContent = view.text;
+      view.node.classList.toggle("is-pending", view.id === null);
+      view.node.classList.toggle("is-failed", !!view.failed);
+      return;
+    }
+    const p = view.parts;
+    const streaming = view.status === "streaming";
+    view.node.classList.toggle("is-streaming", streaming);
+    view.node.setAttribute("aria-busy", streaming ? "true" : "false");
+    view.node.dataset.status = view.status;
+    if (view.renderedText !== view.text) {
+      render.renderMarkdown(p.md, view.text);
+      view.renderedText = view.text;
+    }
+    p.thinking.hidden = !(streaming && !view.text);
+
+    p.notice.hidden = !(streaming && view.notice);
+    p.notice.textContent = view.notice || "";
+
+    // "Stopped" (an interrupted reply says so in its error box, with Retry)
+    const statusText = view.status === "cancelled" ? "Stopped" : "";
+    p.status.hidden = !statusText;
+    p.status.textContent = statusText;
+
+    // error with Retry
+    const showError = view.status === "error" || view.status === "interrupted" || (!!view.error && !streaming);
+    if (showError) {
+      const words = render.describeError(view.error, view.status);
+      const retry = h("button", { type: "button", class: "btn btn-small retry-btn", "data-action": "retry", disabled: view.retrying || null },
+        icon("retry"), view.retrying ? "Retrying…" : "Retry");
+      const children = [h("p", { class: "msg-error-text", text: words.headline })];
+      if (words.detail) children.push(h("p", { class: "msg-error-detail", text: words.detail }));
+      children.push(retry);
+      p.error.replaceChildren(...children);
+      p.error.hidden = false;
+    } else {
+      p.error.hidden = true;
+      p.error.replaceChildren();
+    }
+
+    // footer: model · in · out · cost (once the reply has ended)
+    if (!streaming && (view.usage || (view.cost_usd !== null && view.cost_usd !== undefined))) {
+      const line = h("span", { class: "msg-usage", text: render.formatFooter(view) });
+      if (view.usage) line.title = render.usageDetails(view.usage);
+      const copy = h("button", { type: "button", class: "link-btn msg-copy", "data-action": "copy-reply", "aria-label": "Copy reply" }, "Copy");
+      p.footer.replaceChildren(line, copy);
+      p.footer.hidden = false;
+    } else {
+      p.footer.hidden = true;
+    }
+  }
+
+  function paintNow(view) {
+    state.dirty.delete(view);
+    const atBottom = state.stickToBottom;
+    paint(view);
+    if (atBottom) scrollToBottom();
+    updateJumpButton();
+  }
+
+  function updateEmptyState() {
+    const empty = state.snapshotApplied && state.messages.size === 0 && state.pending.length === 0;
+    el.emptyState.hidden = !empty || state.fatal;
+  }
+
+  function clearMessages() {
+    state.messages.clear();
+    state.pending = [];
+    state.dirty.clear();
+    state.streamingId = null;
+    state.awaitingReply = false;
+    el.messages.replaceChildren();
+  }
+
+  function addView(view, { before } = {}) {
+    if (view.id !== null) state.messages.set(view.id, view);
+    if (before) el.messages.insertBefore(view.node, before);
+    else if (state.pending.length && view.role !== "user" && state.pending[0].node.parentNode === el.messages) {
+      // keep optimistic bubbles last
+      el.messages.insertBefore(view.node, state.pending[0].node);
+    } else el.messages.append(view.node);
+    paint(view);
+    updateEmptyState();
+  }
+
+  function removeView(view) {
+    if (view.id !== null) state.messages.delete(view.id);
+    state.dirty.delete(view);
+    view.node.remove();
+  }
+
+  // --- snapshot (GET /api/conversations/<id>/) ------------------------------------------
+
+  /** Hide replies that a later reply to the same question superseded. */
+  function visibleMessages(list) {
+    const out = [];
+    for (const msg of list) {
+      if (msg.superseded) continue;
+      const prev = out[out.length - 1];
+      if (msg.role === "assistant" && prev && prev.role === "assistant") out.pop();
+      out.push(msg);
+    }
+    return out;
+  }
+
+  function applySnapshot(conv) {
+    state.current = Object.assign({}, conv);
+    delete state.current.messages;
+    setTitle(conversationTitle(conv));
+    setModel(conv.model);
+    showConversationCost(conv.cost_usd);
+    upsertConversation({ id: conv.id, title: conv.title, model: conv.model,
+      created_at: conv.created_at, updated_at: conv.updated_at });
+
+    const list = visibleMessages(Array.isArray(conv.messages) ? conv.messages : []);
+    const keep = new Set();
+    const ordered = [];
+    for (const msg of list) {
+      let view = state.messages.get(msg.id);
+      if (!view) {
+        view = newView(msg);
+      } else {
+        mergeSnapshotMessage(view, msg);
+      }
+      keep.add(view);
+      ordered.push(view);
+    }
+    for (const view of Array.from(state.messages.values())) {
+      if (!keep.has(view)) removeView(view);
+    }
+    state.messages.clear();
+    for (const view of ordered) {
+      if (view.id !== null) state.messages.set(view.id, view);
+      el.messages.append(view.node);
+      paint(view);
+    }
+    for (const view of state.pending) el.messages.append(view.node);
+
+    const streaming = ordered.filter((v) => v.role === "assistant" && v.status === "streaming");
+    state.streamingId = streaming.length ? streaming[streaming.length - 1].id : null;
+    if (state.streamingId !== null) state.awaitingReply = false;
+    state.snapshotApplied = true;
+    el.loading.hidden = true;
+    updateEmptyState();
+    updateComposer();
+    scrollToBottom();
+  }
+
+  function mergeSnapshotMessage(view, msg) {
+    if (view.status !== "streaming" && msg.status === "streaming") return; // we know it ended
+    if (view.status === "streaming" && msg.status === "streaming") {
+      const seq = Number(msg.seq) || 0;
+      if (seq > view.seq) {
+        view.text = msg.text || "";
+        view.seq = seq;
+      }
+      return;
+    }
+    view.status = msg.status;
+    view.text = msg.text || "";
+    view.seq = Number(msg.seq) || 0;
+    view.model = msg.model || view.model;
+    view.usage = msg.usage || null;
+    view.cost_usd = msg.cost_usd === undefined ? null : msg.cost_usd;
+    view.error = msg.error || null;
+    view.retrying = false;
+  }
+
+  async function resyncSnapshot() {
+    if (state.resyncInFlight || state.currentId === null) return;
+    state.resyncInFlight = true;
+    const token = state.loadToken;
+    try {
+      const conv = await api.getConversation(state.currentId);
+      if (token === state.loadToken) applySnapshot(conv);
+    } catch (err) {
+      if (token !== state.loadToken) return;
+      handleConversationLoadError(err);
+    } finally {
+      state.resyncInFlight = false;
+    }
+  }
+
+  function showConversationCost(cost) {
+    if (cost === null || cost === undefined || cost === "" || Number(cost) === 0) {
+      el.convCost.hidden = true;
+      return;
+    }
+    el.convCost.textContent = "Conversation cost " + render.formatCost(cost);
+    el.convCost.hidden = false;
+  }
+
+  function addToConversationCost(cost) {
+    if (!state.current || cost === null || cost === undefined) return;
+    const total = (Number(state.current.cost_usd) || 0) + (Number(cost) || 0);
+    state.current.cost_usd = total.toFixed(6);
+    showConversationCost(state.current.cost_usd);
+  }
+
+  // --- frames from the server ----------------------------------------------------------
+
+  function onFrame(token, frame) {
+    if (token !== state.loadToken) return;
+    if (!state.snapshotApplied) {
+      state.frameBuffer.push(frame);
+      return;
+    }
+    handleFrame(frame);
+  }
+
+  function flushFrameBuffer() {
+    const frames = state.frameBuffer;
+    state.frameBuffer = [];
+    for (const frame of frames) handleFrame(frame);
+  }
+
+  function handleFrame(frame) {
+    switch (frame.type) {
+      case "message_created":
+        return onMessageCreated(frame);
+      case "message_started":
+        return onMessageStarted(frame);
+      case "delta":
+        return onDelta(frame);
+      case "reply_state":
+        return onReplyState(frame);
+      case "message_completed":
+        return onMessageCompleted(frame);
+      case "conversation_updated":
+        return onConversationUpdated(frame);
+      case "notice":
+        return onNotice(frame);
+      case "error":
+        return onErrorFrame(frame);
+      case "ready":
+        return onReady(frame);
+      default:
+        return undefined; // frames this page does not know are ignored
+    }
+  }
+
+  function onMessageCreated(frame) {
+    const msg = frame.message;
+    if (!msg || msg.id === undefined) return;
+    if (state.messages.has(msg.id)) return;
+    if (msg.role !== "user") {
+      addView(newView(msg));
+      return;
+    }
+    // Reconcile with an optimistic bubble of ours: same text first, else the oldest.
+    const text = (msg.text || "").trim();
+    let index = state.pending.findIndex((v) => v.text.trim() === text);
+    if (index < 0 && state.pending.length) index = 0;
+    if (index >= 0) {
+      const view = state.pending.splice(index, 1)[0];
+      view.id = msg.id;
+      view.text = msg.text || view.text;
+      view.failed = false;
+      view.node.dataset.id = String(msg.id);
+      state.messages.set(msg.id, view);
+      // it belongs before any remaining optimistic bubbles
+      if (state.pending.length) el.messages.insertBefore(view.node, state.pending[0].node);
+      paintNow(view);
+    } else {
+      addView(newView(msg));
+    }
+    touchConversation(state.currentId);
+    updateEmptyState();
+  }
+
+  function onMessageStarted(frame) {
+    const id = frame.message_id;
+    let view = state.messages.get(id);
+    if (!view) {
+      view = newView({ id, role: "assistant", status: "streaming", text: "", seq: 0, model: frame.model });
+      const question = state.messages.get(frame.reply_to);
+      let placed = false;
+      if (question && question.node.parentNode === el.messages) {
+        const next = question.node.nextElementSibling;
+        const old = next && next.dataset.role === "assistant" ? findViewByNode(next) : null;
+        if (old && old.id !== id) {
+          // Retry (regenerate): the new reply takes the old one's place.
+          el.messages.replaceChild(view.node, old.node);
+          state.messages.delete(old.id);
+          state.dirty.delete(old);
+          state.messages.set(id, view);
+          paint(view);
+          placed = true;
+        } else {
+          addView(view, { before: next || null });
+          placed = true;
+        }
+      }
+      if (!placed) addView(view);
+    } else {
+      view.status = "streaming";
+      view.model = frame.model || view.model;
+      markDirty(view);
+    }
+    state.streamingId = id;
+    state.awaitingReply = false;
+    updateComposer();
+    announce("Claude is replying…");
+  }
+
+  function findViewByNode(node) {
+    const id = node.dataset.id;
+    if (id === undefined) return null;
+    return state.messages.get(Number(id)) || null;
+  }
+
+  function onDelta(frame) {
+    const view = state.messages.get(frame.message_id);
+    const seq = Number(frame.seq);
+    if (!view) {
+      // A reply we never saw start: reconnect, the server then sends reply_state.
+      requestResync();
+      return;
+    }
+    if (view.status !== "streaming") return;
+    if (!(seq > view.seq)) return; // already applied
+    if (seq !== view.seq + 1) {
+      requestResync(); // gap: get the text again from reply_state
+      return;
+    }
+    view.text += typeof frame.text === "string" ? frame.text : "";
+    view.seq = seq;
+    view.notice = "";
+    if (state.streamingId !== view.id) {
+      state.streamingId = view.id;
+      updateComposer();
+    }
+    markDirty(view);
+  }
+
+  function onReplyState(frame) {
+    const id = frame.message_id;
+    let view = state.messages.get(id);
+    if (!view) {
+      view = newView({ id, role: "assistant", status: "streaming", text: "", seq: 0, model: frame.model });
+      addView(view);
+    }
+    if (view.status !== "streaming") return; // it already ended; this state is old
+    view.text = typeof frame.text === "string" ? frame.text : "";
+    view.seq = Number(frame.seq) || 0;
+    view.model = frame.model || view.model;
+    state.streamingId = id;
+    state.awaitingReply = false;
+    updateComposer();
+    markDirty(view);
+  }
+
+  function onMessageCompleted(frame) {
+    const id = frame.message_id;
+    const view = state.messages.get(id);
+    if (!view) {
+      resyncSnapshot(); // a reply we have no bubble for: fetch the conversation again
+      return;
+    }
+    view.status = frame.status || "complete";
+    view.usage = frame.usage || view.usage;
+    view.cost_usd = frame.cost_usd === undefined ? null : frame.cost_usd;
+    view.model = frame.model || view.model;
+    view.error = frame.error || (view.status === "error" ? view.error : null);
+    view.notice = "";
+    view.retrying = false;
+    if (state.streamingId === id) state.streamingId = null;
+    state.awaitingReply = false;
+    paintNow(view);
+    updateComposer();
+    addToConversationCost(frame.cost_usd);
+    touchConversation(state.currentId);
+    if (view.status === "complete") {
+      const preview = view.text.length > 300 ? view.text.slice(0, 300) + "…" : view.text;
+      announce("Claude replied: " + preview);
+    } else if (view.status === "cancelled") {
+      announce("Reply stopped.");
+    } else {
+      announce("The reply failed. " + render.describeError(view.error, view.status).headline);
+    }
+  }
+
+  function onConversationUpdated(frame) {
+    if (typeof frame.title !== "string") return;
+    if (state.current) state.current.title = frame.title;
+    setTitle(conversationTitle({ title: frame.title }));
+    const conv = state.conversations.find((c) => c.id === state.currentId);
+    if (conv) {
+      conv.title = frame.title;
+      renderSidebar();
+    }
+  }
+
+  function onNotice(frame) {
+    const view = state.messages.get(frame.message_id);
+    if (!view || typeof frame.text !== "string") {
+      if (typeof frame.text === "string") toast(frame.text);
+      return;
+    }
+    view.notice = frame.text;
+    markDirty(view);
+    window.clearTimeout(view.noticeTimer);
+    view.noticeTimer = window.setTimeout(() => {
+      if (view.notice === frame.text) {
+        view.notice = "";
+        markDirty(view);
+      }
+    }, 20000);
+  }
+
+  /**
+   * `ready` (sent after the reply_state frames of a new connection; not in protocol.md yet):
+   * `streaming` lists the replies still running. A bubble we show as streaming that is not
+   * listed ended while we were not connected: fetch the conversation for its final state.
+   */
+  function onReady(frame) {
+    if (!Array.isArray(frame.streaming)) return;
+    const live = new Set(frame.streaming);
+    for (const view of state.messages.values()) {
+      if (view.status === "streaming" && !live.has(view.id)) {
+        resyncSnapshot();
+        return;
+      }
+    }
+  }
+
+  // Error codes that describe how a reply failed (others are about a rejected frame).
+  const REPLY_ERROR_CODES = new Set(["upstream_unreachable", "upstream_error", "rate_limited",
+    "overloaded", "invalid_request", "authentication", "refusal", "context_too_long",
+    "budget_exceeded"]);
+
+  function onErrorFrame(frame) {
+    const words = render.describeError({ code: frame.code, message: frame.message });
+    if (frame.message_id !== undefined && frame.message_id !== null) {
+      const view = state.messages.get(frame.message_id);
+      if (view && view.role === "assistant" && !REPLY_ERROR_CODES.has(frame.code) && view.status !== "streaming") {
+        // e.g. "not_found" for a Stop that crossed the reply's end: nothing to show.
+        if (view.retrying) {
+          view.retrying = false;
+          state.awaitingReply = false;
+          paintNow(view);
+          updateComposer();
+          toast(words.headline, "error");
+        }
+        return;
+      }
+      if (view && view.role === "assistant" && REPLY_ERROR_CODES.has(frame.code)) {
+        view.error = { code: frame.code, message: frame.message };
+        view.retrying = false;
+        if (view.status === "streaming") {
+          view.status = "error";
+          if (state.streamingId === view.id) state.streamingId = null;
+        }
+        state.awaitingReply = false;
+        paintNow(view);
+        updateComposer();
+        return;
+      }
+    }
+    // Not about a reply: a rejected frame. If we were waiting on a message we sent, undo it.
+    if (state.awaitingReply) {
+      state.awaitingReply = false;
+      const view = state.pending.pop();
+      if (view) {
+        removeView(view);
+        if (!el.input.value.trim()) {
+          el.input.value = view.text;
+          autoGrow();
+        }
+      }
+      for (const v of state.messages.values()) {
+        if (v.retrying) {
+          v.retrying = false;
+          markDirty(v);
+        }
+      }
+      updateEmptyState();
+      updateComposer();
+    }
+    toast(words.detail && frame.code !== "busy" ? words.headline + " " + words.detail : words.headline, "error");
+  }
+
+  // --- the socket ----------------------------------------------------------------------
+
+  function openSocket(id, token) {
+    const socket = new ConversationSocket(id, {
+      onFrame: (frame) => onFrame(token, frame),
+      onOpen: ({ reconnect, resync }) => {
+        if (token !== state.loadToken) return;
+        if (!state.fatal) hideBanner();
+        // A resync we asked for gets its text from reply_state; nothing else to fetch.
+        if (resync) return;
+        if (!state.snapshotApplied) {
+          // The first fetch started before this connection: it may be older than the
+          // socket's view. Checked once it has been drawn (see navigate).
+          state.needsResync = true;
+          return;
+        }
+        // Frames may have been missed while we were away, or between the fetch and now:
+        // fetch the conversation again. Frames keep being applied meanwhile (merged by seq).
+        if (reconnect || hasStreamingView()) resyncSnapshot();
+      },
+      onState: (socketState) => {
+        if (token !== state.loadToken) return;
+        showConnectionState(socketState);
+      },
+      onFatal: (code) => {
+        if (token !== state.loadToken) return;
+        onSocketFatal(code);
+      },
+      onHandshakeFailure: (attempt) => {
+        if (token !== state.loadToken || attempt < 2) return;
+        // Ask the JSON API why: logged out? deleted?
+        api.getConversation(id).catch((err) => {
+          if (token !== state.loadToken) return;
+          if (err.status === 401) onSocketFatal(4401);
+          else if (err.status === 404) onSocketFatal(4404);
+        });
+      },
+    });
+    return socket;
+  }
+
+  let lastResyncAt = 0;
+  /** Reconnect so the server resends reply_state (at most once a second). */
+  function requestResync() {
+    const now = Date.now();
+    if (!state.socket || now - lastResyncAt < 1000) return;
+    lastResyncAt = now;
+    state.socket.resync();
+  }
+
+  function hasStreamingView() {
+    for (const view of state.messages.values()) if (view.status === "streaming") return true;
+    return false;
+  }
+
+  let connTimer = null;
+  function showConnectionState(socketState) {
+    window.clearTimeout(connTimer);
+    if (socketState === "reconnecting") {
+      // Say so only when it lasts: a quick resync is no news.
+      connTimer = window.setTimeout(() => {
+        el.connStatus.textContent = "Reconnecting…";
+        el.connStatus.hidden = false;
+      }, 1200);
+    } else {
+      el.connStatus.hidden = true;
+      el.connStatus.textContent = "";
+    }
+  }
+
+  function onSocketFatal(code) {
+    state.fatal = true;
+    if (state.socket) state.socket.close();
+    state.streamingId = null;
+    state.awaitingReply = false;
+    for (const view of state.pending) {
+      view.failed = true;
+      paint(view);
+    }
+    if (code === 4401) {
+      showBanner("You have been logged out.", { href: loginHref(), text: "Sign in again" });
+    } else if (code === 4403 || code === 4404) {
+      showBanner("This conversation was not found. It may have been deleted.", { href: "/", text: "Start a new chat" });
+    } else {
+      showBanner("The server refused the live connection. Try reloading the page.");
+    }
+    updateComposer();
+  }
+
+  // --- navigation ----------------------------------------------------------------------
+
+  function handleConversationLoadError(err) {
+    el.loading.hidden = true;
+    if (err.status === 404) {
+      state.fatal = true;
+      if (state.socket) state.socket.close();
+      setTitle("Not found");
+      showBanner("This conversation was not found. It may have been deleted.", { href: "/", text: "Start a new chat" });
+    } else if (err.status === 401) {
+      state.fatal = true;
+      if (state.socket) state.socket.close();
+      showBanner("You have been logged out.", { href: loginHref(), text: "Sign in again" });
+    } else {
+      const retry = h("button", { type: "button", class: "link-btn" }, "Try again");
+      retry.addEventListener("click", () => navigate(state.currentId, { push: false }));
+      el.banner.replaceChildren(h("span", { text: "Couldn't load this conversation. " + err.message + " " }), retry);
+      el.banner.hidden = false;
+    }
+    updateEmptyState();
+    updateComposer();
+  }
+
+  /**
+   * Show conversation `id` (null: the empty "new chat" page).
+   * options.push: add a history entry; options.known: a conversation we just created (empty).
+   */
+  async function navigate(id, options) {
+    const opts = options || {};
+    const token = ++state.loadToken;
+    if (state.socket) state.socket.close();
+    state.socket = null;
+    state.currentId = id;
+    state.current = null;
+    state.fatal = false;
+    state.snapshotApplied = false;
+    state.frameBuffer = [];
+    state.needsResync = false;
+    state.stickToBottom = true;
+    clearMessages();
+    hideBanner();
+    showConnectionState("open");
+    showConversationCost(null);
+
+    const path = id === null ? "/" : "/c/" + id + "/";
+    if (opts.push && window.location.pathname !== path) window.history.pushState({ id }, "", path);
+    else if (opts.replace) window.history.replaceState({ id }, "", path);
+    renderSidebar();
+
+    if (id === null) {
+      setTitle("New chat");
+      setModel(el.modelSelect.value || DEFAULT_MODEL);
+      state.snapshotApplied = true;
+      el.loading.hidden = true;
+      updateEmptyState();
+      updateComposer();
+      if (!opts.keepFocus) el.input.focus();
+      return;
+    }
+
+    setTitle(opts.known ? conversationTitle(opts.known) : "Loading…");
+    state.socket = openSocket(id, token);
+
+    if (opts.known) {
+      applySnapshot(Object.assign({ messages: [] }, opts.known));
+      flushFrameBuffer();
+      return;
+    }
+
+    el.loading.hidden = false;
+    el.emptyState.hidden = true;
+    updateComposer();
+    try {
+      const conv = await api.getConversation(id);
+      if (token !== state.loadToken) return;
+      applySnapshot(conv);
+      flushFrameBuffer();
+      if (state.needsResync) {
+        state.needsResync = false;
+        if (hasStreamingView()) resyncSnapshot();
+      }
+    } catch (err) {
+      if (token !== state.loadToken) return;
+      handleConversationLoadError(err);
+    }
+  }
+
+  // --- composer ------------------------------------------------------------------------
+
+  function setModel(modelId) {
+    if (!modelId) return;
+    if (!Array.from(el.modelSelect.options).some((o) => o.value === modelId)) {
+      // A model the catalogue no longer lists: show it rather than silently switching.
+      el.modelSelect.append(h("option", { value: modelId, text: modelId }));
+    }
+    el.modelSelect.value = modelId;
+  }
+
+  function isBusy() {
+    return state.streamingId !== null || state.awaitingReply;
+  }
+
+  function updateComposer() {
+    const streaming = state.streamingId !== null;
+    const hasText = el.input.value.trim().length > 0;
+    el.send.classList.toggle("is-stop", streaming);
+    el.send.replaceChildren(icon(streaming ? "stop" : "send"), h("span", { class: "send-text", text: streaming ? "Stop" : "Send" }));
+    el.send.setAttribute("aria-label", streaming ? "Stop" : "Send");
+    el.send.title = streaming ? "Stop the reply" : "Send (Enter)";
+    if (streaming) el.send.disabled = state.fatal;
+    else el.send.disabled = !hasText || state.awaitingReply || state.fatal;
+    el.input.disabled = state.fatal;
+    el.modelSelect.disabled = state.fatal;
+    el.composer.classList.toggle("is-busy", isBusy());
+  }
+
+  function autoGrow() {
+    el.input.style.height = "auto";
+    const max = Math.round(window.innerHeight * 0.4);
+    el.input.style.height = Math.min(el.input.scrollHeight, max) + "px";
+    el.input.style.overflowY = el.input.scrollHeight > max ? "auto" : "hidden";
+  }
+
+  let creating = false;
+
+  async function sendMessage() {
+    const text = el.input.value;
+    if (!text.trim() || isBusy() || state.fatal || creating) return;
+    const model = el.modelSelect.value || DEFAULT_MODEL;
+
+    if (state.currentId === null) {
+      creating = true;
+      el.send.disabled = true;
+      try {
+        const conv = await api.createConversation({ model });
+        upsertConversation(conv);
+        await navigate(conv.id, { push: true, known: conv, keepFocus: true });
+      } catch (err) {
+        toast("Couldn't start a new conversation. " + err.message, "error");
+        return;
+      } finally {
+        creating = false;
+        updateComposer();
+      }
+    }
+    if (!state.socket || state.fatal) return;
+
+    const view = newView({ id: null, role: "user", status: "complete", text });
+    state.pending.push(view);
+    el.messages.append(view.node);
+    paint(view);
+    updateEmptyState();
+
+    el.input.value = "";
+    autoGrow();
+    state.awaitingReply = true;
+    updateComposer();
+    state.stickToBottom = true;
+    scrollToBottom();
+    state.socket.send({ type: "user_message", text, model });
+  }
+
+  function stopReply() {
+    if (!state.socket || state.streamingId === null) return;
+    state.socket.send({ type: "stop", message_id: state.streamingId });
+  }
+
+  function retryReply(view) {
+    if (!state.socket || isBusy() || view.retrying) return;
+    view.retrying = true;
+    paintNow(view);
+    state.awaitingReply = true;
+    updateComposer();
+    state.socket.send({ type: "regenerate", message_id: view.id });
+  }
+
+  async function changeModel() {
+    const model = el.modelSelect.value;
+    if (state.currentId === null || !state.current) return;
+    const previous = state.current.model;
+    if (model === previous) return;
+    const token = state.loadToken;
+    state.current.model = model;
+    try {
+      const updated = await api.updateConversation(state.currentId, { model });
+      if (token !== state.loadToken) return;
+      state.current.model = updated.model || model;
+      upsertConversation({ id: state.currentId, model: state.current.model });
+    } catch (err) {
+      if (token !== state.loadToken) return;
+      state.current.model = previous;
+      setModel(previous);
+      toast("Couldn't change the model. " + err.message, "error");
+    }
+  }
+
+  // --- scrolling -----------------------------------------------------------------------
+
+  function distanceFromBottom() {
+    const s = el.scroller;
+    return s.scrollHeight - s.scrollTop - s.clientHeight;
+  }
+
+  function scrollToBottom() {
+    el.scroller.scrollTop = el.scroller.scrollHeight;
+    state.stickToBottom = true;
+  }
+
+  function updateJumpButton() {
+    el.jump.hidden = state.stickToBottom || distanceFromBottom() < 80;
+  }
+
+  // --- wiring --------------------------------------------------------------------------
+
+  function wire() {
+    el.composer.addEventListener("submit", (event) => {
+      event.preventDefault();
+      if (state.streamingId !== null) stopReply();
+      else sendMessage();
+    });
+    el.input.addEventListener("keydown", (event) => {
+      if (event.key === "Enter" && !event.shiftKey && !event.isComposing && !event.altKey && !event.ctrlKey && !event.metaKey) {
+        event.preventDefault();
+        if (state.streamingId === null) sendMessage();
+      }
+    });
+    el.input.addEventListener("input", () => {
+      autoGrow();
+      updateComposer();
+    });
+    el.modelSelect.addEventListener("change", changeModel);
+
+    el.newChat.addEventListener("click", async () => {
+      closeSidebar();
+      el.newChat.disabled = true;
+      try {
+        const conv = await api.createConversation({ model: el.modelSelect.value || DEFAULT_MODEL });
+        upsertConversation(conv);
+        await navigate(conv.id, { push: true, known: conv });
+        el.input.focus();
+      } catch (err) {
+        toast("Couldn't start a new conversation. " + err.message, "error");
+      } finally {
+        el.newChat.disabled = false;
+      }
+    });
+
+    el.messages.addEventListener("click", async (event) => {
+      const button = event.target.closest("button");
+      if (!button || !el.messages.contains(button)) return;
+      const article = button.closest(".msg");
+      if (button.classList.contains("copy-code")) {
+        const code = button.closest(".code-block").querySelector("pre code");
+        const ok = await render.copyText(code ? code.textContent : "");
+        flashButton(button, ok ? "Copied" : "Copy failed");
+        return;
+      }
+      const view = article ? findViewByNode(article) : null;
+      if (!view) return;
+      if (button.dataset.action === "retry") retryReply(view);
+      else if (button.dataset.action === "copy-reply") {
+        const ok = await render.copyText(view.text);
+        flashButton(button, ok ? "Copied" : "Copy failed");
+      }
+    });
+
+    // Only the reader scrolling up unsticks the view; content growing below never does.
+    let lastScrollTop = el.scroller.scrollTop;
+    el.scroller.addEventListener("scroll", () => {
+      const top = el.scroller.scrollTop;
+      if (distanceFromBottom() < 40) state.stickToBottom = true;
+      else if (top < lastScrollTop - 1) state.stickToBottom = false;
+      lastScrollTop = top;
+      updateJumpButton();
+    }, { passive: true });
+    el.jump.addEventListener("click", () => {
+      scrollToBottom();
+      updateJumpButton();
+      el.input.focus();
+    });
+
+    el.sidebarToggle.addEventListener("click", () => {
+      if (el.body.classList.contains("sidebar-open")) closeSidebar();
+      else openSidebar();
+    });
+    el.sidebarBackdrop.addEventListener("click", closeSidebar);
+    document.addEventListener("keydown", (event) => {
+      if (event.key === "Escape" && el.body.classList.contains("sidebar-open")) {
+        closeSidebar();
+        el.sidebarToggle.focus();
+      }
+    });
+
+    window.addEventListener("popstate", () => {
+      const id = parsePath(window.location.pathname);
+      if (id !== state.currentId) navigate(id, { push: false });
+    });
+    window.addEventListener("resize", autoGrow);
+  }
+
+  function flashButton(button, text) {
+    const original = button.textContent;
+    button.textContent = text;
+    window.setTimeout(() => {
+      if (button.isConnected) button.textContent = original;
+    }, 1500);
+  }
+
+  // --- start ---------------------------------------------------------------------------
+
+  wire();
+  setModel(DEFAULT_MODEL);
+  loadConversations();
+  navigate(typeof INITIAL_ID === "number" ? INITIAL_ID : null, { push: false, keepFocus: false });
+})();

@@ -1,0 +1,261 @@
+/* chatapp — safe markdown rendering and small formatters.
+ *
+ * The pipeline for every assistant reply, re-run from the reply's accumulated text at most once
+ * per animation frame while it streams:
+ *
+ *   text --marked (raw HTML escaped to text, links/images checked, code highlighted)-->
+ *   HTML string --DOMPurify (allow-list, no javascript: URLs, rel=noopener on links)-->
+ *   innerHTML --> copy buttons added to code blocks with DOM calls.
+ *
+ * Model output is never trusted: even if marked let something through, DOMPurify removes it.
+ */
+(function () {
+  "use strict";
+
+  const NS = (window.ChatApp = window.ChatApp || {});
+  const { marked, DOMPurify, hljs } = window;
+
+  function escapeHtml(text) {
+    return String(text)
+      .replace(/&/g, "&amp;")
+      .replace(/</g, "&lt;")
+      .replace(/>/g, "&gt;")
+      .replace(/"/g, "&quot;")
+      .replace(/'/g, "&#39;");
+  }
+
+  const SAFE_URL = /^(?:https?:|mailto:|#|\/(?!\/))/i;
+
+  function safeHref(href) {
+    if (typeof href !== "string") return null;
+    const trimmed = href.trim();
+    // Strip characters browsers ignore inside a scheme ("java\tscript:") before checking it.
+    const squashed = trimmed.replace(/[\u0000-\u0020\u007f-\u009f]/g, "");
+    return SAFE_URL.test(squashed) ? trimmed : null;
+  }
+
+  function languageOf(info) {
+    const first = String(info || "").trim().split(/\s+/)[0] || "";
+    return /^[\w+#.-]{1,32}$/.test(first) ? first.toLowerCase() : "";
+  }
+
+  function highlight(code, lang) {
+    if (!hljs) return escapeHtml(code);
+    try {
+      if (lang && hljs.getLanguage(lang)) {
+        return hljs.highlight(code, { language: lang, ignoreIllegals: true }).value;
+      }
+    } catch (_err) {
+      /* fall through to plain text */
+    }
+    return escapeHtml(code);
+  }
+
+  const md = new marked.Marked({ gfm: true, breaks: false, async: false });
+  md.use({
+    renderer: {
+      // Raw HTML written by the model is shown as the characters it typed, never parsed.
+      html(token) {
+        const text = escapeHtml(token.text);
+        if (token.block) return "<p>" + text.replace(/\n+$/, "").replace(/\n/g, "<br>") + "</p>\n";
+        return text;
+      },
+      code(token) {
+        const lang = languageOf(token.lang);
+        const code = token.text.replace(/\n$/, "");
+        const label = lang || "text";
+        return (
+          '<div class="code-block" data-lang="' + escapeHtml(label) + '">' +
+          '<div class="code-head"><span class="code-lang">' + escapeHtml(label) + "</span></div>" +
+          '<pre><code class="hljs' + (lang ? " language-" + escapeHtml(lang) : "") + '">' +
+          highlight(code, lang) +
+          "</code></pre></div>\n"
+        );
+      },
+      link(token) {
+        const inner = this.parser.parseInline(token.tokens);
+        const href = safeHref(token.href);
+        if (href === null) return inner;
+        const title = token.title ? ' title="' + escapeHtml(token.title) + '"' : "";
+        return '<a href="' + escapeHtml(href) + '"' + title + ">" + inner + "</a>";
+      },
+      // Remote images are not loaded (privacy, and the CSP allows only our origin): link them.
+      image(token) {
+        const href = safeHref(token.href);
+        const alt = token.text || token.href || "image";
+        if (href === null) return escapeHtml(alt);
+        return '<a class="md-image-link" href="' + escapeHtml(href) + '">' + escapeHtml("[image: " + alt + "]") + "</a>";
+      },
+    },
+  });
+
+  const PURIFY_CONFIG = {
+    USE_PROFILES: { html: true },
+    FORBID_TAGS: ["style", "form", "button", "textarea", "select", "option", "img", "svg", "math",
+      "iframe", "object", "embed", "video", "audio", "source", "link", "meta", "base"],
+    FORBID_ATTR: ["style", "id", "name", "srcset", "formaction"],
+    ALLOW_DATA_ATTR: false,
+    ALLOW_ARIA_ATTR: false,
+  };
+
+  DOMPurify.addHook("afterSanitizeAttributes", (node) => {
+    if (node.tagName === "A") {
+      if (node.hasAttribute("href")) {
+        const href = safeHref(node.getAttribute("href"));
+        if (href === null) node.removeAttribute("href");
+      }
+      if (node.hasAttribute("href")) {
+        node.setAttribute("target", "_blank");
+        node.setAttribute("rel", "noopener noreferrer");
+      }
+    } else if (node.tagName === "INPUT") {
+      // GFM task lists: the checkbox is for show only.
+      node.setAttribute("disabled", "");
+    }
+  });
+
+  /** Markdown text -> sanitised HTML string. */
+  function markdownToSafeHtml(text) {
+    let html;
+    try {
+      html = md.parse(String(text || ""));
+    } catch (_err) {
+      html = "<p>" + escapeHtml(text) + "</p>";
+    }
+    return DOMPurify.sanitize(html, PURIFY_CONFIG);
+  }
+
+  function addCopyButtons(root) {
+    for (const block of root.querySelectorAll(".code-block")) {
+      const head = block.querySelector(".code-head");
+      if (!head || head.querySelector(".copy-code")) continue;
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "copy-code";
+      button.textContent = "Copy";
+      button.setAttribute("aria-label", "Copy code");
+      head.appendChild(button);
+    }
+  }
+
+  /** Render `text` as markdown into `el` (replacing what was there). */
+  function renderMarkdown(el, text) {
+    el.innerHTML = markdownToSafeHtml(text);
+    addCopyButtons(el);
+  }
+
+  async function copyText(text) {
+    if (navigator.clipboard && window.isSecureContext) {
+      try {
+        await navigator.clipboard.writeText(text);
+        return true;
+      } catch (_err) {
+        /* fall back below */
+      }
+    }
+    const area = document.createElement("textarea");
+    area.value = text;
+    area.setAttribute("readonly", "");
+    area.className = "offscreen";
+    document.body.appendChild(area);
+    area.select();
+    let ok = false;
+    try {
+      ok = document.execCommand("copy");
+    } catch (_err) {
+      ok = false;
+    }
+    area.remove();
+    return ok;
+  }
+
+  // --- formatters ----------------------------------------------------------------------
+
+  const intFormat = new Intl.NumberFormat("en-US");
+
+  function formatInt(n) {
+    return intFormat.format(Number(n) || 0);
+  }
+
+  /** "0.0123" -> "$0.0123"; null -> "unpriced". */
+  function formatCost(cost) {
+    if (cost === null || cost === undefined || cost === "") return "unpriced";
+    const value = Number(cost);
+    if (!Number.isFinite(value)) return "unpriced";
+    if (value === 0) return "$0.00";
+    if (value < 0.0001) return "<$0.0001";
+    if (value < 1) return "$" + value.toFixed(4);
+    return "$" + value.toFixed(2);
+  }
+
+  function inputTokens(usage) {
+    if (!usage) return 0;
+    return (
+      (Number(usage.input_tokens) || 0) +
+      (Number(usage.cache_read_tokens) || 0) +
+      (Number(usage.cache_write_5m_tokens) || 0) +
+      (Number(usage.cache_write_1h_tokens) || 0)
+    );
+  }
+
+  /** "claude-sonnet-4-6 · 1,234 in · 256 out · $0.0123" */
+  function formatFooter(msg) {
+    const parts = [];
+    if (msg.model) parts.push(msg.model);
+    if (msg.usage) {
+      parts.push(formatInt(inputTokens(msg.usage)) + " in");
+      parts.push(formatInt(msg.usage.output_tokens) + " out");
+    }
+    parts.push(formatCost(msg.cost_usd));
+    return parts.join(" · ");
+  }
+
+  function usageDetails(usage) {
+    if (!usage) return "";
+    return [
+      "Input: " + formatInt(usage.input_tokens),
+      "Cache read: " + formatInt(usage.cache_read_tokens),
+      "Cache write (5 min): " + formatInt(usage.cache_write_5m_tokens),
+      "Cache write (1 h): " + formatInt(usage.cache_write_1h_tokens),
+      "Output: " + formatInt(usage.output_tokens),
+    ].join("\n");
+  }
+
+  const ERROR_WORDS = {
+    upstream_unreachable: "Couldn't reach Claude's service.",
+    upstream_error: "Claude's service returned an error.",
+    rate_limited: "Claude is getting too many requests right now.",
+    overloaded: "Claude is overloaded right now.",
+    invalid_request: "Claude's service rejected this request.",
+    authentication: "The server's API key for Claude was not accepted. Ask your administrator.",
+    refusal: "Claude declined to continue this reply.",
+    context_too_long: "This conversation is too long for the model. Start a new chat to go on.",
+    budget_exceeded: "The spending limit has been reached.",
+    busy: "Claude is still replying in this conversation. Wait for it to finish or press Stop.",
+    not_found: "That message was not found in this conversation.",
+    bad_frame: "The server did not understand that request.",
+    interrupted: "This reply was interrupted because the server restarted.",
+  };
+
+  /** {code, message} -> {headline, detail} in plain words. */
+  function describeError(error, status) {
+    const code = error && error.code;
+    const message = error && typeof error.message === "string" ? error.message.trim() : "";
+    let headline = ERROR_WORDS[code] || (status === "interrupted" ? ERROR_WORDS.interrupted : "");
+    if (!headline) headline = message || "Something went wrong with this reply.";
+    const detail = message && message !== headline ? message : "";
+    return { headline, detail };
+  }
+
+  NS.render = {
+    escapeHtml,
+    markdownToSafeHtml,
+    renderMarkdown,
+    copyText,
+    formatInt,
+    formatCost,
+    formatFooter,
+    usageDetails,
+    describeError,
+  };
+})();

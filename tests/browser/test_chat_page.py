@@ -1,0 +1,266 @@
+"""The chat page as a person uses it: real Chromium, a real daphne server, the offline upstream.
+
+Fixtures come from tests/browser/conftest.py: `live_app` (url, username, password, upstream),
+`browser` (Chromium) and `page` (a fresh context, already logged in). Every wait is one of
+Playwright's auto-waiting `expect(...)` assertions; nothing sleeps.
+"""
+
+import re
+
+import pytest
+from playwright.sync_api import Page, expect
+
+pytestmark = pytest.mark.browser
+
+# What the offline upstream quotes back ("You asked: ...") at the start of every reply.
+REPLY_START = "You asked:"
+FOOTER = re.compile(
+    r"claude-[\w.-]+ · [\d,]+ in · [\d,]+ out · (\$\d+\.\d{2,4}|<\$0\.0001|unpriced)"
+)
+# Slow enough to watch a reply mid-stream: ~400 tokens at 40 tokens/s is about ten seconds.
+LONG = "[[tokens:400]]"
+SLOW_PACE = 40
+
+
+@pytest.fixture(autouse=True)
+def no_script_errors(request):
+    """Any uncaught exception in the page fails the test that caused it."""
+    if "page" not in request.fixturenames:
+        yield
+        return
+    page = request.getfixturevalue("page")
+    errors: list[str] = []
+    page.context.on("weberror", lambda error: errors.append(str(error.error)))
+    yield
+    assert not errors, f"script errors in the page: {errors}"
+
+
+def composer(page: Page):
+    return page.get_by_role("textbox", name="Message Claude")
+
+
+def send_button(page: Page):
+    return page.get_by_role("button", name="Send", exact=True)
+
+
+def stop_button(page: Page):
+    return page.get_by_role("button", name="Stop", exact=True)
+
+
+def last_reply(page: Page):
+    return page.locator("#messages .msg-assistant").last
+
+
+def streaming_reply(page: Page):
+    return page.locator("#messages .msg-assistant.is-streaming")
+
+
+def send(page: Page, text: str) -> None:
+    box = composer(page)
+    box.fill(text)
+    expect(send_button(page)).to_be_enabled()
+    box.press("Enter")
+
+
+def start_new_chat(page: Page, live_app) -> None:
+    page.goto(f"{live_app.url}/")
+    expect(page.get_by_text("Start a conversation — ask Claude anything")).to_be_visible()
+
+
+def test_log_in_through_the_form_and_see_the_offline_badge(browser, live_app):
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    try:
+        page = context.new_page()
+        page.goto(f"{live_app.url}/")
+        expect(page).to_have_url(re.compile(r"/accounts/login/"))
+        badge = page.get_by_text("offline demo upstream", exact=True)
+        expect(badge).to_be_visible()  # on every page, the login page included
+
+        page.get_by_label("Username").fill(live_app.username)
+        page.get_by_label("Password").fill("not the password")
+        page.get_by_role("button", name="Log in").click()
+        expect(page.get_by_role("alert")).to_contain_text("correct username and password")
+
+        page.get_by_label("Password").fill(live_app.password)
+        page.get_by_role("button", name="Log in").click()
+        expect(page).to_have_url(f"{live_app.url}/")
+        expect(page.locator(".app-header")).to_contain_text(live_app.username)
+        expect(badge).to_be_visible()
+        expect(badge).to_have_attribute("title", re.compile("not from Claude"))
+        expect(page.get_by_role("button", name="Log out")).to_be_visible()
+        expect(page.get_by_text("Start a conversation — ask Claude anything")).to_be_visible()
+        expect(send_button(page)).to_be_disabled()  # nothing typed yet
+    finally:
+        context.close()
+
+
+def test_a_reply_streams_in_and_ends_with_model_tokens_and_cost(page: Page, live_app):
+    live_app.upstream.set_pace(80)
+    start_new_chat(page, live_app)
+    question = "How does streaming work? [[tokens:240]]"
+    send(page, question)
+
+    # No conversation was open: sending created one and moved to its address.
+    expect(page).to_have_url(re.compile(r"/c/\d+/$"))
+    expect(page.locator("#messages .msg-user").last).to_have_text(question)
+
+    # Text appears while the reply is still streaming (the Send button is a Stop button then).
+    expect(streaming_reply(page).locator(".md")).to_contain_text(REPLY_START)
+    expect(stop_button(page)).to_be_visible()
+
+    reply = last_reply(page)
+    expect(reply.locator(".msg-footer")).to_contain_text(FOOTER, timeout=30_000)
+    expect(stop_button(page)).to_have_count(0)
+    expect(send_button(page)).to_be_visible()
+    expect(reply).not_to_have_class(re.compile("is-streaming"))
+    # Markdown is rendered: bold text, and the fenced code block is highlighted with a copy button.
+    expect(reply.locator(".md strong").first).to_be_visible()
+    expect(reply.locator(".code-block code.hljs")).to_contain_text("def offline_reply")
+    expect(reply.get_by_role("button", name="Copy code")).to_be_visible()
+    # The conversation now shows in the sidebar, highlighted as the current one.
+    expect(page.locator(".conv-item.is-current")).to_have_count(1)
+
+
+def test_stop_keeps_the_partial_text_and_says_stopped(page: Page, live_app):
+    live_app.upstream.set_pace(SLOW_PACE)
+    start_new_chat(page, live_app)
+    send(page, f"Tell me everything {LONG}")
+
+    expect(streaming_reply(page).locator(".md")).to_contain_text(REPLY_START)
+    stop_button(page).click()
+
+    reply = last_reply(page)
+    expect(reply.locator(".msg-status")).to_have_text("Stopped")
+    expect(reply.locator(".md")).to_contain_text(REPLY_START)
+    expect(send_button(page)).to_be_visible()
+    expect(reply.locator(".msg-footer")).to_contain_text(FOOTER)
+
+    page.reload()  # what was kept is what the server saved
+    reply = last_reply(page)
+    expect(reply.locator(".msg-status")).to_have_text("Stopped")
+    expect(reply.locator(".md")).to_contain_text(REPLY_START)
+
+
+def test_html_in_a_reply_is_shown_as_text_and_never_runs(page: Page, live_app):
+    payload = '<script>window.__xss=1</script> <img src=x onerror="window.__xss=1">'
+    start_new_chat(page, live_app)
+    send(page, payload)
+
+    reply = last_reply(page)
+    expect(reply.locator(".msg-footer")).to_contain_text(FOOTER, timeout=30_000)
+    # The offline upstream quotes the question as is; the page shows the characters.
+    expect(reply.locator(".md")).to_contain_text("<script>window.__xss=1</script>")
+    expect(reply.locator(".md")).to_contain_text('<img src=x onerror="window.__xss=1">')
+    expect(page.locator("#messages .msg-user").last).to_have_text(payload)
+    expect(page.locator("#messages script, #messages img")).to_have_count(0)
+    assert page.evaluate("() => window.__xss") is None
+
+
+def test_reload_mid_reply_restores_the_text_and_keeps_streaming(page: Page, live_app):
+    live_app.upstream.set_pace(SLOW_PACE)
+    start_new_chat(page, live_app)
+    send(page, f"A long answer please {LONG}")
+    expect(streaming_reply(page).locator(".md")).to_contain_text(REPLY_START)
+    expect(page).to_have_url(re.compile(r"/c/\d+/$"))
+
+    page.reload()
+    restored = streaming_reply(page).locator(".md")
+    expect(restored).to_contain_text(REPLY_START)  # from reply_state, not from a new reply
+    expect(stop_button(page)).to_be_visible()
+    so_far = restored.inner_text()
+    expect(restored).not_to_have_text(so_far)  # and more keeps arriving
+
+    # A second tab on the same conversation joins the same reply.
+    other = page.context.new_page()
+    try:
+        other.goto(page.url)
+        expect(streaming_reply(other).locator(".md")).to_contain_text(REPLY_START)
+        expect(stop_button(other)).to_be_visible()
+
+        live_app.upstream.set_pace(0)  # let it finish
+        for tab in (page, other):
+            reply = last_reply(tab)
+            expect(reply.locator(".msg-footer")).to_contain_text(FOOTER, timeout=30_000)
+            expect(tab.locator("#messages .msg-assistant")).to_have_count(1)
+        assert (
+            last_reply(page).locator(".md").inner_text()
+            == last_reply(other).locator(".md").inner_text()
+        )
+    finally:
+        other.close()
+
+
+def test_rename_and_delete_a_conversation(page: Page, live_app):
+    start_new_chat(page, live_app)
+    page.get_by_role("button", name="New chat", exact=True).click()
+    expect(page).to_have_url(re.compile(r"/c/\d+/$"))
+    current = page.locator(".conv-item.is-current")
+    expect(current).to_have_count(1)
+
+    current.get_by_role("button", name=re.compile("^Rename")).click()
+    title_box = page.get_by_role("textbox", name=re.compile("^New title"))
+    title_box.fill("Trip planning notes")
+    title_box.press("Enter")
+    expect(page.locator(".conv-item.is-current .conv-link")).to_have_text("Trip planning notes")
+    expect(page.locator("#conv-title")).to_have_text("Trip planning notes")
+
+    page.reload()  # saved on the server
+    expect(page.locator(".conv-item.is-current .conv-link")).to_have_text("Trip planning notes")
+
+    page.locator(".conv-item.is-current").get_by_role("button", name=re.compile("^Delete")).click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_contain_text("Trip planning notes")
+    dialog.get_by_role("button", name="Delete", exact=True).click()
+    expect(page).to_have_url(f"{live_app.url}/")
+    sidebar = page.locator("#conv-list")
+    expect(sidebar.get_by_text("Trip planning notes", exact=True)).to_have_count(0)
+
+    page.reload()
+    expect(page.locator("#conv-status")).not_to_contain_text("Loading")  # the list is in
+    expect(sidebar.get_by_text("Trip planning notes", exact=True)).to_have_count(0)
+
+
+def test_a_failed_reply_says_so_in_plain_words_with_retry(page: Page, live_app):
+    start_new_chat(page, live_app)
+    send(page, "[[fault:invalid]] please fail")
+
+    reply = last_reply(page)
+    error = reply.locator(".msg-error")
+    expect(error).to_be_visible(timeout=30_000)
+    expect(error).to_contain_text("Claude's service rejected this request.")
+    expect(error.get_by_role("button", name="Retry", exact=True)).to_be_visible()
+    expect(send_button(page)).to_be_visible()
+
+
+def test_retry_replaces_a_failed_reply_with_a_new_one(page: Page, live_app):
+    live_app.upstream.add_faults([{"kind": "status", "status": 529}])  # the next call fails
+    start_new_chat(page, live_app)
+    send(page, "Hello after an outage")
+
+    error = last_reply(page).locator(".msg-error")
+    expect(error).to_contain_text("overloaded", timeout=30_000)
+    error.get_by_role("button", name="Retry", exact=True).click()
+
+    reply = last_reply(page)
+    expect(reply.locator(".msg-footer")).to_contain_text(FOOTER, timeout=30_000)
+    expect(reply.locator(".md")).to_contain_text(REPLY_START)
+    expect(page.locator("#messages .msg-error:visible")).to_have_count(0)
+    expect(page.locator("#messages .msg-assistant")).to_have_count(1)
+
+
+def test_phone_width_hides_the_sidebar_behind_a_button(browser, live_app):
+    context = browser.new_context(viewport={"width": 390, "height": 800})
+    try:
+        page = context.new_page()
+        live_app.login(page)
+        sidebar = page.get_by_role("navigation", name="Conversations")
+        expect(sidebar).to_be_hidden()
+        toggle = page.get_by_role("button", name="Show conversations")
+        toggle.click()
+        expect(sidebar).to_be_visible()
+        expect(sidebar.get_by_role("button", name="New chat", exact=True)).to_be_visible()
+        page.keyboard.press("Escape")
+        expect(sidebar).to_be_hidden()
+        expect(page.get_by_text("offline demo upstream", exact=True)).to_be_visible()
+    finally:
+        context.close()
