@@ -8,10 +8,12 @@ from typing import Any
 from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.core.exceptions import BadRequest
+from django.db.models import Sum
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 
 from chatapp import replies, titles
 from chatapp.access import get_conversation_for_user
+from chatapp.accounting import format_usd
 from chatapp.models import ClaudeModel, Conversation
 from chatapp.presenters import conversation_json, message_json
 
@@ -116,6 +118,7 @@ def conversation_detail(request: HttpRequest, conversation_id: int) -> HttpRespo
         return HttpResponse(status=204)
     messages = conversation.messages.filter(superseded=False).order_by("id")
     body = conversation_json(conversation)
+    body["cost_usd"] = format_usd(conversation.messages.aggregate(total=Sum("cost_usd"))["total"])
     body["messages"] = [message_json(m) for m in messages]
     return JsonResponse(body)
 

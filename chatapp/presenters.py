@@ -41,7 +41,7 @@ def message_json(message: Message) -> dict[str, Any]:
     }
 
 
-def completed_frame(message: Message) -> dict[str, Any]:
+def completed_frame(message: Message, seq: int) -> dict[str, Any]:
     return {
         "type": "message_completed",
         "message_id": message.pk,
@@ -53,6 +53,7 @@ def completed_frame(message: Message) -> dict[str, Any]:
         "error": error_json(message),
         "ttft_ms": message.ttft_ms,
         "duration_ms": message.duration_ms,
+        "seq": seq,
     }
 
 

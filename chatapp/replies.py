@@ -258,7 +258,7 @@ async def _close(job: ReplyJob, result: RelayResult, status_override: str | None
     reply = await database_sync_to_async(_finish)(job, result, status_override)
     await get_live_store().clear(job.message_id)
     if reply is not None:
-        await broadcast.publish(job.conversation_id, completed_frame(reply))
+        await broadcast.publish(job.conversation_id, completed_frame(reply, result.seq))
     return reply
 
 

@@ -5,6 +5,7 @@ with no configuration; DATABASE_URL and REDIS_URL switch to PostgreSQL and Redis
 several server processes can serve one site.
 """
 
+import os
 import secrets
 from pathlib import Path
 
@@ -114,7 +115,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
     # A file, not shared-cache memory: tests reach the database from several threads, and
     # only a file gives them WAL's concurrent readers and a writer that waits its turn.
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
+    # One file per test process, so that two test runs on one machine never share one.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Channels and cache ---------------------------------------------------------------
