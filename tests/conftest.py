@@ -13,7 +13,12 @@ pytest_plugins = ["tests.upstream_fixtures"]
 
 
 def pytest_collection_modifyitems(config, items):
-    """`services` tests need PostgreSQL and Redis: they run in the pass that has them."""
+    """`services` tests need PostgreSQL and Redis: they run in the pass that has them.
+
+    Browser tests run last: Playwright's sync API keeps an event loop running in the main
+    thread while the browser is open, which asyncio tests cannot share.
+    """
+    items.sort(key=lambda item: "/browser/" in str(item.path))
     with_services = bool(os.environ.get("REDIS_URL")) and django_settings.DATABASES["default"][
         "ENGINE"
     ].endswith("postgresql")
