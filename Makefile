@@ -9,7 +9,7 @@ TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/chatapp
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/9
 PYTEST_ARGS ?=
 
-.PHONY: run test test-embedded test-services lint static chromium lock clean help
+.PHONY: run test test-embedded test-services lint static chromium lock clean help bench-images bench-contract
 
 help:
 	@echo "make run    - install, migrate and start chatapp on http://$(HOST):$(PORT)/"
@@ -58,6 +58,14 @@ test-services:
 	else \
 		echo "NOTE: PostgreSQL or Redis is not answering; the services pass was NOT run."; \
 	fi
+
+# Time and peak memory to prepare a 12 MP photo and a 4000×3000 screenshot (docs/benchmarks.md).
+bench-images: $(VENV)/.installed
+	$(PY) -m benchmarks.images
+
+# The contract workload: a 100-page contract, ten questions a minute apart (docs/benchmarks.md).
+bench-contract: $(VENV)/.installed
+	$(PY) -m benchmarks.contract
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .

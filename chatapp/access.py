@@ -2,7 +2,7 @@
 
 from django.http import Http404
 
-from chatapp.models import Conversation, Message
+from chatapp.models import Attachment, AttachmentKind, BatchItem, BatchJob, Conversation, Message
 
 
 class NotYours(Exception):
@@ -32,3 +32,55 @@ def get_message_in_conversation(conversation: Conversation, message_id: int) -> 
         return conversation.messages.get(pk=message_id)
     except Message.DoesNotExist:
         raise Http404("No such message") from None
+
+
+def get_attachment_for_user(user, conversation_id: int, attachment_id: int) -> Attachment:
+    """The user's attachment in that conversation, or Http404 (missing or someone else's)."""
+    try:
+        return Attachment.objects.get(
+            pk=attachment_id, conversation_id=conversation_id, conversation__owner=user
+        )
+    except Attachment.DoesNotExist:
+        raise Http404("No such attachment") from None
+
+
+def get_pending_attachments(conversation: Conversation, ids: list[int]) -> list[Attachment]:
+    """The conversation's attachments waiting in the composer, in the order given, locked for
+    the transaction that sends them; Http404 names the first id that is not one of them."""
+    rows = Attachment.objects.select_for_update().filter(
+        pk__in=ids, conversation=conversation, owner_id=conversation.owner_id
+    )
+    found = {row.pk: row for row in rows}
+    for attachment_id in ids:
+        row = found.get(attachment_id)
+        if row is None:
+            raise Http404(f"Attachment {attachment_id} is not in this conversation.")
+        if not row.is_pending:
+            raise Http404(f"Attachment {attachment_id} was already sent.")
+    return [found[attachment_id] for attachment_id in dict.fromkeys(ids)]
+
+
+def get_documents_for_user(user, ids: list[int]) -> list[Attachment]:
+    """The user's uploaded documents, in the order given without repeats; Http404 names the
+    first id that is not one of them (missing, an image, or someone else's)."""
+    found = Attachment.objects.filter(
+        pk__in=ids, owner=user, kind=AttachmentKind.DOCUMENT
+    ).in_bulk()
+    for document_id in ids:
+        if document_id not in found:
+            raise Http404(f"No such document: {document_id}.")
+    return [found[document_id] for document_id in dict.fromkeys(ids)]
+
+
+def get_batch_job_for_user(user, job_id: int) -> BatchJob:
+    try:
+        return BatchJob.objects.get(pk=job_id, owner=user)
+    except BatchJob.DoesNotExist:
+        raise Http404("No such batch job") from None
+
+
+def get_item_in_batch_job(job: BatchJob, item_id: int) -> BatchItem:
+    try:
+        return job.items.get(pk=item_id)
+    except BatchItem.DoesNotExist:
+        raise Http404("No such document in this batch job") from None

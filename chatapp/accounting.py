@@ -9,9 +9,18 @@ price edit never rewrites history. A model with no price row is recorded as unpr
 from datetime import datetime
 from decimal import Decimal
 
+from django.db import transaction
 from django.utils import timezone
 
-from chatapp.claude.pricing import CostBreakdown, PriceRates, pick_band, price_usage
+from chatapp import budgets
+from chatapp.claude.pricing import (
+    CostBreakdown,
+    PriceRates,
+    batch_savings,
+    cache_savings,
+    pick_band,
+    price_usage,
+)
 from chatapp.claude.types import Usage
 from chatapp.models import ModelPrice, UsageRecord
 
@@ -43,11 +52,23 @@ def rates_in_force(model_id: str, at: datetime | None = None) -> list[PriceRates
     ]
 
 
-def cost_of(model_id: str, usage: Usage, *, batch: bool = False) -> CostBreakdown | None:
+def _rates_for(model_id: str, usage: Usage) -> PriceRates | None:
     bands = rates_in_force(model_id)
-    if not bands:
-        return None
-    return price_usage(usage, pick_band(bands, usage.prompt_tokens), batch=batch)
+    return pick_band(bands, usage.prompt_tokens) if bands else None
+
+
+def cost_of(model_id: str, usage: Usage, *, batch: bool = False) -> CostBreakdown | None:
+    rates = _rates_for(model_id, usage)
+    return price_usage(usage, rates, batch=batch) if rates else None
+
+
+def _savings_fields(rates: PriceRates | None, usage: Usage, batch: bool) -> dict:
+    if rates is None:
+        return {"cache_savings_usd": None, "batch_savings_usd": None}
+    return {
+        "cache_savings_usd": cache_savings(usage, rates, batch=batch),
+        "batch_savings_usd": batch_savings(usage, rates, batch=batch),
+    }
 
 
 def usage_fields(usage: Usage, cost: CostBreakdown | None) -> dict:
@@ -75,18 +96,29 @@ def record_call(
     message_id: int | None = None,
     batch: bool = False,
 ) -> UsageRecord:
-    """Price one call and store its usage record."""
-    cost = cost_of(model_id, usage, batch=batch)
-    return UsageRecord.objects.create(
-        user_id=user_id,
-        purpose=purpose,
-        model=model_id,
-        request_id=request_id,
-        conversation_id=conversation_id,
-        message_id=message_id,
-        is_batch=batch,
-        **usage_fields(usage, cost),
-    )
+    """Price one call, store its usage record and count it towards the user's month."""
+    rates = _rates_for(model_id, usage)
+    cost = price_usage(usage, rates, batch=batch) if rates else None
+    savings = _savings_fields(rates, usage, batch)
+    fields = usage_fields(usage, cost)
+    if savings["cache_savings_usd"] is not None:
+        # In the breakdown too: a reply shows what caching saved it, summed over its calls.
+        fields["cost_breakdown"]["cache_saved"] = str(savings["cache_savings_usd"])
+    with transaction.atomic():
+        record = UsageRecord.objects.create(
+            user_id=user_id,
+            purpose=purpose,
+            model=model_id,
+            request_id=request_id,
+            conversation_id=conversation_id,
+            message_id=message_id,
+            is_batch=batch,
+            web_search_requests=usage.web_search_requests,
+            **savings,
+            **fields,
+        )
+        budgets.add_spend(user_id, record.cost_usd, record.created_at)
+    return record
 
 
 def format_usd(amount: Decimal | None) -> str | None:

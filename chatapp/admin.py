@@ -1,6 +1,21 @@
 from django.contrib import admin
+from django.db.models import Count, Exists, OuterRef, Sum
 
-from chatapp.models import ClaudeModel, Conversation, Message, ModelPrice, UsageRecord
+from chatapp.content_checks import describe as describe_flags
+from chatapp.models import (
+    Attachment,
+    BatchItem,
+    BatchJob,
+    ClaudeModel,
+    ContentFlag,
+    Conversation,
+    FlagCategory,
+    FlaggedMessage,
+    Message,
+    MessageBatch,
+    ModelPrice,
+    UsageRecord,
+)
 
 
 class ModelPriceInline(admin.TabularInline):
@@ -26,11 +41,44 @@ class ConversationAdmin(admin.ModelAdmin):
 
 @admin.register(Message)
 class MessageAdmin(admin.ModelAdmin):
-    list_display = ["id", "conversation", "role", "status", "model", "output_tokens", "cost_usd"]
-    list_filter = ["role", "status"]
+    list_display = ["id", "conversation", "role", "status", "model", "output_tokens", "cost_usd",
+                    "cache_miss"]
+    list_filter = ["role", "status", ("cache_miss_reason", admin.EmptyFieldListFilter)]
     list_select_related = ["conversation"]
     raw_id_fields = ["conversation", "reply_to"]
+    readonly_fields = ["upstream_id", "cache_miss_reason"]
     show_full_result_count = False
+
+    @admin.display(description="cache miss")
+    def cache_miss(self, message: Message) -> str:
+        """Why the prompt cache missed, as the API's diagnostics said (docs/caching.md)."""
+        reason = message.cache_miss_reason or {}
+        missed = reason.get("cache_missed_input_tokens")
+        kind = reason.get("type", "")
+        return f"{kind} ({missed:,} tokens)" if missed else kind
+
+
+@admin.register(Attachment)
+class AttachmentAdmin(admin.ModelAdmin):
+    """Read only; the files themselves are served to their owner alone."""
+
+    list_display = ["id", "name", "kind", "owner", "conversation", "size", "pages", "tokens",
+                    "message", "created_at"]
+    list_filter = ["kind", "media_type"]
+    list_select_related = ["owner", "conversation"]
+    search_fields = ["name", "owner__username", "sha256"]
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+    fields = ["owner", "conversation", "message", "kind", "name", "media_type",
+              "original_media_type", "sha256", "size", "pages", "width", "height", "tokens",
+              "created_at"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
 
 
 @admin.register(UsageRecord)
@@ -41,4 +89,125 @@ class UsageRecordAdmin(admin.ModelAdmin):
     list_select_related = ["user"]
     raw_id_fields = ["user", "conversation", "message"]
     date_hierarchy = "created_at"
+    show_full_result_count = False
+
+
+# --- Flagged messages (content checks, docs/security.md) ------------------------------------
+
+
+class ContentFlagInline(admin.TabularInline):
+    model = ContentFlag
+    extra = 0
+    fields = ["category", "kind", "action", "excerpt", "created_at"]
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class FlagCategoryFilter(admin.SimpleListFilter):
+    title = "category"
+    parameter_name = "category"
+
+    def lookups(self, request, model_admin):
+        return FlagCategory.choices
+
+    def queryset(self, request, queryset):
+        if not self.value():
+            return queryset
+        # A subquery, not a join: the flag count column must not be multiplied.
+        flags = ContentFlag.objects.filter(message=OuterRef("pk"), category=self.value())
+        return queryset.filter(Exists(flags))
+
+
+@admin.register(FlaggedMessage)
+class FlaggedMessageAdmin(admin.ModelAdmin):
+    """Replies the content checks flagged, for review; read only."""
+
+    list_display = ["id", "owner", "conversation", "categories", "flag_count", "created_at"]
+    list_filter = [FlagCategoryFilter, ("conversation__owner", admin.RelatedOnlyFieldListFilter)]
+    list_select_related = ["conversation__owner"]
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+    fields = ["conversation", "role", "status", "model", "content", "original_content",
+              "flag_summary", "created_at"]
+    readonly_fields = fields
+    inlines = [ContentFlagInline]
+
+    def get_queryset(self, request):
+        flagged = ContentFlag.objects.filter(message=OuterRef("pk"))
+        return (
+            super().get_queryset(request)
+            .filter(Exists(flagged))
+            .annotate(flag_count=Count("content_flags"))
+        )
+
+    @admin.display(ordering="conversation__owner__username")
+    def owner(self, message: Message):
+        return message.conversation.owner
+
+    @admin.display(description="categories")
+    def categories(self, message: Message) -> str:
+        labels = {entry["category_label"] for entry in describe_flags(message.flag_summary)}
+        return ", ".join(sorted(labels))
+
+    @admin.display(ordering="flag_count", description="flags")
+    def flag_count(self, message: Message) -> int:
+        return message.flag_count
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+# --- Batch jobs (chatapp/batch_jobs.py) -------------------------------------------------------
+
+
+class MessageBatchInline(admin.TabularInline):
+    model = MessageBatch
+    extra = 0
+    fields = ["upstream_id", "status", "long_output", "request_counts", "cancel_sent",
+              "results_recorded", "error_message", "expires_at", "ended_at"]
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(BatchJob)
+class BatchJobAdmin(admin.ModelAdmin):
+    list_display = ["id", "owner", "status", "model", "document_count", "cost", "created_at",
+                    "ended_at"]
+    list_filter = ["status", "model"]
+    list_select_related = ["owner"]
+    raw_id_fields = ["owner"]
+    search_fields = ["owner__username", "prompt"]
+    date_hierarchy = "created_at"
+    inlines = [MessageBatchInline]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(
+            documents=Count("items"), total_cost=Sum("items__cost_usd")
+        )
+
+    @admin.display(ordering="documents", description="documents")
+    def document_count(self, job: BatchJob) -> int:
+        return job.documents
+
+    @admin.display(ordering="total_cost", description="cost (USD)")
+    def cost(self, job: BatchJob):
+        return job.total_cost
+
+
+@admin.register(BatchItem)
+class BatchItemAdmin(admin.ModelAdmin):
+    list_display = ["id", "job", "document_name", "status", "output_tokens", "cost_usd",
+                    "error_code"]
+    list_filter = ["status"]
+    raw_id_fields = ["job", "batch", "document"]
+    search_fields = ["custom_id", "document_name"]
     show_full_result_count = False

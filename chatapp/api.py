@@ -1,5 +1,6 @@
 """JSON endpoints the chat page uses (docs/protocol.md): parse, authorise, delegate."""
 
+import inspect
 import json
 from collections.abc import Callable
 from functools import wraps
@@ -11,7 +12,7 @@ from django.core.exceptions import BadRequest
 from django.db.models import Sum
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 
-from chatapp import replies, titles
+from chatapp import branches, budgets, model_router, replies, thinking, titles
 from chatapp.access import get_conversation_for_user
 from chatapp.accounting import format_usd
 from chatapp.models import ClaudeModel, Conversation
@@ -26,24 +27,52 @@ def json_error(message: str, status: int) -> JsonResponse:
     return JsonResponse({"error": message}, status=status)
 
 
-def api_endpoint(*methods: str) -> Callable:
-    """Login (401, not a redirect), allowed methods (405), and errors as JSON."""
+def _refusal(request: HttpRequest, user: Any, methods: tuple[str, ...]) -> HttpResponse | None:
+    if not user.is_authenticated:
+        return json_error("Log in first.", 401)
+    if request.method not in methods:
+        response = json_error(f"{request.method} is not allowed here.", 405)
+        response["Allow"] = ", ".join(methods)
+        return response
+    return None
 
-    def decorate(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+
+def _error_response(exc: Http404 | BadRequest) -> JsonResponse:
+    if isinstance(exc, Http404):
+        return json_error(str(exc) or "Not found.", 404)
+    return json_error(str(exc), 400)
+
+
+def api_endpoint(*methods: str) -> Callable:
+    """Login (401, not a redirect), allowed methods (405), and errors as JSON.
+
+    Works for async views too (uploads: their file work runs off the event loop).
+    """
+
+    def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
+        if inspect.iscoroutinefunction(view):
+
+            @wraps(view)
+            async def async_wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+                refusal = _refusal(request, await request.auser(), methods)
+                if refusal is not None:
+                    return refusal
+                try:
+                    return await view(request, *args, **kwargs)
+                except (Http404, BadRequest) as exc:
+                    return _error_response(exc)
+
+            return async_wrapper
+
         @wraps(view)
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-            if not request.user.is_authenticated:
-                return json_error("Log in first.", 401)
-            if request.method not in methods:
-                response = json_error(f"{request.method} is not allowed here.", 405)
-                response["Allow"] = ", ".join(methods)
-                return response
+            refusal = _refusal(request, request.user, methods)
+            if refusal is not None:
+                return refusal
             try:
                 return view(request, *args, **kwargs)
-            except Http404 as exc:
-                return json_error(str(exc) or "Not found.", 404)
-            except BadRequest as exc:
-                return json_error(str(exc), 400)
+            except (Http404, BadRequest) as exc:
+                return _error_response(exc)
 
         return wrapper
 
@@ -73,6 +102,8 @@ def _text_field(data: dict[str, Any], name: str, limit: int) -> str:
 
 def _model_field(data: dict[str, Any]) -> str:
     model = data["model"]
+    if model == model_router.AUTO:  # the router picks per message
+        return model
     if not isinstance(model, str) or not ClaudeModel.objects.filter(pk=model, is_active=True):
         raise BadRequest(f"Unknown model {str(model)[:100]!r}.")
     return model
@@ -116,11 +147,21 @@ def conversation_detail(request: HttpRequest, conversation_id: int) -> HttpRespo
         replies.stop_replies_from_sync_code(conversation.pk)
         conversation.delete()
         return HttpResponse(status=204)
+    return JsonResponse(conversation_body(conversation))
+
+
+def conversation_body(conversation: Conversation) -> dict[str, Any]:
+    """The conversation with the branch on screen; a message with other versions (edited,
+    regenerated) says where it stands among them (chatapp/branches.py)."""
     messages = conversation.messages.filter(superseded=False).order_by("id")
+    others = branches.versions(conversation)
     body = conversation_json(conversation)
     body["cost_usd"] = format_usd(conversation.messages.aggregate(total=Sum("cost_usd"))["total"])
-    body["messages"] = [message_json(m) for m in messages]
-    return JsonResponse(body)
+    body["messages"] = [
+        {**message_json(m), "versions": others[m.pk].as_json() if m.pk in others else None}
+        for m in messages
+    ]
+    return body
 
 
 @api_endpoint("GET")
@@ -139,11 +180,18 @@ def models(request: HttpRequest) -> HttpResponse:
                     "max_output_tokens": m.max_output_tokens,
                     "image_tier": m.image_tier,
                     "priced": bool(m.prices.all()),
+                    "thinking": thinking.choices(m.capabilities),
                 }
                 for m in rows
             ],
         }
     )
+
+
+@api_endpoint("GET")
+def budget(request: HttpRequest) -> HttpResponse:
+    """This month's spend against the user's budget, for the composer."""
+    return JsonResponse(budgets.status(request.user.pk).as_json())
 
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:

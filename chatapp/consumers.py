@@ -11,11 +11,14 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.http import Http404
 
-from chatapp import broadcast, replies
+from chatapp import broadcast, ratelimits, replies
 from chatapp.access import NotYours, get_conversation_for_socket
-from chatapp.frames import FrameError, Regenerate, Stop, UserMessage, parse_frame
+from chatapp.frames import Continue, FrameError, Regenerate, Stop, UserMessage, parse_frame
 
 logger = logging.getLogger(__name__)
+
+# Frames numbered by `seq` within a reply (a reply_state from the group restarts its text).
+SEQUENCED_FRAMES = ("delta", "reply_state", "tool_call")
 
 
 class ConversationConsumer(AsyncWebsocketConsumer):
@@ -42,6 +45,7 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         self.last_seq: dict[int, int] = {}
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
+        replies.ensure_background()
         frames = await replies.live_frames(self.conversation_id)
         for frame in frames:
             self.last_seq[frame["message_id"]] = frame["seq"]
@@ -63,32 +67,39 @@ class ConversationConsumer(AsyncWebsocketConsumer):
             await self._error("bad_frame", str(exc))
             return
         try:
+            if isinstance(frame, UserMessage | Regenerate | Continue):  # each starts a reply
+                await ratelimits.spend(self.scope["user"].pk, "message")
             await self._handle(frame)
-        except replies.ReplyRefused as exc:
+        except (replies.ReplyRefused, ratelimits.RateLimited) as exc:
             await self._error(exc.code, exc.message)
         except Exception:
             # A bug of ours must not take the socket (and the user's other replies) down.
             logger.exception("frame %r failed", frame)
             await self._error("internal", "Something went wrong on the server. Please retry.")
 
-    async def _handle(self, frame: UserMessage | Stop | Regenerate) -> None:
+    async def _handle(self, frame: UserMessage | Stop | Regenerate | Continue) -> None:
         if isinstance(frame, UserMessage):
-            if frame.attachments:
-                await self._error("bad_frame", "Attachments are not supported yet.")
-                return
-            await replies.start_reply(self.conversation_id, frame.text, frame.model)
+            # The attachments are checked against this conversation as the message is saved.
+            await replies.start_reply(
+                self.conversation_id, frame.text, frame.model, frame.attachments,
+                thinking=frame.thinking, edit_of=frame.edit_of,
+            )
         elif isinstance(frame, Stop):
             stopped = await replies.stop_reply(self.conversation_id, frame.message_id)
             if frame.message_id is not None and not stopped:
                 await self._error("not_found", "That reply is not streaming.", frame.message_id)
         elif isinstance(frame, Regenerate):
             await replies.regenerate(self.conversation_id, frame.message_id)
+        elif isinstance(frame, Continue):
+            await replies.continue_reply(self.conversation_id, frame.message_id)
 
     async def reply_frame(self, event: dict[str, Any]) -> None:
         """A frame published to the conversation's group (``broadcast.publish``)."""
         frame = event["frame"]
-        if frame["type"] == "delta":
-            message_id = frame["message_id"]
+        message_id = frame.get("message_id")
+        if frame["type"] == "message_started":
+            self.last_seq.pop(message_id, None)  # a continued reply numbers its frames anew
+        elif frame["type"] in SEQUENCED_FRAMES:
             if frame["seq"] <= self.last_seq.get(message_id, 0):
                 return  # already covered by the reply_state this socket was sent
             self.last_seq[message_id] = frame["seq"]

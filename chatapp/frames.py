@@ -4,6 +4,7 @@ Any input at all yields either a frame object or ``FrameError`` with a message f
 nothing else escapes, so a hostile frame can never take the socket down.
 """
 
+import dataclasses
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,6 +13,7 @@ from django.conf import settings
 
 MAX_FRAME_BYTES = 512 * 1024
 MAX_ATTACHMENTS = 20
+THINKING_CHOICES = ("off", "on", "low", "medium", "high", "max")
 
 
 class FrameError(ValueError):
@@ -21,8 +23,10 @@ class FrameError(ValueError):
 @dataclass(frozen=True)
 class UserMessage:
     text: str
-    model: str | None = None
+    model: str | None = None  # a catalog id, or "auto" (chatapp/model_router.py)
     attachments: tuple[int, ...] = field(default_factory=tuple)
+    thinking: str | None = None  # off / on / low / medium / high / max (chatapp/thinking.py)
+    edit_of: int | None = None  # `edit_message`: a new version of this earlier question
 
 
 @dataclass(frozen=True)
@@ -35,7 +39,12 @@ class Regenerate:
     message_id: int
 
 
-ClientFrame = UserMessage | Stop | Regenerate
+@dataclass(frozen=True)
+class Continue:
+    message_id: int
+
+
+ClientFrame = UserMessage | Stop | Regenerate | Continue
 
 
 def _id(value: Any, name: str) -> int:
@@ -60,11 +69,20 @@ def _user_message(data: dict[str, Any]) -> UserMessage:
     attachments = data.get("attachments", [])
     if not isinstance(attachments, list) or len(attachments) > MAX_ATTACHMENTS:
         raise FrameError(f"attachments must be a list of at most {MAX_ATTACHMENTS} ids.")
+    thinking = data.get("thinking")
+    if thinking is not None and thinking not in THINKING_CHOICES:
+        raise FrameError(f"thinking must be one of {', '.join(THINKING_CHOICES)}.")
     return UserMessage(
         text=text,
         model=model,
         attachments=tuple(_id(item, "Each attachment") for item in attachments),
+        thinking=thinking,
     )
+
+
+def _edit_message(data: dict[str, Any]) -> UserMessage:
+    edit_of = _id(data.get("message_id"), "message_id")
+    return dataclasses.replace(_user_message(data), edit_of=edit_of)
 
 
 def _stop(data: dict[str, Any]) -> Stop:
@@ -76,7 +94,17 @@ def _regenerate(data: dict[str, Any]) -> Regenerate:
     return Regenerate(_id(data.get("message_id"), "message_id"))
 
 
-_PARSERS = {"user_message": _user_message, "stop": _stop, "regenerate": _regenerate}
+def _continue(data: dict[str, Any]) -> Continue:
+    return Continue(_id(data.get("message_id"), "message_id"))
+
+
+_PARSERS = {
+    "user_message": _user_message,
+    "edit_message": _edit_message,
+    "stop": _stop,
+    "regenerate": _regenerate,
+    "continue": _continue,
+}
 
 
 def parse_frame(raw: str | bytes | None) -> ClientFrame:

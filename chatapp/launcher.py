@@ -77,6 +77,9 @@ def run(host: str, port: int, upstream_port: int) -> int:
             env,
         )
         children.append(server)
+        # Batch jobs are submitted, polled and collected by their own worker process.
+        manage = str(settings.BASE_DIR / "manage.py")
+        children.append(_spawn([sys.executable, manage, "poll_batches"], env))
         wait_for_port(host, port, 60, server)
         _announce(host, port, password, orphans, offline="OFFLINE_UPSTREAM_URL" in env)
         signal.signal(signal.SIGTERM, _interrupt)
@@ -89,7 +92,8 @@ def run(host: str, port: int, upstream_port: int) -> int:
                 child.terminate()
         for child in children:
             try:
-                child.wait(timeout=10)
+                # daphne first lets its replies finish (chatapp/shutdown.py).
+                child.wait(timeout=settings.CHATAPP_SHUTDOWN_GRACE_SECONDS + 10)
             except subprocess.TimeoutExpired:
                 child.kill()
 

@@ -7,9 +7,10 @@ Updated once per coalesced flush (tens of ms), never per token.
 """
 
 import asyncio
+import json
 import weakref
-from dataclasses import dataclass
-from typing import Protocol
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from django.conf import settings
 
@@ -20,35 +21,63 @@ EXPIRY_SECONDS = 6 * 3600
 class LiveState:
     seq: int
     text: str
+    thinking: str = ""
+    # Tool cards by call id, in the order they started (see ReplyRelay's ToolCard).
+    tools: tuple[dict[str, Any], ...] = field(default_factory=tuple)
 
 
 class LiveStore(Protocol):
     async def begin(self, message_id: int) -> None: ...
-    async def append(self, message_id: int, seq: int, text: str) -> None: ...
+    async def append(self, message_id: int, seq: int, text: str, thinking: str = "") -> None: ...
+    async def reset(self, message_id: int, seq: int, text: str, thinking: str = "") -> None: ...
+    async def put_tool(self, message_id: int, seq: int, card: dict[str, Any]) -> None: ...
     async def read(self, message_id: int) -> LiveState | None: ...
     async def clear(self, message_id: int) -> None: ...
 
 
+@dataclass
+class _MemoryState:
+    seq: int = 0
+    text: list[str] = field(default_factory=list)
+    thinking: list[str] = field(default_factory=list)
+    tools: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def _joined(parts: list[str]) -> str:
+    if len(parts) > 1:  # join once, so repeated reads stay cheap
+        parts[:] = ["".join(parts)]
+    return parts[0] if parts else ""
+
+
 class MemoryLiveStore:
     def __init__(self) -> None:
-        self._states: dict[int, tuple[int, list[str]]] = {}
+        self._states: dict[int, _MemoryState] = {}
 
     async def begin(self, message_id: int) -> None:
-        self._states[message_id] = (0, [])
+        self._states[message_id] = _MemoryState()
 
-    async def append(self, message_id: int, seq: int, text: str) -> None:
-        _, parts = self._states.setdefault(message_id, (0, []))
-        parts.append(text)
-        self._states[message_id] = (seq, parts)
+    async def append(self, message_id: int, seq: int, text: str, thinking: str = "") -> None:
+        state = self._states.setdefault(message_id, _MemoryState())
+        state.text.append(text)
+        state.thinking.append(thinking)
+        state.seq = seq
+
+    async def reset(self, message_id: int, seq: int, text: str, thinking: str = "") -> None:
+        state = self._states.setdefault(message_id, _MemoryState())
+        state.seq, state.text, state.thinking = seq, [text], [thinking]
+
+    async def put_tool(self, message_id: int, seq: int, card: dict[str, Any]) -> None:
+        state = self._states.setdefault(message_id, _MemoryState())
+        state.tools[card["id"]] = card
+        state.seq = seq
 
     async def read(self, message_id: int) -> LiveState | None:
         state = self._states.get(message_id)
         if state is None:
             return None
-        seq, parts = state
-        if len(parts) > 1:  # join once, so repeated reads stay cheap
-            parts[:] = ["".join(parts)]
-        return LiveState(seq, parts[0] if parts else "")
+        return LiveState(
+            state.seq, _joined(state.text), _joined(state.thinking), tuple(state.tools.values())
+        )
 
     async def clear(self, message_id: int) -> None:
         self._states.pop(message_id, None)
@@ -63,27 +92,48 @@ class RedisLiveStore:
         self._redis = aioredis.from_url(url)
 
     @staticmethod
-    def _keys(message_id: int) -> tuple[str, str]:
-        return f"chatapp:live:{message_id}:text", f"chatapp:live:{message_id}:seq"
+    def _keys(message_id: int) -> tuple[str, str, str, str]:
+        prefix = f"chatapp:live:{message_id}"
+        return f"{prefix}:text", f"{prefix}:seq", f"{prefix}:thinking", f"{prefix}:tools"
 
     async def begin(self, message_id: int) -> None:
-        text_key, seq_key = self._keys(message_id)
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.set(text_key, "", ex=EXPIRY_SECONDS).set(seq_key, 0, ex=EXPIRY_SECONDS)
-            await pipe.execute()
+        await self.reset(message_id, 0, "")
 
-    async def append(self, message_id: int, seq: int, text: str) -> None:
-        text_key, seq_key = self._keys(message_id)
+    async def append(self, message_id: int, seq: int, text: str, thinking: str = "") -> None:
+        text_key, seq_key, thinking_key, _ = self._keys(message_id)
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.append(text_key, text.encode()).set(seq_key, seq, ex=EXPIRY_SECONDS)
             pipe.expire(text_key, EXPIRY_SECONDS)
+            if thinking:
+                pipe.append(thinking_key, thinking.encode()).expire(thinking_key, EXPIRY_SECONDS)
+            await pipe.execute()
+
+    async def reset(self, message_id: int, seq: int, text: str, thinking: str = "") -> None:
+        text_key, seq_key, thinking_key, _ = self._keys(message_id)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.set(text_key, text.encode(), ex=EXPIRY_SECONDS)
+            pipe.set(thinking_key, thinking.encode(), ex=EXPIRY_SECONDS)
+            pipe.set(seq_key, seq, ex=EXPIRY_SECONDS)
+            await pipe.execute()
+
+    async def put_tool(self, message_id: int, seq: int, card: dict[str, Any]) -> None:
+        _, seq_key, _, tools_key = self._keys(message_id)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hset(tools_key, card["id"], json.dumps(card)).expire(tools_key, EXPIRY_SECONDS)
+            pipe.set(seq_key, seq, ex=EXPIRY_SECONDS)
             await pipe.execute()
 
     async def read(self, message_id: int) -> LiveState | None:
-        text, seq = await self._redis.mget(self._keys(message_id))
+        text_key, seq_key, thinking_key, tools_key = self._keys(message_id)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.mget(text_key, seq_key, thinking_key).hvals(tools_key)
+            (text, seq, thinking), tools = await pipe.execute()
         if seq is None:
             return None
-        return LiveState(int(seq), (text or b"").decode())
+        cards = sorted((json.loads(raw) for raw in tools), key=lambda card: card.get("order", 0))
+        return LiveState(
+            int(seq), (text or b"").decode(), (thinking or b"").decode(), tuple(cards)
+        )
 
     async def clear(self, message_id: int) -> None:
         await self._redis.delete(*self._keys(message_id))

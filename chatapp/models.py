@@ -4,10 +4,14 @@ prices, and one usage record for every call that reached Claude.
 Fields, constraints and small derived properties only: no network and no file I/O here.
 """
 
+import uuid
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.validators import MinValueValidator
 from django.db import models
+from django.db.models import Value
+from django.db.models.functions import Coalesce
 
 
 class ModelTier(models.TextChoices):
@@ -32,6 +36,14 @@ class ClaudeModel(models.Model):
     image_tier = models.CharField(max_length=10, choices=ImageTier.choices)
     min_cacheable_tokens = models.PositiveIntegerField(
         help_text="Shorter prompt prefixes are silently not cached by the API"
+    )
+    max_pdf_pages = models.PositiveIntegerField(
+        default=100, help_text="PDF pages one request may carry (all its documents together)"
+    )
+    batch_max_output_tokens = models.PositiveIntegerField(
+        default=0,
+        help_text="max_tokens a batch request may ask for with the long-output beta "
+        "(0: this model has no such beta; batches keep the interactive limit)",
     )
     capabilities = models.JSONField(default=dict, blank=True)
     is_active = models.BooleanField(default=True, help_text="Offered in the model picker")
@@ -90,6 +102,12 @@ class Conversation(models.Model):
     title = models.CharField(max_length=200, blank=True)
     model = models.CharField(max_length=100)
     system_prompt = models.TextField(blank=True)
+    # Earlier turns summarised to fit the context window (chatapp/compaction.py): the summary
+    # stands in for every message up to and including `summary_through`.
+    summary = models.TextField(blank=True)
+    summary_through = models.ForeignKey(
+        "Message", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -144,7 +162,14 @@ class Message(UsageFields):
     reply_to = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.CASCADE, related_name="replies"
     )
-    # A regenerated reply keeps its predecessor, hidden, rather than rewriting it.
+    # The message this one follows; None for the first. An edited question or a regenerated
+    # reply is a sibling of the original (same parent), so versions form a tree
+    # (chatapp/branches.py) and nothing stored is rewritten.
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="children"
+    )
+    # Not on the branch on screen: an older version, or a message after one. Exactly the
+    # messages on the branch on screen have False, so "the history" stays one simple filter.
     superseded = models.BooleanField(default=False)
     stop_reason = models.CharField(max_length=40, blank=True)
     request_id = models.CharField(max_length=100, blank=True)
@@ -152,6 +177,25 @@ class Message(UsageFields):
     error_message = models.TextField(blank=True)
     ttft_ms = models.PositiveIntegerField(null=True, blank=True)
     duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    # Attempts of this reply that broke off (error, partial text, request id); each one's
+    # usage is billed in its own UsageRecord.
+    attempts = models.JSONField(default=list, blank=True)
+    # One-line notes shown with the reply: restarted, earlier turns summarised, routed, …
+    notes = models.JSONField(default=list, blank=True)
+    # What was asked for with this reply: thinking, automatic routing and the router's reason.
+    options = models.JSONField(default=dict, blank=True)
+    # The tokens this message adds to a prompt (count_tokens), counted once and kept.
+    token_count = models.PositiveIntegerField(null=True, blank=True)
+    # The API's id of this reply (msg_…): the next request names it for cache diagnostics.
+    upstream_id = models.CharField(max_length=100, blank=True)
+    # Why the prompt cache missed, as the API's diagnostics said (staff see it in the admin).
+    cache_miss_reason = models.JSONField(null=True, blank=True)
+    # What the content checks found in this reply, one entry per kind:
+    # [{"kind", "action", "count"}]. The same findings are ContentFlag rows, for the admin.
+    flag_summary = models.JSONField(default=list, blank=True)
+    # The content before redaction or withholding, kept only when the deployment says so
+    # (CHATAPP_CONTENT_KEEP_ORIGINALS); None otherwise.
+    original_content = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -176,10 +220,75 @@ class Message(UsageFields):
         )
 
 
+class AttachmentKind(models.TextChoices):
+    DOCUMENT = "document", "Document"
+    IMAGE = "image", "Image"
+
+
+def attachment_path(instance: "Attachment", filename: str) -> str:
+    """A generated name under MEDIA_ROOT: what the user called the file never becomes a path."""
+    return f"attachments/{instance.owner_id}/{uuid.uuid4().hex}-{filename}"
+
+
+class Attachment(models.Model):
+    """A file a user gave to a conversation: a document or an image.
+
+    Pending (no ``message``) while it waits in the composer; once sent it belongs to that user
+    message and stays part of the conversation. Files live under MEDIA_ROOT with generated
+    names and are served only through the owner's authorised view.
+    """
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="attachments"
+    )
+    # None for a document uploaded on the Batch jobs page, which belongs to no conversation.
+    conversation = models.ForeignKey(
+        Conversation, null=True, blank=True, on_delete=models.CASCADE, related_name="attachments"
+    )
+    message = models.ForeignKey(
+        Message, null=True, blank=True, on_delete=models.CASCADE, related_name="attachments"
+    )
+    kind = models.CharField(max_length=10, choices=AttachmentKind.choices)
+    # Shown to people only; never used as a path.
+    name = models.CharField(max_length=255)
+    # What Claude is sent (application/pdf, text/plain, image/jpeg, …) and what was uploaded.
+    media_type = models.CharField(max_length=100)
+    original_media_type = models.CharField(max_length=100)
+    original = models.FileField(upload_to=attachment_path, max_length=255)
+    # The bytes sent when they differ from the original (a resized image); else empty.
+    prepared = models.FileField(upload_to=attachment_path, max_length=255, blank=True)
+    sha256 = models.CharField(max_length=64)
+    size = models.PositiveBigIntegerField(help_text="Bytes of the original")
+    pages = models.PositiveIntegerField(null=True, blank=True)
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    tokens = models.PositiveIntegerField(default=0)
+    # A text document's text as sent; a PDF's extracted text (for reference only).
+    text = models.TextField(blank=True)
+    # What the content checks found in that text, as on a message: [{"kind", "action", "count"}].
+    # Uploads are only ever flagged: the user's own file is sent as they gave it.
+    flag_summary = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["conversation", "id"], name="attachment_conv_order")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_pending(self) -> bool:
+        return self.message_id is None
+
+
 class CallPurpose(models.TextChoices):
     REPLY = "reply", "Reply"
     TITLE = "title", "Title"
     TOKEN_COUNT = "token_count", "Token count"
+    SUMMARY = "summary", "Summary of earlier turns"
+    ROUTING = "routing", "Model routing"
+    BATCH = "batch", "Batch job item"
 
 
 class UsageRecord(UsageFields):
@@ -201,6 +310,15 @@ class UsageRecord(UsageFields):
     model = models.CharField(max_length=100)
     request_id = models.CharField(max_length=100, blank=True)
     is_batch = models.BooleanField(default=False)
+    web_search_requests = models.PositiveIntegerField(default=0)
+    # Priced with the call, like cost_usd, so the cost review only has to add them up: the
+    # cached tokens at the plain input price minus what they cost, and the batch discount.
+    cache_savings_usd = models.DecimalField(
+        max_digits=14, decimal_places=8, null=True, blank=True
+    )
+    batch_savings_usd = models.DecimalField(
+        max_digits=14, decimal_places=8, null=True, blank=True
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -212,3 +330,242 @@ class UsageRecord(UsageFields):
 
     def __str__(self) -> str:
         return f"{self.purpose} on {self.model} for {self.user_id}"
+
+
+class Budget(models.Model):
+    """A monthly spending limit in USD: one per user, and one without a user for everyone
+    who has none of their own. Without either, spending is not limited."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="budget",
+        help_text="Leave empty for the default that applies to everyone else",
+    )
+    monthly_usd = models.DecimalField(
+        "monthly budget (USD)",
+        max_digits=12,
+        decimal_places=2,
+        validators=[MinValueValidator(Decimal(0))],
+    )
+
+    class Meta:
+        constraints = [
+            # A NULL user is the default; several NULLs would pass a plain unique constraint.
+            models.UniqueConstraint(
+                Coalesce("user", Value(0)),
+                name="one_budget_per_user_and_one_default",
+                violation_error_message="There is already a budget for this user "
+                "(or already a default budget).",
+            )
+        ]
+
+    def __str__(self) -> str:
+        who = self.user.get_username() if self.user_id else "everyone (default)"
+        return f"${self.monthly_usd} a month for {who}"
+
+
+class MonthlySpend(models.Model):
+    """A user's spend and open reservations in one calendar month (UTC).
+
+    The row budget checks are made against: a reservation is one conditional UPDATE of it,
+    so concurrent requests cannot together pass the budget.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="monthly_spend"
+    )
+    month = models.DateField(help_text="The first day of the month")
+    spent_usd = models.DecimalField(max_digits=16, decimal_places=8, default=Decimal(0))
+    reserved_usd = models.DecimalField(max_digits=16, decimal_places=8, default=Decimal(0))
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "month"], name="one_spend_row_per_month")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} in {self.month:%Y-%m}: ${self.spent_usd}"
+
+
+class BudgetReservation(models.Model):
+    """The worst-case cost of a call in flight, held against the budget until it settles."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    month = models.DateField()
+    amount_usd = models.DecimalField(max_digits=14, decimal_places=8)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"${self.amount_usd} held for {self.user_id}"
+
+
+class FlagCategory(models.TextChoices):
+    PERSONAL_DATA = "personal_data", "Personal data"
+    DANGEROUS_CODE = "dangerous_code", "Dangerous code"
+    UNCERTAINTY = "uncertainty", "Unsure of facts"
+
+
+class FlagAction(models.TextChoices):
+    FLAG = "flag", "Flagged"
+    REDACT = "redact", "Redacted"
+    WITHHOLD = "withhold", "Withheld"
+
+
+class ContentFlag(models.Model):
+    """One thing the content checks found in a reply (chatapp/content_checks.py)."""
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="content_flags")
+    category = models.CharField(max_length=20, choices=FlagCategory.choices)
+    kind = models.CharField(max_length=40, help_text="Which check found it, e.g. card_number")
+    action = models.CharField(max_length=10, choices=FlagAction.choices)
+    # The text that was found; left empty when it was redacted or withheld and the deployment
+    # does not keep originals.
+    excerpt = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "id"]
+        indexes = [models.Index(fields=["category", "created_at"], name="flag_category_time")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} in message {self.message_id}"
+
+
+class FlaggedMessage(Message):
+    """Messages the content checks flagged: the admin's review list."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "flagged message"
+
+
+class BatchJobStatus(models.TextChoices):
+    SUBMITTING = "submitting", "Submitting"
+    IN_PROGRESS = "in_progress", "In progress"
+    CANCELLING = "cancelling", "Cancelling"
+    ENDED = "ended", "Ended"
+
+
+class BatchJob(models.Model):
+    """Work that can wait: one prompt asked of many documents through the Message Batches API,
+    at the batch price. Its items are sent as one or more ``MessageBatch``es."""
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="batch_jobs"
+    )
+    prompt = models.TextField()
+    model = models.CharField(max_length=100)
+    max_tokens = models.PositiveIntegerField()
+    status = models.CharField(
+        max_length=12, choices=BatchJobStatus.choices, default=BatchJobStatus.SUBMITTING
+    )
+    # A poller takes a job to submit for a while (a lease, not a lock: a poller that dies
+    # lets go when its lease runs out, and another one carries on).
+    submit_lease_until = models.DateTimeField(null=True, blank=True)
+    submit_attempts = models.PositiveIntegerField(default=0)
+    cancel_requested_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["owner", "-created_at"], name="batchjob_owner_recent"),
+            models.Index(fields=["status"], name="batchjob_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Batch job {self.pk}"
+
+
+class MessageBatchStatus(models.TextChoices):
+    SENDING = "sending", "Sending"
+    IN_PROGRESS = "in_progress", "In progress"
+    CANCELING = "canceling", "Cancelling"
+    ENDED = "ended", "Ended"
+    FAILED = "failed", "Refused by the API"
+
+
+class MessageBatch(models.Model):
+    """One Message Batch at Anthropic. A job larger than the API's per-batch limits (request
+    count or bytes) is split into several."""
+
+    job = models.ForeignKey(BatchJob, on_delete=models.CASCADE, related_name="batches")
+    upstream_id = models.CharField(max_length=100, null=True, blank=True, unique=True)
+    status = models.CharField(
+        max_length=12, choices=MessageBatchStatus.choices, default=MessageBatchStatus.SENDING
+    )
+    long_output = models.BooleanField(default=False)
+    request_counts = models.JSONField(default=dict, blank=True)
+    cancel_sent = models.BooleanField(default=False)
+    # Polled with backoff: the interval grows while nothing changes.
+    next_poll_at = models.DateTimeField(null=True, blank=True)
+    poll_interval_seconds = models.FloatField(default=0)
+    results_recorded = models.BooleanField(default=False)
+    error_message = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["status", "next_poll_at"], name="msgbatch_due")]
+
+    def __str__(self) -> str:
+        return self.upstream_id or f"Message batch {self.pk} (not sent)"
+
+
+class BatchItemStatus(models.TextChoices):
+    PROCESSING = "processing", "Processing"
+    SUCCEEDED = "succeeded", "Succeeded"
+    ERRORED = "errored", "Errored"
+    CANCELLED = "cancelled", "Cancelled"
+    EXPIRED = "expired", "Expired"
+
+
+def new_custom_id() -> str:
+    """Unique across every job, so a result can only ever match its own item."""
+    return f"item_{uuid.uuid4().hex}"
+
+
+class BatchItem(UsageFields):
+    """One document of a batch job: its request's custom_id, then its answer or error."""
+
+    job = models.ForeignKey(BatchJob, on_delete=models.CASCADE, related_name="items")
+    batch = models.ForeignKey(
+        MessageBatch, null=True, blank=True, on_delete=models.SET_NULL, related_name="items"
+    )
+    document = models.ForeignKey(
+        Attachment, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Kept for the results table and the CSV when the document is removed later.
+    document_name = models.CharField(max_length=255)
+    custom_id = models.CharField(max_length=64, unique=True, default=new_custom_id)
+    status = models.CharField(
+        max_length=12, choices=BatchItemStatus.choices, default=BatchItemStatus.PROCESSING
+    )
+    # The answer's content blocks, exactly as the API returned them.
+    content = models.JSONField(default=list, blank=True)
+    stop_reason = models.CharField(max_length=40, blank=True)
+    upstream_id = models.CharField(max_length=100, blank=True)
+    error_code = models.CharField(max_length=40, blank=True)
+    error_message = models.TextField(blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["job", "status"], name="batchitem_job_status")]
+
+    def __str__(self) -> str:
+        return f"{self.document_name} in batch job {self.job_id}"
+
+    @property
+    def text(self) -> str:
+        return "".join(
+            block.get("text", "") for block in self.content if block.get("type") == "text"
+        )

@@ -1,12 +1,22 @@
 """Our objects as the JSON the browser sees (docs/protocol.md). No queries here."""
 
+from decimal import Decimal
 from typing import Any
 
 from chatapp.accounting import format_usd
-from chatapp.models import Conversation, Message
+from chatapp.content_checks import describe as describe_flags
+from chatapp.models import (
+    Attachment,
+    AttachmentKind,
+    BatchItem,
+    BatchJob,
+    Conversation,
+    Message,
+)
+from chatapp.uploads.images import tokens_by_tier
 
 
-def usage_json(message: Message) -> dict[str, int]:
+def usage_json(message: Message | BatchItem) -> dict[str, int]:
     return {
         "input_tokens": message.input_tokens,
         "output_tokens": message.output_tokens,
@@ -16,7 +26,7 @@ def usage_json(message: Message) -> dict[str, int]:
     }
 
 
-def error_json(message: Message) -> dict[str, str] | None:
+def error_json(message: Message | BatchItem) -> dict[str, str] | None:
     if not message.error_code:
         return None
     return {"code": message.error_code, "message": message.error_message}
@@ -35,14 +45,33 @@ def message_json(message: Message) -> dict[str, Any]:
         "cost_usd": format_usd(message.cost_usd),
         "error": error_json(message),
         "reply_to": message.reply_to_id,
+        "parent_id": message.parent_id,
         "created_at": message.created_at.isoformat(),
         "ttft_ms": message.ttft_ms,
         "duration_ms": message.duration_ms,
+        "flags": describe_flags(message.flag_summary),
+        "cache_saved_usd": cache_saved(message),
+        **reply_extras(message),
     }
 
 
-def completed_frame(message: Message, seq: int) -> dict[str, Any]:
+def reply_extras(message: Message) -> dict[str, Any]:
+    """Notes (restarted, summarised, routed…), the options asked for, thinking tokens."""
     return {
+        "notes": message.notes,
+        "options": message.options,
+        "thinking_tokens": (message.cost_breakdown or {}).get("thinking_tokens", 0),
+    }
+
+
+def cache_saved(message: Message) -> str | None:
+    """What prompt caching saved on this reply (negative: the cache writes cost extra)."""
+    saved = (message.cost_breakdown or {}).get("cache_saved")
+    return format_usd(Decimal(saved)) if saved is not None else None
+
+
+def completed_frame(message: Message, seq: int) -> dict[str, Any]:
+    frame = {
         "type": "message_completed",
         "message_id": message.pk,
         "status": message.status,
@@ -54,7 +83,16 @@ def completed_frame(message: Message, seq: int) -> dict[str, Any]:
         "ttft_ms": message.ttft_ms,
         "duration_ms": message.duration_ms,
         "seq": seq,
+        "flags": describe_flags(message.flag_summary),
+        "cache_saved_usd": cache_saved(message),
+        # The blocks as stored, with the citations the stream's deltas did not carry.
+        "content": message.content,
+        **reply_extras(message),
     }
+    # Redacted or withheld: the text the browser streamed is not what was kept; replace it.
+    if any(entry.get("action") != "flag" for entry in message.flag_summary):
+        frame["text"] = message.text
+    return frame
 
 
 def conversation_json(conversation: Conversation) -> dict[str, Any]:
@@ -65,4 +103,79 @@ def conversation_json(conversation: Conversation) -> dict[str, Any]:
         "system_prompt": conversation.system_prompt,
         "created_at": conversation.created_at.isoformat(),
         "updated_at": conversation.updated_at.isoformat(),
+    }
+
+
+def attachment_json(
+    attachment: Attachment, costs: tuple[Decimal | None, Decimal | None] = (None, None)
+) -> dict[str, Any]:
+    """An attachment; ``costs`` are what the first and each later question pay for a document
+    (``attachments.question_costs``) with the conversation's model."""
+    base = f"/api/conversations/{attachment.conversation_id}/attachments/{attachment.pk}/"
+    body: dict[str, Any] = {
+        "id": attachment.pk,
+        "kind": attachment.kind,
+        "name": attachment.name,
+        "media_type": attachment.media_type,
+        "size": attachment.size,
+        "pages": attachment.pages,
+        "tokens": attachment.tokens,
+        "message_id": attachment.message_id,
+        "created_at": attachment.created_at.isoformat(),
+        "download_url": base + "file/",
+        "flags": describe_flags(attachment.flag_summary),
+    }
+    if attachment.kind == AttachmentKind.IMAGE:
+        width, height = attachment.width or 1, attachment.height or 1
+        body.update(width=width, height=height, tokens_by_tier=tokens_by_tier(width, height),
+                    preview_url=base + "file/?variant=prepared")
+    else:
+        first, later = costs
+        body.update(first_question_usd=format_usd(first), later_question_usd=format_usd(later))
+    return body
+
+
+def batch_document_json(document: Attachment) -> dict[str, Any]:
+    """A document as the Batch jobs page lists it (uploaded there, or to a conversation)."""
+    return {
+        "id": document.pk,
+        "name": document.name,
+        "media_type": document.media_type,
+        "size": document.size,
+        "pages": document.pages,
+        "tokens": document.tokens,
+        "conversation_id": document.conversation_id,
+        "created_at": document.created_at.isoformat(),
+    }
+
+
+def batch_item_json(item: BatchItem) -> dict[str, Any]:
+    return {
+        "id": item.pk,
+        "document_id": item.document_id,
+        "document_name": item.document_name,
+        "status": item.status,
+        "text": item.text,
+        "stop_reason": item.stop_reason,
+        "usage": usage_json(item),
+        "cost_usd": format_usd(item.cost_usd),
+        "error": error_json(item),
+    }
+
+
+def batch_job_json(
+    job: BatchJob, counts: dict[str, int], cost: Decimal | None
+) -> dict[str, Any]:
+    """A batch job without its items; ``cost`` is what its answers cost so far."""
+    return {
+        "id": job.pk,
+        "status": job.status,
+        "model": job.model,
+        "prompt": job.prompt,
+        "max_tokens": job.max_tokens,
+        "counts": counts,
+        "cost_usd": format_usd(cost),
+        "created_at": job.created_at.isoformat(),
+        "ended_at": job.ended_at.isoformat() if job.ended_at else None,
+        "cancel_requested": job.cancel_requested_at is not None,
     }

@@ -18,6 +18,7 @@ from chatapp.claude.types import (
     StreamFinished,
     StreamStarted,
     TextDelta,
+    ThinkingDelta,
     UpstreamError,
     Usage,
 )
@@ -25,6 +26,25 @@ from chatapp.live import LiveStore
 
 Publish = Callable[[dict[str, Any]], Awaitable[None]]
 Checkpoint = Callable[[str], Awaitable[None]]
+
+
+@dataclass
+class ReplyReset:
+    """Start the visible reply over from ``text`` (a broken attempt is restarted in place)."""
+
+    text: str
+    thinking: str = ""
+    note: str = ""
+
+
+@dataclass
+class ToolCard:
+    """A tool call shown in the reply: published when it starts and again when it ends."""
+
+    card: dict[str, Any]
+
+
+RelayEvent = StreamEvent | ReplyReset | ToolCard
 
 
 @dataclass
@@ -55,6 +75,7 @@ class ReplyRelay:
         live: LiveStore,
         coalesce_seconds: float,
         checkpoint_seconds: float,
+        initial_text: str = "",
     ) -> None:
         self.message_id = message_id
         self._publish = publish
@@ -62,8 +83,9 @@ class ReplyRelay:
         self._live = live
         self._coalesce = coalesce_seconds
         self._checkpoint_every = checkpoint_seconds
-        self._pending: list[str] = []
-        self._parts: list[str] = []
+        self._pending: list[RelayEvent] = []
+        self._parts: list[str] = [initial_text] if initial_text else []
+        self._thinking: list[str] = []
         self._wake = asyncio.Event()
         self._done = False
         self._reader: asyncio.Task | None = None
@@ -81,13 +103,17 @@ class ReplyRelay:
     def text(self) -> str:
         return "".join(self._parts)
 
+    @property
+    def thinking(self) -> str:
+        return "".join(self._thinking)
+
     def stop(self) -> None:
         """Stop reading: closing the stream closes the upstream connection at once."""
         self.cancelled = True
         if self._reader is not None:
             self._reader.cancel()
 
-    async def run(self, events: AsyncIterator[StreamEvent]) -> RelayResult:
+    async def run(self, events: AsyncIterator[RelayEvent]) -> RelayResult:
         self._started_at = self._last_checkpoint = time.monotonic()
         self._reader = asyncio.create_task(self._read(events))
         if self.cancelled:  # stopped before the reader existed
@@ -102,16 +128,16 @@ class ReplyRelay:
                 await asyncio.gather(self._checkpoint_task, return_exceptions=True)
         return self.result()
 
-    async def _read(self, events: AsyncIterator[StreamEvent]) -> None:
+    async def _read(self, events: AsyncIterator[RelayEvent]) -> None:
         try:
             async for event in events:
-                if isinstance(event, TextDelta):
+                if isinstance(event, TextDelta | ThinkingDelta | ReplyReset | ToolCard):
                     if self._first_token_at is None:
                         self._first_token_at = time.monotonic()
-                    self._pending.append(event.text)
+                    self._pending.append(event)
                     self._wake.set()
                 elif isinstance(event, StreamStarted):
-                    self.started = event
+                    self.started = self.started or event  # the first call's, for ttft and id
                 elif isinstance(event, StreamFinished):
                     self.finished = event
         except UpstreamError as exc:
@@ -137,15 +163,50 @@ class ReplyRelay:
                 return
 
     async def _flush(self) -> None:
-        chunk = "".join(self._pending)
-        self._pending.clear()
-        self._parts.append(chunk)
-        self.seq += 1
-        await self._live.append(self.message_id, self.seq, chunk)
-        await self._publish(
-            {"type": "delta", "message_id": self.message_id, "seq": self.seq, "text": chunk}
-        )
+        """Runs of deltas go out as one frame each; resets and tool cards in their place."""
+        pending, self._pending = self._pending, []
+        text: list[str] = []
+        thinking: list[str] = []
+        for event in pending:
+            if isinstance(event, TextDelta):
+                text.append(event.text)
+            elif isinstance(event, ThinkingDelta):
+                thinking.append(event.text)
+            else:
+                await self._send_delta("".join(text), "".join(thinking))
+                text, thinking = [], []
+                await self._send_control(event)
+        await self._send_delta("".join(text), "".join(thinking))
         self._maybe_checkpoint()
+
+    async def _send_delta(self, text: str, thinking: str) -> None:
+        if not text and not thinking:
+            return
+        self._parts.append(text)
+        self._thinking.append(thinking)
+        self.seq += 1
+        await self._live.append(self.message_id, self.seq, text, thinking)
+        frame = {"type": "delta", "message_id": self.message_id, "seq": self.seq, "text": text}
+        if thinking:
+            frame["thinking"] = thinking
+        await self._publish(frame)
+
+    async def _send_control(self, event: "ReplyReset | ToolCard") -> None:
+        self.seq += 1
+        if isinstance(event, ToolCard):
+            await self._live.put_tool(self.message_id, self.seq, event.card)
+            await self._publish(
+                {"type": "tool_call", "message_id": self.message_id, "seq": self.seq,
+                 "tool": event.card}
+            )
+            return
+        self._parts, self._thinking = [event.text], [event.thinking]
+        await self._live.reset(self.message_id, self.seq, event.text, event.thinking)
+        # A reply_state to the group: every socket replaces what it shows (see docs/protocol.md).
+        await self._publish(
+            {"type": "reply_state", "message_id": self.message_id, "seq": self.seq,
+             "text": event.text, "thinking": event.thinking, "note": event.note}
+        )
 
     def _maybe_checkpoint(self) -> None:
         now = time.monotonic()

@@ -1,15 +1,17 @@
 """A title for a new conversation, written by the cheapest model after the first exchange.
 
-The call is priced and recorded like any other. A failure leaves the title empty (the UI
-shows "New chat") and is only logged: it must never disturb the conversation.
+The call is priced, recorded and held against the owner's budget like any other (a user at
+their limit gets no title). A failure leaves the title empty (the UI shows "New chat") and is
+only logged: it must never disturb the conversation.
 """
 
 import logging
 import re
 
 from channels.db import database_sync_to_async
+from django.db import transaction
 
-from chatapp import accounting, broadcast
+from chatapp import accounting, broadcast, budgets
 from chatapp.claude import messages as claude_messages
 from chatapp.claude.prompt import title_request
 from chatapp.claude.types import Completion, UpstreamError
@@ -42,7 +44,13 @@ def _title_job(conversation_id: int) -> dict | None:
     return title_request(model=model_id, question=reply.reply_to.text, answer=reply.text)
 
 
-def _save_title(conversation_id: int, completion: Completion) -> str:
+def _owner_of(conversation_id: int) -> int:
+    return Conversation.objects.values_list("owner_id", flat=True).get(pk=conversation_id)
+
+
+@transaction.atomic
+def _save_title(conversation_id: int, completion: Completion, budget: budgets.CallBudget) -> str:
+    budget.release_all()
     conversation = Conversation.objects.get(pk=conversation_id)
     accounting.record_call(
         user_id=conversation.owner_id,
@@ -60,14 +68,19 @@ def _save_title(conversation_id: int, completion: Completion) -> str:
 
 
 async def maybe_generate(conversation_id: int) -> None:
+    budget = None
     try:
         request = await database_sync_to_async(_title_job)(conversation_id)
         if request is None:
             return
+        budget = budgets.CallBudget(await database_sync_to_async(_owner_of)(conversation_id))
+        await budget.before_call(request)
         completion = await claude_messages.complete(request)
-        title = await database_sync_to_async(_save_title)(conversation_id, completion)
+        title = await database_sync_to_async(_save_title)(conversation_id, completion, budget)
     except (UpstreamError, Conversation.DoesNotExist) as exc:
         logger.warning("no title for conversation %s: %s", conversation_id, exc)
+        if budget is not None:
+            await database_sync_to_async(budget.release_all)()
         return
     if title:
         await announce(conversation_id, title)

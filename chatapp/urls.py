@@ -1,6 +1,6 @@
 from django.urls import path
 
-from chatapp import api, views
+from chatapp import api, api_attachments, api_branches, api_exports, api_search, batch_api, views
 
 app_name = "chatapp"
 
@@ -14,4 +14,58 @@ urlpatterns = [
         name="api-conversation",
     ),
     path("api/models/", api.models, name="api-models"),
+    path("api/search/", api_search.search_view, name="api-search"),
+    path(
+        "api/conversations/import/", api_exports.import_conversation, name="api-import"
+    ),
+    path(
+        "api/conversations/<int:conversation_id>/export/",
+        api_exports.export_conversation,
+        name="api-export",
+    ),
+    path(
+        "api/conversations/<int:conversation_id>/branch/",
+        api_branches.switch_branch,
+        name="api-branch",
+    ),
+    path(
+        "api/conversations/<int:conversation_id>/attachments/",
+        api_attachments.conversation_attachments,
+        name="api-attachments",
+    ),
+    path(
+        "api/conversations/<int:conversation_id>/attachments/<int:attachment_id>/",
+        api_attachments.attachment_detail,
+        name="api-attachment",
+    ),
+    path(
+        "api/conversations/<int:conversation_id>/attachments/<int:attachment_id>/file/",
+        api_attachments.attachment_file,
+        name="api-attachment-file",
+    ),
+    path("api/budget/", api.budget, name="api-budget"),
+    # Batch jobs (docs/batch-jobs.md)
+    path("batch-jobs/", views.batch_jobs, name="batch-jobs"),
+    path("batch-jobs/<int:job_id>/", views.batch_jobs, name="batch-job"),
+    path("api/batch-jobs/", batch_api.batch_jobs_collection, name="api-batch-jobs"),
+    path("api/batch-jobs/estimate/", batch_api.batch_job_estimate, name="api-batch-estimate"),
+    path("api/batch-jobs/<int:job_id>/", batch_api.batch_job_detail, name="api-batch-job"),
+    path(
+        "api/batch-jobs/<int:job_id>/cancel/", batch_api.batch_job_cancel,
+        name="api-batch-job-cancel",
+    ),
+    path(
+        "api/batch-jobs/<int:job_id>/results.csv", batch_api.batch_job_csv,
+        name="api-batch-job-csv",
+    ),
+    path(
+        "api/batch-jobs/<int:job_id>/results.jsonl", batch_api.batch_job_jsonl,
+        name="api-batch-job-jsonl",
+    ),
+    path(
+        "api/batch-jobs/<int:job_id>/items/<int:item_id>/conversation/",
+        batch_api.batch_item_conversation,
+        name="api-batch-item-conversation",
+    ),
+    path("api/batch-documents/", batch_api.batch_documents, name="api-batch-documents"),
 ]

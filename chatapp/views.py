@@ -5,7 +5,8 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from chatapp.access import get_conversation_for_user
+from chatapp import thinking
+from chatapp.access import get_batch_job_for_user, get_conversation_for_user
 from chatapp.models import ClaudeModel
 
 
@@ -13,9 +14,11 @@ from chatapp.models import ClaudeModel
 def chat(request: HttpRequest, conversation_id: int | None = None) -> HttpResponse:
     if conversation_id is not None:
         get_conversation_for_user(request.user, conversation_id)
-    models = list(
-        ClaudeModel.objects.filter(is_active=True).values("id", "display_name", "tier")
-    )
+    models = [
+        {"id": m.pk, "display_name": m.display_name, "tier": m.tier,
+         "image_tier": m.image_tier, "thinking": thinking.choices(m.capabilities)}
+        for m in ClaudeModel.objects.filter(is_active=True)
+    ]
     return render(
         request,
         "chatapp/chat.html",
@@ -25,3 +28,32 @@ def chat(request: HttpRequest, conversation_id: int | None = None) -> HttpRespon
             "default_model": settings.CHATAPP_DEFAULT_MODEL,
         },
     )
+
+
+@login_required
+def batch_jobs(request: HttpRequest, job_id: int | None = None) -> HttpResponse:
+    """The Batch jobs page: new job form and list, or one job's progress and results."""
+    if job_id is not None:
+        get_batch_job_for_user(request.user, job_id)
+    models = list(
+        ClaudeModel.objects.filter(is_active=True).values(
+            "id", "display_name", "max_output_tokens", "batch_max_output_tokens"
+        )
+    )
+    return render(
+        request,
+        "chatapp/batch_jobs.html",
+        {
+            "job_id": job_id,
+            "models": models,
+            "default_model": settings.CHATAPP_DEFAULT_MODEL,
+            "default_max_tokens": settings.CHATAPP_MAX_OUTPUT_TOKENS,
+        },
+    )
+
+
+def locked_out(request: HttpRequest, original_response=None, credentials=None) -> HttpResponse:
+    """The page django-axes shows when logging in is paused (AXES_LOCKOUT_CALLABLE)."""
+    minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
+    context = {"failure_limit": settings.AXES_FAILURE_LIMIT, "minutes": minutes}
+    return render(request, "registration/locked_out.html", context, status=429)

@@ -1,6 +1,8 @@
-"""ASGI entry point: HTTP → Django; WebSocket → origin check → session auth → routes."""
+"""ASGI entry point: HTTP → upload size guard → Django; WebSocket → origin check → session
+auth → routes."""
 
 import os
+import re
 
 from django.core.asgi import get_asgi_application
 
@@ -11,11 +13,21 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402  (needs Django set u
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from chatapp import api_attachments, attachments  # noqa: E402
 from chatapp.routing import websocket_urlpatterns  # noqa: E402
+from config.limits import UploadSizeLimit  # noqa: E402
+
+# An upload over the limit is answered 413 before its body is read (config/limits.py).
+http_app = UploadSizeLimit(
+    django_asgi_app,
+    paths=re.compile(r"^/api/(conversations/\d+/attachments|batch-documents)/$"),
+    limit=api_attachments.upload_body_limit,
+    message=lambda: attachments.too_large().message,
+)
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        "http": http_app,
         "websocket": AllowedHostsOriginValidator(
             AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
         ),

@@ -68,3 +68,14 @@ def env_decimal(name: str, default: str) -> Decimal:
 def env_list(name: str, default: str = "") -> list[str]:
     raw = os.environ.get(name, default)
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def env_pairs(name: str, default: str = "") -> dict[str, str]:
+    """``"a=x, b=y"`` → ``{"a": "x", "b": "y"}``; an item without ``=`` is a typo."""
+    pairs = {}
+    for item in env_list(name, default):
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise ConfigurationError(f"{name} must be a list of name=value, not {item!r}")
+        pairs[key.strip()] = value.strip()
+    return pairs

@@ -7,9 +7,11 @@ several server processes can serve one site.
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONE, SELF
 
 from config.env import (
     ConfigurationError,
@@ -17,6 +19,7 @@ from config.env import (
     env_float,
     env_int,
     env_list,
+    env_pairs,
     env_str,
 )
 
@@ -57,6 +60,21 @@ SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
+# Scripts and styles only from our own origin (the page has no inline ones), nothing may
+# frame a page, and forms post only to us. 'self' covers our WebSocket too.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:", "blob:"],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 
 INSTALLED_APPS = [
     "daphne",
@@ -68,11 +86,14 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "channels",
+    "csp",
+    "axes",
     "chatapp",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -80,6 +101,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -144,6 +167,17 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Login throttling (django-axes): after this many failures for one username from one address,
+# that pair is locked out for a while; a successful login clears the count.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("CHATAPP_LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("CHATAPP_LOGIN_LOCKOUT_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "chatapp.views.locked_out"
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
@@ -164,6 +198,14 @@ STORAGES = {
 }
 # Uploads are private: served only through authorised views, never under a public URL.
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
+# One uploaded file at most (the Messages API takes 32 MB per request). Larger uploads are
+# answered 413 from their Content-Length, before the body is read (config/limits.py).
+CHATAPP_MAX_UPLOAD_MB = env_int("CHATAPP_MAX_UPLOAD_MB", 32, minimum=1)
+CHATAPP_MAX_UPLOAD_BYTES = CHATAPP_MAX_UPLOAD_MB * 1024 * 1024
+# Form fields (not files) beyond this are refused; every JSON endpoint takes far less.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
+# Uploaded files larger than this are spooled to a temporary file instead of memory.
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -191,6 +233,44 @@ CHATAPP_MAX_MESSAGE_CHARS = env_int("CHATAPP_MAX_MESSAGE_CHARS", 100_000, minimu
 CHATAPP_COALESCE_MS = env_int("CHATAPP_COALESCE_MS", 30, minimum=0)
 # A streaming reply's text is saved at most this often (and always at its end).
 CHATAPP_CHECKPOINT_SECONDS = env_float("CHATAPP_CHECKPOINT_SECONDS", 2.0, minimum=0.1)
+# A stream that breaks after it started is requested again at most this many times.
+CHATAPP_STREAM_RECOVERIES = env_int("CHATAPP_STREAM_RECOVERIES", 2, minimum=0)
+# Running replies are announced alive this often; one silent for 3 intervals is interrupted.
+CHATAPP_HEARTBEAT_SECONDS = env_float("CHATAPP_HEARTBEAT_SECONDS", 5.0, minimum=0.5)
+# On SIGTERM, replies get this long to finish before they are checkpointed as interrupted.
+CHATAPP_SHUTDOWN_GRACE_SECONDS = env_float("CHATAPP_SHUTDOWN_GRACE_SECONDS", 10.0, minimum=0.0)
+# Messages kept whole (besides the question) when older turns are summarised.
+CHATAPP_COMPACTION_KEEP_MESSAGES = env_int("CHATAPP_COMPACTION_KEEP_MESSAGES", 4, minimum=0)
+# The built-in tools (search_documents, calculator, current_datetime) and the tool-round limit.
+CHATAPP_TOOLS = env_bool("CHATAPP_TOOLS", True)
+CHATAPP_TOOL_ROUNDS = env_int("CHATAPP_TOOL_ROUNDS", 8, minimum=1)
+# Anthropic's server tools (web search), billed per use; needs a real ANTHROPIC_API_KEY.
+CHATAPP_SERVER_TOOLS = env_bool("CHATAPP_SERVER_TOOLS", False)
+# "Auto" routing asks the cheapest model when its rule is unsure (docs/routing.md).
+CHATAPP_ROUTER_CONFIRM = env_bool("CHATAPP_ROUTER_CONFIRM", True)
+
+# --- Batch jobs (Message Batches API; docs/batch-jobs.md) -------------------------------------
+CHATAPP_BATCH_MAX_DOCUMENTS = env_int("CHATAPP_BATCH_MAX_DOCUMENTS", 10_000, minimum=1)
+# The API's per-batch limits; a larger job is split into several Message Batches.
+CHATAPP_BATCH_MAX_REQUESTS = env_int("CHATAPP_BATCH_MAX_REQUESTS", 100_000, minimum=1)
+CHATAPP_BATCH_MAX_BYTES = env_int("CHATAPP_BATCH_MAX_BYTES", 256 * 1024 * 1024, minimum=1024)
+# A running batch is first looked at after this long, then ever less often up to the maximum.
+CHATAPP_BATCH_POLL_SECONDS = env_float("CHATAPP_BATCH_POLL_SECONDS", 2.0, minimum=0.0)
+CHATAPP_BATCH_POLL_MAX_SECONDS = env_float("CHATAPP_BATCH_POLL_MAX_SECONDS", 60.0, minimum=0.0)
+# How often the poller looks for new jobs and cancellations when it has nothing due.
+CHATAPP_BATCH_IDLE_SECONDS = env_float("CHATAPP_BATCH_IDLE_SECONDS", 1.0, minimum=0.05)
+
+# --- Safety: content checks and rate limits (docs/security.md) --------------------------------
+# "kind or category=flag|redact|withhold|off", e.g. "personal_data=redact,uncertainty=off";
+# anything not named is flagged. Checked at start-up (chatapp/apps.py).
+CHATAPP_CONTENT_ACTIONS = env_pairs("CHATAPP_CONTENT_ACTIONS")
+CHATAPP_CONTENT_KEEP_ORIGINALS = env_bool("CHATAPP_CONTENT_KEEP_ORIGINALS", False)
+# Phone numbers written without a +country prefix are read as this region's.
+CHATAPP_PHONE_REGION = env_str("CHATAPP_PHONE_REGION", "US").upper()
+# Per user, per window (cache-backed); 0 turns a limit off.
+CHATAPP_MESSAGE_RATE_LIMIT = env_int("CHATAPP_MESSAGE_RATE_LIMIT", 30, minimum=0)
+CHATAPP_UPLOAD_RATE_LIMIT = env_int("CHATAPP_UPLOAD_RATE_LIMIT", 60, minimum=0)
+CHATAPP_RATE_LIMIT_WINDOW_SECONDS = env_int("CHATAPP_RATE_LIMIT_WINDOW_SECONDS", 60, minimum=1)
 
 if not ANTHROPIC_API_KEY and not OFFLINE_UPSTREAM and env_bool("CHATAPP_REQUIRE_UPSTREAM", False):
     raise ConfigurationError("Set ANTHROPIC_API_KEY, or OFFLINE_UPSTREAM_URL for the offline demo")
@@ -199,13 +279,18 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"secrets": {"()": "config.logfilters.RedactSecrets"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["secrets"]}
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {
         # httpx logs every request URL at INFO; keep the noise (and headers) out.
         "httpx": {"level": "WARNING"},
         "httpx2": {"level": "WARNING"},
         "anthropic": {"level": "WARNING"},
+        # Lockouts are warnings; each failed login and the start-up banner are not news.
+        "axes": {"level": "WARNING"},
     },
 }
 CSRF_FAILURE_VIEW = "chatapp.api.csrf_failure"

@@ -43,6 +43,26 @@ def claude(upstream, settings):
 
 
 @pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    """Hashing a password the production way takes most of a second; tests make many users."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def fresh_local_cache():
+    """Rate-limit counts must not carry over: SQLite hands the next test's user the same id.
+
+    Only the in-process cache is cleared; a Redis cache is shared with the channel layer and
+    the browser tests' server, and PostgreSQL never reuses ids.
+    """
+    from django.core.cache import caches
+    from django.core.cache.backends.locmem import LocMemCache
+
+    if isinstance(caches["default"], LocMemCache):
+        caches["default"].clear()
+
+
+@pytest.fixture(autouse=True)
 def plain_static_files(settings):
     """In-process tests render pages without a collectstatic manifest (browser tests use one)."""
     settings.STORAGES = {

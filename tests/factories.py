@@ -35,3 +35,23 @@ def make_exchange(conversation: Conversation, question: str, answer: str, **repl
         **reply_fields,
     )
     return asked, answered
+
+
+def make_text_document(owner, text: str = "A short contract.", name: str = "doc.txt", **fields):
+    """A text document the user uploaded (its file under MEDIA_ROOT, like a real upload)."""
+    import hashlib
+    import math
+
+    from django.core.files.base import ContentFile
+
+    from chatapp.models import Attachment, AttachmentKind
+
+    raw = text.encode()
+    document = Attachment(
+        owner=owner, kind=AttachmentKind.DOCUMENT, name=name, media_type="text/plain",
+        original_media_type="text/plain", sha256=hashlib.sha256(raw).hexdigest(),
+        size=len(raw), tokens=math.ceil(len(text) / 4), text=text, **fields,
+    )
+    document.original.save("original", ContentFile(raw), save=False)
+    document.save()
+    return document

@@ -146,7 +146,8 @@ def test_model_catalog_lists_active_models_with_their_facts(client_of):
     sonnet = next(m for m in body["models"] if m["id"] == "claude-sonnet-4-6")
     assert sonnet == {"id": "claude-sonnet-4-6", "display_name": "Claude Sonnet 4.6",
                       "tier": "sonnet", "context_window": 1_000_000, "max_output_tokens": 128_000,
-                      "image_tier": "standard", "priced": True}
+                      "image_tier": "standard", "priced": True,
+                      "thinking": ["off", "low", "medium", "high", "max"]}
     assert body["default"] == "claude-sonnet-4-6"
 
 

@@ -233,15 +233,16 @@ async def test_stop_keeps_the_partial_text_and_bills_what_was_used(
 
 
 async def test_an_error_mid_stream_keeps_what_was_written(
-    claude, owner, conversation, finish_replies
+    claude, owner, conversation, finish_replies, settings
 ):
+    settings.CHATAPP_STREAM_RECOVERIES = 0  # recovery: see tests/test_generation.py
     claude.add_faults([{"kind": "error_event", "after_tokens": 20,
                         "error_type": "overloaded_error"}])
     socket = await open_ready(owner, conversation.pk)
     await send(socket, type="user_message", text="Go [[tokens:200]]")
     frames = await frames_until(socket, "message_completed")
     reply = await database_sync_to_async(fetch)(frames[1]["message_id"])
-    assert frames[-1]["status"] == "error" and frames[-1]["error"]["code"] == "overloaded"
+    assert frames[-1]["status"] == "interrupted" and frames[-1]["error"]["code"] == "overloaded"
     assert reply.text == streamed_text(frames, reply.pk) != ""
     assert reply.input_tokens > 0  # the attempt reached Claude and is billed
     await socket.disconnect()

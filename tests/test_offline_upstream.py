@@ -724,6 +724,98 @@ async def test_cache_diagnostics_name_what_changed(client):
     assert same.diagnostics is None
 
 
+async def test_a_breakpoint_looks_back_about_twenty_blocks_and_no_further(client):
+    # A cached prefix of 1,103 tokens (one long block), then 21 short blocks (2 + 3 each is not
+    # cacheable on its own but adds to the prefix).
+    long_question = {"type": "text", "text": "Q" * 4400}
+    first = [user([_cached("Q" * 4400)])]
+    await _usage(client, messages=first)
+    short = [{"type": "text", "text": f"n{i:02d}"} for i in range(21)]  # 1 token each
+
+    near = [user([long_question, *short[:19], _cached("end")])]  # 20 blocks after the entry
+    assert (await _usage(client, messages=near))["read"] == 1103
+    far = [user([long_question, *short, _cached("end")])]  # 22 blocks after: out of sight
+    assert (await _usage(client, messages=far))["read"] == 0
+
+
+# --- citations ------------------------------------------------------------------------------
+
+LEASE_PAGES = [
+    "This lease is made between the landlord and the tenant. The term is twelve months.",
+    "The tenant shall pay the monthly rent of 1,200 euros on the first day of each month.",
+]
+
+
+def _text_pdf(pages: list[str]) -> str:
+    from tests.files import make_pdf
+
+    return base64.b64encode(make_pdf(pages)).decode()
+
+
+def _cited_request(source: dict[str, Any], question: str, *, citations: bool = True):
+    document = {"type": "document", "source": source, "title": "lease"}
+    if citations:
+        document["citations"] = {"enabled": True}
+    return {**BASE, "messages": [user([document, {"type": "text", "text": question}])]}
+
+
+async def test_a_pdf_is_cited_by_page_in_a_block_of_its_own(client):
+    source = {"type": "base64", "media_type": "application/pdf", "data": _text_pdf(LEASE_PAGES)}
+    request = _cited_request(source, "How much is the monthly rent?")
+    async with client.messages.stream(**request) as stream:
+        final = await stream.get_final_message()
+    cited = [block for block in final.content if block.citations]
+    assert len(final.content) == 3 and len(cited) == 1
+    citation = cited[0].citations[0]
+    assert citation.type == "page_location"
+    assert (citation.start_page_number, citation.end_page_number) == (2, 3)  # end exclusive
+    assert citation.cited_text == LEASE_PAGES[1]
+    assert (citation.document_index, citation.document_title) == (0, "lease")
+    assert cited[0].text == f"“{LEASE_PAGES[1]}”"
+    # The blocks join into the reply's text, which still quotes the question first.
+    assert "".join(block.text for block in final.content).startswith('You asked: "How much')
+
+
+async def test_a_text_document_is_cited_by_characters(client):
+    text = "Rent is due on the first. Notice is three months. Pets are not allowed."
+    source = {"type": "text", "media_type": "text/plain", "data": text}
+    final = await client.messages.create(**_cited_request(source, "What about the notice?"))
+    [citation] = next(block for block in final.content if block.citations).citations
+    assert citation.type == "char_location"
+    assert text[citation.start_char_index : citation.end_char_index] == citation.cited_text
+    assert citation.cited_text == "Notice is three months."
+
+
+async def test_the_stream_sends_the_citation_before_the_cited_text(client):
+    source = {"type": "text", "media_type": "text/plain", "data": "The term is one year."}
+    stream = await client.messages.create(**_cited_request(source, "The term?"), stream=True)
+    _text, events = await collect_stream(stream)
+    deltas = [(e.index, e.delta.type) for e in events if e.type == "content_block_delta"]
+    cited_index = next(index for index, kind in deltas if kind == "citations_delta")
+    assert deltas[deltas.index((cited_index, "citations_delta")) + 1] == (cited_index,
+                                                                           "text_delta")
+    starts = [e.index for e in events if e.type == "content_block_start"]
+    stops = [e.index for e in events if e.type == "content_block_stop"]
+    assert starts == stops == [0, 1, 2]
+
+
+async def test_no_citations_without_citable_documents(client):
+    source = {"type": "text", "media_type": "text/plain", "data": "The term is one year."}
+    final = await client.messages.create(
+        **_cited_request(source, "The term?", citations=False)
+    )
+    assert len(final.content) == 1 and not final.content[0].citations
+
+
+async def test_a_cited_reply_obeys_max_tokens_and_counts_every_block(client):
+    source = {"type": "base64", "media_type": "application/pdf", "data": _text_pdf(LEASE_PAGES)}
+    request = {**_cited_request(source, "The rent?"), "max_tokens": 12}
+    final = await client.messages.create(**request)
+    text = "".join(block.text for block in final.content)
+    assert final.stop_reason == "max_tokens" and final.usage.output_tokens == 12
+    assert len(split_tokens(text, 4)) == 12
+
+
 # --- concurrency --------------------------------------------------------------------------
 
 
@@ -748,3 +840,77 @@ async def test_fifty_paced_streams_run_side_by_side(upstream):
     # ...and they ran together: one after another would take 40 s.  The bound leaves room for
     # connection set-up and a busy machine (client and server share this process's GIL).
     assert elapsed < 3.2
+
+
+# --- thinking, tools, paused turns, prefill ------------------------------------------------
+
+TOOLS = [{"name": "calculator", "description": "arithmetic",
+          "input_schema": {"type": "object", "properties": {"expression": {"type": "string"}}}}]
+
+
+async def test_thinking_comes_first_signed_and_must_come_back_unchanged(client):
+    ask = [user("Think first [[tool:calculator {\"expression\": \"1+1\"}]]")]
+    async with client.messages.stream(model=MODEL, max_tokens=4000, tools=TOOLS,
+                                      thinking={"type": "adaptive"}, messages=ask) as stream:
+        deltas = [e.delta.type async for e in stream if e.type == "content_block_delta"]
+        first = await stream.get_final_message()
+    assert [b.type for b in first.content] == ["thinking", "text", "tool_use"]
+    assert {"thinking_delta", "signature_delta", "text_delta", "input_json_delta"} <= set(deltas)
+    assert first.stop_reason == "tool_use" and first.content[0].signature
+    assert first.usage.output_tokens_details.thinking_tokens > 0
+    turn = [b.to_dict() for b in first.content]
+    answer = {"role": "user", "content": [
+        {"type": "tool_result", "tool_use_id": turn[2]["id"], "content": "2"}]}
+    second = await client.messages.create(
+        model=MODEL, max_tokens=4000, tools=TOOLS, thinking={"type": "adaptive"},
+        messages=[*ask, {"role": "assistant", "content": turn}, answer],
+    )
+    assert second.stop_reason == "end_turn" and "- calculator: 2" in second.content[1].text
+    turn[0]["thinking"] += " (edited)"
+    with pytest.raises(anthropic.BadRequestError, match="Invalid `signature`"):
+        await client.messages.create(
+            model=MODEL, max_tokens=4000, tools=TOOLS, thinking={"type": "adaptive"},
+            messages=[*ask, {"role": "assistant", "content": turn}, answer],
+        )
+
+
+async def test_redacted_and_omitted_thinking(client):
+    redacted = await client.messages.create(
+        model=MODEL, max_tokens=4000, thinking={"type": "adaptive"},
+        messages=[user("Secret [[redacted_thinking]]")])
+    assert redacted.content[0].type == "redacted_thinking" and redacted.content[0].data
+    omitted = await client.messages.create(
+        model=MODEL, max_tokens=4000, thinking={"type": "adaptive", "display": "omitted"},
+        messages=[user("Quiet")])
+    assert omitted.content[0].type == "thinking" and omitted.content[0].thinking == ""
+
+
+async def test_tool_phrases_make_parallel_calls(client):
+    message = await client.messages.create(
+        model=MODEL, max_tokens=500, tools=TOOLS,
+        messages=[user('A [[tool:calculator {"expression": "2*3"}]] and '
+                       '[[tool:current_datetime {"timezone": "UTC"}]]')])
+    uses = [b for b in message.content if b.type == "tool_use"]
+    assert [u.name for u in uses] == ["calculator", "current_datetime"]
+    assert uses[0].input == {"expression": "2*3"} and uses[0].id != uses[1].id
+
+
+async def test_a_paused_turn_is_continued_when_sent_back(client):
+    ask = [user("Search [[pause_turn]]")]
+    paused = await client.messages.create(model=MODEL, max_tokens=500, messages=ask)
+    assert paused.stop_reason == "pause_turn"
+    assert paused.content[-1].type == "server_tool_use"
+    turn = {"role": "assistant", "content": [b.to_dict() for b in paused.content]}
+    resumed = await client.messages.create(model=MODEL, max_tokens=500, messages=[*ask, turn])
+    assert resumed.stop_reason == "end_turn" and resumed.content[0].text
+
+
+async def test_a_prefill_gets_the_rest_of_the_same_reply(client):
+    ask = [user("Continue me [[tokens:80]]")]
+    whole = await client.messages.create(model="claude-haiku-4-5", max_tokens=500, messages=ask)
+    text = whole.content[0].text
+    prefix = text[:100].rstrip()
+    rest = await client.messages.create(
+        model="claude-haiku-4-5", max_tokens=500,
+        messages=[*ask, {"role": "assistant", "content": prefix}])
+    assert prefix + rest.content[0].text == text

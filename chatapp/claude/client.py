@@ -5,12 +5,50 @@ The SDK's HTTP pool belongs to the loop that first used it, so the client is kep
 """
 
 import asyncio
+import contextvars
 import weakref
+from collections.abc import Callable
+from typing import Any
 
 import anthropic
 from django.conf import settings
 
 from chatapp.claude.types import UpstreamError
+
+# Told (seconds to wait, HTTP status or None for a connection error) each time the SDK is
+# about to retry a request that failed before its stream started. Set per reply task.
+RetryListener = Callable[[float, int | None], None]
+retry_listener: contextvars.ContextVar[RetryListener | None] = contextvars.ContextVar(
+    "retry_listener", default=None
+)
+
+
+class _Client(anthropic.AsyncAnthropic):
+    """The SDK's client, telling a listener when its own retry loop is about to wait.
+
+    The SDK retries 408/409/429/5xx and connection errors itself; we keep that loop (no second
+    one of ours) and only hook the one method that decides how long it sleeps, so the user
+    can be told "Claude is busy, retrying in N s" with the SDK's exact wait.
+    """
+
+    async def _sleep_for_retry(self, *, response: Any = None, **kwargs: Any) -> None:
+        token = _retry_status.set(response.status_code if response is not None else None)
+        try:
+            await super()._sleep_for_retry(response=response, **kwargs)
+        finally:
+            _retry_status.reset(token)
+
+    def _calculate_retry_timeout(self, *args: Any, **kwargs: Any) -> float:
+        timeout = super()._calculate_retry_timeout(*args, **kwargs)
+        listener = retry_listener.get()
+        if listener is not None:
+            listener(timeout, _retry_status.get())
+        return timeout
+
+
+_retry_status: contextvars.ContextVar[int | None] = contextvars.ContextVar(
+    "retry_status", default=None
+)
 
 _Cached = tuple[tuple, anthropic.AsyncAnthropic]
 _clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Cached]" = (
@@ -44,7 +82,7 @@ def get_client() -> anthropic.AsyncAnthropic:
     cached = _clients.get(loop)
     if cached and cached[0] == config:
         return cached[1]
-    client = anthropic.AsyncAnthropic(
+    client = _Client(
         api_key=api_key,
         base_url=base_url,
         timeout=anthropic.Timeout(timeout, connect=connect_timeout),

@@ -55,16 +55,27 @@ def _from_status_error(error: "anthropic.APIStatusError") -> UpstreamError:
     error_type = error.type or _STATUS_TO_TYPE.get(error.status_code, "api_error")
     if error.status_code >= 500 and error_type not in _BY_TYPE:
         error_type = "api_error"
+    return from_error_object(
+        error_type,
+        error.api_message or str(error),
+        status=error.status_code if error.status_code != 200 else None,
+        request_id=error.request_id or "",
+    )
+
+
+def from_error_object(
+    error_type: str, detail: str, *, status: int | None = None, request_id: str = ""
+) -> UpstreamError:
+    """An API error object (``{"type", "message"}``), e.g. an errored batch result."""
     code, template, retryable = _BY_TYPE.get(error_type, _BY_TYPE["api_error"])
-    detail = (error.api_message or str(error)).strip()
+    detail = detail.strip()
     if code == "invalid_request" and any(hint in detail.lower() for hint in _CONTEXT_HINTS):
         code = "context_too_long"
         template = "The conversation is too long for this model's context window."
-    status = error.status_code if error.status_code != 200 else None
     return UpstreamError(
         code,
         template.format(detail=detail),
         status=status,
-        request_id=error.request_id or "",
+        request_id=request_id,
         retryable=retryable,
     )

@@ -14,13 +14,15 @@ import anthropic
 import httpx2
 
 from chatapp.claude import errors
-from chatapp.claude.client import get_client
+from chatapp.claude.client import RetryListener, get_client, retry_listener
 from chatapp.claude.types import (
     Completion,
     StreamEvent,
     StreamFinished,
     StreamStarted,
     TextDelta,
+    ThinkingDelta,
+    ToolUseStarted,
     Usage,
 )
 
@@ -48,23 +50,51 @@ def usage_from_sdk(sdk_usage: Any) -> Usage:
     )
 
 
+def cache_miss_reason(message: Any) -> dict[str, Any] | None:
+    """``diagnostics.cache_miss_reason`` of a message, as a plain dict (None if absent)."""
+    diagnostics = getattr(message, "diagnostics", None)
+    reason = getattr(diagnostics, "cache_miss_reason", None) if diagnostics else None
+    return reason.to_dict() if reason is not None else None
+
+
 def _blocks(message: Any) -> list[dict[str, Any]]:
     return [block.to_dict() for block in message.content] if message is not None else []
 
 
 def estimate_output_tokens(blocks: list[dict[str, Any]]) -> int:
     """A rough count for output cut off before the API reported it (about 4 chars a token)."""
-    chars = sum(len(block.get("text", "")) for block in blocks)
+    chars = sum(len(block.get("text", "")) + len(block.get("thinking", "")) for block in blocks)
     return math.ceil(chars / 4)
 
 
-async def stream_reply(request: dict[str, Any]) -> AsyncIterator[StreamEvent]:
-    """Stream one reply for ``request`` (keyword arguments of ``messages.create``)."""
+def _event(event: Any) -> StreamEvent | None:
+    """Our event for an SDK stream event (None for those the app does not show live)."""
+    if event.type == "content_block_delta":
+        if event.delta.type == "text_delta":
+            return TextDelta(event.delta.text)
+        if event.delta.type == "thinking_delta":
+            return ThinkingDelta(event.delta.thinking)
+    elif event.type == "content_block_start" and event.content_block.type == "tool_use":
+        return ToolUseStarted(event.content_block.id, event.content_block.name)
+    return None
+
+
+async def stream_reply(
+    request: dict[str, Any], on_retry: RetryListener | None = None
+) -> AsyncIterator[StreamEvent]:
+    """Stream one reply for ``request`` (keyword arguments of ``messages.create``).
+
+    ``on_retry(seconds, status)`` is told each time the SDK waits to retry a request that
+    failed before its stream started.
+    """
     snapshot = None
     stream = None
     started = False
+    listening = retry_listener.set(on_retry)
     try:
         async with get_client().messages.stream(**request) as stream:
+            retry_listener.reset(listening)
+            listening = None
             async for event in stream:
                 if event.type == "message_start":
                     snapshot = stream.current_message_snapshot
@@ -74,9 +104,10 @@ async def stream_reply(request: dict[str, Any]) -> AsyncIterator[StreamEvent]:
                         model=event.message.model,
                         request_id=stream.request_id or "",
                         usage=usage_from_sdk(event.message.usage),
+                        cache_miss_reason=cache_miss_reason(event.message),
                     )
-                elif event.type == "content_block_delta" and event.delta.type == "text_delta":
-                    yield TextDelta(event.delta.text)
+                elif (ours := _event(event)) is not None:
+                    yield ours
             final = await stream.get_final_message()
     # Once a stream has started the SDK lets transport errors (a dropped connection, a read
     # timeout) through unwrapped.
@@ -93,6 +124,9 @@ async def stream_reply(request: dict[str, Any]) -> AsyncIterator[StreamEvent]:
         if stream is not None and not failure.request_id:
             failure.request_id = stream.request_id or ""
         raise failure from exc
+    finally:
+        if listening is not None:
+            retry_listener.reset(listening)
     stop_details = getattr(final, "stop_details", None)
     yield StreamFinished(
         content=_blocks(final),

@@ -86,3 +86,34 @@ def price_usage(usage: Usage, rates: PriceRates, *, batch: bool = False) -> Cost
             Decimal(usage.web_search_requests) * rates.web_search_per_thousand / THOUSAND
         ).quantize(QUANTUM),
     )
+
+
+def cache_savings(usage: Usage, rates: PriceRates, *, batch: bool = False) -> Decimal:
+    """What prompt caching saved on one call: its cached tokens at the plain input rate minus
+    what they cost. Negative when the writes cost more than the reads saved."""
+    multiplier = rates.batch_multiplier if batch else Decimal(1)
+    cost = price_usage(usage, rates, batch=batch)
+    cached_tokens = usage.cache_write_tokens + usage.cache_read_tokens
+    as_plain_input = _part(cached_tokens, rates.input, multiplier)
+    return as_plain_input - (cost.cache_write_5m + cost.cache_write_1h + cost.cache_read)
+
+
+def batch_savings(usage: Usage, rates: PriceRates, *, batch: bool = False) -> Decimal:
+    """What the batch discount saved on one call (nothing unless it was a batch item)."""
+    if not batch:
+        return Decimal(0)
+    return price_usage(usage, rates).total - price_usage(usage, rates, batch=True).total
+
+
+def worst_case_cost(
+    bands: Sequence[PriceRates], *, prompt_tokens: int, max_output_tokens: int
+) -> Decimal:
+    """The most one call can cost, for a budget reservation.
+
+    Every prompt token is taken at the dearest input-side rate (the prompt may be written to
+    the 1-hour cache) and the reply at its full ``max_tokens``.
+    """
+    rates = pick_band(bands, prompt_tokens)
+    dearest_input = max(rates.input, rates.cache_write_5m, rates.cache_write_1h)
+    one = Decimal(1)
+    return _part(prompt_tokens, dearest_input, one) + _part(max_output_tokens, rates.output, one)

@@ -57,6 +57,21 @@ class TextDelta:
 
 
 @dataclass
+class ThinkingDelta:
+    """More of the model's visible thinking (summarised thinking, as the API streams it)."""
+
+    text: str
+
+
+@dataclass
+class ToolUseStarted:
+    """The model began writing a tool call; its input follows and is complete at the end."""
+
+    id: str
+    name: str
+
+
+@dataclass
 class StreamStarted:
     """The upstream accepted the request; input-side usage is known."""
 
@@ -64,6 +79,8 @@ class StreamStarted:
     model: str
     request_id: str
     usage: Usage
+    # Where the prompt cache diverged from the request named in `diagnostics`, if it did.
+    cache_miss_reason: dict[str, Any] | None = None
 
 
 @dataclass
@@ -76,7 +93,7 @@ class StreamFinished:
     stop_details: dict[str, Any] | None = None
 
 
-StreamEvent = TextDelta | StreamStarted | StreamFinished
+StreamEvent = TextDelta | ThinkingDelta | ToolUseStarted | StreamStarted | StreamFinished
 
 
 @dataclass

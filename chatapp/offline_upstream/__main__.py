@@ -7,7 +7,8 @@ import argparse
 import uvicorn
 
 from .app import create_app
-from .state import PACE_ENV
+from .batches import BATCH_SECONDS_ENV
+from .state import FIRST_TOKEN_ENV, PACE_ENV
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -23,10 +24,28 @@ def main(argv: list[str] | None = None) -> None:
         default=None,
         help=f"stream pace (default: ${PACE_ENV}, else 60; 0 = unpaced)",
     )
+    parser.add_argument(
+        "--batch-seconds",
+        type=float,
+        default=None,
+        help=f"how long a message batch takes (default: ${BATCH_SECONDS_ENV}, else 5)",
+    )
+    parser.add_argument(
+        "--first-token-seconds",
+        type=float,
+        default=None,
+        help=f"wait before a reply's first token (default: ${FIRST_TOKEN_ENV}, else 0)",
+    )
+    parser.add_argument(
+        "--stamps",
+        action="store_true",
+        help="record the write time of every streamed text delta (GET /_control/stamps)",
+    )
     parser.add_argument("--log-level", default="info")
     args = parser.parse_args(argv)
     uvicorn.run(
-        create_app(args.tokens_per_second),
+        create_app(args.tokens_per_second, args.batch_seconds, args.first_token_seconds,
+                   args.stamps),
         host=args.host,
         port=args.port,
         log_level=args.log_level,

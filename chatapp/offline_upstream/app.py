@@ -4,8 +4,11 @@ Routes:
     POST /v1/messages               streamed (SSE) or not
     POST /v1/messages/count_tokens  {"input_tokens": N}
     GET  /v1/models, /v1/models/{id}
-    POST /_control/faults | /_control/reset | /_control/pace | /_control/clock
-    GET  /_control/requests | /_control/state
+    POST /v1/messages/batches, GET /v1/messages/batches (list),
+    GET|DELETE /v1/messages/batches/{id}, POST …/{id}/cancel, GET …/{id}/results (JSONL)
+    POST /_control/faults | /_control/reset | /_control/pace | /_control/clock | /_control/batches
+         | /_control/stamps
+    GET  /_control/requests | /_control/state | /_control/stamps
 The control routes are for tests and demos; never expose this server beyond loopback.
 """
 
@@ -16,8 +19,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qs
 
-from . import replies, validation
+from . import agentic, batches, replies, validation
 from .asgi import (
+    ConnectionDropped,
     Receive,
     Scope,
     Send,
@@ -25,18 +29,21 @@ from .asgi import (
     quiet_deliberate_drops,
     read_body,
     run_until_disconnect,
+    send_body,
     send_json,
+    start_response,
 )
 from .cache import Fingerprint
 from .errors import ApiError, invalid, new_message_id, new_request_id
 from .faults import Fault, magic_fault
-from .models import MODELS, ModelSpec, find_model, model_info
+from .models import LONG_OUTPUT_BETA, MODELS, ModelSpec, find_model, model_info
 from .prompt import breakpoints, serialise_prompt
 from .responses import MessagePlan, Pacer, send_message, send_replay, stream_message
 from .state import UpstreamState
 
 MAX_PAGE = 1000
 DEFAULT_PAGE = 20
+BATCHES_PATH = "/v1/messages/batches"
 
 
 class Request:
@@ -47,6 +54,7 @@ class Request:
         self.path: str = scope["path"]
         self.query: str = scope.get("query_string", b"").decode("latin-1")
         self.headers = header_map(scope)
+        self.base_url = f"{scope.get('scheme', 'http')}://{self.headers.get('host', '')}"
         self.body = body
         self.request_id = new_request_id()
 
@@ -65,18 +73,30 @@ async def send_api_error(send: Send, error: ApiError, request_id: str) -> None:
 class OfflineUpstream:
     """The ASGI application.  `state` is its pace, faults, log, cache and clock."""
 
-    def __init__(self, tokens_per_second: float | None = None) -> None:
-        self.state = UpstreamState(tokens_per_second)
+    def __init__(
+        self,
+        tokens_per_second: float | None = None,
+        batch_seconds: float | None = None,
+        first_token_seconds: float | None = None,
+        stamps: bool = False,
+    ) -> None:
+        self.state = UpstreamState(tokens_per_second, batch_seconds, first_token_seconds, stamps)
+        self.state.batches.answer = self._answer_batch_request
         self._routes: dict[tuple[str, str], Handler] = {
             ("POST", "/v1/messages"): self.messages,
             ("POST", "/v1/messages/count_tokens"): self.count_tokens,
             ("GET", "/v1/models"): self.list_models,
+            ("POST", BATCHES_PATH): self.create_batch,
+            ("GET", BATCHES_PATH): self.list_batches,
             ("POST", "/_control/faults"): self.control_faults,
             ("POST", "/_control/reset"): self.control_reset,
             ("GET", "/_control/requests"): self.control_requests,
             ("POST", "/_control/pace"): self.control_pace,
             ("POST", "/_control/clock"): self.control_clock,
             ("GET", "/_control/state"): self.control_state,
+            ("POST", "/_control/batches"): self.control_batches,
+            ("POST", "/_control/stamps"): self.control_stamps,
+            ("GET", "/_control/stamps"): self.stamps,
         }
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -113,6 +133,8 @@ class OfflineUpstream:
             return handler
         if request.method == "GET" and request.path.startswith("/v1/models/"):
             return self.retrieve_model
+        if request.path.startswith(BATCHES_PATH + "/"):
+            return self._batch_route(request)
         if any(path == request.path for _method, path in self._routes):
             return self._method_not_allowed
         return self._not_found
@@ -138,6 +160,7 @@ class OfflineUpstream:
         validation.check_headers(request.headers)
         body = validation.parse_body(request.body)
         model = validation.validate_request(body)
+        agentic.check_signatures(body)
         fault = fault or magic_fault(replies.last_user_text(body))
         if fault is not None and fault.kind == "status":
             raise fault.as_api_error()
@@ -145,7 +168,9 @@ class OfflineUpstream:
         if fault is not None and fault.kind == "error_event" and not streamed:
             raise fault.as_api_error()
         plan = self._plan(body, model, request.request_id)
-        pacer = Pacer(lambda: self.state.pace)
+        if streamed:
+            plan.stamps = self.state.stamps.open(request.request_id, replies.last_user_text(body))
+        pacer = Pacer(lambda: self.state.pace, self.state.first_token_seconds)
         respond = stream_message if streamed else send_message
         await run_until_disconnect(receive, respond(send, plan, pacer, fault))
 
@@ -167,7 +192,7 @@ class OfflineUpstream:
             request_id=request_id,
             model=model,
             usage=usage,
-            reply=replies.plan_reply(body, model),
+            reply=agentic.decorate(replies.plan_reply(body, model), body, model),
             diagnostics=diagnostics,
         )
 
@@ -206,6 +231,100 @@ class OfflineUpstream:
             raise ApiError(404, f"model: {model_id}")
         await send_json(send, 200, model_info(model), [("request-id", request.request_id)])
 
+    # --- /v1/messages/batches ------------------------------------------------------------
+
+    def _batch_route(self, request: Request) -> Handler:
+        """…/{id} (GET, DELETE), …/{id}/cancel (POST), …/{id}/results (GET)."""
+        _batch_id, _, action = request.path.removeprefix(BATCHES_PATH + "/").partition("/")
+        handlers = {
+            "": {"GET": self.retrieve_batch, "DELETE": self.delete_batch},
+            "cancel": {"POST": self.cancel_batch},
+            "results": {"GET": self.batch_results},
+        }.get(action)
+        if handlers is None:
+            return self._not_found
+        return handlers.get(request.method, self._method_not_allowed)
+
+    @staticmethod
+    def _batch_id(request: Request) -> str:
+        return request.path.removeprefix(BATCHES_PATH + "/").partition("/")[0]
+
+    async def _send_batch(self, request: Request, send: Send, batch: batches.Batch) -> None:
+        body = batch.as_json(request.base_url)
+        await send_json(send, 200, body, [("request-id", request.request_id)])
+
+    async def create_batch(self, request: Request, receive: Receive, send: Send) -> None:
+        validation.check_headers(request.headers)
+        requests = batches.parse_create(request.body)
+        long_output = LONG_OUTPUT_BETA in request.headers.get("anthropic-beta", "")
+        batch = self.state.batches.create(requests, long_output)
+        await self._send_batch(request, send, batch)
+
+    async def retrieve_batch(self, request: Request, receive: Receive, send: Send) -> None:
+        validation.check_headers(request.headers)
+        await self._send_batch(request, send, self.state.batches.get(self._batch_id(request)))
+
+    async def cancel_batch(self, request: Request, receive: Receive, send: Send) -> None:
+        validation.check_headers(request.headers)
+        await self._send_batch(request, send, self.state.batches.cancel(self._batch_id(request)))
+
+    async def delete_batch(self, request: Request, receive: Receive, send: Send) -> None:
+        validation.check_headers(request.headers)
+        batch_id = self._batch_id(request)
+        self.state.batches.delete(batch_id)
+        body = {"id": batch_id, "type": "message_batch_deleted"}
+        await send_json(send, 200, body, [("request-id", request.request_id)])
+
+    async def list_batches(self, request: Request, receive: Receive, send: Send) -> None:
+        validation.check_headers(request.headers)
+        listed = self.state.batches.newest_first()
+        start, end, has_more = _paginate([batch.id for batch in listed], parse_qs(request.query))
+        page = listed[start:end]
+        body = {
+            "data": [batch.as_json(request.base_url) for batch in page],
+            "has_more": has_more,
+            "first_id": page[0].id if page else None,
+            "last_id": page[-1].id if page else None,
+        }
+        await send_json(send, 200, body, [("request-id", request.request_id)])
+
+    async def batch_results(self, request: Request, receive: Receive, send: Send) -> None:
+        validation.check_headers(request.headers)
+        batch = self.state.batches.get(self._batch_id(request))
+        if batch.ended is None:
+            raise invalid(f"Batch {batch.id} has not finished processing; no results yet.")
+        lines = batch.results_lines()
+        headers = [
+            ("content-type", batches.RESULTS_CONTENT_TYPE),
+            ("content-length", str(sum(len(line) for line in lines))),
+            ("request-id", request.request_id),
+        ]
+        await start_response(send, 200, headers)
+        drop_after = self.state.batches.take_results_drop()
+        for number, line in enumerate(lines):
+            if number == drop_after:
+                raise ConnectionDropped
+            await send_body(send, line, more=True)
+        await send_body(send, b"")
+
+    def _answer_batch_request(self, params: Any, long_output: bool) -> dict[str, Any]:
+        """One request of a batch, answered like a plain /v1/messages request.
+
+        A magic phrase fails it (an error, or a refusal) instead of disturbing a connection."""
+        request_id = new_request_id()
+        fault = None
+        try:
+            model = validation.validate_request(params, long_output=long_output)
+            fault = batches.request_fault(params)
+            if fault is not None and fault.kind != "refusal":
+                raise fault.as_api_error()
+            plan = self._plan(params, model, request_id)
+        except ApiError as error:
+            return {"type": "errored", "error": error.body(request_id)}
+        message = plan.refused_message(fault) if fault else plan.whole_message()
+        message["usage"]["service_tier"] = "batch"
+        return {"type": "succeeded", "message": message}
+
     # --- /_control ----------------------------------------------------------------------
 
     async def control_faults(self, request: Request, receive: Receive, send: Send) -> None:
@@ -226,12 +345,36 @@ class OfflineUpstream:
         await send_json(send, 200, {"requests": self.state.requests()})
 
     async def control_pace(self, request: Request, receive: Receive, send: Send) -> None:
-        value = _number_field(request, "tokens_per_second")
-        if value is None or value < 0:
-            await send_json(send, 400, {"error": "tokens_per_second must be a number >= 0"})
+        """`tokens_per_second` for every stream; `first_token_seconds` for replies from now on."""
+        pace = _number_field(request, "tokens_per_second")
+        first = _number_field(request, "first_token_seconds")
+        given = [value for value in (pace, first) if value is not None]
+        if not given or min(given) < 0:
+            error = "give tokens_per_second or first_token_seconds, numbers >= 0"
+            await send_json(send, 400, {"error": error})
             return
-        self.state.pace = value
+        if pace is not None:
+            self.state.pace = pace
+        if first is not None:
+            self.state.first_token_seconds = first
         await send_json(send, 200, self._state_summary())
+
+    async def control_stamps(self, request: Request, receive: Receive, send: Send) -> None:
+        """`{"enabled": true}` records the write time of every streamed text delta from now on
+        (see stamps.py); `false` stops; either way what was recorded is forgotten."""
+        try:
+            enabled = request.json().get("enabled")
+        except (ValueError, AttributeError):
+            enabled = None
+        if not isinstance(enabled, bool):
+            await send_json(send, 400, {"error": "give enabled: true or false"})
+            return
+        self.state.stamps.clear()
+        self.state.stamps.enabled = enabled
+        await send_json(send, 200, {"enabled": enabled})
+
+    async def stamps(self, request: Request, receive: Receive, send: Send) -> None:
+        await send_json(send, 200, self.state.stamps.as_json())
 
     async def control_clock(self, request: Request, receive: Receive, send: Send) -> None:
         value = _number_field(request, "advance_seconds")
@@ -241,6 +384,22 @@ class OfflineUpstream:
         self.state.clock.advance(value)
         await send_json(send, 200, self._state_summary())
 
+    async def control_batches(self, request: Request, receive: Receive, send: Send) -> None:
+        """`processing_seconds` for batches created from now on; `drop_results_after_lines`
+        cuts the next results download after that many lines."""
+        seconds = _number_field(request, "processing_seconds")
+        drop = _number_field(request, "drop_results_after_lines")
+        given = [value for value in (seconds, drop) if value is not None]
+        if not given or min(given) < 0:
+            error = "give processing_seconds or drop_results_after_lines, numbers >= 0"
+            await send_json(send, 400, {"error": error})
+            return
+        if seconds is not None:
+            self.state.batches.processing_seconds = seconds
+        if drop is not None:
+            self.state.batches.drop_results_after = int(drop)
+        await send_json(send, 200, self._state_summary())
+
     async def control_state(self, request: Request, receive: Receive, send: Send) -> None:
         await send_json(send, 200, self._state_summary())
 
@@ -248,8 +407,12 @@ class OfflineUpstream:
         return {
             "tokens_per_second": self.state.pace,
             "default_tokens_per_second": self.state.default_pace,
+            "first_token_seconds": self.state.first_token_seconds,
+            "stamps": self.state.stamps.enabled,
             "pending_faults": self.state.pending_faults,
             "clock": self.state.clock.now(),
+            "batch_seconds": self.state.batches.processing_seconds,
+            "default_batch_seconds": self.state.batches.default_processing_seconds,
         }
 
 
@@ -287,6 +450,13 @@ def _cursor_index(ids: list[str], cursor: str) -> int:
     return ids.index(cursor)
 
 
-def create_app(tokens_per_second: float | None = None) -> OfflineUpstream:
-    """A fresh offline upstream; the pace defaults to OFFLINE_UPSTREAM_TOKENS_PER_SECOND or 60."""
-    return OfflineUpstream(tokens_per_second)
+def create_app(
+    tokens_per_second: float | None = None,
+    batch_seconds: float | None = None,
+    first_token_seconds: float | None = None,
+    stamps: bool = False,
+) -> OfflineUpstream:
+    """A fresh offline upstream; the pace defaults to OFFLINE_UPSTREAM_TOKENS_PER_SECOND or 60,
+    a batch's processing time to OFFLINE_UPSTREAM_BATCH_SECONDS or 5, the wait before the first
+    token to OFFLINE_UPSTREAM_FIRST_TOKEN_SECONDS or 0; stamping is off unless asked for."""
+    return OfflineUpstream(tokens_per_second, batch_seconds, first_token_seconds, stamps)

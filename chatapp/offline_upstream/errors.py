@@ -71,6 +71,10 @@ def new_message_id() -> str:
     return _random_id("msg_01", 22)
 
 
+def new_batch_id() -> str:
+    return _random_id("msgbatch_01", 22)
+
+
 def error_type_for(status: int) -> str:
     return ERROR_TYPES.get(status, "api_error" if status >= 500 else "invalid_request_error")
 

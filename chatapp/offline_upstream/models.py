@@ -18,6 +18,11 @@ IMAGE_TIERS: dict[str, dict[str, int]] = {
     "high": {"max_edge": 2576, "max_pixels": 3_750_000, "max_tokens": 4784},
 }
 
+# The long-output beta (`anthropic-beta: output-300k-2026-03-24`) lifts max_tokens to this on
+# the Message Batches API only, for the models marked `long_output` below.
+LONG_OUTPUT_BETA = "output-300k-2026-03-24"
+LONG_OUTPUT_MAX_TOKENS = 300_000
+
 # Models from 4.7 on use a tokenizer that yields ~30% more tokens for the same text: we model it
 # as 3 characters per token instead of 4.
 OLD_TOKENIZER_CHARS = 4
@@ -41,6 +46,8 @@ class ModelSpec:
     thinking_adaptive: bool
     # Assistant prefill is rejected by the 4.6 generation and later models.
     accepts_prefill: bool
+    # max_tokens allowed in a batch sent with the long-output beta (else max_tokens).
+    batch_max_tokens: int
 
     @property
     def max_pdf_pages(self) -> int:
@@ -59,6 +66,7 @@ def _spec(
     min_cache: int,
     new_tokenizer: bool = True,
     accepts_prefill: bool = False,
+    long_output: bool = False,
 ) -> ModelSpec:
     return ModelSpec(
         id=model_id,
@@ -73,6 +81,7 @@ def _spec(
         thinking_enabled=not new_tokenizer,
         thinking_adaptive=model_id != "claude-haiku-4-5",
         accepts_prefill=accepts_prefill,
+        batch_max_tokens=LONG_OUTPUT_MAX_TOKENS if long_output else max_out,
     )
 
 
@@ -88,15 +97,22 @@ MODELS: tuple[ModelSpec, ...] = (
     _spec("claude-opus-5", "Claude Opus 5", "2026-08-05T00:00:00Z", min_cache=512),
     _spec("claude-sonnet-5", "Claude Sonnet 5", "2026-08-05T00:00:00Z", min_cache=1024),
     # Opus 4.8's minimum is marked "(?)" in the notes (1,024).
-    _spec("claude-opus-4-8", "Claude Opus 4.8", "2026-06-02T00:00:00Z", min_cache=1024),
-    _spec("claude-opus-4-7", "Claude Opus 4.7", "2026-04-16T00:00:00Z", min_cache=2048),
+    # The long-output batch beta covers Opus 4.8, 4.7, 4.6 and Sonnet 4.6 (as announced).
+    _spec(
+        "claude-opus-4-8", "Claude Opus 4.8", "2026-06-02T00:00:00Z", min_cache=1024,
+        long_output=True,
+    ),
+    _spec(
+        "claude-opus-4-7", "Claude Opus 4.7", "2026-04-16T00:00:00Z", min_cache=2048,
+        long_output=True,
+    ),
     _spec(
         "claude-sonnet-4-6", "Claude Sonnet 4.6", "2026-02-17T00:00:00Z",
-        tier="standard", min_cache=1024, new_tokenizer=False,
+        tier="standard", min_cache=1024, new_tokenizer=False, long_output=True,
     ),
     _spec(
         "claude-opus-4-6", "Claude Opus 4.6", "2026-02-05T00:00:00Z",
-        tier="standard", min_cache=4096, new_tokenizer=False,
+        tier="standard", min_cache=4096, new_tokenizer=False, long_output=True,
     ),
     _spec(
         "claude-haiku-4-5", "Claude Haiku 4.5", "2025-10-01T00:00:00Z",

@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from .citations import choose_citation
 from .models import ModelSpec
 from .prompt import as_blocks, count_kind
 from .tokens import compact_json
@@ -41,16 +42,32 @@ CLOSING = "That is all the offline upstream has to say about it."
 
 
 @dataclass(frozen=True)
+class ReplyBlock:
+    """One text block of a reply; a cited claim is a block of its own, as the API sends it."""
+
+    text: str
+    citations: tuple[dict[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
 class ReplyPlan:
     text: str  # what is actually sent
     output_tokens: int
     stop_reason: str
     stop_sequence: str | None
     seed: int
+    blocks: tuple[ReplyBlock, ...] = ()  # `text` cut into text blocks (empty: one block)
+    # Whole blocks around the text (see agentic.py): thinking before, tool calls after.
+    before: tuple[dict[str, Any], ...] = ()
+    after: tuple[dict[str, Any], ...] = ()
+
+    def content_blocks(self) -> list[ReplyBlock]:
+        return list(self.blocks) or [ReplyBlock(self.text)]
 
 
 def last_user_text(body: dict[str, Any]) -> str:
-    """The text of the last user message (tool results and attachments left out)."""
+    """The text of the last user message that has text (tool results and attachments left
+    out): in a tool loop, the question the rounds answer."""
     for message in reversed(body.get("messages") or []):
         if isinstance(message, dict) and message.get("role") == "user":
             texts = [
@@ -58,7 +75,8 @@ def last_user_text(body: dict[str, Any]) -> str:
                 for block in as_blocks(message.get("content"))
                 if block.get("type") == "text"
             ]
-            return " ".join(texts)
+            if texts:
+                return " ".join(texts)
     return ""
 
 
@@ -86,8 +104,45 @@ def _quote(text: str) -> str:
     return flat if len(flat) <= QUOTE_CHARS else flat[:QUOTE_CHARS] + "…"
 
 
+def _where(citation: dict[str, Any]) -> str:
+    if citation["type"] == "page_location":
+        return f"page {citation['start_page_number']}"
+    if citation["type"] == "char_location":
+        return f"characters {citation['start_char_index']}–{citation['end_char_index']}"
+    return f"block {citation['start_block_index'] + 1}"
+
+
+def compose_blocks(body: dict[str, Any], model_id: str, seed: int) -> list[ReplyBlock]:
+    """The full reply before any max_tokens or stop-sequence cut, as its text blocks: with
+    citable documents, the quoted passage is a block of its own carrying its citation."""
+    question = last_user_text(body)
+    asked = f'You asked: "{_quote(question)}"\n\n'
+    rest = compose_text(body, model_id, seed).removeprefix(asked)
+    citation = choose_citation(body, question)
+    if citation is None:
+        return [ReplyBlock(asked + rest)]
+    title = citation.get("document_title") or f"document {citation['document_index'] + 1}"
+    return [
+        ReplyBlock(f"{asked}From “{title}”: "),
+        ReplyBlock(f"“{' '.join(citation['cited_text'].split())}”", (citation,)),
+        ReplyBlock(f" ({_where(citation)})\n\n{rest}"),
+    ]
+
+
+def _cut_blocks(blocks: list[ReplyBlock], text: str) -> tuple[ReplyBlock, ...]:
+    """The blocks re-cut to ``text``: a prefix of their text (a cut), or their text with more
+    after it (filler, which joins the last block)."""
+    cut, position = [], 0
+    for number, block in enumerate(blocks, start=1):
+        end = len(text) if number == len(blocks) else position + len(block.text)
+        part, position = text[position:end], min(end, len(text))
+        if part:
+            cut.append(ReplyBlock(part, block.citations))
+    return tuple(cut)
+
+
 def compose_text(body: dict[str, Any], model_id: str, seed: int) -> str:
-    """The full reply before any max_tokens or stop-sequence cut."""
+    """The full reply's text (without citations) before any cut."""
     rng = random.Random(seed)
     turns = len(body.get("messages") or [])
     documents, images = count_kind(body, "document"), count_kind(body, "image")
@@ -133,14 +188,33 @@ def _stop_at_sequence(
     return text[:start], generated, sequence
 
 
+def _prefill(body: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    """(the request without a final all-text assistant message, that message's text).
+
+    A prefilled request is answered with the rest of the reply the same request without the
+    prefill gets, so a reply continued after a broken stream reads as if it never broke."""
+    messages = body.get("messages") or []
+    last = messages[-1] if messages and isinstance(messages[-1], dict) else {}
+    blocks = as_blocks(last.get("content")) if last.get("role") == "assistant" else []
+    if not blocks or any(block.get("type") != "text" for block in blocks):
+        return body, ""
+    return {**body, "messages": messages[:-1]}, "".join(str(b.get("text", "")) for b in blocks)
+
+
 def plan_reply(body: dict[str, Any], model: ModelSpec) -> ReplyPlan:
     """The text to send and why it stops: end_turn, max_tokens or stop_sequence."""
+    body, prefix = _prefill(body)
     seed = request_seed(body)
     cpt = model.chars_per_token
-    pieces = split_tokens(compose_text(body, model.id, seed), cpt)
+    blocks = compose_blocks(body, model.id, seed)
+    pieces = split_tokens("".join(block.text for block in blocks), cpt)
     wanted = TOKENS_PHRASE.search(last_user_text(body))
     if wanted:
         pieces = _sized(pieces, min(int(wanted.group(1)), MAX_REQUESTED_TOKENS), seed, cpt)
+    whole = "".join(pieces)
+    if prefix and whole.startswith(prefix):
+        pieces = split_tokens(whole[len(prefix):], cpt)
+        blocks = [ReplyBlock("".join(pieces))]
     stop_reason = "end_turn"
     max_tokens = int(body.get("max_tokens", len(pieces)))
     if len(pieces) > max_tokens:
@@ -149,8 +223,9 @@ def plan_reply(body: dict[str, Any], model: ModelSpec) -> ReplyPlan:
     stop = _stop_at_sequence(text, pieces, list(body.get("stop_sequences") or []))
     if stop:
         cut, generated, sequence = stop
-        return ReplyPlan(cut, generated, "stop_sequence", sequence, seed)
-    return ReplyPlan(text, len(pieces), stop_reason, None, seed)
+        return ReplyPlan(cut, generated, "stop_sequence", sequence, seed,
+                         _cut_blocks(blocks, cut))
+    return ReplyPlan(text, len(pieces), stop_reason, None, seed, _cut_blocks(blocks, text))
 
 
 def delta_texts(text: str, chars_per_token: int, seed: int) -> list[tuple[str, int]]:

@@ -1,7 +1,8 @@
 """Writing a /v1/messages answer: the SSE stream or the JSON message, faults included.
 
 The stream mirrors the recorded real streams event for event: message_start (input usage,
-output_tokens 1) → content_block_start → ping → content_block_delta… → content_block_stop →
+output_tokens 1) → content_block_start → ping → content_block_delta… → content_block_stop (a
+reply citing a document has several text blocks; a cited one opens with a citations_delta) →
 message_delta (stop reason, cumulative output_tokens) → message_stop.  Pacing sleeps with
 asyncio between deltas, so any number of streams run side by side.
 """
@@ -19,7 +20,8 @@ from .asgi import ConnectionDropped, Headers, Send, dump_json, send_body, start_
 from .cache import CacheUsage
 from .faults import SSE_CONTENT_TYPE, Fault
 from .models import ModelSpec
-from .replies import ReplyPlan, delta_texts
+from .replies import ReplyPlan, delta_texts, split_tokens
+from .stamps import StreamStamps
 
 # A ping right after the first content block (as recorded), then one every PING_EVERY deltas.
 PING_EVERY = 50
@@ -38,6 +40,7 @@ class MessagePlan:
     usage: CacheUsage
     reply: ReplyPlan
     diagnostics: dict[str, Any] | None = None
+    stamps: StreamStamps | None = None  # write times of its text deltas, when asked for
 
     def message(
         self, *, content: list[dict[str, Any]], output_tokens: int, **stop: Any
@@ -63,15 +66,45 @@ class MessagePlan:
             body["diagnostics"] = self.diagnostics
         return body
 
+    def whole_message(self) -> dict[str, Any]:
+        """The finished reply as one Message (a plain request's answer, a batch result)."""
+        reply = self.reply
+        return self.message(
+            content=[
+                *reply.before,
+                *[
+                    {"type": "text", "text": block.text,
+                     **({"citations": list(block.citations)} if block.citations else {})}
+                    for block in reply.content_blocks()
+                    if block.text
+                ],
+                *reply.after,
+            ],
+            output_tokens=reply.output_tokens,
+            stop_reason=reply.stop_reason, stop_sequence=reply.stop_sequence,
+        )
+
+    def refused_message(self, fault: Fault) -> dict[str, Any]:
+        """An empty reply stopped by a refusal, with its stop_details."""
+        return self.message(
+            content=[], output_tokens=1, stop_reason="refusal",
+            stop_details=_refusal_details(fault),
+        )
+
 
 class Pacer:
-    """Spaces deltas out at the current tokens-per-second rate (0 means no pacing)."""
+    """Spaces deltas out at the current tokens-per-second rate (0 means no pacing), after a
+    wait of `first_token` seconds before the first (the model "thinking" before it answers)."""
 
-    def __init__(self, rate: Callable[[], float]) -> None:
+    def __init__(self, rate: Callable[[], float], first_token: float = 0.0) -> None:
         self._rate = rate
+        self._first_token = first_token
         self._due: float | None = None
 
     async def wait(self, tokens: int) -> None:
+        if self._first_token > 0:
+            first, self._first_token = self._first_token, 0.0
+            await asyncio.sleep(first)
         rate = self._rate()
         if rate <= 0 or tokens <= 0:
             return
@@ -130,12 +163,26 @@ class _Stream:
         await self.event("content_block_start", start)
         await send_body(self.send, PING, more=True)
 
-    async def close(self, output_tokens: int, **stop: Any) -> None:
-        await self.event("content_block_stop", {"type": "content_block_stop", "index": 0})
+    async def next_block(self, index: int) -> None:
+        await self.event("content_block_stop", {"type": "content_block_stop", "index": index - 1})
+        block = {"type": "text", "text": ""}
+        start = {"type": "content_block_start", "index": index, "content_block": block}
+        await self.event("content_block_start", start)
+
+    async def close(self, output_tokens: int, last_index: int = 0, **stop: Any) -> None:
+        await self.event(
+            "content_block_stop", {"type": "content_block_stop", "index": last_index}
+        )
+        await self.end(output_tokens, **stop)
+
+    async def end(self, output_tokens: int, thinking_tokens: int = 0, **stop: Any) -> None:
+        """message_delta (stop reason, cumulative output) and message_stop."""
         delta = {"stop_reason": stop.get("stop_reason"), "stop_sequence": stop.get("stop_sequence")}
         if stop.get("stop_details"):
             delta["stop_details"] = stop["stop_details"]
-        usage = {"output_tokens": output_tokens}
+        usage: dict[str, Any] = {"output_tokens": output_tokens}
+        if thinking_tokens:  # thinking is billed as output; the API says how much of it
+            usage["output_tokens_details"] = {"thinking_tokens": thinking_tokens}
         await self.event("message_delta", {"type": "message_delta", "delta": delta, "usage": usage})
         await self.event("message_stop", {"type": "message_stop"})
         await send_body(self.send, b"")
@@ -157,25 +204,101 @@ class _Stream:
         await send_body(self.send, b"")
         return True
 
-    async def run(self) -> None:
-        await self.open()
+    async def delta(self, index: int, delta: dict[str, Any]) -> None:
+        await self.event(
+            "content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta}
+        )
+
+    async def text_delta(self, index: int, text: str) -> None:
+        if self.plan.stamps is not None:
+            self.plan.stamps.text_written(text)
+        await self.delta(index, {"type": "text_delta", "text": text})
+
+    async def start_block(self, index: int, block: dict[str, Any]) -> None:
+        await self.event(
+            "content_block_start",
+            {"type": "content_block_start", "index": index, "content_block": block},
+        )
+
+    async def whole_block(self, index: int, block: dict[str, Any]) -> None:
+        """A thinking, redacted_thinking or tool call block: opened, streamed, closed."""
+        kind = block["type"]
+        if kind == "thinking":
+            await self.start_block(index, {"type": "thinking", "thinking": "", "signature": ""})
+            cpt = self.plan.model.chars_per_token
+            for text, tokens in delta_texts(block["thinking"], cpt, self.plan.reply.seed):
+                await self.pacer.wait(tokens)
+                await self.delta(index, {"type": "thinking_delta", "thinking": text})
+            await self.delta(index, {"type": "signature_delta", "signature": block["signature"]})
+        elif kind in ("tool_use", "server_tool_use"):
+            await self.start_block(index, {**block, "input": {}})
+            raw = json.dumps(block["input"])
+            for part in (raw[: len(raw) // 2], raw[len(raw) // 2 :]):
+                await self.delta(index, {"type": "input_json_delta", "partial_json": part})
+        else:
+            await self.start_block(index, block)
+        await self.event("content_block_stop", {"type": "content_block_stop", "index": index})
+
+    async def run_with_blocks(self) -> None:
+        """A reply with thinking before its text or tool calls after it."""
+        await start_response(self.send, 200, sse_headers(self.plan.request_id))
+        shell = self.plan.message(content=[], output_tokens=1)
+        await self.event("message_start", {"type": "message_start", "message": shell})
         reply = self.plan.reply
-        deltas = delta_texts(reply.text, self.plan.model.chars_per_token, reply.seed)
-        for number, (text, tokens) in enumerate(deltas, start=1):
+        for index, block in enumerate(reply.before):
+            await self.whole_block(index, block)
+        index = len(reply.before)
+        await self.start_block(index, {"type": "text", "text": ""})
+        await send_body(self.send, PING, more=True)
+        for text, tokens in delta_texts(reply.text, self.plan.model.chars_per_token, reply.seed):
             if await self.maybe_fault():
                 return
             await self.pacer.wait(tokens)
-            delta = {"type": "text_delta", "text": text}
-            await self.event(
-                "content_block_delta", {"type": "content_block_delta", "index": 0, "delta": delta}
-            )
+            await self.text_delta(index, text)
             self.sent_tokens += tokens
-            if number % PING_EVERY == 0:
-                await send_body(self.send, PING, more=True)
+        await self.event("content_block_stop", {"type": "content_block_stop", "index": index})
+        for offset, block in enumerate(reply.after, start=index + 1):
+            await self.whole_block(offset, block)
+        if await self.maybe_fault(at_end=True):
+            return
+        thinking = sum(
+            len(split_tokens(block.get("thinking", ""), self.plan.model.chars_per_token))
+            for block in reply.before
+        )
+        await self.end(
+            reply.output_tokens, thinking_tokens=thinking,
+            stop_reason=reply.stop_reason, stop_sequence=None,
+        )
+
+    async def run(self) -> None:
+        if self.plan.reply.before or self.plan.reply.after:
+            await self.run_with_blocks()
+            return
+        await self.open()
+        reply = self.plan.reply
+        blocks = reply.content_blocks()
+        number = 0
+        for index, block in enumerate(blocks):
+            if index:
+                await self.next_block(index)
+            # As the API does: a cited block opens with its citation, then its text follows.
+            for citation in block.citations:
+                await self.delta(index, {"type": "citations_delta", "citation": citation})
+            cpt = self.plan.model.chars_per_token
+            for text, tokens in delta_texts(block.text, cpt, reply.seed + index):
+                if await self.maybe_fault():
+                    return
+                await self.pacer.wait(tokens)
+                await self.text_delta(index, text)
+                self.sent_tokens += tokens
+                number += 1
+                if number % PING_EVERY == 0:
+                    await send_body(self.send, PING, more=True)
         if await self.maybe_fault(at_end=True):
             return
         await self.close(
-            reply.output_tokens, stop_reason=reply.stop_reason, stop_sequence=reply.stop_sequence
+            reply.output_tokens, len(blocks) - 1,
+            stop_reason=reply.stop_reason, stop_sequence=reply.stop_sequence,
         )
 
 
@@ -197,17 +320,10 @@ async def send_message(send: Send, plan: MessagePlan, pacer: Pacer, fault: Fault
     if fault is not None and fault.kind == "stall":
         await asyncio.sleep(fault.seconds)
     if fault is not None and fault.kind == "refusal":
-        body = plan.message(
-            content=[], output_tokens=1, stop_reason="refusal",
-            stop_details=_refusal_details(fault),
-        )
+        body = plan.refused_message(fault)
     else:
         await pacer.wait(reply.output_tokens)
-        content = [{"type": "text", "text": reply.text}] if reply.text else []
-        body = plan.message(
-            content=content, output_tokens=reply.output_tokens,
-            stop_reason=reply.stop_reason, stop_sequence=reply.stop_sequence,
-        )
+        body = plan.whole_message()
     data = dump_json(body)
     await start_response(send, 200, json_headers(plan.request_id, len(data)))
     if fault is not None and fault.kind == "drop":

@@ -1,4 +1,5 @@
-"""The mutable state of one offline upstream: pace, queued faults, request log, cache, clock.
+"""The mutable state of one offline upstream: pace, queued faults, request log, cache, clock,
+message batches.
 
 Only the server's own event loop touches it (control goes through HTTP), so it needs no locks.
 """
@@ -10,11 +11,14 @@ import os
 from collections import deque
 from typing import Any
 
+from .batches import BatchStore
 from .cache import CacheDiagnostics, Clock, PromptCache
 from .faults import Fault
+from .stamps import StampLog
 
 DEFAULT_TOKENS_PER_SECOND = 60.0
 PACE_ENV = "OFFLINE_UPSTREAM_TOKENS_PER_SECOND"
+FIRST_TOKEN_ENV = "OFFLINE_UPSTREAM_FIRST_TOKEN_SECONDS"
 MAX_LOGGED_REQUESTS = 1000
 _CREDENTIAL_HEADERS = ("authorization", "x-api-key")
 
@@ -23,6 +27,13 @@ def pace_from_env() -> float:
     """The configured default pace: OFFLINE_UPSTREAM_TOKENS_PER_SECOND, else 60."""
     value = os.environ.get(PACE_ENV, "").strip()
     return float(value) if value else DEFAULT_TOKENS_PER_SECOND
+
+
+def first_token_from_env() -> float:
+    """The configured wait before a reply's first token: OFFLINE_UPSTREAM_FIRST_TOKEN_SECONDS,
+    else 0 (the first token comes at the pace like every other)."""
+    value = os.environ.get(FIRST_TOKEN_ENV, "").strip()
+    return float(value) if value else 0.0
 
 
 def _mask(value: str) -> str:
@@ -47,20 +58,37 @@ def _loggable_body(raw: bytes) -> Any:
 
 
 class UpstreamState:
-    def __init__(self, tokens_per_second: float | None = None) -> None:
+    def __init__(
+        self,
+        tokens_per_second: float | None = None,
+        batch_seconds: float | None = None,
+        first_token_seconds: float | None = None,
+        stamps: bool = False,
+    ) -> None:
         self.default_pace = pace_from_env() if tokens_per_second is None else tokens_per_second
         self.pace = self.default_pace
+        self.default_first_token = (
+            first_token_from_env() if first_token_seconds is None else first_token_seconds
+        )
+        self.first_token_seconds = self.default_first_token
+        self.stamps = StampLog(stamps)
+        self._stamps_default = stamps
         self.clock = Clock()
         self.cache = PromptCache(self.clock)
         self.diagnostics = CacheDiagnostics()
+        self.batches = BatchStore(self.clock, batch_seconds)
         self._faults: deque[Fault] = deque()
         self._log: deque[dict[str, Any]] = deque(maxlen=MAX_LOGGED_REQUESTS)
 
     def reset(self) -> None:
         self.pace = self.default_pace
+        self.first_token_seconds = self.default_first_token
+        self.stamps.clear()
+        self.stamps.enabled = self._stamps_default
         self.clock.reset()
         self.cache.clear()
         self.diagnostics.clear()
+        self.batches.reset()
         self._faults.clear()
         self._log.clear()
 

@@ -65,16 +65,43 @@ class UpstreamControl:
         """Move the prompt cache's clock forward (to expire or age entries without sleeping)."""
         self._call("POST", "/_control/clock", {"advance_seconds": seconds})
 
+    def set_batch_seconds(self, seconds: float) -> None:
+        """How long batches created from now on take: their requests finish evenly spread
+        over this many seconds of the upstream's clock (see `advance_clock`)."""
+        self._call("POST", "/_control/batches", {"processing_seconds": seconds})
+
+    def drop_next_results_after(self, lines: int) -> None:
+        """Cut the next batch results download after this many lines (connection lost)."""
+        self._call("POST", "/_control/batches", {"drop_results_after_lines": lines})
+
+    def set_first_token(self, seconds: float) -> None:
+        """Wait this long before the first token of replies started from now on."""
+        self._call("POST", "/_control/pace", {"first_token_seconds": seconds})
+
+    def record_stamps(self, enabled: bool = True) -> None:
+        """Record the write time of every streamed text delta from now on (see stamps.py)."""
+        self._call("POST", "/_control/stamps", {"enabled": enabled})
+
+    def stamps(self) -> list[dict[str, Any]]:
+        """Recorded streams: `request_id`, `prompt` (the last user text), `writes` as
+        [monotonic seconds, characters of text written so far] per text delta."""
+        return self._call("GET", "/_control/stamps")["streams"]
+
     def state(self) -> dict[str, Any]:
-        """Current pace, default pace, number of queued faults and clock reading."""
+        """Current and default pace, queued faults, clock reading, batch processing time."""
         return self._call("GET", "/_control/state")
 
 
 class RunningUpstream(UpstreamControl):
     """The offline upstream served by uvicorn on a background thread, on a free loopback port."""
 
-    def __init__(self, tokens_per_second: float | None = None, host: str = "127.0.0.1") -> None:
-        self.app = create_app(tokens_per_second)
+    def __init__(
+        self,
+        tokens_per_second: float | None = None,
+        host: str = "127.0.0.1",
+        batch_seconds: float | None = None,
+    ) -> None:
+        self.app = create_app(tokens_per_second, batch_seconds)
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._socket.bind((host, 0))

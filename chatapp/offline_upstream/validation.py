@@ -62,15 +62,16 @@ def check_model(body: dict[str, Any]) -> ModelSpec:
     return model
 
 
-def _check_max_tokens(body: dict[str, Any], model: ModelSpec) -> int:
+def _check_max_tokens(body: dict[str, Any], model: ModelSpec, limit: int | None) -> int:
+    limit = model.max_tokens if limit is None else limit
     value = _require(body, "max_tokens")
     if not isinstance(value, int) or isinstance(value, bool):
         raise invalid("max_tokens: Input should be a valid integer")
     if value < 0:  # 0 is allowed: a non-streamed max_tokens 0 pre-warms the cache
         raise invalid("max_tokens: Input should be greater than or equal to 0")
-    if value > model.max_tokens:
+    if value > limit:
         raise invalid(
-            f"max_tokens: {value} > {model.max_tokens}, which is the maximum allowed number "
+            f"max_tokens: {value} > {limit}, which is the maximum allowed number "
             f"of output tokens for {model.id}"
         )
     return value
@@ -227,10 +228,15 @@ def _check_media(messages: list[dict[str, Any]], model: ModelSpec) -> None:
         raise invalid(f"A maximum of {model.max_pdf_pages} PDF pages may be provided.")
 
 
-def validate_request(body: dict[str, Any], *, count_only: bool = False) -> ModelSpec:
-    """Check a /v1/messages (or count_tokens) body; returns the model it names."""
+def validate_request(
+    body: dict[str, Any], *, count_only: bool = False, long_output: bool = False
+) -> ModelSpec:
+    """Check a /v1/messages (or count_tokens) body; returns the model it names.
+
+    `long_output`: a batch request sent with the long-output beta (a larger max_tokens)."""
     model = check_model(body)
-    max_tokens = None if count_only else _check_max_tokens(body, model)
+    limit = model.batch_max_tokens if long_output else None
+    max_tokens = None if count_only else _check_max_tokens(body, model, limit)
     messages = _check_messages(body)
     _check_system(body)
     stop_sequences = body.get("stop_sequences")
@@ -240,12 +246,23 @@ def validate_request(body: dict[str, Any], *, count_only: bool = False) -> Model
         raise invalid("stop_sequences: Input should be a valid list of strings")
     _check_thinking(body, model, max_tokens)
     _check_media(messages, model)
-    if not count_only and messages[-1]["role"] == "assistant" and not model.accepts_prefill:
+    if (
+        not count_only
+        and messages[-1]["role"] == "assistant"
+        and not model.accepts_prefill
+        and not _is_paused_turn(messages[-1])  # continuing a paused turn is no prefill
+    ):
         raise invalid(
             "This model does not support assistant message prefill. The conversation must end "
             "with a user message."
         )
     return model
+
+
+def _is_paused_turn(message: dict[str, Any]) -> bool:
+    from .agentic import is_paused_turn  # agentic builds on replies, which builds on this
+
+    return is_paused_turn(message)
 
 
 def check_prompt_size(prompt_tokens: int, model: ModelSpec) -> None:

@@ -55,7 +55,9 @@
   async function request(method, path, body) {
     const headers = { Accept: "application/json" };
     const init = { method, headers, credentials: "same-origin", cache: "no-store" };
-    if (body !== undefined) {
+    if (body instanceof FormData) {
+      init.body = body; // multipart: the browser sets the Content-Type with its boundary
+    } else if (body !== undefined) {
       headers["Content-Type"] = "application/json";
       init.body = JSON.stringify(body);
     }
@@ -97,11 +99,20 @@
   NS.api = {
     ApiError,
     csrfToken,
+    request, // for pages with endpoints of their own (batch_jobs.js)
     listConversations: () => request("GET", "/api/conversations/"),
     createConversation: (fields) => request("POST", "/api/conversations/", fields || {}),
     getConversation: (id) => request("GET", "/api/conversations/" + enc(id) + "/"),
     updateConversation: (id, fields) => request("PATCH", "/api/conversations/" + enc(id) + "/", fields),
     deleteConversation: (id) => request("DELETE", "/api/conversations/" + enc(id) + "/"),
     listModels: () => request("GET", "/api/models/"),
+    listAttachments: (id) => request("GET", "/api/conversations/" + enc(id) + "/attachments/"),
+    uploadAttachment: (id, file) => {
+      const form = new FormData();
+      form.append("file", file, file.name);
+      return request("POST", "/api/conversations/" + enc(id) + "/attachments/", form);
+    },
+    deleteAttachment: (id, attachmentId) =>
+      request("DELETE", "/api/conversations/" + enc(id) + "/attachments/" + enc(attachmentId) + "/"),
   };
 })();

@@ -6,7 +6,7 @@
 (function () {
   "use strict";
 
-  const { api, ConversationSocket, render } = window.ChatApp;
+  const { api, ConversationSocket, render, attachments, agentic } = window.ChatApp;
 
   // --- page data (rendered by Django's json_script) ------------------------------------
 
@@ -47,6 +47,7 @@
     composer: $("composer"),
     input: $("composer-input"),
     modelSelect: $("model-select"),
+    thinkingSelect: $("thinking-select"),
     send: $("send-btn"),
     sendLabel: $("send-label"),
     toasts: $("toasts"),
@@ -75,6 +76,7 @@
     renderQueued: false,
     dirty: new Set(),
     resyncInFlight: false,
+    jumpTo: null, // a message to scroll to once the conversation is drawn (search)
   };
 
   // --- small helpers -------------------------------------------------------------------
@@ -105,6 +107,8 @@
     stop: "M7 7h10v10H7z",
     retry: "M4 4v6h6 M20 12a8 8 0 0 1-14.3 4.9 M4 10a8 8 0 0 1 14.3-4.9",
     copy: "M9 9h10v10H9z M5 15V5h10",
+    prev: "M15 6l-6 6 6 6",
+    next: "M9 6l6 6-6 6",
   };
 
   function icon(name) {
@@ -359,11 +363,16 @@
       usage: msg.usage || null,
       cost_usd: msg.cost_usd === undefined ? null : msg.cost_usd,
       error: msg.error || null,
+      flags: Array.isArray(msg.flags) ? msg.flags : [],
+      content: Array.isArray(msg.content) ? msg.content : [], // blocks: attachments, citations
+      cache_saved_usd: msg.cache_saved_usd === undefined ? null : msg.cache_saved_usd,
+      versions: msg.versions || null, // {index, count, previous_id, next_id}: other versions
       notice: "",
       retrying: false,
       renderedText: null,
       node: null,
     };
+    agentic.initView(view, msg);
     buildNode(view);
     return view;
   }
@@ -372,8 +381,12 @@
     if (view.role === "user") {
       const textNode = h("div", { class: "msg-text" });
       textNode.textContent = view.text;
-      view.node = h("article", { class: "msg msg-user", "aria-label": "You said" }, h("div", { class: "msg-bubble" }, textNode));
-      view.parts = { text: textNode };
+      const files = h("div", { class: "msg-files", hidden: true });
+      const versions = h("div", { class: "msg-versions", hidden: true });
+      const edit = h("button", { type: "button", class: "link-btn msg-edit", "data-action": "edit", "aria-label": "Edit this message" }, "Edit");
+      const tools = h("div", { class: "msg-tools" }, versions, edit);
+      view.node = h("article", { class: "msg msg-user", "aria-label": "You said" }, files, h("div", { class: "msg-bubble" }, textNode), tools);
+      view.parts = { text: textNode, files, versions, edit };
     } else {
       const md = h("div", { class: "md" });
       const thinking = h("div", { class: "msg-thinking", "aria-hidden": "true" }, h("span"), h("span"), h("span"));
@@ -381,10 +394,15 @@
       const status = h("p", { class: "msg-status", hidden: true });
       const error = h("div", { class: "msg-error", hidden: true });
       const footer = h("div", { class: "msg-footer", hidden: true });
-      const content = h("div", { class: "msg-content" }, md, thinking, notice, status, error, footer);
+      const cache = h("p", { class: "msg-cache", hidden: true });
+      const flags = h("p", { class: "msg-flags", hidden: true });
+      const versions = h("div", { class: "msg-versions", hidden: true });
+      const extra = agentic.buildParts(h); // thinking panel and tool cards above, notes below
+      const content = h("div", { class: "msg-content" }, extra.trace, extra.tools, md, thinking,
+        notice, status, extra.notes, error, flags, footer, versions, cache);
       view.node = h("article", { class: "msg msg-assistant", "aria-label": "Claude replied" },
         h("div", { class: "msg-avatar", "aria-hidden": "true" }, "✳"), content);
-      view.parts = { md, thinking, notice, status, error, footer };
+      view.parts = { md, thinking, notice, status, error, flags, footer, cache, extra, versions };
     }
     if (view.id !== null) view.node.dataset.id = String(view.id);
     view.node.dataset.role = view.role;
@@ -410,8 +428,14 @@
   function paint(view) {
     if (view.role === "user") {
       if (view.parts.text.textContent !== view.text) view.parts.text.textContent = view.text;
+      if (view.paintedContent !== view.content) {
+        attachments.paintChips(view.parts.files, view.content, state.currentId);
+        view.paintedContent = view.content;
+      }
       view.node.classList.toggle("is-pending", view.id === null);
       view.node.classList.toggle("is-failed", !!view.failed);
+      view.parts.edit.hidden = view.id === null || !!view.editing;
+      paintVersions(view.parts.versions, view);
       return;
     }
     const p = view.parts;
@@ -419,11 +443,16 @@
     view.node.classList.toggle("is-streaming", streaming);
     view.node.setAttribute("aria-busy", streaming ? "true" : "false");
     view.node.dataset.status = view.status;
-    if (view.renderedText !== view.text) {
-      render.renderMarkdown(p.md, view.text);
-      view.renderedText = view.text;
+    // A finished reply that cites its documents is drawn from its blocks, with its sources.
+    const cited = !streaming && render.hasCitations(view.content);
+    const drawn = cited ? view.content : view.text;
+    if (view.renderedText !== drawn) {
+      if (cited) render.renderReply(p.md, view.content);
+      else render.renderMarkdown(p.md, view.text);
+      view.renderedText = drawn;
     }
-    p.thinking.hidden = !(streaming && !view.text);
+    p.thinking.hidden = !(streaming && !view.text && !view.thinking);
+    agentic.paint(view, p.extra, h);
 
     p.notice.hidden = !(streaming && view.notice);
     p.notice.textContent = view.notice || "";
@@ -432,6 +461,7 @@
     const statusText = view.status === "cancelled" ? "Stopped" : "";
     p.status.hidden = !statusText;
     p.status.textContent = statusText;
+    if (statusText && agentic.canContinue(view)) p.status.append(" ", continueButton(view));
 
     // error with Retry
     const showError = view.status === "error" || view.status === "interrupted" || (!!view.error && !streaming);
@@ -441,6 +471,7 @@
         icon("retry"), view.retrying ? "Retrying…" : "Retry");
       const children = [h("p", { class: "msg-error-text", text: words.headline })];
       if (words.detail) children.push(h("p", { class: "msg-error-detail", text: words.detail }));
+      if (agentic.canContinue(view)) children.push(continueButton(view));
       children.push(retry);
       p.error.replaceChildren(...children);
       p.error.hidden = false;
@@ -449,16 +480,114 @@
       p.error.replaceChildren();
     }
 
+    paintFlags(p.flags, view);
+
     // footer: model · in · out · cost (once the reply has ended)
     if (!streaming && (view.usage || (view.cost_usd !== null && view.cost_usd !== undefined))) {
       const line = h("span", { class: "msg-usage", text: render.formatFooter(view) });
       if (view.usage) line.title = render.usageDetails(view.usage);
       const copy = h("button", { type: "button", class: "link-btn msg-copy", "data-action": "copy-reply", "aria-label": "Copy reply" }, "Copy");
-      p.footer.replaceChildren(line, copy);
+      const again = h("button", { type: "button", class: "link-btn msg-regenerate", "data-action": "retry", "aria-label": "Regenerate this reply" }, "Regenerate");
+      p.footer.replaceChildren(line, copy, again);
       p.footer.hidden = false;
     } else {
       p.footer.hidden = true;
     }
+    paintVersions(p.versions, view);
+    const cacheText = streaming ? "" : render.cacheLine(view.usage, view.cache_saved_usd);
+    p.cache.hidden = !cacheText;
+    p.cache.textContent = cacheText;
+  }
+
+  /** ‹ 2 / 3 ›: this message's place among its versions (edits, regenerated replies). */
+  function paintVersions(node, view) {
+    const v = view.versions;
+    node.hidden = !v || v.count < 2;
+    if (node.hidden) {
+      node.replaceChildren();
+      return;
+    }
+    const what = view.role === "user" ? "message" : "reply";
+    const step = (target, name, label) => h("button", { type: "button", class: "icon-btn version-btn",
+      "data-action": "version", "data-target": target === null ? null : String(target),
+      "aria-label": label + " version of this " + what, disabled: target === null || null }, icon(name));
+    node.replaceChildren(step(v.previous_id, "prev", "Previous"),
+      h("span", { class: "version-count", text: v.index + " / " + v.count }),
+      step(v.next_id, "next", "Next"));
+  }
+
+  async function showVersion(messageId) {
+    if (state.currentId === null || isBusy()) return;
+    const token = state.loadToken;
+    try {
+      const conv = await api.request("POST", "/api/conversations/" + state.currentId + "/branch/", { message_id: messageId });
+      if (token === state.loadToken) applySnapshot(conv, { keepScroll: true });
+      const view = state.messages.get(messageId);
+      if (view) {
+        const button = view.node.querySelector(".version-btn:not([disabled])");
+        if (button) button.focus();
+        if (view.versions) announce("Showing version " + view.versions.index + " of " + view.versions.count);
+      }
+    } catch (err) {
+      toast("Couldn't show that version. " + err.message, "error");
+    }
+  }
+
+  /** Edit a question in place: a new version is sent; the old one stays a branch away. */
+  function startEdit(view) {
+    if (view.editing || isBusy()) return;
+    view.editing = true;
+    const box = h("textarea", { class: "edit-input", rows: "3", "aria-label": "Edit your message" });
+    box.value = view.text;
+    const save = h("button", { type: "submit", class: "btn btn-small" }, "Save and send");
+    const cancel = h("button", { type: "button", class: "btn btn-small btn-quiet" }, "Cancel");
+    const form = h("form", { class: "edit-form" }, box, h("div", { class: "edit-actions" }, cancel, save));
+    const bubble = view.node.querySelector(".msg-bubble");
+    bubble.hidden = true;
+    bubble.after(form);
+    paintNow(view);
+    const finish = () => {
+      form.remove();
+      bubble.hidden = false;
+      view.editing = false;
+      paintNow(view);
+    };
+    cancel.addEventListener("click", () => {
+      finish();
+      view.parts.edit.focus();
+    });
+    box.addEventListener("keydown", (event) => {
+      if (event.key === "Escape") {
+        event.preventDefault();
+        event.stopPropagation();
+        cancel.click();
+      } else if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+        event.preventDefault();
+        form.requestSubmit();
+      }
+    });
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const text = box.value;
+      if (!text.trim() || isBusy() || !state.socket) return;
+      finish();
+      state.awaitingReply = true;
+      updateComposer();
+      state.socket.send({ type: "edit_message", message_id: view.id, text, model: el.modelSelect.value || DEFAULT_MODEL });
+    });
+    box.focus();
+  }
+
+  /** The content checks' badge: what they found, explained on hover and to screen readers. */
+  function paintFlags(node, view) {
+    const words = view.status === "streaming" ? null : render.describeFlags(view.flags);
+    node.hidden = !words;
+    if (!words) {
+      node.replaceChildren();
+      return;
+    }
+    node.replaceChildren(h("span", { class: "flag-badge", tabindex: "0", role: "note",
+      title: words.detail, "aria-label": words.badge + ". " + words.detail, text: words.badge }));
   }
 
   function paintNow(view) {
@@ -514,7 +643,7 @@
     return out;
   }
 
-  function applySnapshot(conv) {
+  function applySnapshot(conv, options) {
     state.current = Object.assign({}, conv);
     delete state.current.messages;
     setTitle(conversationTitle(conv));
@@ -554,10 +683,28 @@
     el.loading.hidden = true;
     updateEmptyState();
     updateComposer();
-    scrollToBottom();
+    if (!(options && options.keepScroll)) scrollToBottom();
+    if (state.jumpTo !== null) jumpToMessage(state.jumpTo);
+  }
+
+  /** Scroll a message into view and highlight it (search results land here). */
+  function jumpToMessage(id) {
+    state.jumpTo = null;
+    const view = state.messages.get(id);
+    if (!view) {
+      toast("That message is in another version of this conversation: use ‹ › to find it.");
+      return;
+    }
+    state.stickToBottom = false;
+    view.node.scrollIntoView({ block: "center" });
+    view.node.classList.add("is-found");
+    view.node.setAttribute("tabindex", "-1");
+    view.node.focus({ preventScroll: true });
+    window.setTimeout(() => view.node.classList.remove("is-found"), 4000);
   }
 
   function mergeSnapshotMessage(view, msg) {
+    view.versions = msg.versions || null;
     if (view.status !== "streaming" && msg.status === "streaming") return; // we know it ended
     if (view.status === "streaming" && msg.status === "streaming") {
       const seq = Number(msg.seq) || 0;
@@ -574,6 +721,10 @@
     view.usage = msg.usage || null;
     view.cost_usd = msg.cost_usd === undefined ? null : msg.cost_usd;
     view.error = msg.error || null;
+    view.flags = Array.isArray(msg.flags) ? msg.flags : [];
+    view.content = Array.isArray(msg.content) ? msg.content : view.content;
+    view.cache_saved_usd = msg.cache_saved_usd === undefined ? null : msg.cache_saved_usd;
+    agentic.initView(view, msg);
     view.retrying = false;
   }
 
@@ -635,6 +786,8 @@
         return onDelta(frame);
       case "reply_state":
         return onReplyState(frame);
+      case "tool_call":
+        return onToolCall(frame);
       case "message_completed":
         return onMessageCompleted(frame);
       case "conversation_updated":
@@ -645,6 +798,8 @@
         return onErrorFrame(frame);
       case "ready":
         return onReady(frame);
+      case "branch_changed":
+        return resyncSnapshot(); // an edit, a regenerated reply or another version shown
       default:
         return undefined; // frames this page does not know are ignored
     }
@@ -666,7 +821,9 @@
       const view = state.pending.splice(index, 1)[0];
       view.id = msg.id;
       view.text = msg.text || view.text;
+      view.content = Array.isArray(msg.content) ? msg.content : view.content;
       view.failed = false;
+      attachments.sent();
       view.node.dataset.id = String(msg.id);
       state.messages.set(msg.id, view);
       // it belongs before any remaining optimistic bubbles
@@ -706,6 +863,9 @@
     } else {
       view.status = "streaming";
       view.model = frame.model || view.model;
+      view.seq = 0; // a continued reply numbers its frames anew after its text so far
+      view.error = null;
+      view.retrying = false;
       markDirty(view);
     }
     state.streamingId = id;
@@ -735,12 +895,28 @@
       return;
     }
     view.text += typeof frame.text === "string" ? frame.text : "";
+    agentic.onDelta(view, frame);
     view.seq = seq;
     view.notice = "";
     if (state.streamingId !== view.id) {
       state.streamingId = view.id;
       updateComposer();
     }
+    markDirty(view);
+  }
+
+  /** A tool card started or ended: numbered like deltas, so a gap asks for reply_state. */
+  function onToolCall(frame) {
+    const view = state.messages.get(frame.message_id);
+    const seq = Number(frame.seq);
+    if (!view || view.status !== "streaming") return;
+    if (!(seq > view.seq)) return;
+    if (seq !== view.seq + 1) {
+      requestResync();
+      return;
+    }
+    agentic.onToolCall(view, frame);
+    view.seq = seq;
     markDirty(view);
   }
 
@@ -755,6 +931,7 @@
     view.text = typeof frame.text === "string" ? frame.text : "";
     view.seq = Number(frame.seq) || 0;
     view.model = frame.model || view.model;
+    agentic.onReplyState(view, frame);
     state.streamingId = id;
     state.awaitingReply = false;
     updateComposer();
@@ -773,6 +950,12 @@
     view.cost_usd = frame.cost_usd === undefined ? null : frame.cost_usd;
     view.model = frame.model || view.model;
     view.error = frame.error || (view.status === "error" ? view.error : null);
+    view.flags = Array.isArray(frame.flags) ? frame.flags : [];
+    if (Array.isArray(frame.content)) view.content = frame.content; // citations come here
+    view.cache_saved_usd = frame.cache_saved_usd === undefined ? null : frame.cache_saved_usd;
+    agentic.onCompleted(view, frame);
+    // Redacted or withheld by the content checks: what was kept replaces what streamed.
+    if (typeof frame.text === "string") view.text = frame.text;
     view.notice = "";
     view.retrying = false;
     if (state.streamingId === id) state.streamingId = null;
@@ -781,6 +964,7 @@
     updateComposer();
     addToConversationCost(frame.cost_usd);
     touchConversation(state.currentId);
+    document.dispatchEvent(new CustomEvent("chatapp:reply-finished", { detail: { status: view.status } }));
     if (view.status === "complete") {
       const preview = view.text.length > 300 ? view.text.slice(0, 300) + "…" : view.text;
       announce("Claude replied: " + preview);
@@ -878,6 +1062,7 @@
           el.input.value = view.text;
           autoGrow();
         }
+        attachments.unsent(); // its attachments go back to the composer too
       }
       for (const v of state.messages.values()) {
         if (v.retrying) {
@@ -888,7 +1073,9 @@
       updateEmptyState();
       updateComposer();
     }
-    toast(words.detail && frame.code !== "busy" ? words.headline + " " + words.detail : words.headline, "error");
+    // Our own rate limit (not Claude's) says in its message how long to wait.
+    if (frame.code === "rate_limited" && frame.message) toast(frame.message, "error");
+    else toast(words.detail && frame.code !== "busy" ? words.headline + " " + words.detail : words.headline, "error");
   }
 
   // --- the socket ----------------------------------------------------------------------
@@ -1023,6 +1210,8 @@
     hideBanner();
     showConnectionState("open");
     showConversationCost(null);
+    // A conversation created for an upload or a message keeps the composer's attachments.
+    attachments.show(id, { keepTray: !!opts.known });
 
     const path = id === null ? "/" : "/c/" + id + "/";
     if (opts.push && window.location.pathname !== path) window.history.pushState({ id }, "", path);
@@ -1076,6 +1265,12 @@
       el.modelSelect.append(h("option", { value: modelId, text: modelId }));
     }
     el.modelSelect.value = modelId;
+    updateThinkingChoices();
+  }
+
+  /** The thinking control offers what the chosen model supports (everything for Auto). */
+  function updateThinkingChoices() {
+    agentic.fillThinkingSelect(el.thinkingSelect, agentic.thinkingChoices(MODELS, el.modelSelect.value));
   }
 
   function isBusy() {
@@ -1090,9 +1285,10 @@
     el.send.setAttribute("aria-label", streaming ? "Stop" : "Send");
     el.send.title = streaming ? "Stop the reply" : "Send (Enter)";
     if (streaming) el.send.disabled = state.fatal;
-    else el.send.disabled = !hasText || state.awaitingReply || state.fatal;
+    else el.send.disabled = !hasText || state.awaitingReply || state.fatal || attachments.busy();
     el.input.disabled = state.fatal;
     el.modelSelect.disabled = state.fatal;
+    el.thinkingSelect.disabled = state.fatal;
     el.composer.classList.toggle("is-busy", isBusy());
   }
 
@@ -1103,28 +1299,37 @@
     el.input.style.overflowY = el.input.scrollHeight > max ? "auto" : "hidden";
   }
 
-  let creating = false;
+  let creating = null;
 
-  async function sendMessage() {
-    const text = el.input.value;
-    if (!text.trim() || isBusy() || state.fatal || creating) return;
+  /** The open conversation's id, creating it first on the "New chat" page (null: failed). */
+  async function ensureConversation() {
+    if (state.currentId !== null) return state.currentId;
+    if (creating) return creating;
     const model = el.modelSelect.value || DEFAULT_MODEL;
-
-    if (state.currentId === null) {
-      creating = true;
-      el.send.disabled = true;
+    el.send.disabled = true;
+    creating = (async () => {
       try {
         const conv = await api.createConversation({ model });
         upsertConversation(conv);
         await navigate(conv.id, { push: true, known: conv, keepFocus: true });
+        return conv.id;
       } catch (err) {
         toast("Couldn't start a new conversation. " + err.message, "error");
-        return;
+        return null;
       } finally {
-        creating = false;
+        creating = null;
         updateComposer();
       }
-    }
+    })();
+    return creating;
+  }
+
+  async function sendMessage() {
+    const text = el.input.value;
+    if (!text.trim() || isBusy() || state.fatal || creating || attachments.busy()) return;
+    const model = el.modelSelect.value || DEFAULT_MODEL;
+
+    if ((await ensureConversation()) === null) return;
     if (!state.socket || state.fatal) return;
 
     const view = newView({ id: null, role: "user", status: "complete", text });
@@ -1139,12 +1344,32 @@
     updateComposer();
     state.stickToBottom = true;
     scrollToBottom();
-    state.socket.send({ type: "user_message", text, model });
+    const frame = { type: "user_message", text, model };
+    if (el.thinkingSelect.value && el.thinkingSelect.value !== "off") frame.thinking = el.thinkingSelect.value;
+    const files = attachments.readyIds();
+    if (files.length) frame.attachments = files;
+    attachments.sending(files);
+    state.socket.send(frame);
   }
 
   function stopReply() {
     if (!state.socket || state.streamingId === null) return;
     state.socket.send({ type: "stop", message_id: state.streamingId });
+  }
+
+  function continueButton(view) {
+    return h("button", { type: "button", class: "btn btn-small continue-btn", "data-action": "continue",
+      disabled: view.retrying || null }, "Continue");
+  }
+
+  /** An interrupted or stopped reply goes on after its text (the same message grows). */
+  function continueReply(view) {
+    if (!state.socket || isBusy() || view.retrying) return;
+    view.retrying = true;
+    paintNow(view);
+    state.awaitingReply = true;
+    updateComposer();
+    state.socket.send({ type: "continue", message_id: view.id });
   }
 
   function retryReply(view) {
@@ -1158,6 +1383,7 @@
 
   async function changeModel() {
     const model = el.modelSelect.value;
+    attachments.repaint(); // image token estimates follow the selected model's image tier
     if (state.currentId === null || !state.current) return;
     const previous = state.current.model;
     if (model === previous) return;
@@ -1168,6 +1394,7 @@
       if (token !== state.loadToken) return;
       state.current.model = updated.model || model;
       upsertConversation({ id: state.currentId, model: state.current.model });
+      attachments.refresh(); // documents' costs at the new model's prices
     } catch (err) {
       if (token !== state.loadToken) return;
       state.current.model = previous;
@@ -1211,6 +1438,7 @@
       updateComposer();
     });
     el.modelSelect.addEventListener("change", changeModel);
+    el.modelSelect.addEventListener("change", updateThinkingChoices);
 
     el.newChat.addEventListener("click", async () => {
       closeSidebar();
@@ -1239,7 +1467,10 @@
       }
       const view = article ? findViewByNode(article) : null;
       if (!view) return;
-      if (button.dataset.action === "retry") retryReply(view);
+      if (button.dataset.action === "version") showVersion(Number(button.dataset.target));
+      else if (button.dataset.action === "edit") startEdit(view);
+      else if (button.dataset.action === "retry") retryReply(view);
+      else if (button.dataset.action === "continue") continueReply(view);
       else if (button.dataset.action === "copy-reply") {
         const ok = await render.copyText(view.text);
         flashButton(button, ok ? "Copied" : "Copy failed");
@@ -1290,7 +1521,38 @@
 
   // --- start ---------------------------------------------------------------------------
 
+  attachments.init({
+    ensureConversation,
+    currentModel: () => el.modelSelect.value,
+    onChange: () => updateComposer(),
+    toast,
+    announce,
+  });
   wire();
+  // For chatapp/comforts.js: search, shortcuts, export and import.
+  window.ChatApp.chat = {
+    currentId: () => state.currentId,
+    open: (id, messageId) => {
+      closeSidebar();
+      if (id === state.currentId && messageId !== undefined && messageId !== null) {
+        jumpToMessage(messageId);
+        return;
+      }
+      state.jumpTo = messageId === undefined ? null : messageId;
+      navigate(id, { push: true });
+    },
+    newChat: () => el.newChat.click(),
+    focusComposer: () => el.input.focus(),
+    stop: () => {
+      if (state.streamingId === null) return false;
+      stopReply();
+      return true;
+    },
+    conversations: () => state.conversations,
+    added: (conv) => upsertConversation(conv),
+    toast,
+    announce,
+  };
   setModel(DEFAULT_MODEL);
   loadConversations();
   navigate(typeof INITIAL_ID === "number" ? INITIAL_ID : null, { push: false, keepFocus: false });

@@ -247,7 +247,174 @@
     return { headline, detail };
   }
 
+  const FLAG_ACTIONS = { redact: " (redacted)", withhold: " (the reply was withheld)" };
+
+  /**
+   * A reply's content-check flags -> {badge, detail}, or null when there are none.
+   * badge: "Flagged: personal data"; detail: what was found and what was done, for the hover.
+   */
+  function describeFlags(flags) {
+    if (!Array.isArray(flags) || flags.length === 0) return null;
+    const categories = [];
+    const found = [];
+    for (const flag of flags) {
+      const category = String(flag.category_label || flag.category || "").toLowerCase();
+      if (category && !categories.includes(category)) categories.push(category);
+      const count = Number(flag.count) > 1 ? " (" + Number(flag.count) + "×)" : "";
+      found.push(String(flag.explanation || flag.label || flag.kind) + count + (FLAG_ACTIONS[flag.action] || ""));
+    }
+    return {
+      badge: "Flagged: " + categories.join(", "),
+      detail: "This reply contains " + found.join("; ") + ". Found by automatic checks, which can be wrong.",
+    };
+  }
+
+  // --- citations ---------------------------------------------------------------------------
+  //
+  // A reply that cites its documents arrives as text blocks, some carrying `citations`. The
+  // blocks' text is joined and rendered as markdown like any reply, with a private-use marker
+  // after each cited block; the sanitised HTML's text nodes are then searched for the markers,
+  // which become "[n]" buttons built with DOM calls. Below the reply, each source is a
+  // <details> (quoted passage and page or location), opened by its button. Cited text is only
+  // ever set as textContent.
+
+  const CITE_OPEN = "\uE000";
+  const CITE_CLOSE = "\uE001";
+  const CITE_MARK = /\uE000(\d+)\uE001/g;
+
+  function hasCitations(blocks) {
+    return Array.isArray(blocks) && blocks.some((b) => b && Array.isArray(b.citations) && b.citations.length);
+  }
+
+  function citationPlace(citation) {
+    const number = (n) => formatInt(n);
+    if (citation.type === "page_location") {
+      const last = Number(citation.end_page_number) - 1;
+      return last > Number(citation.start_page_number)
+        ? "pages " + number(citation.start_page_number) + "–" + number(last)
+        : "page " + number(citation.start_page_number);
+    }
+    if (citation.type === "char_location") {
+      return "characters " + number(citation.start_char_index) + "–" + number(citation.end_char_index);
+    }
+    if (citation.type === "content_block_location") {
+      return "part " + number(Number(citation.start_block_index) + 1);
+    }
+    return "";
+  }
+
+  function citationSource(citation) {
+    const title = citation.document_title || "Document " + (Number(citation.document_index) + 1);
+    const place = citationPlace(citation);
+    return place ? title + ", " + place : title;
+  }
+
+  function markersToButtons(root, count, open) {
+    const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+    const hits = [];
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      if (node.nodeValue.includes(CITE_OPEN)) hits.push(node);
+    }
+    for (const node of hits) {
+      const parts = [];
+      let last = 0;
+      for (const match of node.nodeValue.matchAll(CITE_MARK)) {
+        parts.push(document.createTextNode(node.nodeValue.slice(last, match.index)));
+        const n = Number(match[1]);
+        if (n >= 1 && n <= count) {
+          const button = document.createElement("button");
+          button.type = "button";
+          button.className = "cite-ref";
+          button.textContent = "[" + n + "]";
+          button.setAttribute("aria-label", "Source " + n);
+          button.addEventListener("click", () => open(n));
+          const sup = document.createElement("sup");
+          sup.append(button);
+          parts.push(sup);
+        }
+        last = match.index + match[0].length;
+      }
+      parts.push(document.createTextNode(node.nodeValue.slice(last)));
+      node.replaceWith(...parts);
+    }
+  }
+
+  function sourcesList(citations) {
+    const list = document.createElement("ol");
+    list.className = "cite-sources";
+    list.setAttribute("aria-label", "Sources");
+    citations.forEach((citation, index) => {
+      const details = document.createElement("details");
+      details.className = "cite-source";
+      const summary = document.createElement("summary");
+      summary.textContent = "[" + (index + 1) + "] " + citationSource(citation);
+      const quote = document.createElement("blockquote");
+      quote.textContent = String(citation.cited_text || "");
+      details.append(summary, quote);
+      const item = document.createElement("li");
+      item.append(details);
+      list.append(item);
+    });
+    return list;
+  }
+
+  /** Render a finished reply's content blocks: markdown, "[n]" marks and its sources. */
+  function renderReply(el, blocks) {
+    const citations = [];
+    let text = "";
+    for (const block of blocks) {
+      if (!block || block.type !== "text") continue;
+      // The markers' own characters must not come from the model.
+      text += String(block.text || "").replace(/[\uE000\uE001]/g, "");
+      for (const citation of Array.isArray(block.citations) ? block.citations : []) {
+        citations.push(citation);
+        text += CITE_OPEN + citations.length + CITE_CLOSE;
+      }
+    }
+    renderMarkdown(el, text);
+    if (!citations.length) return;
+    const list = sourcesList(citations);
+    markersToButtons(el, citations.length, (n) => {
+      const details = list.children[n - 1].querySelector("details");
+      details.open = true;
+      details.querySelector("summary").focus();
+    });
+    el.append(list);
+  }
+
+  // --- cache and sizes ---------------------------------------------------------------------
+
+  /** "48,210 of 48,900 input tokens read from cache · caching saved $0.13", or "" if none. */
+  function cacheLine(usage, saved) {
+    if (!usage) return "";
+    const read = Number(usage.cache_read_tokens) || 0;
+    const written = (Number(usage.cache_write_5m_tokens) || 0) + (Number(usage.cache_write_1h_tokens) || 0);
+    const savedValue = Number(saved);
+    if (read > 0) {
+      const line = formatInt(read) + " of " + formatInt(inputTokens(usage)) + " input tokens read from cache";
+      return savedValue > 0 ? line + " · caching saved " + formatCost(saved) : line;
+    }
+    if (written > 0) {
+      const line = formatInt(written) + " input tokens written to the cache for the next questions";
+      return savedValue < 0 ? line + " (" + formatCost(-savedValue) + " extra now)" : line;
+    }
+    return "";
+  }
+
+  function formatBytes(bytes) {
+    const n = Number(bytes) || 0;
+    if (n < 1024) return formatInt(n) + " B";
+    if (n < 1024 * 1024) return (n / 1024).toFixed(n < 10 * 1024 ? 1 : 0) + " KB";
+    return (n / (1024 * 1024)).toFixed(1) + " MB";
+  }
+
   NS.render = {
+    cacheLine,
+    citationSource,
+    formatBytes,
+    hasCitations,
+    renderReply,
+    describeFlags,
     escapeHtml,
     markdownToSafeHtml,
     renderMarkdown,

@@ -97,6 +97,14 @@ def live_server_process(offline_upstream):
         "DEMO_PASSWORD": PASSWORD,
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "CHATAPP_CHECKPOINT_SECONDS": "0.5",
+        # Card numbers are redacted (tests/browser/test_content_flags.py); the whole suite
+        # sends more messages a minute than a person would.
+        "CHATAPP_CONTENT_ACTIONS": "card_number=redact",
+        "CHATAPP_MESSAGE_RATE_LIMIT": "0",
+        # The batch poller (started beside daphne, as `make run` does) looks often.
+        "CHATAPP_BATCH_POLL_SECONDS": "0.2",
+        "CHATAPP_BATCH_POLL_MAX_SECONDS": "0.5",
+        "CHATAPP_BATCH_IDLE_SECONDS": "0.2",
     }
     manage = [sys.executable, str(ROOT / "manage.py")]
     for command in (["migrate", "--noinput"], ["collectstatic", "--noinput"]):
@@ -108,12 +116,15 @@ def live_server_process(offline_upstream):
          "config.asgi:application"],
         env=env, cwd=ROOT,
     )
+    poller = subprocess.Popen([*manage, "poll_batches"], env=env, cwd=ROOT)
     try:
         _wait_for_port(port, server)
         yield f"http://127.0.0.1:{port}"
     finally:
-        server.terminate()
-        server.wait(timeout=20)
+        for process in (server, poller):
+            process.terminate()
+        for process in (server, poller):
+            process.wait(timeout=20)
         if drop_database:
             drop_database()
 

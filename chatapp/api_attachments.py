@@ -1,0 +1,117 @@
+"""JSON endpoints for a conversation's attachments (docs/protocol.md): parse, authorise,
+delegate to ``chatapp.attachments``.
+
+Files are only ever served here, to their owner, as downloads: never from a public media URL.
+"""
+
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
+from django.conf import settings
+from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
+
+from chatapp import accounting, attachments, ratelimits
+from chatapp.access import get_attachment_for_user, get_conversation_for_user
+from chatapp.api import api_endpoint, json_error
+from chatapp.claude.pricing import pick_band
+from chatapp.models import Attachment, AttachmentKind, Conversation
+from chatapp.presenters import attachment_json
+from chatapp.uploads import UploadRejected
+
+# Room for the multipart framing around the file (boundaries, part headers, the CSRF field).
+MULTIPART_OVERHEAD = 64 * 1024
+
+
+def upload_body_limit() -> int:
+    """The largest request body an upload may have (config/limits.py enforces it early)."""
+    return settings.CHATAPP_MAX_UPLOAD_BYTES + MULTIPART_OVERHEAD
+
+
+def _costs_for(conversation: Conversation):
+    bands = accounting.rates_in_force(conversation.model)
+
+    def costs(attachment: Attachment):
+        if attachment.kind != AttachmentKind.DOCUMENT or not bands:
+            return None, None
+        rates = pick_band(bands, attachment.tokens)
+        return attachments.question_costs(attachment.tokens, rates)
+
+    return costs
+
+
+def _listing(conversation: Conversation) -> dict[str, Any]:
+    costs = _costs_for(conversation)
+    rows = conversation.attachments.order_by("id")
+    return {"attachments": [attachment_json(a, costs(a)) for a in rows]}
+
+
+def _one(attachment: Attachment) -> dict[str, Any]:
+    return attachment_json(attachment, _costs_for(attachment.conversation)(attachment))
+
+
+def _declared_length(request: HttpRequest) -> int:
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return 0
+
+
+async def _upload(request: HttpRequest, conversation: Conversation) -> HttpResponse:
+    try:
+        await ratelimits.spend(conversation.owner_id, "upload")
+    except ratelimits.RateLimited as exc:
+        return json_error(exc.message, 429)
+    if _declared_length(request) > upload_body_limit():
+        return json_error(attachments.too_large().message, 413)
+    # Parsing the form may read a spooled temporary file: not on the event loop.
+    files = await sync_to_async(lambda: request.FILES)()
+    upload = files.get("file")
+    if upload is None:
+        return json_error("Send the file in a form field named “file”.", 400)
+    try:
+        attachment = await attachments.add_upload(conversation, upload)
+    except UploadRejected as exc:
+        return json_error(exc.message, exc.status)
+    return JsonResponse(await database_sync_to_async(_one)(attachment), status=201)
+
+
+@api_endpoint("GET", "POST")
+async def conversation_attachments(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    user = await request.auser()
+    conversation = await database_sync_to_async(get_conversation_for_user)(user, conversation_id)
+    if request.method == "POST":
+        return await _upload(request, conversation)
+    return JsonResponse(await database_sync_to_async(_listing)(conversation))
+
+
+@api_endpoint("GET", "DELETE")
+def attachment_detail(request: HttpRequest, conversation_id: int, attachment_id: int):
+    attachment = get_attachment_for_user(request.user, conversation_id, attachment_id)
+    if request.method == "DELETE":
+        attachment.delete()  # its files go once this is committed (attachments.py)
+        return HttpResponse(status=204)
+    return JsonResponse(_one(attachment))
+
+
+@api_endpoint("GET")
+def attachment_file(request: HttpRequest, conversation_id: int, attachment_id: int):
+    """The file as uploaded (or, with ``?variant=prepared``, an image as Claude sees it),
+    always as a download: a file a user uploaded is never rendered as a page of ours."""
+    attachment = get_attachment_for_user(request.user, conversation_id, attachment_id)
+    prepared = request.GET.get("variant") == "prepared" and bool(attachment.prepared)
+    field = attachment.prepared if prepared else attachment.original
+    try:
+        handle = field.open("rb")
+    except OSError:
+        return json_error("The file is missing on the server.", 404)
+    response = FileResponse(
+        handle,
+        as_attachment=True,
+        filename=attachment.name,
+        content_type=attachment.media_type if prepared else attachment.original_media_type,
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response["Cache-Control"] = "private, max-age=3600"
+    return response

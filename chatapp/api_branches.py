@@ -1,0 +1,24 @@
+"""`POST /api/conversations/<id>/branch/`: show another version (chatapp/branches.py)."""
+
+from asgiref.sync import async_to_sync
+from django.core.exceptions import BadRequest
+from django.http import HttpRequest, HttpResponse, JsonResponse
+
+from chatapp import branches
+from chatapp.access import get_conversation_for_user
+from chatapp.api import api_endpoint, conversation_body, read_json
+
+
+@api_endpoint("POST")
+def switch_branch(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    conversation = get_conversation_for_user(request.user, conversation_id)
+    message_id = read_json(request).get("message_id")
+    if isinstance(message_id, bool) or not isinstance(message_id, int):
+        raise BadRequest("message_id must be the id of a message in this conversation.")
+    try:
+        conversation = branches.switch(conversation.pk, message_id)
+    except branches.BranchRefused as exc:
+        status = 404 if exc.code == "not_found" else 409
+        return JsonResponse({"error": exc.message}, status=status)
+    async_to_sync(branches.announce)(conversation.pk)
+    return JsonResponse(conversation_body(conversation))

@@ -1,0 +1,47 @@
+"""Export a conversation (Markdown or JSON) and import such JSON as a new conversation
+(chatapp/exports.py): parse, authorise, delegate."""
+
+import json
+
+from django.core.exceptions import BadRequest
+from django.http import HttpRequest, HttpResponse, JsonResponse
+
+from chatapp import exports
+from chatapp.access import get_conversation_for_user
+from chatapp.api import api_endpoint
+from chatapp.presenters import conversation_json
+
+FORMATS = {
+    "md": ("text/markdown; charset=utf-8", exports.export_markdown),
+    "json": ("application/json", lambda c: json.dumps(exports.export_json(c), indent=2)),
+}
+
+
+@api_endpoint("GET")
+def export_conversation(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    conversation = get_conversation_for_user(request.user, conversation_id)
+    name = request.GET.get("format", "md")
+    if name not in FORMATS:
+        raise BadRequest("format must be md or json.")
+    content_type, render = FORMATS[name]
+    response = HttpResponse(render(conversation), content_type=content_type)
+    filename = exports.filename(conversation, name)
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+@api_endpoint("POST")
+def import_conversation(request: HttpRequest) -> HttpResponse:
+    """The body is an export's JSON, as is (the browser sends the file's text)."""
+    if len(request.body) > exports.MAX_IMPORT_BYTES:
+        limit = exports.MAX_IMPORT_BYTES // (1024 * 1024)
+        return JsonResponse({"error": f"The file is larger than {limit} MB."}, status=413)
+    try:
+        data = json.loads(request.body or b"null")
+    except (ValueError, UnicodeDecodeError):
+        raise BadRequest("The file is not valid JSON: choose a chatapp JSON export.") from None
+    try:
+        conversation = exports.import_conversation(request.user, data)
+    except exports.ImportRefused as exc:
+        raise BadRequest(str(exc)) from None
+    return JsonResponse(conversation_json(conversation), status=201)

@@ -1,0 +1,463 @@
+"""Attachments: the files a user gives a conversation, documents or images.
+
+- ``add_upload`` judges a file by its content, checks and prepares it off the event loop
+  (``uploads/documents.py``, ``uploads/images.py``), counts its tokens, then stores its files
+  and its row together: a refused or failed upload leaves nothing behind.
+- ``pending_references`` / ``mark_sent``: the composer's attachments join a user message as
+  references (ids and facts; the bytes stay in files, never in the database).
+- ``for_prompt`` gives ``claude/prompt.py`` the conversation's sent attachments as API blocks,
+  within the model's per-request limits; what cannot be sent comes with a note instead.
+- Removing a row (directly, or with its conversation) deletes its files once committed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+from pathlib import PurePath
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+
+from chatapp import flags
+from chatapp.access import get_pending_attachments
+from chatapp.claude import messages as claude_messages
+from chatapp.claude import prompt
+from chatapp.claude.pricing import PriceRates, price_usage
+from chatapp.claude.types import UpstreamError, Usage
+from chatapp.models import Attachment, AttachmentKind, ClaudeModel, Conversation, Message
+from chatapp.uploads import UploadRejected, documents, images
+
+logger = logging.getLogger(__name__)
+
+# The Messages API's limit on one request: every document and image of a prompt together.
+MAX_REQUEST_BYTES = 32 * 1024 * 1024
+MAX_NAME_CHARS = 255
+
+# What a file name claims, by extension; the content has the last word (see _check_name).
+_NAME_FAMILIES = {
+    **dict.fromkeys((".pdf",), "pdf"),
+    **dict.fromkeys((".docx",), "docx"),
+    **dict.fromkeys((".txt", ".text", ".md", ".markdown"), "text"),
+    **dict.fromkeys(
+        (".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp", ".tif", ".tiff", ".heic", ".heif",
+         ".avif"),
+        "image",
+    ),
+}
+_CONTENT_FAMILIES = {documents.PDF: "pdf", documents.DOCX: "docx", documents.TEXT: "text"}
+_FAMILY_WORDS = {"pdf": "a PDF", "docx": "a Word document", "text": "text",
+                 "image": "an image"}
+_MARKDOWN = {".md", ".markdown"}
+
+
+@dataclass(frozen=True)
+class PreparedUpload:
+    """An accepted file, ready to be stored (everything but its token count for documents)."""
+
+    kind: str
+    name: str
+    media_type: str
+    original_media_type: str
+    raw: bytes
+    sha256: str
+    text: str = ""
+    pages: int | None = None
+    prepared: bytes = b""  # the bytes sent, when they differ from the original (images)
+    width: int | None = None
+    height: int | None = None
+    tokens: int = 0
+    # What the content checks found in the text (flagged only; chatapp/flags.py).
+    flag_summary: list[dict[str, Any]] = field(default_factory=list)
+
+    def block(self) -> dict[str, Any]:
+        """The API block this attachment is sent as."""
+        if self.kind == AttachmentKind.IMAGE:
+            return prompt.image_block(media_type=self.media_type, data=self.prepared)
+        data = self.raw if self.media_type == documents.PDF else self.text
+        return prompt.document_block(title=self.name, media_type=self.media_type, data=data)
+
+
+@dataclass(frozen=True)
+class ModelLimits:
+    """What the conversation's model accepts, read from the catalog before leaving the loop."""
+
+    id: str
+    display_name: str
+    context_window: int
+    image_tier: str
+    max_pdf_pages: int
+
+    @classmethod
+    def of(cls, model: ClaudeModel) -> ModelLimits:
+        return cls(model.pk, model.display_name, model.context_window, model.image_tier,
+                   model.max_pdf_pages)
+
+
+# --- Recognising and preparing a file (pure work on bytes) -----------------------------------
+
+
+def display_name(raw_name: str | None) -> str:
+    """The name to show: the last path part, without control characters, never empty."""
+    name = re.split(r"[\\/]", raw_name or "")[-1]
+    name = re.sub(r"[\x00-\x1f\x7f]", "", name).strip()
+    if not name.strip("."):  # "", "." and ".." name nothing
+        return "attachment"
+    return name[:MAX_NAME_CHARS]
+
+
+def _content_family(raw: bytes) -> str | None:
+    if images.sniff_image(raw):
+        return "image"
+    return _CONTENT_FAMILIES.get(documents.sniff_document(raw) or "")
+
+
+def _check_name(name: str, family: str | None) -> None:
+    """A name that promises one kind of file while the content is another is refused: the
+    user most likely picked the wrong file, and silently sending it would surprise them."""
+    claimed = _NAME_FAMILIES.get(PurePath(name).suffix.lower())
+    if claimed and family and claimed != family:
+        raise UploadRejected(
+            f"“{name}” is named like {_FAMILY_WORDS[claimed]} but contains "
+            f"{_FAMILY_WORDS[family]}. Please attach the right file, or rename it.",
+            415,
+        )
+
+
+def _prepare_image(raw: bytes, name: str, limits: ModelLimits) -> PreparedUpload:
+    image = images.prepare_image(raw, limits.image_tier)
+    return PreparedUpload(
+        kind=AttachmentKind.IMAGE, name=name, media_type=image.media_type,
+        original_media_type=image.original_media_type, raw=raw,
+        sha256=hashlib.sha256(raw).hexdigest(), prepared=image.data, width=image.width,
+        height=image.height, tokens=image.tokens,
+    )
+
+
+def _prepare_document(raw: bytes, name: str, limits: ModelLimits) -> PreparedUpload:
+    markdown = PurePath(name).suffix.lower() in _MARKDOWN
+    document = documents.prepare_document(
+        raw, max_pages=limits.max_pdf_pages, model_name=limits.display_name,
+        text_media_type="text/markdown" if markdown else documents.TEXT,
+    )
+    if document.media_type == documents.PDF and _base64_size(len(raw)) > MAX_REQUEST_BYTES:
+        raise UploadRejected(
+            f"This PDF is {len(raw) / 2**20:.1f} MB; encoded for sending it would be over the "
+            f"{MAX_REQUEST_BYTES // 2**20} MB one request to Claude may carry. Please "
+            "compress it or split it.",
+            413,
+        )
+    return PreparedUpload(
+        kind=AttachmentKind.DOCUMENT, name=name, media_type=document.media_type,
+        original_media_type=document.original_media_type, raw=raw,
+        sha256=hashlib.sha256(raw).hexdigest(), text=document.text, pages=document.pages,
+        # Here, off the event loop and off the database thread: a long text takes a while.
+        flag_summary=flags.review_upload_text(document.text),
+    )
+
+
+def prepare_upload(raw: bytes, name: str, limits: ModelLimits) -> PreparedUpload:
+    """Check and prepare an uploaded file, judged by its content; ``UploadRejected`` if unfit."""
+    if not raw:
+        raise UploadRejected("The file is empty.", 400)
+    if len(raw) > settings.CHATAPP_MAX_UPLOAD_BYTES:
+        raise too_large()
+    family = _content_family(raw)
+    _check_name(name, family)
+    if family == "image":
+        return _prepare_image(raw, name, limits)
+    return _prepare_document(raw, name, limits)
+
+
+def too_large() -> UploadRejected:
+    return UploadRejected(
+        f"The file is larger than {settings.CHATAPP_MAX_UPLOAD_MB} MB, the most one upload "
+        "may be.",
+        413,
+    )
+
+
+def _read(upload: UploadedFile) -> bytes:
+    if upload.size is not None and upload.size > settings.CHATAPP_MAX_UPLOAD_BYTES:
+        raise too_large()
+    return b"".join(upload.chunks())
+
+
+def _base64_size(byte_count: int) -> int:
+    return 4 * math.ceil(byte_count / 3)
+
+
+# --- Uploading -------------------------------------------------------------------------------
+
+
+def estimate_tokens(upload: PreparedUpload) -> int:
+    """A rough count when the API cannot be asked: 4 characters a token, 1,500 a PDF page."""
+    return math.ceil(len(upload.text) / 4) + 1500 * (upload.pages or 0)
+
+
+async def _count_tokens(upload: PreparedUpload, limits: ModelLimits) -> int:
+    request = prompt.count_request(model=limits.id, block=upload.block())
+    try:
+        return await claude_messages.count_tokens(request)
+    except UpstreamError as exc:
+        # Counting is free and only informs the user: an estimate beats losing the upload.
+        logger.warning("count_tokens failed for an upload (%s); estimating", exc)
+        return estimate_tokens(upload)
+
+
+def _limits_of(conversation: Conversation) -> ModelLimits:
+    model = ClaudeModel.objects.filter(pk=conversation.model).first()
+    if model is None:
+        model = ClaudeModel.objects.get(pk=settings.CHATAPP_DEFAULT_MODEL)
+    return ModelLimits.of(model)
+
+
+def _store(
+    conversation: Conversation | None, upload: PreparedUpload, owner_id: int | None = None
+) -> Attachment:
+    attachment = Attachment(
+        owner_id=owner_id or conversation.owner_id, conversation=conversation, kind=upload.kind,
+        name=upload.name, media_type=upload.media_type,
+        original_media_type=upload.original_media_type, sha256=upload.sha256,
+        size=len(upload.raw), pages=upload.pages, width=upload.width, height=upload.height,
+        tokens=upload.tokens, text=upload.text,
+        flag_summary=upload.flag_summary,
+    )
+    try:
+        attachment.original.save("original", ContentFile(upload.raw), save=False)
+        if upload.prepared:
+            attachment.prepared.save("prepared", ContentFile(upload.prepared), save=False)
+        attachment.save()
+    except BaseException:
+        delete_files(_file_names(attachment))
+        raise
+    return attachment
+
+
+async def add_upload(conversation: Conversation, upload: UploadedFile) -> Attachment:
+    """Check, prepare, count and store one uploaded file as a pending attachment.
+
+    Raises ``UploadRejected`` (nothing stored) for a file Claude cannot be sent.
+    """
+    limits = await database_sync_to_async(_limits_of)(conversation)
+    prepared = await _prepared(upload, limits)
+    return await database_sync_to_async(_store)(conversation, prepared)
+
+
+async def add_document(owner_id: int, upload: UploadedFile, model: ClaudeModel) -> Attachment:
+    """A document uploaded outside any conversation (the Batch jobs page), checked against
+    ``model``'s limits. Raises ``UploadRejected`` (nothing stored) for an image or unfit file."""
+    prepared = await _prepared(upload, ModelLimits.of(model))
+    if prepared.kind != AttachmentKind.DOCUMENT:
+        raise UploadRejected(
+            "Batch jobs read documents (PDF, Word, text or Markdown), not images.", 415
+        )
+    return await database_sync_to_async(_store)(None, prepared, owner_id)
+
+
+async def _prepared(upload: UploadedFile, limits: ModelLimits) -> PreparedUpload:
+    raw = await sync_to_async(_read, thread_sensitive=False)(upload)
+    name = display_name(upload.name)
+    prepared = await sync_to_async(prepare_upload, thread_sensitive=False)(raw, name, limits)
+    if prepared.kind == AttachmentKind.DOCUMENT:
+        prepared = replace(prepared, tokens=await _count_tokens(prepared, limits))
+        if prepared.tokens > limits.context_window:
+            raise UploadRejected(
+                f"This document is about {prepared.tokens:,} tokens; {limits.display_name} "
+                f"reads at most {limits.context_window:,} at once. Please attach a part of it.",
+                400,
+            )
+    return prepared
+
+
+# --- Sending ---------------------------------------------------------------------------------
+
+
+def reference(attachment: Attachment) -> dict[str, Any]:
+    """What a user message stores for an attachment: its id and the facts shown with it."""
+    facts = {"media_type": attachment.media_type, "size": attachment.size}
+    if attachment.pages is not None:
+        facts["pages"] = attachment.pages
+    if attachment.width is not None:
+        facts.update(width=attachment.width, height=attachment.height)
+    return prompt.attachment_reference(attachment.pk, attachment.kind, attachment.name, **facts)
+
+
+def pending_references(
+    conversation: Conversation, ids: Sequence[int]
+) -> tuple[list[Attachment], list[dict[str, Any]]]:
+    """The composer's attachments for a new message (locked; Http404 for a wrong id) and the
+    references to store in it. Call inside the transaction that saves the message."""
+    pending = get_pending_attachments(conversation, list(ids)) if ids else []
+    return pending, [reference(attachment) for attachment in pending]
+
+
+def mark_sent(attachments: Sequence[Attachment], message: Message) -> None:
+    Attachment.objects.filter(pk__in=[a.pk for a in attachments]).update(message=message)
+
+
+# --- Prompting -------------------------------------------------------------------------------
+
+
+def _sent_attachments(
+    conversation: Conversation, before_message_id: int | None
+) -> list[Attachment]:
+    rows = conversation.attachments.filter(message__isnull=False)
+    if before_message_id is not None:
+        rows = rows.filter(message_id__lt=before_message_id)
+    return list(rows.order_by("id"))
+
+
+def _sent_size(attachment: Attachment) -> int:
+    """Bytes this attachment adds to a request (base64 for files, UTF-8 for text)."""
+    if attachment.kind == AttachmentKind.IMAGE:
+        return _base64_size(attachment.prepared.size if attachment.prepared else 0)
+    if attachment.media_type == documents.PDF:
+        return _base64_size(attachment.size)
+    return len(attachment.text.encode())
+
+
+def _plan(sent: Sequence[Attachment], model: ClaudeModel) -> dict[int, str]:
+    """Which attachments fit one request, oldest first: id → "" (sent) or why it is left out.
+
+    Decided from the stored facts alone, so notes can be given without reading any file.
+    """
+    pages_left, bytes_left = model.max_pdf_pages, MAX_REQUEST_BYTES
+    plan: dict[int, str] = {}
+    for attachment in sent:
+        pages = attachment.pages or 0
+        try:
+            size = _sent_size(attachment)
+        except OSError:
+            plan[attachment.pk] = _unreadable(attachment)
+            continue
+        if pages > pages_left:
+            plan[attachment.pk] = (
+                f"The {attachment.kind} “{attachment.name}” was left out: with it the request "
+                f"would carry more than {model.max_pdf_pages:,} PDF pages, the most "
+                f"{model.display_name} reads at once."
+            )
+        elif size > bytes_left:
+            plan[attachment.pk] = (
+                f"The {attachment.kind} “{attachment.name}” was left out: with it the request "
+                f"would be larger than the {MAX_REQUEST_BYTES // 2**20} MB Claude accepts."
+            )
+        else:
+            pages_left, bytes_left = pages_left - pages, bytes_left - size
+            plan[attachment.pk] = ""
+    return plan
+
+
+def _unreadable(attachment: Attachment) -> str:
+    return f"The {attachment.kind} “{attachment.name}” could not be read and was left out."
+
+
+def _image_for(
+    attachment: Attachment, image_count: int, image_tier: str
+) -> images.PreparedImage:
+    """The prepared image, made smaller only if this request's image count demands it."""
+    with attachment.prepared.open("rb") as file:
+        data = file.read()
+    image = images.PreparedImage(
+        data=data, media_type=attachment.media_type, width=attachment.width or 1,
+        height=attachment.height or 1, tokens=attachment.tokens,
+        original_media_type=attachment.original_media_type, original_width=attachment.width or 1,
+        original_height=attachment.height or 1, original_bytes=attachment.size,
+    )
+    return images.fit_for_request(image, image_count, image_tier)
+
+
+def _block(attachment: Attachment, image_count: int, image_tier: str) -> dict[str, Any]:
+    """The attachment's API block, read from its files (the same bytes every time)."""
+    if attachment.kind == AttachmentKind.IMAGE:
+        image = _image_for(attachment, image_count, image_tier)
+        return prompt.image_block(media_type=image.media_type, data=image.data)
+    if attachment.media_type == documents.PDF:
+        with attachment.original.open("rb") as file:
+            data: bytes | str = file.read()
+    else:
+        data = attachment.text
+    return prompt.document_block(title=attachment.name, media_type=attachment.media_type,
+                                 data=data)
+
+
+def _prompt_attachment(
+    attachment: Attachment, note: str, image_count: int, image_tier: str
+) -> prompt.PromptAttachment:
+    kind, name = attachment.kind, attachment.name
+    if note:
+        return prompt.PromptAttachment(kind, name, note=note)
+    try:
+        return prompt.PromptAttachment(kind, name, block=_block(attachment, image_count,
+                                                                 image_tier))
+    except (OSError, UploadRejected):
+        logger.exception("attachment %s could not be read", attachment.pk)
+        return prompt.PromptAttachment(kind, name, note=_unreadable(attachment))
+
+
+def for_prompt(
+    conversation: Conversation, before_message_id: int, model: ClaudeModel
+) -> dict[int, prompt.PromptAttachment]:
+    """Every attachment sent in the conversation before that message, by id in upload order,
+    as ``claude/prompt.py`` sends it. Synchronous (ORM and file reads): run it off the loop.
+
+    The same attachments always give the same bytes, so the cached prefix survives.
+    """
+    sent = _sent_attachments(conversation, before_message_id)
+    plan = _plan(sent, model)
+    image_count = sum(1 for a in sent if a.kind == AttachmentKind.IMAGE and not plan[a.pk])
+    return {
+        a.pk: _prompt_attachment(a, plan[a.pk], image_count, model.image_tier) for a in sent
+    }
+
+
+def left_out_notes(conversation: Conversation, model: ClaudeModel) -> list[str]:
+    """Notes for the user about sent attachments the next request cannot carry."""
+    return [note for note in _plan(_sent_attachments(conversation, None), model).values()
+            if note]
+
+
+# --- Prices shown before sending -------------------------------------------------------------
+
+
+def question_costs(tokens: int, rates: PriceRates | None) -> tuple[Decimal | None, Decimal | None]:
+    """(first question, each later one) for a document of ``tokens``: written to the 5-minute
+    cache once, then read from it. None when the model has no price."""
+    if rates is None:
+        return None, None
+    first = price_usage(Usage(cache_write_5m_tokens=tokens), rates).total
+    later = price_usage(Usage(cache_read_tokens=tokens), rates).total
+    return first, later
+
+
+# --- Files -----------------------------------------------------------------------------------
+
+
+def _file_names(attachment: Attachment) -> list[str]:
+    return [field.name for field in (attachment.original, attachment.prepared) if field]
+
+
+def delete_files(names: Sequence[str]) -> None:
+    for name in names:
+        try:
+            default_storage.delete(name)
+        except OSError:
+            logger.warning("could not delete %s", name)
+
+
+def delete_files_when_committed(sender: type, instance: Attachment, **kwargs: Any) -> None:
+    """post_delete receiver: the files go once the row's deletion is committed (connected in
+    ``apps.py``, so a deleted conversation takes its attachments' files with it)."""
+    names = _file_names(instance)
+    transaction.on_commit(lambda: delete_files(names))

@@ -1,0 +1,268 @@
+"""Monthly budgets: what a user may still spend, and reserve-then-settle around every call.
+
+Before a call its worst-case cost is reserved (the prompt as counted by the API, the reply at
+``max_tokens``); when its usage arrives the reservation is released and the actual cost is
+added to the month's spend (``accounting.record_call`` does the adding). A reservation is one
+conditional UPDATE of the user's ``MonthlySpend`` row, so concurrent requests — from any
+number of tabs or processes — can never together take the month past the budget.
+
+A user without a budget of their own has the default (the budget row without a user); with
+neither, spending is recorded but not limited. Months are calendar months in UTC.
+Synchronous (ORM) except ``reserve_for_request``: call the rest through
+``database_sync_to_async``.
+"""
+
+import calendar
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from channels.db import database_sync_to_async
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q, Value
+from django.utils import timezone
+
+from chatapp import accounting
+from chatapp.claude import messages as claude_messages
+from chatapp.claude.pricing import worst_case_cost
+from chatapp.claude.types import UpstreamError
+from chatapp.models import Budget, BudgetReservation, MonthlySpend
+
+WARN_AT = Decimal("0.8")
+
+
+class BudgetExceeded(Exception):
+    """A call would take the user past their monthly budget; the message says so plainly."""
+
+    code = "budget_exceeded"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Reservation:
+    pk: int
+    user_id: int
+    month: date
+    amount: Decimal
+
+
+@dataclass(frozen=True)
+class BudgetStatus:
+    """This month's spend against the budget, as the composer shows it."""
+
+    month: date
+    spent: Decimal
+    reserved: Decimal
+    limit: Decimal | None
+
+    @property
+    def used(self) -> Decimal:
+        return self.spent + self.reserved
+
+    @property
+    def remaining(self) -> Decimal | None:
+        return None if self.limit is None else max(self.limit - self.used, Decimal(0))
+
+    @property
+    def share_used(self) -> float | None:
+        if self.limit is None:
+            return None
+        return 1.0 if self.limit <= 0 else float(self.used / self.limit)
+
+    @property
+    def exhausted(self) -> bool:
+        return self.limit is not None and self.used >= self.limit
+
+    @property
+    def warning(self) -> bool:
+        return self.limit is not None and self.used >= self.limit * WARN_AT
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "month": f"{self.month:%Y-%m}",
+            "renews_on": next_month(self.month).isoformat(),
+            "spent_usd": accounting.format_usd(self.spent),
+            "reserved_usd": accounting.format_usd(self.reserved),
+            "limit_usd": accounting.format_usd(self.limit),
+            "remaining_usd": accounting.format_usd(self.remaining),
+            "share_used": self.share_used,
+            "warning": self.warning,
+            "exceeded": self.exhausted,
+        }
+
+
+def month_of(at: datetime | None = None) -> date:
+    return timezone.localdate(at or timezone.now()).replace(day=1)
+
+
+def next_month(month: date) -> date:
+    days = calendar.monthrange(month.year, month.month)[1]
+    return month + timedelta(days=days)
+
+
+def monthly_limit(user_id: int) -> Decimal | None:
+    """The user's own budget, else the default, else None (not limited)."""
+    rows = Budget.objects.filter(Q(user_id=user_id) | Q(user__isnull=True))
+    limits = dict(rows.values_list("user_id", "monthly_usd"))
+    return limits.get(user_id, limits.get(None))
+
+
+def status(user_id: int, at: datetime | None = None) -> BudgetStatus:
+    month = month_of(at)
+    row = MonthlySpend.objects.filter(user_id=user_id, month=month).first()
+    return BudgetStatus(
+        month=month,
+        spent=row.spent_usd if row else Decimal(0),
+        reserved=row.reserved_usd if row else Decimal(0),
+        limit=monthly_limit(user_id),
+    )
+
+
+def _money(amount: Decimal) -> str:
+    return f"${amount:,.2f}" if amount >= Decimal("0.01") or amount == 0 else f"${amount:.4f}"
+
+
+async def astatus(user_id: int) -> BudgetStatus:
+    return await database_sync_to_async(status)(user_id)
+
+
+def _day(day: date) -> str:
+    return f"{day.day} {day:%B}"
+
+
+def _exhausted_message(current: BudgetStatus) -> str:
+    return (
+        f"You have used your monthly budget of {_money(current.limit)} "
+        f"({_money(current.used)} so far this month). It renews on "
+        f"{_day(next_month(current.month))}; an administrator can raise it sooner."
+    )
+
+
+def refuse_if_exhausted(user_id: int) -> None:
+    """The cheap check before anything is saved: at 100% nothing new is started."""
+    current = status(user_id)
+    if current.exhausted:
+        raise BudgetExceeded(_exhausted_message(current))
+
+
+def _spend_row(user_id: int, month: date) -> MonthlySpend:
+    # Two first calls of a month can race to create the row; the loser reads the winner's.
+    try:
+        with transaction.atomic():
+            return MonthlySpend.objects.get_or_create(user_id=user_id, month=month)[0]
+    except IntegrityError:
+        return MonthlySpend.objects.get(user_id=user_id, month=month)
+
+
+@transaction.atomic
+def reserve(user_id: int, amount: Decimal, at: datetime | None = None) -> Reservation | None:
+    """Hold ``amount`` against this month's budget, or raise ``BudgetExceeded``.
+
+    None when the user's spending is not limited (nothing to hold).
+    """
+    limit = monthly_limit(user_id)
+    if limit is None:
+        return None
+    month = month_of(at)
+    _spend_row(user_id, month)
+    # One statement checks and takes: PostgreSQL re-evaluates the WHERE on the latest row
+    # version when another transaction updated it first, SQLite runs writers one at a time.
+    held = MonthlySpend.objects.filter(
+        user_id=user_id,
+        month=month,
+        spent_usd__lt=Value(limit) - F("reserved_usd"),
+        spent_usd__lte=Value(limit - amount) - F("reserved_usd"),
+    ).update(reserved_usd=F("reserved_usd") + amount)
+    if not held:
+        current = status(user_id, at)
+        if current.exhausted:
+            raise BudgetExceeded(_exhausted_message(current))
+        raise BudgetExceeded(
+            f"This reply could cost up to {_money(amount)}, and {_money(current.remaining)} "
+            f"of your monthly budget of {_money(limit)} is left. Pick a cheaper model, start "
+            "a new conversation, or ask an administrator to raise your budget."
+        )
+    row = BudgetReservation.objects.create(user_id=user_id, month=month, amount_usd=amount)
+    return Reservation(row.pk, user_id, month, amount)
+
+
+def release(reservation: Reservation | None) -> None:
+    """Give a reservation back (the call's actual cost is added by ``record_call``).
+
+    Call it in the transaction that records the call, so the month never counts both or
+    neither. Releasing twice is harmless.
+    """
+    if reservation is None:
+        return
+    deleted, _ = BudgetReservation.objects.filter(pk=reservation.pk).delete()
+    if deleted:
+        MonthlySpend.objects.filter(user_id=reservation.user_id, month=reservation.month).update(
+            reserved_usd=F("reserved_usd") - reservation.amount
+        )
+
+
+def add_spend(user_id: int, amount: Decimal | None, at: datetime | None = None) -> None:
+    """Count a priced call towards its month (unpriced calls have nothing to add)."""
+    if not amount:
+        return
+    row = _spend_row(user_id, month_of(at))
+    MonthlySpend.objects.filter(pk=row.pk).update(spent_usd=F("spent_usd") + amount)
+
+
+@transaction.atomic
+def release_all_open() -> int:
+    """At start-up of the single-process setup no call can be in flight: free what a stopped
+    process left reserved."""
+    rows = list(BudgetReservation.objects.select_for_update())
+    for row in rows:
+        release(Reservation(row.pk, row.user_id, row.month, row.amount_usd))
+    return len(rows)
+
+
+def _worst_case(model_id: str, prompt_tokens: int, max_tokens: int) -> Decimal | None:
+    bands = accounting.rates_in_force(model_id)
+    if not bands:
+        return None
+    return worst_case_cost(bands, prompt_tokens=prompt_tokens, max_output_tokens=max_tokens)
+
+
+async def reserve_for_request(user_id: int, request: dict[str, Any]) -> Reservation | None:
+    """Reserve the worst case of one Messages API request, before it is sent.
+
+    The prompt is sized by the API's free count_tokens (raises ``UpstreamError`` if that
+    fails). A model without a price reserves nothing, but is still refused at 100%.
+    """
+    if await database_sync_to_async(monthly_limit)(user_id) is None:
+        return None  # not limited: spare the count
+    prompt_tokens = await claude_messages.count_tokens(request)
+    amount = await database_sync_to_async(_worst_case)(
+        request["model"], prompt_tokens, request["max_tokens"]
+    )
+    return await database_sync_to_async(reserve)(user_id, amount or Decimal(0))
+
+
+class CallBudget:
+    """The reservations of one reply, whose calls (recoveries, tool rounds) each reserve their
+    worst case before they are sent; the final write releases them all."""
+
+    def __init__(self, user_id: int) -> None:
+        self.user_id = user_id
+        self.held: list[Reservation] = []
+
+    async def before_call(self, request: dict[str, Any]) -> None:
+        try:
+            reservation = await reserve_for_request(self.user_id, request)
+        except BudgetExceeded as exc:
+            raise UpstreamError(exc.code, exc.message) from None
+        if reservation is not None:
+            self.held.append(reservation)
+
+    def release_all(self) -> None:
+        """Synchronous: run it in the transaction that records the reply's calls."""
+        for reservation in self.held:
+            release(reservation)
+        self.held.clear()

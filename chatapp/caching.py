@@ -1,0 +1,38 @@
+"""A conversation's prompt-cache settings, read from the database for ``claude/prompt.py``:
+the TTL its pace of questions calls for, and the previous reply's API id for diagnostics.
+
+Synchronous (ORM): call from the thread that builds the request. The rule and its arithmetic
+are in docs/caching.md.
+"""
+
+from chatapp.accounting import rates_in_force
+from chatapp.claude.pricing import pick_band
+from chatapp.claude.prompt import PACE_GAPS, choose_ttl
+from chatapp.models import Conversation, Role
+
+
+def ttl_for(conversation: Conversation, before_message_id: int, model_id: str) -> str:
+    """"5m" or "1h" for a request answering the questions asked before that message."""
+    asked_at = list(
+        conversation.messages.filter(role=Role.USER, pk__lt=before_message_id)
+        .order_by("-pk")
+        .values_list("created_at", flat=True)[: PACE_GAPS + 1]
+    )
+    bands = rates_in_force(model_id)
+    return choose_ttl(asked_at, pick_band(bands, 0) if bands else None)
+
+
+def previous_upstream_id(conversation: Conversation, before_message_id: int) -> str:
+    """The API id (msg_…) of the latest reply before that message, or "" if there is none.
+
+    Sent as ``diagnostics.previous_message_id``: the API then says where this request's
+    prompt stopped matching that one's, which is what a cache miss needs to be understood.
+    """
+    return (
+        conversation.messages.filter(role=Role.ASSISTANT, pk__lt=before_message_id)
+        .exclude(upstream_id="")
+        .order_by("-pk")
+        .values_list("upstream_id", flat=True)
+        .first()
+        or ""
+    )

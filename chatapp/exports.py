@@ -1,0 +1,288 @@
+"""A conversation as Markdown or JSON, and that JSON imported back as a new conversation.
+
+The JSON (``FORMAT``, version 1) carries every message with its content blocks, the files
+attached to it (listed, not included), its usage and cost, and ``parent_id`` and ``on_branch``
+so edited and regenerated versions survive a round trip. An import keeps each message's text
+and attachment list only: files, citations, tool calls and thinking are not trustworthy from
+a file, and usage and cost belong to the account that paid them, so they start at zero.
+"""
+
+from collections import defaultdict
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Sum
+from django.utils import timezone
+from django.utils.text import slugify
+
+from chatapp import branches
+from chatapp.accounting import format_usd
+from chatapp.models import (
+    ClaudeModel,
+    Conversation,
+    Message,
+    MessageStatus,
+    Role,
+)
+from chatapp.presenters import usage_json
+
+FORMAT = "chatapp.conversation"
+VERSION = 1
+MAX_IMPORT_BYTES = 10 * 1024 * 1024
+MAX_IMPORT_MESSAGES = 5000
+MAX_IMPORT_TEXT_CHARS = 1_000_000
+MAX_TITLE_CHARS = 200
+USAGE_NAMES = ("input_tokens", "output_tokens", "cache_write_5m_tokens",
+               "cache_write_1h_tokens", "cache_read_tokens")
+# Statuses an imported reply keeps; anything else (an error, a reply still streaming when it
+# was exported) arrives as a stopped reply with the text it had.
+KEPT_STATUSES = {MessageStatus.COMPLETE, MessageStatus.CANCELLED}
+NO_PARENT_ID = object()
+
+
+class ImportRefused(ValueError):
+    """The file cannot be imported; the message says why in plain words."""
+
+
+# --- Export ----------------------------------------------------------------------------------
+
+
+def _attachments_by_message(conversation: Conversation) -> dict[int, list[dict[str, Any]]]:
+    listed: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for attachment in conversation.attachments.exclude(message=None).order_by("id"):
+        listed[attachment.message_id].append({
+            "name": attachment.name,
+            "kind": attachment.kind,
+            "media_type": attachment.media_type,
+            "size": attachment.size,
+            "pages": attachment.pages,
+        })
+    return listed
+
+
+def _message_export(
+    message: Message, parent_id: int | None, attachments: list[dict[str, Any]]
+) -> dict[str, Any]:
+    return {
+        "id": message.pk,
+        "parent_id": parent_id,
+        "on_branch": not message.superseded,
+        "role": message.role,
+        "status": message.status,
+        "model": message.model,
+        "created_at": message.created_at.isoformat(),
+        "text": message.text,
+        "content": message.content,
+        "attachments": attachments,
+        "usage": usage_json(message),
+        "cost_usd": format_usd(message.cost_usd),
+    }
+
+
+def export_json(conversation: Conversation) -> dict[str, Any]:
+    messages = list(conversation.messages.order_by("id"))
+    listed = _attachments_by_message(conversation)
+    tree = branches.parents(conversation)
+    totals = conversation.messages.aggregate(
+        cost=Sum("cost_usd"), **{name: Sum(name) for name in USAGE_NAMES}
+    )
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "exported_at": timezone.now().isoformat(),
+        "conversation": {
+            "title": conversation.title,
+            "model": conversation.model,
+            "system_prompt": conversation.system_prompt,
+            "created_at": conversation.created_at.isoformat(),
+        },
+        "usage": {name: totals[name] or 0 for name in USAGE_NAMES},
+        "cost_usd": format_usd(totals["cost"]),
+        "messages": [
+            _message_export(m, tree.get(m.pk), listed.get(m.pk, [])) for m in messages
+        ],
+    }
+
+
+def _describe_file(item: dict[str, Any]) -> str:
+    facts = [item.get("media_type") or item.get("kind") or "file"]
+    if item.get("pages"):
+        facts.append(f"{item['pages']} pages")
+    return f"{item.get('name', 'file')} ({', '.join(facts)})"
+
+
+def _usage_line(message: dict[str, Any]) -> str:
+    usage = message["usage"]
+    cost = message["cost_usd"]
+    price = "unpriced" if cost is None else f"${Decimal(cost):.4f}"
+    return (f"{message['model']} · {usage['input_tokens']:,} in · "
+            f"{usage['output_tokens']:,} out · {price}")
+
+
+def export_markdown(conversation: Conversation) -> str:
+    """The branch on screen as a readable document (every version is in the JSON)."""
+    data = export_json(conversation)
+    title = conversation.title or f"Conversation {conversation.pk}"
+    cost = data["cost_usd"]
+    lines = [f"# {title}", "", f"- Model: {conversation.model}",
+             f"- Exported: {data['exported_at']}",
+             f"- Cost: {'unpriced' if cost is None else f'${Decimal(cost):.4f}'}", ""]
+    if conversation.system_prompt:
+        lines += ["## System prompt", "", conversation.system_prompt, ""]
+    for message in data["messages"]:
+        if not message["on_branch"]:
+            continue
+        who = "You" if message["role"] == Role.USER else "Claude"
+        lines += ["---", "", f"### {who} · {message['created_at'][:16].replace('T', ' ')}", ""]
+        lines += [message["text"] or "_(no text)_", ""]
+        lines += [f"_Attached: {_describe_file(item)}_" for item in message["attachments"]]
+        if message["role"] == Role.ASSISTANT:
+            lines += [f"_{_usage_line(message)}_", ""]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def filename(conversation: Conversation, extension: str) -> str:
+    stem = slugify(conversation.title)[:60] or f"conversation-{conversation.pk}"
+    return f"{stem}.{extension}"
+
+
+# --- Import ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ImportedMessage:
+    key: Any  # the id the file gave it, for parent_id
+    parent_key: Any
+    role: str
+    status: str
+    model: str
+    text: str
+    attachments: tuple[str, ...]
+    on_branch: bool
+
+
+def _text(value: Any, what: str, limit: int) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str) or len(value) > limit:
+        raise ImportRefused(f"{what} must be text of at most {limit:,} characters.")
+    return value
+
+
+def _message_text(item: dict[str, Any]) -> str:
+    if "text" in item:
+        return _text(item["text"], "A message's text", MAX_IMPORT_TEXT_CHARS)
+    blocks = item.get("content") if isinstance(item.get("content"), list) else []
+    joined = "".join(
+        block.get("text", "") for block in blocks
+        if isinstance(block, dict) and block.get("type") == "text"
+        and isinstance(block.get("text"), str)
+    )
+    return _text(joined, "A message's text", MAX_IMPORT_TEXT_CHARS)
+
+
+def _parse_message(number: int, item: Any) -> ImportedMessage:
+    if not isinstance(item, dict):
+        raise ImportRefused(f"Message {number} is not a JSON object.")
+    role = item.get("role")
+    if role not in (Role.USER, Role.ASSISTANT):
+        raise ImportRefused(f"Message {number} has no role “user” or “assistant”.")
+    files = item.get("attachments") or []
+    if not isinstance(files, list) or not all(isinstance(f, dict) for f in files):
+        raise ImportRefused(f"Message {number}'s attachments must be a list of objects.")
+    status = item.get("status") if item.get("status") in KEPT_STATUSES else (
+        MessageStatus.CANCELLED)
+    return ImportedMessage(
+        key=item.get("id", f"#{number}"),
+        parent_key=item.get("parent_id") if "parent_id" in item else NO_PARENT_ID,
+        role=role,
+        status=MessageStatus.COMPLETE if role == Role.USER else status,
+        model=_text(item.get("model"), "A message's model", 100),
+        text=_message_text(item),
+        attachments=tuple(_describe_file(f)[:300] for f in files),
+        on_branch=item.get("on_branch", True) is not False,
+    )
+
+
+def parse_import(data: Any) -> tuple[dict[str, str], list[ImportedMessage]]:
+    """The conversation fields and messages in an export, or ImportRefused saying what is
+    wrong. Nothing is saved here."""
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise ImportRefused("This is not a chatapp conversation export (JSON).")
+    if data.get("version") != VERSION:
+        raise ImportRefused(f"Only version {VERSION} exports can be imported.")
+    head = data.get("conversation")
+    messages = data.get("messages")
+    if not isinstance(head, dict) or not isinstance(messages, list):
+        raise ImportRefused("The export has no conversation or no list of messages.")
+    if len(messages) > MAX_IMPORT_MESSAGES:
+        raise ImportRefused(f"An import may have at most {MAX_IMPORT_MESSAGES:,} messages.")
+    fields = {
+        "title": _text(head.get("title"), "The title", 10_000).strip()[:MAX_TITLE_CHARS],
+        "model": _text(head.get("model"), "The model", 100),
+        "system_prompt": _text(head.get("system_prompt"), "The system prompt", 50_000),
+    }
+    return fields, [_parse_message(n, item) for n, item in enumerate(messages, start=1)]
+
+
+def _content(message: ImportedMessage) -> list[dict[str, Any]]:
+    blocks = [{"type": "text", "text": message.text}] if message.text else []
+    if message.attachments:
+        listed = "; ".join(message.attachments)
+        blocks.append({"type": "text", "text": f"[Attached in the original: {listed}]"})
+    return blocks
+
+
+def _model_or_default(model: str) -> str:
+    if model and ClaudeModel.objects.filter(pk=model, is_active=True).exists():
+        return model
+    return settings.CHATAPP_DEFAULT_MODEL
+
+
+@transaction.atomic
+def import_conversation(owner, data: Any) -> Conversation:
+    """A new conversation of ``owner`` holding the export's messages (text only)."""
+    fields, messages = parse_import(data)
+    title = fields["title"] or "Imported conversation"
+    conversation = Conversation.objects.create(
+        owner=owner, title=title if title.startswith("Imported") else f"{title} (imported)"
+        [:MAX_TITLE_CHARS], model=_model_or_default(fields["model"]),
+        system_prompt=fields["system_prompt"],
+    )
+    created: dict[Any, Message] = {}
+    previous: Message | None = None
+    first: Message | None = None
+    for item in messages:
+        parent = _parent(item, created, previous)
+        # A second first message is a new version of the first (chatapp/branches.py).
+        edit_of = first.pk if parent is None and first is not None else None
+        message = Message.objects.create(
+            options={"edit_of": edit_of} if edit_of else {},
+            conversation=conversation, role=item.role, status=item.status,
+            model=item.model if item.role == Role.ASSISTANT else "",
+            content=_content(item), superseded=not item.on_branch, parent=parent,
+            reply_to=parent if item.role == Role.ASSISTANT and parent
+            and parent.role == Role.USER else None,
+            notes=["Imported"] if item.role == Role.ASSISTANT else [],
+        )
+        if _hashable(item.key):
+            created[item.key] = message
+        previous, first = message, first or message
+    return conversation
+
+
+def _parent(
+    item: ImportedMessage, created: dict[Any, Message], previous: Message | None
+) -> Message | None:
+    """The message this one follows: as the file says, or (a file without parent ids) the
+    one before it."""
+    if item.parent_key is NO_PARENT_ID:
+        return previous
+    return created.get(item.parent_key) if _hashable(item.parent_key) else None
+
+
+def _hashable(value: Any) -> bool:
+    return isinstance(value, int | str) and not isinstance(value, bool)

@@ -1,0 +1,256 @@
+"""Automatic model routing: "Auto" in the model picker chooses the tier per message.
+
+The rule (docs/routing.md) scores what the request asks for: thinking, documents and images,
+the question's length and wording, how long the conversation already is. A low score goes to
+the cheapest tier (Haiku), a middling one to Sonnet, a high one to the top tier (Opus). When
+the score sits on a border the rule is unsure, and (``CHATAPP_ROUTER_CONFIRM``) the cheapest
+model is asked to classify the request; that call is priced and recorded (purpose
+``routing``). The choice and its one-line reason are stored on the reply.
+"""
+
+import logging
+import re
+from dataclasses import asdict, dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from channels.db import database_sync_to_async
+from django.conf import settings
+from django.db.models import Count, Sum
+
+from chatapp import accounting
+from chatapp.claude import messages as claude_messages
+from chatapp.claude.types import Completion, UpstreamError
+from chatapp.models import (
+    Attachment,
+    AttachmentKind,
+    CallPurpose,
+    ClaudeModel,
+    Conversation,
+    Message,
+    ModelTier,
+)
+
+logger = logging.getLogger(__name__)
+
+AUTO = "auto"
+TIERS = (ModelTier.HAIKU, ModelTier.SONNET, ModelTier.OPUS)
+# Score → tier: at most CHEAP_UP_TO goes to Haiku, at least TOP_FROM to Opus.
+CHEAP_UP_TO = 0
+TOP_FROM = 3
+SHORT_CHARS = 200
+LONG_CHARS = 2000
+LONG_CONVERSATION_MESSAGES = 12
+ANALYSIS_WORDS = re.compile(
+    r"\b(analy[sz]e|analysis|compare|comparison|prove|proof|derive|design|architecture|"
+    r"refactor|evaluate|assess|trade-?offs?|strategy|review|debug|optimi[sz]e|plan)\b",
+    re.IGNORECASE,
+)
+THINKING_POINTS = {"low": 1, "medium": 1, "on": 1, "high": 2, "max": 2}
+
+
+@dataclass(frozen=True)
+class Request:
+    """What the router looks at."""
+
+    text: str
+    documents: int = 0  # in this message and earlier in the conversation
+    images: int = 0
+    thinking: str | None = None
+    earlier_messages: int = 0
+
+
+@dataclass
+class Decision:
+    tier: str
+    model: str
+    score: int
+    reason: str
+    unsure: bool
+    confirmed_by: str = ""
+    factors: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"auto": True, **asdict(self)}
+
+
+def score(request: Request) -> tuple[int, list[str]]:
+    """The rule: an ordinary request scores 1; points for what makes one demanding, one off
+    for a short message that asks for nothing; with the words that explain them."""
+    points, factors = 1, []
+    if request.thinking in THINKING_POINTS:
+        points += THINKING_POINTS[request.thinking]
+        factors.append(f"{request.thinking} thinking asked for")
+    if request.documents:
+        points += 1
+        factors.append(f"{request.documents} document(s)")
+    if request.images:
+        points += 1
+        factors.append(f"{request.images} image(s)")
+    if len(request.text) > LONG_CHARS:
+        points += 1
+        factors.append("a long message")
+    if ANALYSIS_WORDS.search(request.text):
+        points += 1
+        factors.append("analysis asked for")
+    if request.earlier_messages >= LONG_CONVERSATION_MESSAGES:
+        points += 1
+        factors.append("a long conversation")
+    if not factors and len(request.text) <= SHORT_CHARS:
+        points -= 1
+        factors.append("a short message with no documents or thinking")
+    return points, factors or ["an ordinary request"]
+
+
+def tier_for(points: int) -> str:
+    if points <= CHEAP_UP_TO:
+        return ModelTier.HAIKU
+    return ModelTier.OPUS if points >= TOP_FROM else ModelTier.SONNET
+
+
+def model_of_tier(tier: str) -> ClaudeModel | None:
+    """The catalog's first active model of the tier (staff order the catalog)."""
+    return ClaudeModel.objects.filter(tier=tier, is_active=True).order_by("sort_order").first()
+
+
+def decide(request: Request) -> Decision:
+    points, factors = score(request)
+    tier = tier_for(points)
+    model = model_of_tier(tier) or model_of_tier(ModelTier.SONNET)
+    model_id = model.pk if model else settings.CHATAPP_DEFAULT_MODEL
+    name = model.display_name if model else model_id
+    return Decision(
+        tier=tier,
+        model=model_id,
+        score=points,
+        reason=f"Auto chose {name}: {', '.join(factors)}.",
+        unsure=points in (CHEAP_UP_TO, TOP_FROM),
+        factors=factors,
+    )
+
+
+def _request_facts(
+    conversation_id: int, text: str, attachment_ids: tuple[int, ...], thinking: str | None
+) -> Request:
+    conversation = Conversation.objects.get(pk=conversation_id)
+    mine = Attachment.objects.filter(owner_id=conversation.owner_id)
+    kinds = mine.filter(pk__in=attachment_ids).values("kind").annotate(n=Count("pk"))
+    counts = {row["kind"]: row["n"] for row in kinds}
+    earlier_documents = Attachment.objects.filter(
+        conversation_id=conversation_id, kind=AttachmentKind.DOCUMENT, message__isnull=False
+    ).count()
+    return Request(
+        text=text,
+        documents=counts.get(AttachmentKind.DOCUMENT, 0) + earlier_documents,
+        images=counts.get(AttachmentKind.IMAGE, 0),
+        thinking=thinking,
+        earlier_messages=conversation.messages.filter(superseded=False).count(),
+    )
+
+
+CONFIRM_PROMPT = (
+    "Classify how demanding this request is for an AI assistant. Answer with one word: "
+    "simple, standard or complex.\n\nRequest:\n{text}"
+)
+_ANSWERS = {"simple": ModelTier.HAIKU, "standard": ModelTier.SONNET, "complex": ModelTier.OPUS}
+
+
+async def _confirm(decision: Decision, text: str) -> Completion | None:
+    """Ask the cheapest model when the rule is unsure; None if it cannot be asked."""
+    cheapest = await database_sync_to_async(accounting.cheapest_model_id)()
+    if cheapest is None:
+        return None
+    request = {
+        "model": cheapest,
+        "max_tokens": 5,
+        "messages": [{"role": "user", "content": [
+            {"type": "text", "text": CONFIRM_PROMPT.format(text=text[:4000])}]}],
+    }
+    try:
+        return await claude_messages.complete(request)
+    except UpstreamError as exc:
+        logger.warning("routing confirmation failed: %s", exc)
+        return None
+
+
+def _apply_confirmation(decision: Decision, completion: Completion) -> Decision:
+    answer = next((w for w in re.findall(r"[a-z]+", completion.text.lower()) if w in _ANSWERS),
+                  None)
+    decision.confirmed_by = completion.model
+    if answer is None or _ANSWERS[answer] == decision.tier:
+        decision.reason = decision.reason[:-1] + f" (confirmed by {completion.model})."
+        return decision
+    model = model_of_tier(_ANSWERS[answer])
+    if model is not None:
+        decision.tier, decision.model = _ANSWERS[answer], model.pk
+        decision.reason = f"Auto chose {model.display_name}: {completion.model} judged it {answer}."
+    return decision
+
+
+@dataclass
+class Routed:
+    decision: Decision
+    confirmation: Completion | None = None
+
+
+async def route(
+    conversation_id: int, text: str, attachment_ids: tuple[int, ...], thinking: str | None
+) -> Routed:
+    """The model for one Auto message, with its reason (and the confirming call, if any)."""
+    facts = await database_sync_to_async(_request_facts)(
+        conversation_id, text, attachment_ids, thinking
+    )
+    decision = await database_sync_to_async(decide)(facts)
+    confirmation = None
+    if decision.unsure and settings.CHATAPP_ROUTER_CONFIRM:
+        confirmation = await _confirm(decision, text)
+        if confirmation is not None:
+            decision = await database_sync_to_async(_apply_confirmation)(decision, confirmation)
+    return Routed(decision, confirmation)
+
+
+def record_confirmation(routed: Routed, reply: Message) -> None:
+    """The confirming call is billed like any other (sync: database_sync_to_async)."""
+    completion = routed.confirmation
+    if completion is None:
+        return
+    accounting.record_call(
+        user_id=reply.conversation.owner_id,
+        purpose=CallPurpose.ROUTING,
+        model_id=completion.model,
+        usage=completion.usage,
+        request_id=completion.request_id,
+        conversation_id=reply.conversation_id,
+        message_id=reply.pk,
+    )
+
+
+# --- For the cost review ---------------------------------------------------------------
+
+
+def auto_versus_default(messages) -> dict[str, Decimal | int | None]:
+    """What Auto replies cost, against the same usage priced on the default model.
+
+    ``messages``: a Message queryset (a date range, a user). Summed in the database per model,
+    then priced per model: a handful of rows whatever the number of messages.
+    """
+    auto = messages.filter(options__route__auto=True, cost_usd__isnull=False)
+    sums = auto.values("model").annotate(
+        n=Count("pk"), cost=Sum("cost_usd"), input=Sum("input_tokens"),
+        output=Sum("output_tokens"), write5=Sum("cache_write_5m_tokens"),
+        write1=Sum("cache_write_1h_tokens"), read=Sum("cache_read_tokens"),
+    )
+    from chatapp.claude.types import Usage
+
+    actual, on_default, count = Decimal(0), Decimal(0), 0
+    for row in sums:
+        count += row["n"]
+        actual += row["cost"] or 0
+        usage = Usage(input_tokens=row["input"] or 0, output_tokens=row["output"] or 0,
+                      cache_write_5m_tokens=row["write5"] or 0,
+                      cache_write_1h_tokens=row["write1"] or 0,
+                      cache_read_tokens=row["read"] or 0)
+        priced = accounting.cost_of(settings.CHATAPP_DEFAULT_MODEL, usage)
+        on_default += priced.total if priced else 0
+    return {"messages": count, "cost_usd": actual, "default_cost_usd": on_default,
+            "saved_usd": on_default - actual}

@@ -1,0 +1,180 @@
+/* chatapp — what a reply shows besides its answer: the "Thinking" panel, tool call cards,
+ * and its notes (restarted, earlier turns summarised, which model Auto chose and why).
+ *
+ * Classic script: attaches ChatApp.agentic. chat.js owns the message views and calls these
+ * with them; everything here is drawn with textContent (no HTML from the server).
+ */
+(function () {
+  "use strict";
+
+  const NS = (window.ChatApp = window.ChatApp || {});
+
+  /** Thinking text, tool cards and notes of a message as the server stored it. */
+  function fromMessage(msg) {
+    const content = Array.isArray(msg.content) ? msg.content : [];
+    const toolMs = (msg.options && msg.options.tool_ms) || {};
+    const cards = new Map();
+    let thinking = "";
+    let hidden = "";
+    let order = 0;
+    for (const block of content) {
+      if (block.type === "thinking") {
+        if (block.thinking) thinking += (thinking ? "\n\n" : "") + block.thinking;
+        else hidden = hidden || "omitted";
+      } else if (block.type === "redacted_thinking") {
+        hidden = "redacted";
+      } else if (block.type === "tool_use") {
+        order += 1;
+        cards.set(block.id, { id: block.id, order, name: block.name, input: block.input || {}, status: "running" });
+      } else if (block.type === "tool_result" && cards.has(block.tool_use_id)) {
+        const card = cards.get(block.tool_use_id);
+        card.status = block.is_error ? "error" : "done";
+        card.result = typeof block.content === "string" ? block.content : JSON.stringify(block.content);
+        if (toolMs[block.tool_use_id] !== undefined) card.ms = toolMs[block.tool_use_id];
+      }
+    }
+    return {
+      thinking,
+      thinkingHidden: hidden,
+      tools: cards,
+      notes: Array.isArray(msg.notes) ? msg.notes.slice() : [],
+      thinkingTokens: Number(msg.thinking_tokens) || 0,
+    };
+  }
+
+  function initView(view, msg) {
+    Object.assign(view, fromMessage(msg));
+    view.traceOpen = null; // null: follow the reply (open while thinking, closed after)
+  }
+
+  /** A delta frame's thinking text. */
+  function onDelta(view, frame) {
+    if (typeof frame.thinking === "string" && frame.thinking) view.thinking += frame.thinking;
+  }
+
+  /** A tool_call frame: a card starts or ends. */
+  function onToolCall(view, frame) {
+    const card = frame.tool;
+    if (!card || typeof card.id !== "string") return;
+    view.tools.set(card.id, Object.assign({}, view.tools.get(card.id) || {}, card));
+  }
+
+  /** A reply_state (joining late, or an attempt restarted in place). */
+  function onReplyState(view, frame) {
+    if (typeof frame.thinking === "string") view.thinking = frame.thinking;
+    if (Array.isArray(frame.tools)) {
+      for (const card of frame.tools) onToolCall(view, { tool: card });
+    }
+    if (Array.isArray(frame.notes)) view.notes = frame.notes.slice();
+    if (typeof frame.note === "string" && frame.note && !view.notes.includes(frame.note)) {
+      view.notes.push(frame.note);
+    }
+  }
+
+  function onCompleted(view, frame) {
+    const stored = fromMessage(frame);
+    if (Array.isArray(frame.content)) {
+      view.tools = stored.tools;
+      view.thinking = stored.thinking || view.thinking;
+      view.thinkingHidden = stored.thinkingHidden;
+    }
+    if (Array.isArray(frame.notes)) view.notes = stored.notes;
+    view.thinkingTokens = stored.thinkingTokens;
+  }
+
+  // --- drawing -------------------------------------------------------------------------
+
+  function buildParts(h) {
+    const summary = h("summary", { class: "trace-summary" });
+    const thinkingText = h("div", { class: "trace-thinking" });
+    const tools = h("ol", { class: "tool-cards" });
+    const trace = h("details", { class: "msg-trace", hidden: true }, summary, thinkingText);
+    trace.addEventListener("toggle", () => {
+      // Our own opening and closing also fire "toggle": only a change we did not make counts.
+      if ((trace.open ? "open" : "closed") !== trace.dataset.auto) trace.dataset.userToggled = "1";
+    });
+    const notes = h("ul", { class: "msg-notes", hidden: true });
+    return { trace, summary, thinkingText, tools, notes };
+  }
+
+  function describeInput(input) {
+    try {
+      const json = JSON.stringify(input);
+      return json.length > 300 ? json.slice(0, 300) + "…" : json;
+    } catch (_err) {
+      return "";
+    }
+  }
+
+  function card(h, tool) {
+    const status = tool.status === "running" ? "running…" : tool.status === "error" ? "failed" : "done";
+    const time = typeof tool.ms === "number" ? " · " + tool.ms + " ms" : "";
+    const head = h("div", { class: "tool-head" },
+      h("span", { class: "tool-name", text: tool.name || "tool" }),
+      h("span", { class: "tool-status", text: status + time }));
+    const input = h("pre", { class: "tool-input", text: describeInput(tool.input) });
+    const children = [head, input];
+    if (typeof tool.result === "string") {
+      children.push(h("pre", { class: "tool-result", text: tool.result }));
+    }
+    return h("li", { class: "tool-card is-" + (tool.status || "running"), "data-tool": tool.id }, ...children);
+  }
+
+  function paint(view, parts, h) {
+    const streaming = view.status === "streaming";
+    const hasThinking = !!view.thinking || !!view.thinkingHidden;
+    // The panel is open while Claude thinks, then collapses (unless the reader toggled it).
+    if (!parts.trace.dataset.userToggled) {
+      const open = streaming && !view.text;
+      parts.trace.dataset.auto = open ? "open" : "closed";
+      parts.trace.open = open;
+    }
+    parts.trace.hidden = !hasThinking;
+    let label = "Thinking";
+    if (view.thinkingHidden === "redacted") label = "Thinking (redacted by the safety system)";
+    else if (view.thinkingHidden === "omitted" && !view.thinking) label = "Thinking (omitted)";
+    if (view.thinkingTokens) label += " · " + view.thinkingTokens.toLocaleString("en-US") + " tokens";
+    if (streaming && hasThinking && !view.text) label += "…";
+    if (parts.summary.textContent !== label) parts.summary.textContent = label;
+    if (parts.thinkingText.textContent !== view.thinking) parts.thinkingText.textContent = view.thinking;
+
+    const cards = Array.from(view.tools.values()).sort((a, b) => (a.order || 0) - (b.order || 0));
+    parts.tools.hidden = cards.length === 0;
+    parts.tools.replaceChildren(...cards.map((tool) => card(h, tool)));
+
+    parts.notes.hidden = view.notes.length === 0;
+    parts.notes.replaceChildren(...view.notes.map((text) => h("li", { class: "msg-note", text })));
+  }
+
+  /** Whether a reply can be continued (interrupted or stopped, with text to go on from). */
+  function canContinue(view) {
+    return (view.status === "interrupted" || view.status === "cancelled") && !!view.text.trim();
+  }
+
+  /** The thinking control's options for a model entry (all of them for Auto). */
+  function thinkingChoices(models, modelId) {
+    if (modelId === "auto") return ["off", "low", "medium", "high", "max"];
+    const model = models.find((m) => m.id === modelId);
+    return (model && Array.isArray(model.thinking) && model.thinking.length) ? model.thinking : ["off"];
+  }
+
+  const CHOICE_WORDS = { off: "Thinking off", on: "Thinking on", low: "Think: low",
+    medium: "Think: medium", high: "Think: high", max: "Think: max" };
+
+  function fillThinkingSelect(select, choices) {
+    const previous = select.value;
+    select.replaceChildren(...choices.map((value) => {
+      const option = document.createElement("option");
+      option.value = value;
+      option.textContent = CHOICE_WORDS[value] || value;
+      return option;
+    }));
+    select.value = choices.includes(previous) ? previous : "off";
+    select.hidden = choices.length < 2;
+  }
+
+  NS.agentic = {
+    initView, onDelta, onToolCall, onReplyState, onCompleted, buildParts, paint,
+    canContinue, thinkingChoices, fillThinkingSelect,
+  };
+})();

@@ -1,0 +1,50 @@
+"""The Batch jobs page in real Chromium: upload documents, submit a job, watch it finish, download
+the CSV, and open an answer as a conversation. The batch poller runs beside the server, as
+`make run` starts it; the offline upstream answers a batch within a second here."""
+
+import csv
+import re
+
+from playwright.sync_api import expect
+
+PROMPT = "Who pays the rent?"
+
+
+def test_submit_a_job_watch_it_finish_and_download_the_csv(page, live_app, tmp_path):
+    live_app.upstream.set_batch_seconds(1)
+    files = []
+    for n in range(3):
+        path = tmp_path / f"lease-{n}.txt"
+        path.write_text(f"Lease {n}. The tenant pays the rent on the first of the month.")
+        files.append(str(path))
+
+    page.get_by_role("link", name="Batch jobs").click()
+    page.wait_for_url(f"{live_app.url}/batch-jobs/")
+    page.set_input_files("#upload-input", files)
+    expect(page.locator("#upload-status")).to_have_text("Uploaded 3 of 3.")
+    expect(page.locator("#documents input:checked")).to_have_count(3)
+    page.get_by_label("Prompt").fill(PROMPT)
+    expect(page.locator("#estimate")).to_contain_text("at batch prices")
+    expect(page.locator("#estimate")).to_contain_text("3 documents")
+
+    page.get_by_role("button", name="Submit job").click()
+    page.wait_for_url(re.compile(r"/batch-jobs/\d+/$"))
+    expect(page.locator("#job-status")).to_have_text("Finished", timeout=30_000)
+    expect(page.locator('[data-count="succeeded"]')).to_have_text("3")
+    rows = page.locator("#job-items tr")
+    expect(rows).to_have_count(3)
+    expect(rows.first).to_contain_text(f'You asked: "{PROMPT}"')
+    expect(page.get_by_role("button", name="Cancel job")).to_be_hidden()
+
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Download CSV").click()
+    with open(download.value.path(), newline="") as handle:
+        table = list(csv.DictReader(handle))
+    assert sorted(row["document"] for row in table) == ["lease-0.txt", "lease-1.txt",
+                                                         "lease-2.txt"]
+    assert {row["status"] for row in table} == {"succeeded"}
+    assert all(PROMPT in row["answer"] and row["cost_usd"] for row in table)
+
+    rows.first.get_by_role("button", name="Ask a follow-up").click()
+    page.wait_for_url(re.compile(r"/c/\d+/$"))
+    expect(page.locator("#messages")).to_contain_text(f'You asked: "{PROMPT}"')

@@ -1,0 +1,371 @@
+"""Monthly budgets: spend is counted, the worst case is reserved before a call and settled to
+the actual cost after, and nobody can spend past their budget, however many requests race."""
+
+import threading
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.db import connection
+
+from chatapp import budgets
+from chatapp.accounting import record_call
+from chatapp.claude.types import Usage
+from chatapp.models import Budget, BudgetReservation, MonthlySpend
+from tests.factories import make_user
+
+pytestmark = pytest.mark.django_db
+
+NOVEMBER = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+DECEMBER = datetime(2026, 12, 1, 0, 0, tzinfo=UTC)
+
+
+def spend(user, amount: str, at=None) -> None:
+    budgets.add_spend(user.pk, Decimal(amount), at)
+
+
+# --- whose budget ------------------------------------------------------------------------
+
+
+def test_without_any_budget_spending_is_counted_but_not_limited():
+    user = make_user()
+    spend(user, "1000")
+    status = budgets.status(user.pk)
+    assert status.spent == Decimal("1000") and status.limit is None
+    assert not status.exhausted and not status.warning
+    assert budgets.reserve(user.pk, Decimal("5000")) is None
+
+
+def test_the_default_budget_applies_to_everyone_without_their_own():
+    alice, bob = make_user(), make_user()
+    Budget.objects.create(user=None, monthly_usd=Decimal("10"))
+    Budget.objects.create(user=alice, monthly_usd=Decimal("50"))
+    assert budgets.monthly_limit(alice.pk) == Decimal("50")
+    assert budgets.monthly_limit(bob.pk) == Decimal("10")
+
+
+def test_there_is_only_one_default_budget():
+    Budget.objects.create(user=None, monthly_usd=Decimal("10"))
+    second = Budget(user=None, monthly_usd=Decimal("20"))
+    with pytest.raises(ValidationError, match="already a default budget"):
+        second.full_clean()
+
+
+def test_a_budget_cannot_be_negative():
+    with pytest.raises(ValidationError):
+        Budget(user=make_user(), monthly_usd=Decimal("-1")).full_clean()
+
+
+# --- what the composer shows -----------------------------------------------------------------
+
+
+def test_status_shows_spend_remaining_and_the_warning_from_80_percent():
+    user = make_user()
+    Budget.objects.create(user=user, monthly_usd=Decimal("10"))
+    spend(user, "7.99")
+    assert budgets.status(user.pk).as_json() | {"month": None, "renews_on": None} == {
+        "month": None, "renews_on": None, "spent_usd": "7.99", "reserved_usd": "0",
+        "limit_usd": "10", "remaining_usd": "2.01", "share_used": pytest.approx(0.799),
+        "warning": False, "exceeded": False,
+    }
+    spend(user, "0.01")
+    assert budgets.status(user.pk).warning
+    spend(user, "2")
+    status = budgets.status(user.pk)
+    assert status.exhausted and status.remaining == 0
+
+
+def test_a_new_month_starts_from_nothing():
+    user = make_user()
+    Budget.objects.create(user=user, monthly_usd=Decimal("10"))
+    spend(user, "10", NOVEMBER)
+    assert budgets.status(user.pk, NOVEMBER).exhausted
+    december = budgets.status(user.pk, DECEMBER)
+    assert december.spent == 0 and not december.exhausted
+    assert december.as_json()["month"] == "2026-12"
+    assert december.as_json()["renews_on"] == "2027-01-01"
+
+
+def test_the_api_tells_the_user_their_month(client):
+    user = make_user()
+    Budget.objects.create(user=user, monthly_usd=Decimal("20"))
+    spend(user, "5")
+    client.force_login(user)
+    body = client.get("/api/budget/").json()
+    assert body["spent_usd"] == "5" and body["remaining_usd"] == "15"
+    assert body["share_used"] == 0.25 and body["warning"] is False
+
+
+def test_the_budget_endpoint_needs_a_login(client):
+    assert client.get("/api/budget/").status_code == 401
+
+
+# --- reserve, then settle ----------------------------------------------------------------------
+
+
+def test_a_reservation_holds_the_worst_case_until_it_is_released():
+    user = make_user()
+    Budget.objects.create(user=user, monthly_usd=Decimal("1"))
+    held = budgets.reserve(user.pk, Decimal("0.40"))
+    assert budgets.status(user.pk).reserved == Decimal("0.40")
+    budgets.release(held)
+    budgets.release(held)  # twice is harmless
+    assert budgets.status(user.pk).reserved == 0
+    assert not BudgetReservation.objects.exists()
+
+
+def test_a_reservation_that_does_not_fit_is_refused_in_plain_words():
+    user = make_user()
+    Budget.objects.create(user=user, monthly_usd=Decimal("1"))
+    spend(user, "0.70")
+    with pytest.raises(budgets.BudgetExceeded) as refused:
+        budgets.reserve(user.pk, Decimal("0.40"))
+    assert "could cost up to $0.40" in refused.value.message
+    assert "$0.30 of your monthly budget of $1.00 is left" in refused.value.message
+    assert budgets.status(user.pk).reserved == 0
+
+
+def test_at_100_percent_even_a_free_call_is_refused():
+    user = make_user()
+    Budget.objects.create(user=user, monthly_usd=Decimal("1"))
+    spend(user, "1")
+    with pytest.raises(budgets.BudgetExceeded, match="You have used your monthly budget"):
+        budgets.reserve(user.pk, Decimal(0))
+    with pytest.raises(budgets.BudgetExceeded, match="renews on 1 "):
+        budgets.refuse_if_exhausted(user.pk)
+
+
+def test_settling_replaces_the_reservation_with_the_actual_cost():
+    user = make_user()
+    Budget.objects.create(user=user, monthly_usd=Decimal("1"))
+    held = budgets.reserve(user.pk, Decimal("0.5"))
+    budgets.release(held)
+    record_call(user_id=user.pk, purpose="reply", model_id="claude-sonnet-4-6",
+                usage=Usage(input_tokens=2000, output_tokens=500))
+    status = budgets.status(user.pk)
+    assert status.reserved == 0 and status.spent == Decimal("0.0135")
+
+
+def test_an_unpriced_call_adds_nothing_to_the_month():
+    user = make_user()
+    record_call(user_id=user.pk, purpose="reply", model_id="claude-mystery",
+                usage=Usage(input_tokens=10, output_tokens=10))
+    assert budgets.status(user.pk).spent == 0
+
+
+def test_reservations_left_by_a_stopped_process_are_freed_at_start_up():
+    from chatapp.recovery import mark_orphaned_replies
+
+    user = make_user()
+    Budget.objects.create(user=user, monthly_usd=Decimal("1"))
+    budgets.reserve(user.pk, Decimal("0.9"))
+    mark_orphaned_replies()
+    assert budgets.status(user.pk).reserved == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_racing_reservations_never_pass_the_budget():
+    user = make_user()
+    Budget.objects.create(user=user, monthly_usd=Decimal("4"))
+    outcomes: list[str] = []
+    start = threading.Barrier(12)
+
+    def one_request() -> None:
+        start.wait()
+        try:
+            budgets.reserve(user.pk, Decimal("1"))
+            outcomes.append("held")
+        except budgets.BudgetExceeded:
+            outcomes.append("refused")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=one_request) for _ in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert outcomes.count("held") == 4 and outcomes.count("refused") == 8
+    assert MonthlySpend.objects.get(user=user).reserved_usd == Decimal("4")
+
+
+# --- sizing a request with count_tokens ---------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_request_reserves_its_counted_prompt_and_full_output(claude):
+    from channels.db import database_sync_to_async
+
+    user = await database_sync_to_async(make_user)()
+    await Budget.objects.acreate(user=user, monthly_usd=Decimal("1"))
+    request = {"model": "claude-sonnet-4-6", "max_tokens": 1000,
+               "messages": [{"role": "user", "content": "hello world!"}]}
+    held = await budgets.reserve_for_request(user.pk, request)
+    # 6 prompt tokens (⌈12/4⌉ + 3) at the 1-hour write rate, $6/M: 0.000036
+    # 1000 output tokens at $15/M: 0.015
+    assert held.amount == Decimal("0.015036")
+    assert [r["path"] for r in claude.requests()] == ["/v1/messages/count_tokens"]
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_an_unlimited_user_is_not_counted_at_all(claude):
+    request = {"model": "claude-sonnet-4-6", "max_tokens": 10,
+               "messages": [{"role": "user", "content": "hi"}]}
+    from channels.db import database_sync_to_async
+
+    user = await database_sync_to_async(make_user)()
+    assert await budgets.reserve_for_request(user.pk, request) is None
+    assert claude.requests() == []
+
+
+# --- end to end: the reply path ------------------------------------------------------------------
+
+
+@pytest.fixture
+async def finish_replies():
+    from chatapp import replies
+
+    yield
+    await replies.wait_for_all()
+    await replies.shutdown()
+
+
+async def _owner_with_budget(limit: str, spent: str = "0"):
+    from channels.db import database_sync_to_async
+
+    from tests.factories import make_conversation
+
+    def build():
+        user = make_user()
+        Budget.objects.create(user=user, monthly_usd=Decimal(limit))
+        spend(user, spent)
+        return user, make_conversation(user)
+
+    return await database_sync_to_async(build)()
+
+
+async def _open(user, conversation_id):
+    from tests.sockets import next_frame, open_socket
+
+    socket, connected = await open_socket(user, conversation_id)
+    assert connected and (await next_frame(socket))["type"] == "ready"
+    return socket
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_at_100_percent_a_message_is_refused_before_anything_is_saved_or_sent(
+    claude, finish_replies
+):
+    from chatapp.models import Message
+    from tests.sockets import next_frame, send
+
+    user, conversation = await _owner_with_budget("1", spent="1")
+    socket = await _open(user, conversation.pk)
+    await send(socket, type="user_message", text="one more question")
+    error = await next_frame(socket)
+    assert error["type"] == "error" and error["code"] == "budget_exceeded"
+    assert "You have used your monthly budget of $1.00" in error["message"]
+    assert not await Message.objects.filter(conversation=conversation).aexists()
+    assert claude.requests() == []
+    await socket.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_reply_whose_worst_case_does_not_fit_fails_before_it_is_sent(
+    claude, finish_replies
+):
+    from tests.sockets import frames_until, send
+
+    # Sonnet 4.6 with max_tokens 8,192 could cost $0.12 in output alone.
+    user, conversation = await _owner_with_budget("0.05")
+    socket = await _open(user, conversation.pk)
+    await send(socket, type="user_message", text="write me a long essay")
+    frames = await frames_until(socket, "message_completed")
+    completed = frames[-1]
+    assert completed["status"] == "error"
+    assert completed["error"]["code"] == "budget_exceeded"
+    assert "could cost up to $0.12" in completed["error"]["message"]
+    # Only (free) token counts reached the upstream, never the request itself.
+    assert {r["path"] for r in claude.requests()} == {"/v1/messages/count_tokens"}
+    assert (await budgets.astatus(user.pk)).reserved == 0
+    await socket.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_after_a_reply_the_month_holds_what_it_cost_and_nothing_reserved(
+    claude, finish_replies
+):
+    from chatapp import replies
+    from chatapp.models import UsageRecord
+    from tests.sockets import frames_until, send
+
+    user, conversation = await _owner_with_budget("10")
+    socket = await _open(user, conversation.pk)
+    await send(socket, type="user_message", text="hello")
+    completed = (await frames_until(socket, "message_completed"))[-1]
+    assert completed["status"] == "complete"
+    await replies.wait_for_all()  # and the title it triggers
+    costs = [r.cost_usd async for r in UsageRecord.objects.filter(user=user)]
+    assert len(costs) == 2  # the reply and its title
+    status = await budgets.astatus(user.pk)
+    assert status.reserved == 0 and status.spent == sum(costs)
+    await socket.disconnect()
+
+
+@pytest.mark.services
+@pytest.mark.django_db(transaction=True)
+async def test_many_concurrent_requests_on_postgresql_never_pass_the_budget(
+    claude, finish_replies, settings
+):
+    """Twelve replies asked for at once, in twelve conversations of one user: exactly as many
+    start as their worst cases fit in the budget; the rest are refused before they are sent."""
+    import json
+
+    from channels.db import database_sync_to_async
+
+    from tests.factories import make_conversation
+    from tests.sockets import send
+
+    claude.set_pace(2)  # replies that started keep streaming until they are stopped
+    # The per-user message limit counts in Redis, across test runs; it is not under test here.
+    settings.CHATAPP_MESSAGE_RATE_LIMIT = 0
+    limit = Decimal("0.20")
+
+    def build():
+        user = make_user()
+        Budget.objects.create(user=user, monthly_usd=limit)
+        return user, [make_conversation(user, model="claude-haiku-4-5") for _ in range(12)]
+
+    user, conversations = await database_sync_to_async(build)()
+    sockets = [await _open(user, c.pk) for c in conversations]
+    for socket in sockets:
+        await send(socket, type="user_message", text="the same question for everyone")
+
+    async def first_news(socket) -> str:
+        while True:
+            # A generous bound: twelve replies start at once on a machine that may be busy.
+            frame = json.loads(await socket.receive_from(timeout=60))
+            if frame["type"] == "delta":
+                return "streaming"
+            if frame["type"] == "message_completed":
+                assert frame["error"]["code"] == "budget_exceeded"
+                return "refused"
+
+    outcomes = [await first_news(socket) for socket in sockets]
+    held = [r.amount_usd async for r in BudgetReservation.objects.filter(user=user)]
+    worst_case = held[0]
+    assert set(held) == {worst_case}
+    assert outcomes.count("streaming") == len(held) == int(limit // worst_case)
+    assert sum(held) <= limit
+
+    for socket, outcome in zip(sockets, outcomes, strict=True):
+        if outcome == "streaming":
+            await send(socket, type="stop")
+    from chatapp import replies
+
+    await replies.wait_for_all()
+    status = await budgets.astatus(user.pk)
+    assert status.reserved == 0 and 0 < status.spent <= limit
+    for socket in sockets:
+        await socket.disconnect()

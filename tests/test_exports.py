@@ -1,0 +1,153 @@
+"""A conversation exported as Markdown and JSON, and that JSON imported as a new one."""
+
+import json
+
+import pytest
+from django.test import Client
+
+from chatapp.models import Conversation, Message, MessageStatus
+from tests.factories import make_conversation, make_exchange, make_text_document, make_user
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def owner():
+    return make_user()
+
+
+@pytest.fixture
+def client(owner):
+    client = Client()
+    client.force_login(owner)
+    return client
+
+
+@pytest.fixture
+def conversation(owner):
+    conversation = make_conversation(owner, title="Trip to Porto",
+                                     system_prompt="Answer briefly.")
+    question, _ = make_exchange(conversation, "What to eat?", "Try a **francesinha**.",
+                                input_tokens=120, output_tokens=30, cost_usd="0.00081")
+    make_text_document(owner, name="menu.txt", conversation=conversation, message=question)
+    make_exchange(conversation, "And to drink?", "Port wine.", input_tokens=200,
+                  output_tokens=10, cost_usd="0.00075")
+    return conversation
+
+
+def export(client, conversation_id, fmt):
+    return client.get(f"/api/conversations/{conversation_id}/export/", {"format": fmt})
+
+
+def test_markdown_export_reads_like_the_conversation(client, conversation):
+    response = export(client, conversation.pk, "md")
+    assert response["Content-Type"] == "text/markdown; charset=utf-8"
+    assert response["Content-Disposition"] == 'attachment; filename="trip-to-porto.md"'
+    text = response.content.decode()
+    assert text.startswith("# Trip to Porto\n")
+    assert "Answer briefly." in text and "- Cost: $0.0016" in text
+    assert text.index("What to eat?") < text.index("Try a **francesinha**.") < text.index(
+        "Port wine.")
+    assert "_Attached: menu.txt (text/plain)_" in text
+    assert "claude-sonnet-4-6 · 120 in · 30 out · $0.0008" in text
+
+
+def test_json_export_lists_messages_attachments_usage_and_cost(client, conversation):
+    data = export(client, conversation.pk, "json").json()
+    assert data["format"] == "chatapp.conversation" and data["version"] == 1
+    assert data["conversation"]["title"] == "Trip to Porto"
+    assert data["cost_usd"] == "0.00156"
+    assert data["usage"]["input_tokens"] == 320 and data["usage"]["output_tokens"] == 40
+    first, reply = data["messages"][:2]
+    assert first["attachments"] == [{"name": "menu.txt", "kind": "document",
+                                     "media_type": "text/plain", "size": 17, "pages": None}]
+    assert reply["parent_id"] == first["id"] and reply["on_branch"] is True
+    assert reply["usage"]["output_tokens"] == 30 and reply["cost_usd"] == "0.00081"
+
+
+def test_someone_elses_conversation_cannot_be_exported(conversation):
+    stranger = Client()
+    stranger.force_login(make_user())
+    assert export(stranger, conversation.pk, "json").status_code == 404
+
+
+def test_an_unknown_format_is_refused_in_plain_words(client, conversation):
+    response = export(client, conversation.pk, "pdf")
+    assert response.status_code == 400 and response.json() == {"error": "format must be md or json."}
+
+
+def import_(client, body: bytes | str):
+    return client.post("/api/conversations/import/", body, content_type="application/json")
+
+
+def test_an_export_imports_as_a_new_conversation_with_the_same_messages(client, owner,
+                                                                         conversation):
+    exported = export(client, conversation.pk, "json").content
+    created = import_(client, exported)
+    assert created.status_code == 201
+    copy = Conversation.objects.get(pk=created.json()["id"])
+    assert copy.owner == owner and copy.pk != conversation.pk
+    assert copy.title == "Trip to Porto (imported)" and copy.system_prompt == "Answer briefly."
+
+    shown = client.get(f"/api/conversations/{copy.pk}/").json()["messages"]
+    assert [m["text"] for m in shown] == [
+        "What to eat?[Attached in the original: menu.txt (text/plain)]",
+        "Try a **francesinha**.", "And to drink?", "Port wine."]
+    assert [m["role"] for m in shown] == ["user", "assistant"] * 2
+    # The files are not in the export and the spend was someone's account: neither comes.
+    assert all(m["cost_usd"] is None and m["usage"]["input_tokens"] == 0 for m in shown)
+    assert not copy.attachments.exists()
+
+
+def test_versions_survive_the_round_trip(client):
+    def message(key, parent, role, text, on_branch):
+        return {"id": key, "parent_id": parent, "role": role, "text": text,
+                "on_branch": on_branch, "status": "complete"}
+
+    versions = {"format": "chatapp.conversation", "version": 1, "conversation": {},
+                "messages": [message("a", None, "user", "v1", False),
+                             message("b", "a", "assistant", "answer 1", False),
+                             message("c", None, "user", "v2", True),
+                             message("d", "c", "assistant", "answer 2", True)]}
+    created = import_(client, json.dumps(versions)).json()
+    shown = client.get(f"/api/conversations/{created['id']}/").json()["messages"]
+    assert [m["text"] for m in shown] == ["v2", "answer 2"]
+    assert shown[0]["versions"]["index"] == 2 and shown[0]["versions"]["count"] == 2
+
+    again = export(client, created["id"], "json").json()["messages"]
+    ids = [m["id"] for m in again]
+    assert [m["parent_id"] for m in again] == [None, ids[0], None, ids[2]]
+    assert [m["on_branch"] for m in again] == [False, False, True, True]
+
+
+@pytest.mark.parametrize("body, error", [
+    (b"{not json", "The file is not valid JSON: choose a chatapp JSON export."),
+    (json.dumps({"hello": 1}), "This is not a chatapp conversation export (JSON)."),
+    (json.dumps({"format": "chatapp.conversation", "version": 9}),
+     "Only version 1 exports can be imported."),
+    (json.dumps({"format": "chatapp.conversation", "version": 1, "conversation": {},
+                 "messages": [{"role": "system", "text": "x"}]}),
+     "Message 1 has no role “user” or “assistant”."),
+])
+def test_a_file_that_is_not_an_export_is_refused_and_nothing_is_created(client, body, error):
+    response = import_(client, body)
+    assert response.status_code == 400 and response.json() == {"error": error}
+    assert not Conversation.objects.exists()
+
+
+def test_imported_blocks_are_text_only(client):
+    forged = {"format": "chatapp.conversation", "version": 1,
+              "conversation": {"title": "x", "model": "no-such-model"},
+              "messages": [
+                  {"role": "user", "content": [
+                      {"type": "attachment", "attachment_id": 1, "name": "other.pdf"},
+                      {"type": "text", "text": "hi"}]},
+                  {"role": "assistant", "status": "streaming", "content": [
+                      {"type": "thinking", "thinking": "secret", "signature": "forged"},
+                      {"type": "text", "text": "hello"}]}]}
+    created = import_(client, json.dumps(forged)).json()
+    copy = Conversation.objects.get(pk=created["id"])
+    assert copy.model == "claude-sonnet-4-6"
+    assert [m.content for m in copy.messages.order_by("id")] == [
+        [{"type": "text", "text": "hi"}], [{"type": "text", "text": "hello"}]]
+    assert copy.messages.last().status == MessageStatus.CANCELLED

@@ -1,0 +1,262 @@
+"""Nobody reaches what is not theirs: the isolation matrix.
+
+Every door of the site is a row of ``DOORS``: a URL with placeholders for the owner's objects.
+For every row, a stranger gets 404 and changes nothing, an anonymous visitor is sent to log
+in (401 from the API, a redirect from pages), the owner gets through, and a state-changing
+request without the CSRF token is refused. Sockets are rows of ``SOCKETS``.
+
+A new endpoint must get a row here (or a place in ``NOT_OWNED``):
+``test_every_url_is_in_the_matrix`` fails until it does.
+"""
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.contrib import admin
+from django.core.files.base import ContentFile
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from chatapp.models import (
+    Attachment,
+    AttachmentKind,
+    BatchItem,
+    BatchItemStatus,
+    BatchJob,
+    Conversation,
+    Message,
+)
+from config.asgi import application
+from tests.factories import make_conversation, make_exchange, make_user
+from tests.sockets import close_code, open_socket
+
+# transaction=True: the upload door is an async view, whose ORM calls run in other threads.
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@dataclass(frozen=True)
+class Ref:
+    """In a door's body: the id of one of the owner's objects (a key of ``owned_objects``)."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class Door:
+    name: str  # the URL's name (chatapp:<name>)
+    method: str
+    path: str  # placeholders: the owner's objects, from ``owned_objects``
+    body: dict[str, Any] | None = None
+    api: bool = True  # JSON API (401) or page (login redirect)
+    upload: bool = False  # the body is a file in a multipart form
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path}"
+
+
+DOORS = [
+    Door("conversation", "GET", "/c/{conversation}/", api=False),
+    Door("api-conversation", "GET", "/api/conversations/{conversation}/"),
+    Door("api-conversation", "PATCH", "/api/conversations/{conversation}/", {"title": "mine"}),
+    Door("api-conversation", "DELETE", "/api/conversations/{conversation}/"),
+    Door("api-export", "GET", "/api/conversations/{conversation}/export/"),
+    Door("api-branch", "POST", "/api/conversations/{conversation}/branch/",
+         {"message_id": Ref("message")}),
+    Door("api-attachments", "GET", "/api/conversations/{conversation}/attachments/"),
+    Door("api-attachments", "POST", "/api/conversations/{conversation}/attachments/", upload=True),
+    Door("api-attachment", "GET", "/api/conversations/{conversation}/attachments/{attachment}/"),
+    Door("api-attachment", "DELETE",
+         "/api/conversations/{conversation}/attachments/{attachment}/"),
+    Door("api-attachment-file", "GET",
+         "/api/conversations/{conversation}/attachments/{attachment}/file/"),
+    Door("batch-job", "GET", "/batch-jobs/{batch_job}/", api=False),
+    Door("api-batch-job", "GET", "/api/batch-jobs/{batch_job}/"),
+    Door("api-batch-job-cancel", "POST", "/api/batch-jobs/{batch_job}/cancel/"),
+    Door("api-batch-job-csv", "GET", "/api/batch-jobs/{batch_job}/results.csv"),
+    Door("api-batch-job-jsonl", "GET", "/api/batch-jobs/{batch_job}/results.jsonl"),
+    Door("api-batch-item-conversation", "POST",
+         "/api/batch-jobs/{batch_job}/items/{batch_item}/conversation/"),
+]
+# Doors that name no one's object: only "log in first" applies (and lists show only yours).
+NOT_OWNED = {
+    "home": Door("home", "GET", "/", api=False),
+    "api-conversations": Door("api-conversations", "GET", "/api/conversations/"),
+    "api-models": Door("api-models", "GET", "/api/models/"),
+    "api-budget": Door("api-budget", "GET", "/api/budget/"),
+    "api-search": Door("api-search", "GET", "/api/search/?q=secret"),
+    "api-import": Door("api-import", "POST", "/api/conversations/import/"),
+    # Batch jobs: lists show only yours; another user's document in a new job is a 404
+    # (tests/test_batch_api.py).
+    "batch-jobs": Door("batch-jobs", "GET", "/batch-jobs/", api=False),
+    "api-batch-jobs": Door("api-batch-jobs", "GET", "/api/batch-jobs/"),
+    "api-batch-estimate": Door("api-batch-estimate", "POST", "/api/batch-jobs/estimate/"),
+    "api-batch-documents": Door("api-batch-documents", "GET", "/api/batch-documents/"),
+}
+SOCKETS = ["/ws/conversations/{conversation}/"]
+STATE_CHANGING = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+def owned_objects(owner) -> dict[str, int]:
+    """One of each kind of object a door can name, all belonging to ``owner``."""
+    conversation = make_conversation(owner, title="private")
+    _, reply = make_exchange(conversation, "secret question", "secret answer")
+    attachment = Attachment(
+        owner=owner, conversation=conversation, kind=AttachmentKind.DOCUMENT, name="secret.txt",
+        media_type="text/plain", original_media_type="text/plain", sha256="0" * 64, size=13,
+        text="secret notes.",
+    )
+    attachment.original.save("original", ContentFile(b"secret notes."), save=False)
+    attachment.save()
+    job = BatchJob.objects.create(owner=owner, prompt="secret prompt", model=conversation.model,
+                                  max_tokens=100)
+    item = BatchItem.objects.create(
+        job=job, document=attachment, document_name="secret.txt",
+        status=BatchItemStatus.SUCCEEDED, content=[{"type": "text", "text": "secret answer"}],
+    )
+    return {"conversation": conversation.pk, "message": reply.pk, "attachment": attachment.pk,
+            "batch_job": job.pk, "batch_item": item.pk}
+
+
+def call(client: Client, door: Door, ids: dict[str, int]):
+    path = door.path.format(**ids)
+    if door.method == "GET":
+        return client.get(path)
+    if door.upload:
+        return client.post(path, {"file": SimpleUploadedFile("notes.txt", b"my own notes")})
+    body = {k: ids[v.name] if isinstance(v, Ref) else v for k, v in (door.body or {}).items()}
+    return client.generic(door.method, path, json.dumps(body), content_type="application/json")
+
+
+def logged_in(user, **kwargs) -> Client:
+    client = Client(**kwargs)
+    client.force_login(user)
+    return client
+
+
+def snapshot(owner) -> list:
+    """Everything of the owner's that a stranger's request could have changed."""
+    conversations = list(Conversation.objects.filter(owner=owner).values())
+    messages = list(Message.objects.filter(conversation__owner=owner).values())
+    attachments = list(Attachment.objects.filter(owner=owner).values())
+    batch_jobs = list(BatchJob.objects.filter(owner=owner).values())
+    batch_items = list(BatchItem.objects.filter(job__owner=owner).values())
+    return [conversations, messages, attachments, batch_jobs, batch_items]
+
+
+@pytest.fixture(autouse=True)
+def private_media(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+
+
+@pytest.fixture
+def owner():
+    return make_user("owner")
+
+
+@pytest.fixture
+def ids(owner):
+    return owned_objects(owner)
+
+
+@pytest.mark.parametrize("door", DOORS, ids=str)
+def test_a_stranger_gets_404_and_changes_nothing(door, owner, ids):
+    before = snapshot(owner)
+    response = call(logged_in(make_user("stranger")), door, ids)
+    assert response.status_code == 404
+    assert b"secret" not in response.content and b"private" not in response.content
+    assert snapshot(owner) == before
+
+
+@pytest.mark.parametrize("door", DOORS, ids=str)
+def test_the_owner_gets_through(door, owner, ids, claude):
+    assert call(logged_in(owner), door, ids).status_code < 400
+
+
+@pytest.mark.parametrize("door", DOORS + list(NOT_OWNED.values()), ids=str)
+def test_anonymous_visitors_are_asked_to_log_in(door, owner, ids):
+    response = call(Client(), door, ids)
+    if door.api:
+        assert response.status_code == 401
+        assert response.json() == {"error": "Log in first."}
+    else:
+        assert response.status_code == 302
+        assert response["Location"].startswith("/accounts/login/")
+
+
+@pytest.mark.parametrize(
+    "door", [d for d in DOORS + list(NOT_OWNED.values()) if d.method in STATE_CHANGING], ids=str
+)
+def test_a_state_changing_request_without_the_csrf_token_is_refused(door, owner, ids):
+    before = snapshot(owner)
+    response = call(logged_in(owner, enforce_csrf_checks=True), door, ids)
+    assert response.status_code == 403
+    assert snapshot(owner) == before
+
+
+def test_lists_and_searches_show_only_your_own(owner, ids):
+    stranger = logged_in(make_user("stranger"))
+    assert stranger.get("/api/conversations/").json() == {"conversations": []}
+    assert stranger.get("/api/search/?q=secret").json() == {"results": []}
+    assert logged_in(owner).get("/api/search/?q=secret").json()["results"]  # the owner finds it
+
+
+def _named_urls(patterns, prefix=""):
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            namespace = f"{pattern.namespace}:" if pattern.namespace else ""
+            yield from _named_urls(pattern.url_patterns, prefix + namespace)
+        elif isinstance(pattern, URLPattern) and pattern.name:
+            yield prefix + pattern.name
+
+
+def test_every_url_is_in_the_matrix():
+    ours = {name.split(":", 1)[1] for name in _named_urls(get_resolver().url_patterns)
+            if name.startswith("chatapp:")}
+    covered = {door.name for door in DOORS} | set(NOT_OWNED)
+    assert ours - covered == set(), "add these endpoints to DOORS or NOT_OWNED"
+
+
+# --- Sockets ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", SOCKETS)
+async def test_sockets_refuse_strangers_with_4403_and_anonymous_visitors_with_4401(path):
+    owner = await database_sync_to_async(make_user)("owner")
+    ids = await database_sync_to_async(owned_objects)(owner)
+    stranger = await database_sync_to_async(make_user)("stranger")
+    for user, code in ((stranger, 4403), (None, 4401)):
+        socket, _ = await open_socket(user, ids["conversation"], path=path.format(**ids))
+        assert await close_code(socket) == code
+
+
+@pytest.mark.parametrize("origin", [b"https://evil.example", b"null", None])
+async def test_sockets_refuse_a_page_from_another_origin_or_none(origin):
+    owner = await database_sync_to_async(make_user)("owner")
+    ids = await database_sync_to_async(owned_objects)(owner)
+    headers = [(b"host", b"127.0.0.1:8000")] + ([(b"origin", origin)] if origin else [])
+    socket = WebsocketCommunicator(
+        application, f"/ws/conversations/{ids['conversation']}/", headers=headers
+    )
+    connected, _ = await socket.connect(timeout=10)
+    assert not connected  # the handshake itself is refused, before any session is read
+    await socket.disconnect()
+
+
+# --- The admin is for staff only ----------------------------------------------------------------
+
+
+def _admin_pages():
+    for model in admin.site._registry:
+        yield f"/admin/{model._meta.app_label}/{model._meta.model_name}/"
+
+
+@pytest.mark.parametrize("url", sorted(_admin_pages()))
+def test_the_admin_is_closed_to_people_without_staff_rights(url, owner, ids):
+    response = logged_in(owner).get(url)
+    assert response.status_code == 302
+    assert response["Location"].startswith("/admin/login/")

@@ -1,0 +1,105 @@
+"""Per-user rate limits: counted in the cache, answered with a clear message, nothing lost."""
+
+import pytest
+from channels.db import database_sync_to_async
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+
+from chatapp import replies
+from chatapp.models import Attachment, Message
+from chatapp.ratelimits import RateLimited, spend_sync
+from tests.factories import make_conversation, make_user
+from tests.sockets import frames_until, next_frame, open_socket, send
+
+
+@pytest.fixture
+def two_per_window(settings):
+    settings.CHATAPP_MESSAGE_RATE_LIMIT = 2
+    settings.CHATAPP_UPLOAD_RATE_LIMIT = 2
+    settings.CHATAPP_RATE_LIMIT_WINDOW_SECONDS = 60
+
+
+def test_the_limit_allows_n_per_window_then_says_how_long_to_wait(two_per_window):
+    spend_sync(1, "message")
+    spend_sync(1, "message")
+    with pytest.raises(RateLimited) as refused:
+        spend_sync(1, "message")
+    assert refused.value.code == "rate_limited"
+    assert 1 <= refused.value.retry_after <= 60
+    assert "too many messages" in refused.value.message
+    assert f"Wait {refused.value.retry_after} s" in refused.value.message
+
+
+def test_each_user_and_each_action_has_its_own_count(two_per_window):
+    for _ in range(2):
+        spend_sync(1, "message")
+    spend_sync(2, "message")  # someone else
+    spend_sync(1, "upload")  # another action
+    spend_sync(1, "upload")
+    with pytest.raises(RateLimited, match="too many files"):
+        spend_sync(1, "upload")
+
+
+def test_zero_turns_a_limit_off(settings):
+    settings.CHATAPP_MESSAGE_RATE_LIMIT = 0
+    for _ in range(100):
+        spend_sync(1, "message")
+
+
+# --- On the socket -------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def finish_replies():
+    yield
+    await replies.wait_for_all()
+    await replies.shutdown()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_message_over_the_limit_is_refused_and_nothing_is_saved(
+    claude, settings, finish_replies
+):
+    settings.CHATAPP_MESSAGE_RATE_LIMIT = 1
+    owner = await database_sync_to_async(make_user)()
+    conversation = await database_sync_to_async(make_conversation)(owner)
+    socket, _ = await open_socket(owner, conversation.pk)
+    assert (await next_frame(socket))["type"] == "ready"
+
+    await send(socket, type="user_message", text="first")
+    completed = (await frames_until(socket, "message_completed"))[-1]
+    await send(socket, type="user_message", text="second, too soon")
+    refused = await next_frame(socket)
+    assert refused["type"] == "error" and refused["code"] == "rate_limited"
+    assert "Wait" in refused["message"] and "message_id" not in refused
+    # A retry (regenerate) starts a reply too, so it counts against the same limit.
+    await send(socket, type="regenerate", message_id=completed["message_id"])
+    assert (await next_frame(socket))["code"] == "rate_limited"
+
+    texts = [m.text async for m in Message.objects.filter(conversation=conversation, role="user")]
+    assert texts == ["first"]
+    # The socket is still open and serves the next window's messages.
+    settings.CHATAPP_MESSAGE_RATE_LIMIT = 0
+    await send(socket, type="user_message", text="later")
+    assert (await frames_until(socket, "message_completed"))[-1]["status"] == "complete"
+    await socket.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_upload_over_the_limit_gets_429_and_stores_nothing(claude, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    settings.CHATAPP_UPLOAD_RATE_LIMIT = 1
+    owner = make_user()
+    conversation = make_conversation(owner)
+    client = Client()
+    client.force_login(owner)
+    url = f"/api/conversations/{conversation.pk}/attachments/"
+
+    def upload(name):
+        return client.post(url, {"file": SimpleUploadedFile(name, b"some notes")})
+
+    assert upload("first.txt").status_code == 201
+    refused = upload("second.txt")
+    assert refused.status_code == 429
+    assert "too many files" in refused.json()["error"]
+    assert list(Attachment.objects.values_list("name", flat=True)) == ["first.txt"]
