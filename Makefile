@@ -9,7 +9,8 @@ TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/chatapp
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/9
 PYTEST_ARGS ?=
 
-.PHONY: run test test-embedded test-services lint static chromium lock clean help bench-images bench-contract
+.PHONY: run test test-embedded test-services lint static chromium lock clean help bench-images \
+	bench screenshots bench-contract
 
 help:
 	@echo "make run    - install, migrate and start chatapp on http://$(HOST):$(PORT)/"
@@ -49,15 +50,24 @@ test-embedded:
 	env -u DATABASE_URL -u REDIS_URL $(PY) -m pytest $(PYTEST_ARGS)
 
 # PostgreSQL and Redis. Where CI=true a missing service fails the run; elsewhere it is said
-# plainly and this pass is left out.
+# plainly and this pass is left out. Left out of this pass because they never touch the
+# database or the channel layer: the offline upstream's own tests, and the browser tests
+# beyond the core chat page (they all ran in the embedded pass).
+SERVICES_PASS_SKIPS := --ignore=tests/test_offline_upstream.py \
+	--ignore=tests/test_offline_upstream_batches.py \
+	$(patsubst %,--ignore=%,$(filter-out tests/browser/test_chat_page.py,$(wildcard tests/browser/test_*.py)))
 test-services:
 	@if (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null && (exec 3<>/dev/tcp/127.0.0.1/6379) 2>/dev/null; then \
-		DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(PY) -m pytest $(PYTEST_ARGS); \
+		DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(PY) -m pytest $(SERVICES_PASS_SKIPS) $(PYTEST_ARGS); \
 	elif [ "$$CI" = "true" ]; then \
 		echo "PostgreSQL (127.0.0.1:5432) or Redis (127.0.0.1:6379) is not answering: CI needs both." >&2; exit 1; \
 	else \
 		echo "NOTE: PostgreSQL or Redis is not answering; the services pass was NOT run."; \
 	fi
+
+# The README's pictures, taken in real Chromium against a throwaway server (scripts/screenshots.py).
+screenshots: static chromium
+	$(PY) scripts/screenshots.py
 
 # Time and peak memory to prepare a 12 MP photo and a 4000×3000 screenshot (docs/benchmarks.md).
 bench-images: $(VENV)/.installed
@@ -66,6 +76,12 @@ bench-images: $(VENV)/.installed
 # The contract workload: a 100-page contract, ten questions a minute apart (docs/benchmarks.md).
 bench-contract: $(VENV)/.installed
 	$(PY) -m benchmarks.contract
+
+# What the relay adds to a streaming reply, under daphne and uvicorn (docs/benchmarks.md).
+# BENCH_ARGS=--redis: PostgreSQL + Redis, two processes; --help lists the run sizes.
+BENCH_ARGS ?=
+bench: $(VENV)/.installed
+	env -u DATABASE_URL -u REDIS_URL $(PY) -m benchmarks.relay $(BENCH_ARGS)
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .

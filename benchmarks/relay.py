@@ -22,16 +22,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
 import bisect
+import math
 import os
 import platform
+import shutil
 import statistics
 import tempfile
 import time
 import uuid
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from websockets.exceptions import InvalidHandshake
 
 from benchmarks.relay_clients import Reply, Session, ask, open_socket, prompt
 from benchmarks.relay_servers import PASSWORD, ROOT, AppServers, cpu_seconds, start_upstream, stop
@@ -52,8 +58,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--servers", default="daphne,uvicorn",
                         help="comma-separated: daphne, uvicorn (default both)")
     parser.add_argument("--rate", type=float, default=60, help="upstream tokens per second")
-    parser.add_argument("--tokens", type=int, default=300, help="tokens per reply (K)")
-    parser.add_argument("--levels", default="50,200,500",
+    parser.add_argument("--tokens", type=int, default=200, help="tokens per reply (K)")
+    parser.add_argument("--levels", default="10,25,50",
                         help="concurrent streams to try, comma-separated")
     parser.add_argument("--ramp", type=float, default=1.0,
                         help="seconds over which a level's messages are sent")
@@ -64,7 +70,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--idle", type=int, default=1000, help="idle sockets to hold")
     parser.add_argument("--idle-seconds", type=float, default=20,
                         help="how long idle CPU is measured (covers one 20 s ping interval)")
-    parser.add_argument("--churn", type=int, default=10000, help="connect/disconnect cycles")
+    parser.add_argument("--churn", type=int, default=500, help="connect/disconnect cycles")
     parser.add_argument("--coalesce-ms", type=int, default=30, help="CHATAPP_COALESCE_MS")
     parser.add_argument("--checkpoint-seconds", type=float, default=2.0,
                         help="CHATAPP_CHECKPOINT_SECONDS")
@@ -93,7 +99,7 @@ def percentile(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered) + 0.5) - 1))]
+    return ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)]
 
 
 def added_latencies(replies: list[Reply], stamps: list[dict[str, Any]]) -> list[float]:
@@ -144,6 +150,7 @@ class Bench:
     upstream_pid: int
     options: argparse.Namespace
     session: Session = field(init=False)
+    dropped_handshakes: int = 0
 
     def __post_init__(self) -> None:
         self.session = Session(self.servers.url(), "demo", PASSWORD)
@@ -157,14 +164,26 @@ class Bench:
         port = self.servers.ports[index % len(self.servers.ports)]
         return f"ws://127.0.0.1:{port}"
 
-    async def open_many(self, conversations: list[int], offset: int = 0, parallel: int = 50):
+    async def open_many(self, conversations: list[int], offset: int = 0, parallel: int = 20):
         gate = asyncio.Semaphore(parallel)
 
         async def one(index: int, conversation: int):
             async with gate:
-                return await open_socket(self.session, self.ws_base(offset + index), conversation)
+                return await self.open_retrying(offset + index, conversation)
 
         return await asyncio.gather(*(one(i, c) for i, c in enumerate(conversations)))
+
+    async def open_retrying(self, index: int, conversation: int, attempts: int = 5):
+        """A socket; a handshake the server dropped (daphne gives the app 5 s to accept) is
+        counted and tried again, as a browser's reconnect would."""
+        for attempt in range(attempts):
+            try:
+                return await open_socket(self.session, self.ws_base(index), conversation)
+            except (OSError, TimeoutError, InvalidHandshake):
+                self.dropped_handshakes += 1
+                if attempt == attempts - 1:
+                    raise
+        raise AssertionError("unreachable")
 
     async def ttft(self) -> dict[str, Any]:
         """Pairs of (through the app, the SDK directly) on the same upstream, alternating."""
@@ -175,23 +194,33 @@ class Bench:
             request = {"model": MODEL, "max_tokens": 1024,
                        "messages": [{"role": "user", "content": text}]}
             sent = time.monotonic()
-            async for event in stream_reply(request):
-                if isinstance(event, TextDelta):
-                    return time.monotonic() - sent
+            async with aclosing(stream_reply(request)) as events:
+                async for event in events:
+                    if isinstance(event, TextDelta):
+                        return time.monotonic() - sent
             raise RuntimeError("the upstream sent no text")
 
         pairs = self.options.ttft_pairs + 1  # the first pair warms both paths up
         conversations = await asyncio.to_thread(self.session.new_conversations, pairs)
         sockets = await self.open_many(conversations)
-        app, sdk = [], []
+        self.upstream.record_stamps()
+        replies, sdk = [], []
         for index, ws in enumerate(sockets):
-            reply = await ask(ws, prompt(f"ttft-app-{index}-{uuid.uuid4().hex[:6]}", 20))
-            app.append(reply.ttft)
+            replies.append(await ask(ws, prompt(f"ttft-app-{index}-{uuid.uuid4().hex[:6]}", 20)))
             sdk.append(await direct(prompt(f"ttft-sdk-{index}", 20)))
         await close_all(sockets)
-        app, sdk = app[1:], sdk[1:]
-        return {"app_ms": statistics.median(app) * 1000, "sdk_ms": statistics.median(sdk) * 1000,
-                "ratio": statistics.median(app) / statistics.median(sdk), "pairs": len(app)}
+        stamps = {s["prompt"]: s for s in await asyncio.to_thread(self.upstream.stamps)}
+        replies, sdk = replies[1:], sdk[1:]
+        app = statistics.median(r.ttft for r in replies)
+        return {
+            "app_ms": app * 1000, "sdk_ms": statistics.median(sdk) * 1000,
+            "ratio": app / statistics.median(sdk), "pairs": len(replies),
+            # Where the app's extra time goes: before it asks the upstream, and relaying.
+            "before_upstream_ms": 1000 * statistics.median(
+                stamps[r.prompt]["received"] - r.sent for r in replies),
+            "first_relay_ms": 1000 * statistics.median(
+                r.arrivals[0][0] - stamps[r.prompt]["writes"][0][0] for r in replies),
+        }
 
     async def streams(self, count: int) -> dict[str, Any]:
         """`count` sockets each ask for a reply of K tokens; everything they cost."""
@@ -248,7 +277,7 @@ class Bench:
 
         async def cycle(index: int) -> None:
             async with gate:
-                ws = await open_socket(self.session, self.ws_base(index), conversation)
+                ws = await self.open_retrying(index, conversation)
                 await ws.close()
 
         await asyncio.gather(*(cycle(i) for i in range(min(500, cycles))))  # warm caches up
@@ -286,6 +315,7 @@ def summarise_streams(count: int, replies: list[Reply], stamps: list[dict[str, A
         "client_cpu_per_1k": spent["client_cpu"] / tokens * 1000,
         "wire_per_char": sum(r.wire_bytes for r in replies) / text,
         "delta_bytes_per_char": sum(r.delta_framed_bytes for r in replies) / text,
+        "delta_wire_per_char": sum(r.delta_wire_bytes for r in replies) / text,
         "frame_overhead_bytes": statistics.median(per_reply_overhead),
         "frames_per_reply": statistics.median(r.frames for r in replies),
         "compressed": compressed,
@@ -303,9 +333,10 @@ def summarise_streams(count: int, replies: list[Reply], stamps: list[dict[str, A
 def setup_direct_sdk(upstream_url: str) -> None:
     """Django settings for this process, so the SDK is reached through chatapp.claude (the one
     door) exactly as the app reaches it, minus the app."""
+    var = tempfile.mkdtemp(prefix="chatapp-bench-sdk-")
+    atexit.register(shutil.rmtree, var, ignore_errors=True)
     os.environ.update({"DJANGO_SETTINGS_MODULE": "config.settings", "ANTHROPIC_API_KEY": "",
-                       "OFFLINE_UPSTREAM_URL": upstream_url,
-                       "CHATAPP_VAR_DIR": tempfile.mkdtemp(prefix="chatapp-bench-sdk-")})
+                       "OFFLINE_UPSTREAM_URL": upstream_url, "CHATAPP_VAR_DIR": var})
     import django
 
     django.setup()
@@ -329,6 +360,7 @@ async def bench_server(kind: str, options: argparse.Namespace, upstream_url: str
             print(f"{kind}: {count} streams: p99 {level['p99_ms']:.1f} ms", flush=True)
         result["idle"] = await bench.idle(options.idle) if options.idle else None
         result["churn"] = await bench.churn(options.churn) if options.churn else None
+        result["dropped_handshakes"] = bench.dropped_handshakes
         return result
     finally:
         await asyncio.to_thread(servers.stop)

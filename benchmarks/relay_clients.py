@@ -95,6 +95,7 @@ class Reply:
     payload_bytes: int = 0
     framed_bytes: int = 0
     delta_framed_bytes: int = 0
+    delta_wire_bytes: int = 0  # read off TCP from message_started to the last delta
     frames: int = 0
     status: str = ""
     done: float = 0.0
@@ -108,6 +109,7 @@ async def ask(ws: CountingConnection, prompt: str) -> Reply:
     """Send one message and read until its reply completes, noting when its text arrives."""
     reply = Reply(prompt)
     reply_id = None
+    started_bytes = 0
     start_bytes = ws.received_bytes
     reply.sent = time.monotonic()
     await ws.send(json.dumps({"type": "user_message", "text": prompt}))
@@ -121,8 +123,9 @@ async def ask(ws: CountingConnection, prompt: str) -> Reply:
         reply.frames += 1
         kind = frame["type"]
         if kind == "message_started":
-            reply_id = frame["message_id"]
+            reply_id, started_bytes = frame["message_id"], ws.received_bytes
         elif kind == "delta" and frame["message_id"] == reply_id:
+            reply.delta_wire_bytes = ws.received_bytes - started_bytes
             reply.delta_framed_bytes += frame_bytes(size)
             reply.text_chars += len(frame["text"])
             reply.arrivals.append((now, reply.text_chars))

@@ -59,6 +59,8 @@ def summary_rows(result: dict[str, Any], options: argparse.Namespace) -> dict[st
         "TTFT app ÷ SDK direct (≤ 1.05)":
             f"{ttft['ratio']:.3f} ({ttft['app_ms']:.0f} / {ttft['sdk_ms']:.0f} ms) "
             f"{_verdict(ttft['ratio'] <= 1.05)}",
+        "… app's time before it asks the upstream; first text's relay":
+            f"{ttft['before_upstream_ms']:.0f} ms; {ttft['first_relay_ms']:.0f} ms",
         f"added latency p50 at {top['streams']} streams (≤ {window + 5} ms)":
             f"{_ms(top['p50_ms'])} {_verdict(top['p50_ms'] <= window + 5)}",
         f"added latency p99 at {top['streams']} streams (≤ {bound} ms)":
@@ -70,13 +72,16 @@ def summary_rows(result: dict[str, Any], options: argparse.Namespace) -> dict[st
         "delta bytes ÷ text (≤ 1.5) + per-reply constant":
             f"{top['delta_bytes_per_char']:.2f} + {top['frame_overhead_bytes']:.0f} B "
             f"{_verdict(top['delta_bytes_per_char'] <= 1.5)}",
-        "TCP bytes ÷ text": f"{top['wire_per_char']:.2f}"
-                            + (" (permessage-deflate)" if top["compressed"] else ""),
+        "TCP bytes of the deltas ÷ text; of the whole reply":
+            f"{top['delta_wire_per_char']:.2f}; {top['wire_per_char']:.2f}"
+            + (" (permessage-deflate)" if top["compressed"] else " (uncompressed)"),
         "DB write transactions per reply (≤ 3 + checkpoints)":
             f"{top['transactions_per_reply']:.2f} of ≤ {top['allowed_writes']:.0f} "
             f"({top['statements_per_reply']:.2f} statements) "
             f"{_verdict(top['transactions_per_reply'] <= top['allowed_writes'])}",
         "RSS per active stream": f"{top['active_rss_kib']:.0f} KiB",
+        "WebSocket handshakes dropped by the server (retried)":
+            str(result.get("dropped_handshakes", 0)),
     }
     if result.get("idle"):
         idle = result["idle"]

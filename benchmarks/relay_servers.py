@@ -5,6 +5,7 @@ What they cost is read from /proc: CPU seconds (utime + stime) and resident memo
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -112,8 +113,9 @@ class Database:
 
 
 def server_command(kind: str, port: int) -> list[str]:
+    # Neither logs each connection: the benchmark measures the relay, not the access log.
     if kind == "daphne":
-        return [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
+        return [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "-v", "0",
                 "config.asgi:application"]
     # Django's ASGI handler has no lifespan support; uvicorn picks its websockets implementation.
     return [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1",
@@ -177,3 +179,4 @@ class AppServers:
         for process in self.processes:
             stop(process)
         self.database.drop()
+        shutil.rmtree(self.tmp, ignore_errors=True)

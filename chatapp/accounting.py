@@ -2,8 +2,10 @@
 
 The price in force when the usage arrives is looked up here and applied by
 ``chatapp.claude.pricing``; the cost and its breakdown are stored on the record, so a later
-price edit never rewrites history. A model with no price row is recorded as unpriced
-(``cost_usd`` None), never as free. Synchronous: call through ``database_sync_to_async``.
+price edit never rewrites history, and so are what caching and batching saved. The same
+transaction adds the cost to the user's month (``budgets``) and the call to its day's sums
+(``daily_usage``). A model with no price row is recorded as unpriced (``cost_usd`` None),
+never as free. Synchronous: call through ``database_sync_to_async``.
 """
 
 from datetime import datetime
@@ -12,7 +14,7 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
-from chatapp import budgets
+from chatapp import budgets, daily_usage
 from chatapp.claude.pricing import (
     CostBreakdown,
     PriceRates,
@@ -37,19 +39,31 @@ def rates_in_force(model_id: str, at: datetime | None = None) -> list[PriceRates
     if latest is None:
         return []
     rows = ModelPrice.objects.filter(model_id=model_id, effective_from=latest)
-    return [
-        PriceRates(
-            input=row.input_per_mtok,
-            output=row.output_per_mtok,
-            cache_write_5m=row.cache_write_5m_per_mtok,
-            cache_write_1h=row.cache_write_1h_per_mtok,
-            cache_read=row.cache_read_per_mtok,
-            batch_multiplier=row.batch_multiplier,
-            web_search_per_thousand=row.web_search_per_thousand,
-            prompt_tokens_above=row.prompt_tokens_above,
-        )
-        for row in rows
-    ]
+    return [_rates(row) for row in rows]
+
+
+def _rates(row: ModelPrice) -> PriceRates:
+    return PriceRates(
+        input=row.input_per_mtok,
+        output=row.output_per_mtok,
+        cache_write_5m=row.cache_write_5m_per_mtok,
+        cache_write_1h=row.cache_write_1h_per_mtok,
+        cache_read=row.cache_read_per_mtok,
+        batch_multiplier=row.batch_multiplier,
+        web_search_per_thousand=row.web_search_per_thousand,
+        prompt_tokens_above=row.prompt_tokens_above,
+    )
+
+
+def all_rates_in_force(at: datetime | None = None) -> dict[str, list[PriceRates]]:
+    """Every priced model's bands in force at ``at``, from one query of the price table."""
+    latest: dict[str, datetime] = {}
+    bands: dict[str, list[PriceRates]] = {}
+    rows = ModelPrice.objects.filter(effective_from__lte=at or timezone.now())
+    for row in rows.order_by("model_id", "-effective_from"):
+        if latest.setdefault(row.model_id, row.effective_from) == row.effective_from:
+            bands.setdefault(row.model_id, []).append(_rates(row))
+    return bands
 
 
 def _rates_for(model_id: str, usage: Usage) -> PriceRates | None:
@@ -118,6 +132,7 @@ def record_call(
             **fields,
         )
         budgets.add_spend(user_id, record.cost_usd, record.created_at)
+        daily_usage.add(record)
     return record
 
 

@@ -6,6 +6,7 @@ from chatapp.models import (
     Attachment,
     BatchItem,
     BatchJob,
+    Budget,
     ClaudeModel,
     ContentFlag,
     Conversation,
@@ -14,6 +15,7 @@ from chatapp.models import (
     Message,
     MessageBatch,
     ModelPrice,
+    MonthlySpend,
     UsageRecord,
 )
 
@@ -211,3 +213,34 @@ class BatchItemAdmin(admin.ModelAdmin):
     raw_id_fields = ["job", "batch", "document"]
     search_fields = ["custom_id", "document_name"]
     show_full_result_count = False
+
+
+@admin.register(Budget)
+class BudgetAdmin(admin.ModelAdmin):
+    """Monthly budgets in USD; the row without a user is everyone else's default."""
+
+    list_display = ["__str__", "user", "monthly_usd"]
+    list_select_related = ["user"]
+    raw_id_fields = ["user"]
+    search_fields = ["user__username"]
+
+
+@admin.register(MonthlySpend)
+class MonthlySpendAdmin(admin.ModelAdmin):
+    """What each user spent (and holds reserved) per month; kept by the app, read-only here."""
+
+    list_display = ["user", "month", "spent_usd", "reserved_usd"]
+    list_select_related = ["user"]
+    date_hierarchy = "month"
+    search_fields = ["user__username"]
+    show_full_result_count = False
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+

@@ -12,9 +12,10 @@ from django.core.exceptions import BadRequest
 from django.db.models import Sum
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 
-from chatapp import branches, budgets, model_router, replies, thinking, titles
+from chatapp import branches, budgets, estimates, model_router, replies, thinking, titles
 from chatapp.access import get_conversation_for_user
 from chatapp.accounting import format_usd
+from chatapp.claude.types import UpstreamError
 from chatapp.models import ClaudeModel, Conversation
 from chatapp.presenters import conversation_json, message_json
 
@@ -186,6 +187,41 @@ def models(request: HttpRequest) -> HttpResponse:
             ],
         }
     )
+
+
+def _id_list(value: Any, name: str) -> list[int]:
+    if not isinstance(value, list) or not all(
+        isinstance(item, int) and not isinstance(item, bool) and item > 0 for item in value
+    ):
+        raise BadRequest(f"{name} must be a list of ids.")
+    return value
+
+
+@api_endpoint("POST")
+async def estimate(request: HttpRequest) -> HttpResponse:
+    """What the message being typed would cost (chatapp/estimates.py)."""
+    data = read_json(request)
+    text = data.get("text", "")
+    limit = settings.CHATAPP_MAX_MESSAGE_CHARS
+    if not isinstance(text, str) or len(text) > limit:
+        raise BadRequest(f"text must be text of at most {limit:,} characters.")
+    conversation_id = data.get("conversation")
+    if conversation_id is not None and (
+        not isinstance(conversation_id, int) or isinstance(conversation_id, bool)
+    ):
+        raise BadRequest("conversation must be a conversation id or null.")
+    model, level = data.get("model"), data.get("thinking")
+    if not isinstance(model, str | None) or not isinstance(level, str | None):
+        raise BadRequest("model and thinking must be text.")
+    try:
+        result = await estimates.estimate(
+            await request.auser(), conversation_id=conversation_id, text=text, model_id=model,
+            attachment_ids=_id_list(data.get("attachments", []), "attachments"),
+            thinking_level=level,
+        )
+    except UpstreamError as exc:  # counting failed: the composer says "estimate unavailable"
+        return json_error(f"The estimate is unavailable: {exc.message}", 503)
+    return JsonResponse(result.as_json())
 
 
 @api_endpoint("GET")

@@ -33,11 +33,14 @@ def export_conversation(request: HttpRequest, conversation_id: int) -> HttpRespo
 @api_endpoint("POST")
 def import_conversation(request: HttpRequest) -> HttpResponse:
     """The body is an export's JSON, as is (the browser sends the file's text)."""
-    if len(request.body) > exports.MAX_IMPORT_BYTES:
+    # Read from the stream: `request.body` stops at DATA_UPLOAD_MAX_MEMORY_SIZE, and an
+    # export of a long conversation is larger than any other JSON request.
+    raw = request.read(exports.MAX_IMPORT_BYTES + 1)
+    if len(raw) > exports.MAX_IMPORT_BYTES:
         limit = exports.MAX_IMPORT_BYTES // (1024 * 1024)
         return JsonResponse({"error": f"The file is larger than {limit} MB."}, status=413)
     try:
-        data = json.loads(request.body or b"null")
+        data = json.loads(raw or b"null")
     except (ValueError, UnicodeDecodeError):
         raise BadRequest("The file is not valid JSON: choose a chatapp JSON export.") from None
     try:

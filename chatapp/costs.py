@@ -1,7 +1,9 @@
 """The cost review's queries: who spent what, on which model, on which day.
 
-Every figure is added up by the database (``annotate``/``Sum`` over ``UsageRecord``); Python
-only lays out the few aggregated rows. Costs and savings were priced when each call was made
+Every figure is added up by the database (``annotate``/``Sum``/``Subquery``): the tables over
+the per-day sums (``DailyUsage``, kept as calls are recorded: a few thousand rows where there
+are a million calls), the drill-down over one user's ``UsageRecord`` rows. Python only lays
+out aggregated rows. Costs and savings were priced when each call was made
 (``accounting.record_call``), so these sums never re-price history. A call to a model without
 a price has no cost: it is counted as *unpriced*, never as zero.
 """
@@ -13,14 +15,13 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db.models import (
+    BooleanField,
     Case,
     CharField,
     Count,
-    DateField,
     DecimalField,
     ExpressionWrapper,
     F,
-    Func,
     OuterRef,
     Q,
     QuerySet,
@@ -32,7 +33,19 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from chatapp.models import Budget, Conversation, Message, UsageRecord
+from chatapp.accounting import all_rates_in_force
+from chatapp.claude import pricing
+from chatapp.claude.types import Usage
+from chatapp.models import (
+    Budget,
+    CallPurpose,
+    ClaudeModel,
+    Conversation,
+    DailyUsage,
+    Message,
+    ModelTier,
+    UsageRecord,
+)
 
 MONEY = DecimalField(max_digits=20, decimal_places=8)
 
@@ -95,34 +108,26 @@ def _parse_day(value: str, name: str) -> date:
         raise InvalidRange(f"The {name} date must look like 2026-11-30.") from None
 
 
-class UTCDay(Func):
-    """The calendar day (UTC) of a timestamp, computed by the database itself.
-
-    Django's ``TruncDate`` on SQLite calls a Python function for every row, which is what a
-    million rows cannot afford; SQLite stores timestamps as ISO text in UTC.
-    """
-
-    output_field = DateField()
-
-    def as_sql(self, compiler, connection, **extra):  # PostgreSQL
-        return super().as_sql(
-            compiler, connection, template="(%(expressions)s AT TIME ZONE 'UTC')::date", **extra
-        )
-
-    def as_sqlite(self, compiler, connection, **extra):
-        return super().as_sql(
-            compiler, connection, template="date(substr(%(expressions)s, 1, 10))", **extra
-        )
-
-
 def usage_between(period: DateRange) -> QuerySet[UsageRecord]:
+    """The calls themselves: for drilling down into one user's."""
     return UsageRecord.objects.filter(created_at__gte=period.since, created_at__lt=period.until)
 
 
-def usage_sums() -> dict[str, Any]:
-    """The aggregate columns every table shows."""
+def daily_between(period: DateRange) -> QuerySet[DailyUsage]:
+    """The calls added up per day (chatapp/daily_usage.py): what the tables read."""
+    return DailyUsage.objects.filter(day__gte=period.start, day__lte=period.end)
+
+
+def usage_sums(*, per_call: bool = False) -> dict[str, Any]:
+    """The aggregate columns every table shows, over daily rows or (``per_call``) records."""
+    if per_call:
+        counts = {"requests": Count("id"), "unpriced": Count("id", filter=Q(cost_usd__isnull=True))}
+    else:
+        # "unpriced" first: once "requests" names the sum, Sum("requests") would mean it.
+        counts = {"unpriced": Coalesce(Sum("requests", filter=Q(priced=False)), 0),
+                  "requests": Coalesce(Sum("requests"), 0)}
     return {
-        "requests": Count("id"),
+        **counts,
         "input_tokens": Coalesce(Sum("input_tokens"), 0),
         "output_tokens": Coalesce(Sum("output_tokens"), 0),
         "cache_write_tokens": Coalesce(
@@ -131,7 +136,6 @@ def usage_sums() -> dict[str, Any]:
         "cache_read_tokens": Coalesce(Sum("cache_read_tokens"), 0),
         # NULL when every call was unpriced: "no known cost", not "free".
         "cost": Sum("cost_usd"),
-        "unpriced": Count("id", filter=Q(cost_usd__isnull=True)),
         "cache_savings": Coalesce(Sum("cache_savings_usd"), Value(Decimal(0)), output_field=MONEY),
         "batch_savings": Coalesce(Sum("batch_savings_usd"), Value(Decimal(0)), output_field=MONEY),
     }
@@ -174,7 +178,7 @@ def per_user(period: DateRange, order: str = DEFAULT_USER_ORDER) -> QuerySet:
     key = user_order(order)
     field = USER_ORDERS[key.removeprefix("-")]
     rows = (
-        usage_between(period)
+        daily_between(period)
         .values("user", "user__username")
         .annotate(**usage_sums())
         .annotate(budget=_budget_of_user())
@@ -200,7 +204,7 @@ def per_user(period: DateRange, order: str = DEFAULT_USER_ORDER) -> QuerySet:
 
 
 def totals(period: DateRange) -> dict[str, Any]:
-    return usage_between(period).aggregate(**usage_sums(), users=Count("user", distinct=True))
+    return daily_between(period).aggregate(**usage_sums(), users=Count("user", distinct=True))
 
 
 # --- per model and per day --------------------------------------------------------------------
@@ -208,7 +212,7 @@ def totals(period: DateRange) -> dict[str, Any]:
 
 def per_model(period: DateRange) -> QuerySet:
     return (
-        usage_between(period)
+        daily_between(period)
         .values("model")
         .annotate(**usage_sums())
         .order_by(F("cost").desc(nulls_last=True), "model")
@@ -216,12 +220,11 @@ def per_model(period: DateRange) -> QuerySet:
 
 
 def cost_by_day_and_model(period: DateRange) -> QuerySet:
-    """Rows of (day, model, cost, requests, unpriced) for the chart."""
+    """Rows of (day, model, cost, requests) for the chart; cost None when unpriced."""
     return (
-        usage_between(period)
-        .annotate(day=UTCDay("created_at"))
-        .values("day", "model")
-        .annotate(cost=Sum("cost_usd"), requests=Count("id"))
+        daily_between(period)
+        .values("day", "model", "priced")
+        .annotate(cost=Sum("cost_usd"), requests=Sum("requests"))
         .order_by("day", "model")
     )
 
@@ -238,7 +241,7 @@ def user_conversations(period: DateRange, user_id: int) -> QuerySet:
         usage_between(period)
         .filter(user_id=user_id)
         .values("conversation")
-        .annotate(**usage_sums(), title=title)
+        .annotate(**usage_sums(per_call=True), title=title)
         .order_by(F("cost").desc(nulls_last=True), "conversation")
     )
 
@@ -258,3 +261,144 @@ def get_user(user_id: int):
 
 def get_conversation(conversation_id: int) -> Conversation | None:
     return Conversation.objects.select_related("owner").filter(pk=conversation_id).first()
+
+
+# --- what would it have cost: the strategy comparison ----------------------------------------
+
+# Calls whose answer nobody waits for: a title may come later; batch items already are.
+COULD_WAIT = (CallPurpose.TITLE, CallPurpose.BATCH)
+TIERS = (ModelTier.HAIKU, ModelTier.SONNET, ModelTier.OPUS)
+
+
+@dataclass(frozen=True)
+class Strategy:
+    key: str
+    label: str
+    assumption: str
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Each strategy's cost overall and per user, for priced calls in the range."""
+
+    strategies: list[Strategy]
+    overall: dict[str, Decimal]
+    users: list[tuple[int, str, dict[str, Decimal]]]  # (id, name, costs), dearest first
+    unpriced: int
+    wait_share: Decimal
+
+    def rows(self, costs_by_key: dict[str, Decimal]) -> list[dict[str, Any]]:
+        actual = costs_by_key[pricing.ACTUAL]
+        return [
+            {"strategy": s, "cost": costs_by_key[s.key], "difference": costs_by_key[s.key] - actual}
+            for s in self.strategies
+        ]
+
+
+def strategy_groups(period: DateRange) -> QuerySet:
+    """Priced calls added up by user and by everything re-pricing looks at."""
+    return (
+        daily_between(period)
+        .filter(priced=True)
+        .annotate(
+            could_wait=Case(When(purpose__in=COULD_WAIT, then=Value(True)), default=Value(False),
+                            output_field=BooleanField()),
+        )
+        .values("user", "model", "is_batch", "could_wait", "band_floor")
+        .annotate(
+            requests=Sum("requests"),
+            input=Sum("input_tokens"),
+            output=Sum("output_tokens"),
+            write_5m=Sum("cache_write_5m_tokens"),
+            write_1h=Sum("cache_write_1h_tokens"),
+            read=Sum("cache_read_tokens"),
+            searches=Sum("web_search_requests"),
+            cost=Sum("cost_usd"),
+            saved=Sum("cache_savings_usd"),
+        )
+        .order_by()
+    )
+
+
+def _group(row: dict[str, Any]) -> pricing.UsageGroup:
+    return pricing.UsageGroup(
+        model=row["model"], batch=row["is_batch"], could_wait=row["could_wait"],
+        band_floor=row["band_floor"], requests=row["requests"],
+        usage=Usage(input_tokens=row["input"], output_tokens=row["output"],
+                    cache_write_5m_tokens=row["write_5m"], cache_write_1h_tokens=row["write_1h"],
+                    cache_read_tokens=row["read"], web_search_requests=row["searches"]),
+        cost=row["cost"], cache_savings=row["saved"],
+    )
+
+
+def tier_models(priced: set[str]) -> list[ClaudeModel]:
+    """Each tier's first active, priced model of today's catalog (the catalog's own order)."""
+    chosen = {}
+    for model in ClaudeModel.objects.filter(is_active=True, pk__in=priced):
+        chosen.setdefault(model.tier, model)
+    return [chosen[tier] for tier in TIERS if tier in chosen]
+
+
+def _strategies(tiers: list[ClaudeModel], wait_share: Decimal) -> list[Strategy]:
+    share = f"{wait_share * 100:.0f}%"
+    waiting = "titles and batch items" + (f", plus {share} of every other call" if wait_share
+                                          else "")
+    return [
+        Strategy(pricing.ACTUAL, "As it actually ran",
+                 "The cost recorded for each call, at the prices in force when it was made."),
+        *[Strategy(f"tier:{m.pk}", f"Everything on {m.display_name}",
+                   f"Every priced call on {m.pk} at today's prices, with the same input, output "
+                   "and cache tokens and the same batch use. Another tier would write replies "
+                   "of other lengths, and models from 4.7 on count about 30% more tokens for "
+                   "the same text.") for m in tiers],
+        Strategy(pricing.NO_CACHING, "Without prompt caching",
+                 "Every cache read and write billed as plain input at the price of its call."),
+        Strategy(pricing.BATCH, "Batch what could wait (no caching)",
+                 f"Without caching; {waiting} sent through the Batch API at the batch discount "
+                 "(today's multiplier; web searches are not discounted)."),
+        Strategy(pricing.CACHING_AND_BATCH, "Caching plus batch",
+                 f"Caching as it ran; {waiting} sent through the Batch API at the batch "
+                 "discount."),
+    ]
+
+
+def _today_prices(
+    tiers: list[ClaudeModel], rates: dict[str, list[pricing.PriceRates]]
+) -> pricing.StrategyPrices:
+    base = {m: min(bands, key=lambda band: band.prompt_tokens_above) for m, bands in rates.items()}
+    return pricing.StrategyPrices(
+        tiers={f"tier:{m.pk}": rates[m.pk] for m in tiers},
+        batch_multipliers={m: rates.batch_multiplier for m, rates in base.items()},
+        web_search_per_thousand={m: rates.web_search_per_thousand for m, rates in base.items()},
+    )
+
+
+def compare_strategies(
+    period: DateRange, *, wait_share: Decimal = Decimal(0), top_users: int | None = 50
+) -> Comparison:
+    """Re-price the range's recorded usage under each strategy, without calling the API:
+    one aggregate query, then one pass over its rows."""
+    rates = all_rates_in_force()
+    tiers = tier_models(set(rates))
+    by_user: dict[int, list[pricing.UsageGroup]] = {}
+    for row in strategy_groups(period):
+        by_user.setdefault(row["user"], []).append(_group(row))
+    prices = _today_prices(tiers, rates)
+    per_user = {
+        user: pricing.strategy_costs(groups, prices, wait_share=wait_share)
+        for user, groups in by_user.items()
+    }
+    overall = pricing.strategy_costs(
+        [g for groups in by_user.values() for g in groups], prices, wait_share=wait_share
+    )
+    ranked = sorted(per_user, key=lambda user: (-per_user[user][pricing.ACTUAL], user))
+    shown = ranked if top_users is None else ranked[:top_users]
+    names = dict(get_user_model().objects.filter(pk__in=shown).values_list("pk", "username"))
+    return Comparison(
+        strategies=_strategies(tiers, wait_share),
+        overall=overall,
+        users=[(user, names.get(user, f"#{user}"), per_user[user]) for user in shown],
+        unpriced=daily_between(period).filter(priced=False).aggregate(
+            n=Coalesce(Sum("requests"), 0))["n"],
+        wait_share=wait_share,
+    )

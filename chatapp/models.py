@@ -1,5 +1,6 @@
 """The data chatapp keeps: conversations and their messages, the model catalog with its
-prices, and one usage record for every call that reached Claude.
+prices, one usage record for every call that reached Claude (and its per-day sums), and the
+monthly budgets with each user's spend.
 
 Fields, constraints and small derived properties only: no network and no file I/O here.
 """
@@ -569,3 +570,43 @@ class BatchItem(UsageFields):
         return "".join(
             block.get("text", "") for block in self.content if block.get("type") == "text"
         )
+
+
+class DailyUsage(models.Model):
+    """Usage records added up per UTC day and per everything the cost review groups by.
+
+    Kept as each call is recorded (``accounting.record_call``), so the review reads a few
+    thousand rows instead of every call. ``band_floor``: the largest price-band threshold
+    the call's whole prompt exceeded, so tiered prices can be applied to the sums.
+    """
+
+    day = models.DateField()
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    model = models.CharField(max_length=100)
+    purpose = models.CharField(max_length=20, choices=CallPurpose.choices)
+    is_batch = models.BooleanField(default=False)
+    band_floor = models.PositiveIntegerField(default=0)
+    # Calls to a model without a price have a row of their own, whose cost stays NULL.
+    priced = models.BooleanField(default=True)
+    requests = models.PositiveIntegerField(default=0)
+    input_tokens = models.PositiveBigIntegerField(default=0)
+    output_tokens = models.PositiveBigIntegerField(default=0)
+    cache_write_5m_tokens = models.PositiveBigIntegerField(default=0)
+    cache_write_1h_tokens = models.PositiveBigIntegerField(default=0)
+    cache_read_tokens = models.PositiveBigIntegerField(default=0)
+    web_search_requests = models.PositiveIntegerField(default=0)
+    cost_usd = models.DecimalField(max_digits=18, decimal_places=8, null=True, blank=True)
+    cache_savings_usd = models.DecimalField(max_digits=18, decimal_places=8, default=Decimal(0))
+    batch_savings_usd = models.DecimalField(max_digits=18, decimal_places=8, default=Decimal(0))
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "user", "model", "purpose", "is_batch", "band_floor", "priced"],
+                name="one_daily_usage_row",
+            )
+        ]
+        verbose_name_plural = "daily usage"
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.user_id} {self.model}"

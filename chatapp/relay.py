@@ -154,7 +154,9 @@ class ReplyRelay:
     async def _pump(self) -> None:
         while True:
             await self._wake.wait()
-            if not self._done and self._coalesce:
+            # The first text goes out at once: waiting a window for company would add the
+            # whole window to the time to first token, the delay users notice most.
+            if not self._done and self._coalesce and self.seq:
                 await asyncio.sleep(self._coalesce)
             self._wake.clear()
             if self._pending:

@@ -44,6 +44,7 @@ urlpatterns = [
         name="api-attachment-file",
     ),
     path("api/budget/", api.budget, name="api-budget"),
+    path("api/estimate/", api.estimate, name="api-estimate"),
     # Batch jobs (docs/batch-jobs.md)
     path("batch-jobs/", views.batch_jobs, name="batch-jobs"),
     path("batch-jobs/<int:job_id>/", views.batch_jobs, name="batch-job"),

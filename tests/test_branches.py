@@ -76,7 +76,7 @@ async def test_editing_an_earlier_question_starts_a_new_branch_and_keeps_the_old
     assert sent_history(claude) == ["Name a tree"]  # the later turns are not on this branch
 
     messages = await database_sync_to_async(on_screen)(owner, conversation.pk)
-    assert [m["text"] for m in messages][0] == "Name a tree" and len(messages) == 2
+    assert messages[0]["text"] == "Name a tree" and len(messages) == 2
     assert messages[0]["versions"] == {"index": 2, "count": 2, "previous_id": question_id,
                                        "next_id": None}
     original = await database_sync_to_async(Message.objects.get)(pk=question_id)

@@ -52,6 +52,17 @@ def test_there_is_only_one_default_budget():
         second.full_clean()
 
 
+def test_staff_set_budgets_in_the_admin(client):
+    client.force_login(make_user(is_staff=True, is_superuser=True))
+    added = client.post("/admin/chatapp/budget/add/", {"user": "", "monthly_usd": "25"})
+    assert added.status_code == 302
+    again = client.post("/admin/chatapp/budget/add/", {"user": "", "monthly_usd": "30"})
+    assert "There is already a budget for this user (or already a default budget)." in (
+        again.content.decode()
+    )
+    assert list(Budget.objects.values_list("user", "monthly_usd")) == [(None, Decimal("25"))]
+
+
 def test_a_budget_cannot_be_negative():
     with pytest.raises(ValidationError):
         Budget(user=make_user(), monthly_usd=Decimal("-1")).full_clean()

@@ -5,7 +5,7 @@ import json
 import pytest
 from django.test import Client
 
-from chatapp.models import Conversation, Message, MessageStatus
+from chatapp.models import Conversation, MessageStatus
 from tests.factories import make_conversation, make_exchange, make_text_document, make_user
 
 pytestmark = pytest.mark.django_db
@@ -73,7 +73,8 @@ def test_someone_elses_conversation_cannot_be_exported(conversation):
 
 def test_an_unknown_format_is_refused_in_plain_words(client, conversation):
     response = export(client, conversation.pk, "pdf")
-    assert response.status_code == 400 and response.json() == {"error": "format must be md or json."}
+    assert response.status_code == 400
+    assert response.json() == {"error": "format must be md or json."}
 
 
 def import_(client, body: bytes | str):
@@ -151,3 +152,22 @@ def test_imported_blocks_are_text_only(client):
     assert [m.content for m in copy.messages.order_by("id")] == [
         [{"type": "text", "text": "hi"}], [{"type": "text", "text": "hello"}]]
     assert copy.messages.last().status == MessageStatus.CANCELLED
+
+
+def test_a_long_conversation_imports_beyond_the_usual_request_size(client):
+    long_text = "word " * 100_000  # 500 kB a message, 1.5 MB in all
+    data = {"format": "chatapp.conversation", "version": 1, "conversation": {"title": "Long"},
+            "messages": [{"role": "user", "text": long_text}] * 3}
+    response = import_(client, json.dumps(data))
+    assert response.status_code == 201
+    assert Conversation.objects.get(pk=response.json()["id"]).messages.count() == 3
+
+
+def test_a_file_over_the_import_limit_is_refused(client, monkeypatch):
+    from chatapp import exports
+
+    monkeypatch.setattr(exports, "MAX_IMPORT_BYTES", 1024 * 1024)
+    response = import_(client, json.dumps({"padding": "x" * 1_100_000}))
+    assert response.status_code == 413
+    assert response.json() == {"error": "The file is larger than 1 MB."}
+    assert not Conversation.objects.exists()

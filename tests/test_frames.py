@@ -22,6 +22,13 @@ def test_stop_with_and_without_a_message():
     assert parse_frame('{"type":"stop","message_id":7}') == Stop(7)
 
 
+def test_edit_message_is_a_user_message_naming_the_question_it_replaces():
+    frame = parse_frame(json.dumps({"type": "edit_message", "message_id": 4, "text": "Better"}))
+    assert frame == UserMessage(text="Better", edit_of=4)
+    with pytest.raises(FrameError, match="message_id must be a positive whole number"):
+        parse_frame(json.dumps({"type": "edit_message", "text": "Better"}))
+
+
 def test_regenerate_needs_a_message_id():
     assert parse_frame('{"type":"regenerate","message_id":4}') == Regenerate(4)
     with pytest.raises(FrameError, match="message_id"):
@@ -78,3 +85,18 @@ json_values = st.recursive(
 def test_any_json_object_yields_a_frame_or_a_frame_error(kind, fields):
     with contextlib.suppress(FrameError):
         parse_frame(json.dumps({"type": kind, **fields}))
+
+
+def test_continue_names_the_reply_to_go_on_with():
+    from chatapp.frames import Continue
+
+    assert parse_frame('{"type": "continue", "message_id": 7}') == Continue(7)
+    with pytest.raises(FrameError, match="message_id must be a positive whole number"):
+        parse_frame('{"type": "continue"}')
+
+
+def test_thinking_is_one_of_the_offered_depths():
+    frame = parse_frame('{"type": "user_message", "text": "hi", "thinking": "high"}')
+    assert frame.thinking == "high"
+    with pytest.raises(FrameError, match="thinking must be one of off, on, low"):
+        parse_frame('{"type": "user_message", "text": "hi", "thinking": "deep"}')

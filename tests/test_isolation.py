@@ -74,6 +74,8 @@ DOORS = [
          "/api/conversations/{conversation}/attachments/{attachment}/"),
     Door("api-attachment-file", "GET",
          "/api/conversations/{conversation}/attachments/{attachment}/file/"),
+    Door("api-estimate", "POST", "/api/estimate/",
+         {"conversation": Ref("conversation"), "text": "what will this cost?"}),
     Door("batch-job", "GET", "/batch-jobs/{batch_job}/", api=False),
     Door("api-batch-job", "GET", "/api/batch-jobs/{batch_job}/"),
     Door("api-batch-job-cancel", "POST", "/api/batch-jobs/{batch_job}/cancel/"),

@@ -4,10 +4,11 @@ Existing usage records are priced for their savings at the rates in force when t
 made, and each user's months are added up into the ledger.
 """
 
+from decimal import Decimal
+
 import django.core.validators
 import django.db.models.deletion
 import django.db.models.functions.comparison
-from decimal import Decimal
 from django.conf import settings
 from django.db import migrations, models
 

@@ -1,10 +1,11 @@
 """Write times of streamed text, so a benchmark can measure what a relay adds to each delta.
 
 Off by default. Once enabled (`POST /_control/stamps {"enabled": true}`, or `--stamps`), every
-streamed reply records, just before each `text_delta` event is written, the system-wide
-monotonic clock (`time.monotonic()`: CLOCK_MONOTONIC, comparable between processes on one
-machine) and how many characters of text the reply has written with it. A client that notes
-when each character reached it can then tell how long the text spent between the two.
+streamed reply records on the system-wide monotonic clock (`time.monotonic()`: CLOCK_MONOTONIC,
+comparable between processes on one machine) when its request was accepted and, just before
+each `text_delta` event is written, the time and how many characters of text the reply has
+written with it. A client that notes when each character reached it can then tell how long the
+text spent between the two, and how long the app took before it asked.
 """
 
 from __future__ import annotations
@@ -21,10 +22,12 @@ PROMPT_CHARS = 200
 
 @dataclass
 class StreamStamps:
-    """One streamed reply: its request, the last user text (to find it by) and its writes."""
+    """One streamed reply: its request, the last user text (to find it by), when the request
+    arrived and its writes."""
 
     request_id: str
     prompt: str
+    received: float = field(default_factory=time.monotonic)
     writes: list[tuple[float, int]] = field(default_factory=list)
     _chars: int = 0
 
@@ -33,7 +36,8 @@ class StreamStamps:
         self.writes.append((time.monotonic(), self._chars))
 
     def as_json(self) -> dict[str, Any]:
-        return {"request_id": self.request_id, "prompt": self.prompt, "writes": self.writes}
+        return {"request_id": self.request_id, "prompt": self.prompt,
+                "received": self.received, "writes": self.writes}
 
 
 class StampLog:

@@ -83,8 +83,9 @@ class UpstreamControl:
         self._call("POST", "/_control/stamps", {"enabled": enabled})
 
     def stamps(self) -> list[dict[str, Any]]:
-        """Recorded streams: `request_id`, `prompt` (the last user text), `writes` as
-        [monotonic seconds, characters of text written so far] per text delta."""
+        """Recorded streams: `request_id`, `prompt` (the last user text), `received` (monotonic
+        seconds when the request arrived), `writes` as [monotonic seconds, characters of text
+        written so far] per text delta."""
         return self._call("GET", "/_control/stamps")["streams"]
 
     def state(self) -> dict[str, Any]:

@@ -94,7 +94,8 @@
       if ((trace.open ? "open" : "closed") !== trace.dataset.auto) trace.dataset.userToggled = "1";
     });
     const notes = h("ul", { class: "msg-notes", hidden: true });
-    return { trace, summary, thinkingText, tools, notes };
+    const actions = h("div", { class: "msg-actions", hidden: true });
+    return { trace, summary, thinkingText, tools, notes, actions };
   }
 
   function describeInput(input) {

@@ -106,6 +106,8 @@
     updateConversation: (id, fields) => request("PATCH", "/api/conversations/" + enc(id) + "/", fields),
     deleteConversation: (id) => request("DELETE", "/api/conversations/" + enc(id) + "/"),
     listModels: () => request("GET", "/api/models/"),
+    getBudget: () => request("GET", "/api/budget/"),
+    estimate: (body) => request("POST", "/api/estimate/", body),
     listAttachments: (id) => request("GET", "/api/conversations/" + enc(id) + "/attachments/"),
     uploadAttachment: (id, file) => {
       const form = new FormData();

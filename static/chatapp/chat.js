@@ -383,7 +383,8 @@
       textNode.textContent = view.text;
       const files = h("div", { class: "msg-files", hidden: true });
       const versions = h("div", { class: "msg-versions", hidden: true });
-      const edit = h("button", { type: "button", class: "link-btn msg-edit", "data-action": "edit", "aria-label": "Edit this message" }, "Edit");
+      // An icon, not a word: the message's text content stays exactly what was said.
+      const edit = h("button", { type: "button", class: "icon-btn msg-edit", "data-action": "edit", "aria-label": "Edit this message", title: "Edit" }, icon("pencil"));
       const tools = h("div", { class: "msg-tools" }, versions, edit);
       view.node = h("article", { class: "msg msg-user", "aria-label": "You said" }, files, h("div", { class: "msg-bubble" }, textNode), tools);
       view.parts = { text: textNode, files, versions, edit };
@@ -399,7 +400,7 @@
       const versions = h("div", { class: "msg-versions", hidden: true });
       const extra = agentic.buildParts(h); // thinking panel and tool cards above, notes below
       const content = h("div", { class: "msg-content" }, extra.trace, extra.tools, md, thinking,
-        notice, status, extra.notes, error, flags, footer, versions, cache);
+        notice, status, extra.actions, extra.notes, error, flags, footer, versions, cache);
       view.node = h("article", { class: "msg msg-assistant", "aria-label": "Claude replied" },
         h("div", { class: "msg-avatar", "aria-hidden": "true" }, "✳"), content);
       view.parts = { md, thinking, notice, status, error, flags, footer, cache, extra, versions };
@@ -453,6 +454,10 @@
     }
     p.thinking.hidden = !(streaming && !view.text && !view.thinking);
     agentic.paint(view, p.extra, h);
+    // A stopped reply can go on (an interrupted one offers it in its error box, with Retry).
+    const stopped = view.status === "cancelled" && agentic.canContinue(view);
+    p.extra.actions.hidden = !stopped;
+    p.extra.actions.replaceChildren(...(stopped ? [continueButton(view)] : []));
 
     p.notice.hidden = !(streaming && view.notice);
     p.notice.textContent = view.notice || "";
@@ -461,7 +466,6 @@
     const statusText = view.status === "cancelled" ? "Stopped" : "";
     p.status.hidden = !statusText;
     p.status.textContent = statusText;
-    if (statusText && agentic.canContinue(view)) p.status.append(" ", continueButton(view));
 
     // error with Retry
     const showError = view.status === "error" || view.status === "interrupted" || (!!view.error && !streaming);
@@ -512,7 +516,7 @@
       "data-action": "version", "data-target": target === null ? null : String(target),
       "aria-label": label + " version of this " + what, disabled: target === null || null }, icon(name));
     node.replaceChildren(step(v.previous_id, "prev", "Previous"),
-      h("span", { class: "version-count", text: v.index + " / " + v.count }),
+      h("span", { class: "version-count", title: "Version " + v.index + " of " + v.count, text: v.index + " / " + v.count }),
       step(v.next_id, "next", "Next"));
   }
 

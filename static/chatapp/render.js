@@ -135,6 +135,9 @@
       button.textContent = "Copy";
       button.setAttribute("aria-label", "Copy code");
       head.appendChild(button);
+      // A long line scrolls sideways: keyboard users must be able to scroll it too.
+      const code = block.querySelector("pre code");
+      if (code) code.tabIndex = 0;
     }
   }
 

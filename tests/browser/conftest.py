@@ -20,6 +20,7 @@ CHROMIUM_ARGS = [
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
 PASSWORD = "browser-test-password"
+STAFF_USERNAME = "staff"  # a superuser for the admin's pages, with the same password
 
 
 def pytest_collection_modifyitems(items):
@@ -109,7 +110,11 @@ def live_server_process(offline_upstream):
     manage = [sys.executable, str(ROOT / "manage.py")]
     for command in (["migrate", "--noinput"], ["collectstatic", "--noinput"]):
         subprocess.run([*manage, *command, "--verbosity", "0"], env=env, cwd=ROOT, check=True)
-    create_user = "from chatapp.launcher import ensure_demo_user; ensure_demo_user()"
+    create_user = (
+        "from chatapp.launcher import ensure_demo_user; ensure_demo_user(); "
+        "from django.contrib.auth import get_user_model; "
+        f"get_user_model().objects.create_superuser({STAFF_USERNAME!r}, password={PASSWORD!r})"
+    )
     subprocess.run([*manage, "shell", "-c", create_user], env=env, cwd=ROOT, check=True)
     server = subprocess.Popen(
         [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),

@@ -43,4 +43,5 @@ def test_a_redacted_card_number_disappears_from_the_page_when_the_reply_ends(
 
     page.reload()
     expect(last_reply(page).locator(".md")).to_contain_text("[redacted: card number]")
-    expect(page.locator("#messages .msg-user").last).to_contain_text(CARD)  # the user's own
+    # What the user typed is theirs and stays as they typed it.
+    expect(page.locator("#messages .msg-user .msg-text").last).to_contain_text(CARD)

@@ -76,7 +76,7 @@ def watched(page: Page):
 # Anything in the rendered replies that could run code.
 RUNNABLE = """() => {
   const found = [];
-  for (const root of document.querySelectorAll('#messages .md, #messages .msg-user')) {
+  for (const root of document.querySelectorAll('#messages .md, #messages .msg-user .msg-text')) {
     for (const el of root.querySelectorAll('*')) {
       const tag = el.tagName.toLowerCase();
       if (['script', 'svg', 'iframe', 'object', 'embed', 'img', 'math', 'style'].includes(tag))
@@ -107,7 +107,7 @@ def test_hostile_messages_are_shown_as_text_and_never_run(watched, live_app):
     for number, payload in enumerate(HOSTILE_MESSAGES, start=1):
         send(page, payload)
         expect(page.locator("#messages .msg-footer")).to_have_count(number, timeout=30_000)
-        expect(page.locator("#messages .msg-user").last).to_have_text(payload)
+        expect(page.locator("#messages .msg-user .msg-text").last).to_have_text(payload)
         reply = last_reply(page).locator(".md")
         expect(reply).to_contain_text("You asked:")
         # The quoted payload is readable; only its markdown (link, code span) is rendered.

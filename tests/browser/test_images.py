@@ -74,7 +74,7 @@ def test_attach_images_see_their_tokens_send_one_and_open_it(page: Page, live_ap
 
     reply = page.locator("#messages .msg-assistant[data-status=complete]")
     expect(reply).to_have_count(1, timeout=15_000)
-    expect(reply).to_contain_text("- images: 1")  # the screenshot reached Claude; the photo not
+    expect(reply).to_contain_text("1 image block")  # the screenshot reached Claude; the photo not
     expect(page.locator("#attachment-tray")).to_be_hidden()
     chip = page.get_by_role("button", name="Open image screen.png")
     expect(chip).to_be_visible()
@@ -84,7 +84,8 @@ def test_attach_images_see_their_tokens_send_one_and_open_it(page: Page, live_ap
     dialog = page.locator("#image-dialog")
     expect(dialog).to_be_visible()
     expect(dialog.locator("#image-title")).to_have_text("screen.png")
-    page.wait_for_function("document.getElementById('image-view').naturalWidth === 2000")
+    # The full image, not a thumbnail (a property check: the page's CSP forbids eval'd code).
+    expect(page.locator("#image-view")).to_have_js_property("naturalWidth", 2000)
     dialog.get_by_role("button", name="Close").click()
     expect(dialog).to_be_hidden()
     expect(page.locator(".msg-user .attachment-chip")).to_have_count(1)

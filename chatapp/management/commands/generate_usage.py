@@ -4,7 +4,7 @@
 
 Creates users ``load-user-N``, conversations of 20 messages (a question, then a priced reply
 with its usage record), and a title call per conversation, spread evenly over the last
-``--days`` days. Models, cache use and batch share are drawn like a team's traffic; about
+``--days`` days; then adds them to the budgets' ledger and rebuilds the daily sums. Models, cache use and batch share are drawn like a team's traffic; about
 one call in a hundred is to a model without a price. Costs are priced with the catalog in
 force, exactly as live calls are. Deterministic for a given ``--seed``.
 """
@@ -20,7 +20,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 from django.utils import timezone
 
-from chatapp import budgets
+from chatapp import budgets, daily_usage
 from chatapp.accounting import rates_in_force, usage_fields
 from chatapp.claude.pricing import batch_savings, cache_savings, pick_band, price_usage
 from chatapp.claude.types import Usage
@@ -77,7 +77,9 @@ class Pricer:
             self.months[key] = self.months.get(key, Decimal(0)) + record.cost_usd
 
     def fields(self, model: str, usage: Usage, batch: bool) -> dict:
-        bands = self._bands.setdefault(model, rates_in_force(model))
+        if model not in self._bands:
+            self._bands[model] = rates_in_force(model)
+        bands = self._bands[model]
         if not bands:
             return {**usage_fields(usage, None), "cache_savings_usd": None,
                     "batch_savings_usd": None}
@@ -140,6 +142,8 @@ class Command(BaseCommand):
                     self.stdout.write(f"{done * MESSAGES_PER_CONVERSATION:,} messages")
         for (user_id, month), spent in pricer.months.items():  # the budgets' ledger
             budgets.add_spend(user_id, spent, datetime.combine(month, time(), tzinfo=UTC))
+        rows = daily_usage.rebuild()  # bulk_create bypassed record_call's daily sums
+        self.stdout.write(f"{rows:,} daily usage rows")
         self.stdout.write(self.style.SUCCESS(
             f"Created {conversations * MESSAGES_PER_CONVERSATION:,} messages in "
             f"{conversations:,} conversations for {len(users)} users."

@@ -1,0 +1,219 @@
+"""The admin cost review at /admin/costs/: parse, authorise, delegate to ``chatapp.costs``.
+
+Staff who may view usage records see every user's spend for a date range (default: this
+month), per model and per day, drill down to a user's conversations and a conversation's
+messages, and download the per-user table as CSV. Registered on the admin site
+(``admin.site.admin_view``: staff login, no caching).
+"""
+
+import csv
+from collections.abc import Callable, Iterator
+from decimal import Decimal, InvalidOperation
+from functools import wraps
+from typing import Any
+
+from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import render
+from django.urls import path, reverse
+from django.utils.http import urlencode
+
+from chatapp import costs
+from chatapp.cost_chart import build_chart
+
+PAGE_SIZE = 100
+CSV_COLUMNS = (
+    "user", "requests", "input_tokens", "output_tokens", "cache_write_tokens",
+    "cache_read_tokens", "cost_usd", "cache_savings_usd", "batch_savings_usd",
+)
+STRATEGY_COLUMNS = ("user", "strategy", "label", "cost_usd", "difference_usd", "assumption")
+USER_COLUMNS = (
+    ("user", "User"), ("requests", "Requests"), ("input", "Input tokens"),
+    ("output", "Output tokens"), ("cache_write", "Cache-write tokens"),
+    ("cache_read", "Cache-read tokens"), ("cost", "Cost"), ("cache_savings", "Caching saved"),
+    ("batch_savings", "Batching saved"), ("budget", "Monthly budget"), ("share", "Share used"),
+)
+
+
+def staff_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Admin login, then the permission to view usage records."""
+
+    @wraps(view)
+    def checked(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not request.user.has_perm("chatapp.view_usagerecord"):
+            raise PermissionDenied
+        return view(request, *args, **kwargs)
+
+    return admin.site.admin_view(checked)
+
+
+def _period(request: HttpRequest) -> tuple[costs.DateRange, str]:
+    """The asked-for range, or this month and the reason the asked-for one was refused."""
+    try:
+        return costs.DateRange.parse(request.GET.get("start"), request.GET.get("end")), ""
+    except costs.InvalidRange as exc:
+        return costs.DateRange.this_month(), str(exc)
+
+
+def _headers(period: costs.DateRange, order: str) -> list[dict[str, str]]:
+    """Column headings that sort by themselves; a second click reverses the order."""
+    current = order.removeprefix("-")
+    headers = []
+    for key, label in USER_COLUMNS:
+        descending = order.startswith("-")
+        if key == current:
+            next_order = key if descending else f"-{key}"
+            state = "descending" if descending else "ascending"
+        else:
+            next_order = key if key == "user" else f"-{key}"
+            state = "none"
+        query = urlencode({**period.as_query(), "o": next_order})
+        headers.append({"key": key, "label": label, "url": f"?{query}", "sort": state})
+    return headers
+
+
+def _context(request: HttpRequest, title: str, **extra: Any) -> dict[str, Any]:
+    return {**admin.site.each_context(request), "title": title, **extra}
+
+
+def _wait_share(request: HttpRequest) -> tuple[Decimal, str]:
+    """The staff-chosen share (in percent) of other calls that could have waited."""
+    raw = request.GET.get("wait") or "0"
+    try:
+        percent = Decimal(raw)
+    except InvalidOperation:
+        percent = Decimal(-1)
+    if not 0 <= percent <= 100:
+        return Decimal(0), "The share of calls that could wait must be a number from 0 to 100."
+    return percent / 100, ""
+
+
+@staff_view
+def review(request: HttpRequest) -> HttpResponse:
+    period, problem = _period(request)
+    wait_share, wait_problem = _wait_share(request)
+    comparison = costs.compare_strategies(period, wait_share=wait_share)
+    order = costs.user_order(request.GET.get("o"))
+    page = Paginator(costs.per_user(period, order), PAGE_SIZE).get_page(request.GET.get("page"))
+    query = period.as_query()
+    return render(request, "admin/costs/review.html", _context(
+        request, "Cost review",
+        period=period, problem=problem, order=order, page=page,
+        headers=_headers(period, order),
+        totals=costs.totals(period),
+        models=list(costs.per_model(period)),
+        chart=build_chart(costs.cost_by_day_and_model(period), period.days),
+        range_query=urlencode(query),
+        page_query=urlencode({**query, "o": order}),
+        csv_url=f"{reverse('cost-review-csv')}?{urlencode(query)}",
+        comparison=comparison,
+        strategy_rows=comparison.rows(comparison.overall),
+        user_strategy_rows=[(uid, name, comparison.rows(by_key))
+                            for uid, name, by_key in comparison.users],
+        wait_percent=f"{wait_share * 100:.0f}",
+        wait_problem=wait_problem,
+        strategies_csv_url=(f"{reverse('cost-review-strategies-csv')}?"
+                            f"{urlencode({**query, 'wait': f'{wait_share * 100:.0f}'})}"),
+    ))
+
+
+class _Echo:
+    """csv.writer writes to this and gets the line back, for a streamed response."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+def _csv_lines(period: costs.DateRange) -> Iterator[str]:
+    writer = csv.writer(_Echo())
+    yield writer.writerow(CSV_COLUMNS)
+    for row in costs.per_user(period, "user").iterator(chunk_size=2000):
+        yield writer.writerow([
+            row["user__username"], row["requests"], row["input_tokens"], row["output_tokens"],
+            row["cache_write_tokens"], row["cache_read_tokens"],
+            "" if row["cost"] is None else row["cost"],
+            row["cache_savings"], row["batch_savings"],
+        ])
+
+
+@staff_view
+def export_csv(request: HttpRequest) -> HttpResponse:
+    try:
+        period = costs.DateRange.parse(request.GET.get("start"), request.GET.get("end"))
+    except costs.InvalidRange as exc:
+        return HttpResponse(str(exc), status=400, content_type="text/plain; charset=utf-8")
+    response = StreamingHttpResponse(_csv_lines(period), content_type="text/csv; charset=utf-8")
+    name = f"costs-{period.start}-to-{period.end}.csv"
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+
+
+def _strategy_lines(comparison: costs.Comparison) -> Iterator[str]:
+    writer = csv.writer(_Echo())
+    yield writer.writerow(STRATEGY_COLUMNS)
+    everyone = [(None, "(all users)", comparison.overall)]
+    for _, name, by_key in everyone + comparison.users:
+        for row in comparison.rows(by_key):
+            strategy = row["strategy"]
+            yield writer.writerow([name, strategy.key, strategy.label, row["cost"],
+                                   row["difference"], strategy.assumption])
+
+
+@staff_view
+def export_strategies_csv(request: HttpRequest) -> HttpResponse:
+    try:
+        period = costs.DateRange.parse(request.GET.get("start"), request.GET.get("end"))
+    except costs.InvalidRange as exc:
+        return HttpResponse(str(exc), status=400, content_type="text/plain; charset=utf-8")
+    wait_share, problem = _wait_share(request)
+    if problem:
+        return HttpResponse(problem, status=400, content_type="text/plain; charset=utf-8")
+    comparison = costs.compare_strategies(period, wait_share=wait_share, top_users=None)
+    response = StreamingHttpResponse(_strategy_lines(comparison),
+                                     content_type="text/csv; charset=utf-8")
+    name = f"strategies-{period.start}-to-{period.end}.csv"
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+
+
+@staff_view
+def user_detail(request: HttpRequest, user_id: int) -> HttpResponse:
+    user = costs.get_user(user_id)
+    if user is None:
+        raise Http404("No such user")
+    period, problem = _period(request)
+    rows = costs.user_conversations(period, user_id)
+    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "admin/costs/user.html", _context(
+        request, f"Costs of {user.get_username()}",
+        subject=user, period=period, problem=problem, page=page,
+        range_query=urlencode(period.as_query()),
+    ))
+
+
+@staff_view
+def conversation_detail(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    conversation = costs.get_conversation(conversation_id)
+    if conversation is None:
+        raise Http404("No such conversation")
+    page = Paginator(costs.conversation_messages(conversation_id), PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    return render(request, "admin/costs/conversation.html", _context(
+        request, f"Costs of “{conversation}”",
+        conversation=conversation, page=page,
+        other_calls=list(costs.conversation_other_calls(conversation_id)[:PAGE_SIZE]),
+        range_query=urlencode({k: v for k, v in request.GET.items() if k in ("start", "end")}),
+    ))
+
+
+urlpatterns = [
+    path("", review, name="cost-review"),
+    path("export.csv", export_csv, name="cost-review-csv"),
+    path("strategies.csv", export_strategies_csv, name="cost-review-strategies-csv"),
+    path("users/<int:user_id>/", user_detail, name="cost-review-user"),
+    path("conversations/<int:conversation_id>/", conversation_detail,
+         name="cost-review-conversation"),
+]

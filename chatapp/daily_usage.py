@@ -1,0 +1,165 @@
+"""Usage records added up per UTC day: what the cost review reads.
+
+A million calls are too many to add up on every page view (SQLite needs seconds for that), so
+each call is also added to its ``DailyUsage`` row as it is recorded — one UPDATE in the same
+transaction — and the review sums a few thousand such rows. ``rebuild`` recomputes the rows
+from the records (after a bulk import, or to check them); both ways give the same sums.
+Synchronous (ORM).
+"""
+
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
+
+from django.db import IntegrityError, transaction
+from django.db.models import (
+    BooleanField,
+    Case,
+    Count,
+    DateField,
+    F,
+    Func,
+    IntegerField,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce
+from django.db.models.lookups import GreaterThan
+from django.utils import timezone
+
+from chatapp.models import DailyUsage, ModelPrice, UsageRecord
+
+KEY = ("day", "user", "model", "purpose", "is_batch", "band_floor", "priced")
+MONEY = DailyUsage._meta.get_field("cost_usd")
+TOKENS = ("input_tokens", "output_tokens", "cache_write_5m_tokens", "cache_write_1h_tokens",
+          "cache_read_tokens", "web_search_requests")
+
+
+class UTCDay(Func):
+    """The calendar day (UTC) of a timestamp, computed by the database itself.
+
+    Django's ``TruncDate`` on SQLite calls a Python function for every row; SQLite stores
+    timestamps as ISO text in UTC, so the day is its first ten characters.
+    """
+
+    output_field = DateField()
+
+    def as_sql(self, compiler, connection, **extra):  # PostgreSQL
+        return super().as_sql(
+            compiler, connection, template="(%(expressions)s AT TIME ZONE 'UTC')::date", **extra
+        )
+
+    def as_sqlite(self, compiler, connection, **extra):
+        return super().as_sql(
+            compiler, connection, template="date(substr(%(expressions)s, 1, 10))", **extra
+        )
+
+
+def thresholds() -> list[int]:
+    """Every prompt size at which some model's price changes, largest first."""
+    found = ModelPrice.objects.filter(prompt_tokens_above__gt=0).values_list(
+        "prompt_tokens_above", flat=True
+    )
+    return sorted(set(found), reverse=True)
+
+
+def band_floor(prompt_tokens: int, limits: Sequence[int]) -> int:
+    """The largest threshold the whole prompt exceeded (0 when none)."""
+    return next((limit for limit in sorted(limits, reverse=True) if prompt_tokens > limit), 0)
+
+
+def band_floor_in_db(limits: Sequence[int]) -> Case:
+    """``band_floor`` as a database expression over a usage record's columns."""
+    prompt = (
+        F("input_tokens") + F("cache_write_5m_tokens") + F("cache_write_1h_tokens")
+        + F("cache_read_tokens")
+    )
+    return Case(
+        *[When(GreaterThan(prompt, t), then=Value(t)) for t in sorted(limits, reverse=True)],
+        default=Value(0),
+        output_field=IntegerField(),
+    )
+
+
+def _day(at: datetime) -> date:
+    return at.astimezone(UTC).date() if timezone.is_aware(at) else at.date()
+
+
+def _row(key: dict) -> DailyUsage:
+    # Two calls of one kind on one day can race to create the row; the loser reads it.
+    try:
+        with transaction.atomic():
+            return DailyUsage.objects.get_or_create(**key)[0]
+    except IntegrityError:
+        return DailyUsage.objects.get(**key)
+
+
+def add(record: UsageRecord) -> None:
+    """Count one recorded call into its day's row (call it in the recording transaction)."""
+    prompt = (record.input_tokens + record.cache_write_5m_tokens + record.cache_write_1h_tokens
+              + record.cache_read_tokens)
+    row = _row({
+        "day": _day(record.created_at), "user_id": record.user_id, "model": record.model,
+        "purpose": record.purpose, "is_batch": record.is_batch,
+        "band_floor": band_floor(prompt, thresholds()), "priced": record.cost_usd is not None,
+    })
+    changes = {name: F(name) + getattr(record, name) for name in TOKENS}
+    changes["requests"] = F("requests") + 1
+    if record.cost_usd is not None:
+        changes["cost_usd"] = Coalesce(F("cost_usd"), Value(0), output_field=MONEY) + (
+            record.cost_usd
+        )
+        changes["cache_savings_usd"] = F("cache_savings_usd") + (record.cache_savings_usd or 0)
+        changes["batch_savings_usd"] = F("batch_savings_usd") + (record.batch_savings_usd or 0)
+    DailyUsage.objects.filter(pk=row.pk).update(**changes)
+
+
+def sums_from_records(records, limits: Sequence[int]):
+    """The rows ``add`` would have made, added up by the database from ``records``."""
+    zero = Value(0)
+    return (
+        records.annotate(
+            day=UTCDay("created_at"),
+            band_floor=band_floor_in_db(limits),
+            priced=Case(When(cost_usd__isnull=True, then=Value(False)), default=Value(True),
+                        output_field=BooleanField()),
+        )
+        .values(*KEY)
+        .annotate(
+            requests=Count("id"),
+            cost_usd=Sum("cost_usd"),
+            cache_savings_usd=Coalesce(Sum("cache_savings_usd"), zero, output_field=MONEY),
+            batch_savings_usd=Coalesce(Sum("batch_savings_usd"), zero, output_field=MONEY),
+            **{f"sum_{name}": Sum(name) for name in TOKENS},
+        )
+        .order_by()
+    )
+
+
+@transaction.atomic
+def rebuild(since: date | None = None, *, daily=DailyUsage, records=UsageRecord,
+            limits: Sequence[int] | None = None) -> int:
+    """Recompute the rows from the records, for every day or from ``since`` on.
+
+    The model classes can be passed in (a migration passes its historical ones).
+    """
+    limits = thresholds() if limits is None else limits
+    old, source = daily.objects.all(), records.objects.all()
+    if since is not None:
+        old = old.filter(day__gte=since)
+        source = source.filter(
+            created_at__gte=datetime.combine(since, datetime.min.time(), tzinfo=UTC)
+        )
+    old.delete()
+    rows = [
+        daily(
+            day=row["day"], user_id=row["user"], model=row["model"], purpose=row["purpose"],
+            is_batch=row["is_batch"], band_floor=row["band_floor"], priced=row["priced"],
+            requests=row["requests"], cost_usd=row["cost_usd"],
+            cache_savings_usd=row["cache_savings_usd"], batch_savings_usd=row["batch_savings_usd"],
+            **{name: row[f"sum_{name}"] or 0 for name in TOKENS},
+        )
+        for row in sums_from_records(source, limits).iterator(chunk_size=5000)
+    ]
+    daily.objects.bulk_create(rows, batch_size=2000)
+    return len(rows)

@@ -1,0 +1,248 @@
+"""What the message being typed will cost: the composer's estimate.
+
+The prompt is sized from what is already known, so that typing costs one small count:
+
+- the conversation so far: the previous call's whole prompt as the API counted it (its input,
+  cache-write and cache-read tokens), plus everything said since (the reply it wrote, any
+  question left unanswered), as compaction keeps it per message;
+- the attachments waiting in the composer: counted once, when they were uploaded (an image
+  by the chosen model's image tier);
+- the new text: ``count_tokens`` on the text alone (the only call while typing; the browser
+  waits for a pause). A conversation without a priced call yet counts system prompt and
+  tools with it.
+
+The cache is expected to serve the previous prompt when the last call used the same model
+and thinking setting and its entry is still alive (its TTL since that call); everything else
+is written at the TTL the conversation's pace calls for (``caching.ttl_for``). The cost runs
+from a typical reply (the median of the user's last replies on this model) to ``max_tokens``.
+"""
+
+import math
+import statistics
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from channels.db import database_sync_to_async
+from django.conf import settings
+from django.db.models import F
+from django.http import Http404
+from django.utils import timezone
+
+from chatapp import accounting, caching, thinking, tools
+from chatapp.access import get_conversation_for_user
+from chatapp.claude import messages as claude_messages
+from chatapp.claude import pricing
+from chatapp.claude.prompt import TTL_SPANS
+from chatapp.models import Attachment, ClaudeModel, Conversation, Message, MessageStatus, Role
+from chatapp.uploads.images import image_tokens
+
+TYPICAL_OUTPUT_TOKENS = 500  # before the user has replies of their own on a model
+RECENT_REPLIES = 50
+LATER = 2**62  # a message id after every message: "the next question"
+
+
+@dataclass
+class Basis:
+    """Everything but the new text, read from the database in one go."""
+
+    model: ClaudeModel
+    history_tokens: int = 0
+    attachment_tokens: int = 0
+    cached_tokens: int = 0
+    ttl: str = "5m"
+    system: list[dict[str, Any]] = field(default_factory=list)
+    has_priced_call: bool = False
+    expected_output: int = TYPICAL_OUTPUT_TOKENS
+    max_output: int = 0
+    bands: list[pricing.PriceRates] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Estimate:
+    model: str
+    input_tokens: int
+    text_tokens: int
+    attachment_tokens: int
+    cached_tokens: int
+    ttl: str
+    expected_output_tokens: int
+    max_output_tokens: int
+    cost_low: Decimal | None
+    cost_high: Decimal | None
+
+    def as_json(self) -> dict[str, Any]:
+        share = self.cached_tokens / self.input_tokens if self.input_tokens else 0.0
+        return {
+            "model": self.model,
+            "input_tokens": self.input_tokens,
+            "text_tokens": self.text_tokens,
+            "attachment_tokens": self.attachment_tokens,
+            "cached_tokens": self.cached_tokens,
+            "cache_share": round(share, 4),
+            "ttl": self.ttl,
+            "expected_output_tokens": self.expected_output_tokens,
+            "max_output_tokens": self.max_output_tokens,
+            "cost_low_usd": accounting.format_usd(self.cost_low),
+            "cost_high_usd": accounting.format_usd(self.cost_high),
+        }
+
+
+def _words(text: str) -> int:
+    """Tokens of stored text nobody counted: generous (3 characters a token)."""
+    return math.ceil(len(text) / 3)
+
+
+def _message_tokens(message: Message) -> int:
+    if message.token_count is not None:
+        return message.token_count
+    if message.role == Role.ASSISTANT:
+        return message.output_tokens or _words(message.text)
+    return _words(message.text)
+
+
+def _prompt_of(reply: Message) -> int:
+    return (reply.input_tokens + reply.cache_write_5m_tokens + reply.cache_write_1h_tokens
+            + reply.cache_read_tokens)
+
+
+def _last_priced_reply(conversation: Conversation) -> Message | None:
+    """The latest reply whose call reached Claude: its usage sizes the prompt exactly."""
+    prompt = (F("input_tokens") + F("cache_write_5m_tokens") + F("cache_write_1h_tokens")
+              + F("cache_read_tokens"))
+    return (
+        conversation.messages.filter(role=Role.ASSISTANT, superseded=False)
+        .alias(prompt=prompt).filter(prompt__gt=0).order_by("-pk").first()
+    )
+
+
+def _cache_alive(reply: Message, now: datetime) -> bool:
+    ttl = "1h" if reply.cache_write_1h_tokens else "5m"
+    return now - reply.created_at < TTL_SPANS[ttl] - timedelta(seconds=30)
+
+
+def _history(basis: Basis, conversation: Conversation, level: str | None) -> None:
+    """The conversation so far, and how much of it the cache should still hold."""
+    last = _last_priced_reply(conversation)
+    since = conversation.messages.filter(superseded=False)
+    if last is None:
+        basis.history_tokens = sum(_message_tokens(m) for m in since)
+        return
+    prompt = _prompt_of(last)
+    later = since.filter(pk__gt=last.reply_to_id or last.pk)
+    basis.history_tokens = prompt + sum(_message_tokens(m) for m in later)
+    basis.has_priced_call = True
+    same_setting = (last.model == basis.model.pk
+                    and (last.options or {}).get("thinking") == level)
+    if same_setting and _cache_alive(last, timezone.now()):
+        basis.cached_tokens = prompt
+
+
+def _pending_tokens(conversation: Conversation, ids: list[int], image_tier: str) -> int:
+    """Attachments waiting in the composer, as counted at upload (images by this tier)."""
+    rows = Attachment.objects.filter(
+        pk__in=ids, conversation=conversation, owner_id=conversation.owner_id,
+        message__isnull=True,
+    )
+    found = {row.pk: row for row in rows}
+    missing = [i for i in ids if i not in found]
+    if missing:
+        raise Http404(f"Attachment {missing[0]} is not waiting in this conversation.")
+    return sum(
+        image_tokens(row.width, row.height, image_tier) if row.width and row.height
+        else row.tokens
+        for row in found.values()
+    )
+
+
+def _typical_output(user_id: int, model_id: str) -> int:
+    recent = list(
+        Message.objects.filter(
+            conversation__owner_id=user_id, role=Role.ASSISTANT, model=model_id,
+            status=MessageStatus.COMPLETE, output_tokens__gt=0,
+        ).order_by("-pk").values_list("output_tokens", flat=True)[:RECENT_REPLIES]
+    )
+    return int(statistics.median(recent)) if recent else TYPICAL_OUTPUT_TOKENS
+
+
+def _model(model_id: str | None, conversation: Conversation | None) -> ClaudeModel:
+    """The chosen model; "auto" (the router decides later) is estimated as the current one."""
+    wanted = model_id if model_id and model_id != "auto" else None
+    wanted = wanted or (conversation.model if conversation else settings.CHATAPP_DEFAULT_MODEL)
+    model = ClaudeModel.objects.filter(pk=wanted, is_active=True).first()
+    if model is None:
+        raise Http404(f"Unknown model {str(model_id)[:100]!r}.")
+    return model
+
+
+def basis_for(
+    user, conversation_id: int | None, model_id: str | None, attachment_ids: list[int],
+    level: str | None,
+) -> Basis:
+    """Synchronous (ORM); Http404 for someone else's conversation or attachment."""
+    conversation = (
+        get_conversation_for_user(user, conversation_id) if conversation_id is not None else None
+    )
+    model = _model(model_id, conversation)
+    basis = Basis(model=model, bands=accounting.rates_in_force(model.pk))
+    limit = min(settings.CHATAPP_MAX_OUTPUT_TOKENS, model.max_output_tokens)
+    params = thinking.request_params(model.capabilities, level, limit, model.max_output_tokens)
+    basis.max_output = params.get("max_tokens", limit)
+    basis.expected_output = _typical_output(user.pk, model.pk)
+    if conversation is not None:
+        _history(basis, conversation, level)
+        basis.attachment_tokens = _pending_tokens(conversation, attachment_ids, model.image_tier)
+        basis.ttl = caching.ttl_for(conversation, LATER, model.pk)
+        if conversation.system_prompt.strip():
+            basis.system = [{"type": "text", "text": conversation.system_prompt}]
+    elif attachment_ids:
+        raise Http404("Attachments belong to a conversation.")
+    return basis
+
+
+async def _text_tokens(basis: Basis, text: str) -> int:
+    """The one count made while typing (UpstreamError when the API cannot be asked)."""
+    first_call = not basis.has_priced_call
+    if not text.strip() and not first_call:
+        return 0
+    request: dict[str, Any] = {
+        "model": basis.model.pk,
+        "messages": [{"role": "user", "content": text if text.strip() else "."}],
+    }
+    if first_call:  # nothing counted the system prompt and the tools yet
+        request.update(tools.request_params())
+        if basis.system:
+            request["system"] = basis.system
+    return await claude_messages.count_tokens(request)
+
+
+async def estimate(
+    user, *, conversation_id: int | None, text: str, model_id: str | None,
+    attachment_ids: list[int], thinking_level: str | None,
+) -> Estimate:
+    basis = await database_sync_to_async(basis_for)(
+        user, conversation_id, model_id, attachment_ids, thinking_level
+    )
+    text_tokens = await _text_tokens(basis, text)
+    prompt_tokens = basis.history_tokens + basis.attachment_tokens + text_tokens
+    prompt = pricing.prompt_usage(
+        prompt_tokens, cached=basis.cached_tokens, ttl=basis.ttl,
+        cacheable=prompt_tokens >= basis.model.min_cacheable_tokens,
+    )
+    low = high = None
+    if basis.bands:
+        low, high = pricing.cost_range(basis.bands, prompt, expected_output=basis.expected_output,
+                                       max_output=basis.max_output)
+    return Estimate(
+        model=basis.model.pk,
+        input_tokens=prompt_tokens,
+        text_tokens=text_tokens,
+        attachment_tokens=basis.attachment_tokens,
+        cached_tokens=prompt.cache_read_tokens,
+        ttl=basis.ttl,
+        expected_output_tokens=min(basis.expected_output, basis.max_output),
+        max_output_tokens=basis.max_output,
+        cost_low=low,
+        cost_high=high,
+    )

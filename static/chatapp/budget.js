@@ -1,0 +1,72 @@
+/* chatapp — the composer's line about this month's spend (GET /api/budget/).
+ *
+ * Shows what was spent and what is left of the monthly budget; from 80% it is a warning, at
+ * 100% it says new messages are refused (the server refuses them with `budget_exceeded`).
+ * Refreshed after every reply (the `chatapp:reply-finished` event chat.js sends) and when
+ * the tab comes back into view. Classic script: attaches ChatApp.budget.
+ */
+(function () {
+  "use strict";
+
+  const NS = (window.ChatApp = window.ChatApp || {});
+  const node = document.getElementById("budget-status");
+  if (!node || !NS.api) return;
+
+  function money(value) {
+    const amount = Number(value);
+    return "$" + amount.toFixed(amount > 0 && amount < 0.01 ? 4 : 2);
+  }
+
+  function renewal(isoDate) {
+    const day = new Date(isoDate + "T00:00:00Z");
+    return day.toLocaleDateString(undefined, { day: "numeric", month: "long", timeZone: "UTC" });
+  }
+
+  function describe(budget) {
+    const spent = money(budget.spent_usd);
+    if (budget.limit_usd === null) return { text: "This month: " + spent, level: "" };
+    const limit = money(budget.limit_usd);
+    if (budget.exceeded) {
+      return {
+        text: "Monthly budget used up (" + spent + " of " + limit + "). New messages are refused until " + renewal(budget.renews_on) + ".",
+        level: "exceeded",
+      };
+    }
+    const left = money(budget.remaining_usd);
+    if (budget.warning) {
+      const share = Math.floor(budget.share_used * 100);
+      return { text: "You have used " + share + "% of your monthly budget: " + spent + " of " + limit + ", " + left + " left.", level: "warning" };
+    }
+    return { text: "This month: " + spent + " of " + limit + " · " + left + " left", level: "" };
+  }
+
+  function show(budget) {
+    const { text, level } = describe(budget);
+    node.textContent = text;
+    node.dataset.level = level;
+    node.classList.toggle("is-warning", level === "warning");
+    node.classList.toggle("is-exceeded", level === "exceeded");
+    node.hidden = false;
+  }
+
+  let inFlight = null;
+  function refresh() {
+    if (inFlight) return inFlight;
+    inFlight = NS.api.getBudget()
+      .then(show)
+      .catch(() => {
+        node.hidden = true; // a spend line we cannot fetch is left out, not guessed
+      })
+      .finally(() => {
+        inFlight = null;
+      });
+    return inFlight;
+  }
+
+  document.addEventListener("chatapp:reply-finished", refresh);
+  document.addEventListener("visibilitychange", () => {
+    if (!document.hidden) refresh();
+  });
+  NS.budget = { refresh };
+  refresh();
+})();

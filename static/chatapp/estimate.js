@@ -1,0 +1,114 @@
+/* chatapp — the composer's estimate of what the message being typed will cost
+ * (POST /api/estimate/, see chatapp/estimates.py).
+ *
+ * Asked again after a pause in typing, and at once when the model, the thinking setting or
+ * the attachments change, or a reply ends (the cache's state moves). Answers that arrive
+ * after a newer question are dropped. It never blocks typing; when counting fails it says
+ * "Estimate unavailable". Classic script: attaches ChatApp.estimate.
+ */
+(function () {
+  "use strict";
+
+  const NS = (window.ChatApp = window.ChatApp || {});
+  const $ = (id) => document.getElementById(id);
+  const node = $("cost-estimate");
+  const input = $("composer-input");
+  if (!node || !input || !NS.api) return;
+
+  const TYPING_PAUSE_MS = 500;
+  let timer = null;
+  let asked = 0; // the number of the newest question; older answers are dropped
+
+  const count = (n) => Number(n).toLocaleString("en-US");
+
+  function money(value) {
+    const amount = Number(value);
+    if (amount >= 1) return "$" + amount.toFixed(2);
+    return "$" + amount.toFixed(4);
+  }
+
+  function attachmentIds() {
+    const attachments = NS.attachments;
+    return attachments && attachments.readyIds ? attachments.readyIds() : [];
+  }
+
+  function question() {
+    const chat = NS.chat;
+    const model = $("model-select");
+    const thinking = $("thinking-select");
+    return {
+      conversation: chat && chat.currentId ? chat.currentId() : null,
+      text: input.value,
+      model: model ? model.value : null,
+      thinking: thinking && thinking.value !== "off" ? thinking.value : null,
+      attachments: attachmentIds(),
+    };
+  }
+
+  function describe(answer) {
+    const share = Math.round(answer.cache_share * 100);
+    let text = "≈ " + count(answer.input_tokens) + " tokens in";
+    if (share > 0) text += ", " + share + "% from cache";
+    if (answer.cost_low_usd === null) return text + " · no price for this model";
+    return text + " · " + money(answer.cost_low_usd) + "–" + money(answer.cost_high_usd);
+  }
+
+  function details(answer) {
+    const parts = [
+      count(answer.input_tokens - answer.text_tokens - answer.attachment_tokens) + " tokens of conversation so far",
+      count(answer.text_tokens) + " typed",
+    ];
+    if (answer.attachment_tokens) parts.push(count(answer.attachment_tokens) + " attached");
+    return "Input: " + parts.join(", ") + "; " + count(answer.cached_tokens) +
+      " expected from the prompt cache (" + answer.ttl + "). Output: a typical reply of " +
+      count(answer.expected_output_tokens) + " tokens, at most " + count(answer.max_output_tokens) + ".";
+  }
+
+  function show(text, title, level) {
+    node.textContent = text;
+    node.title = title || "";
+    node.dataset.level = level || "";
+    node.hidden = false;
+  }
+
+  async function run() {
+    timer = null;
+    const body = question();
+    if (!body.text.trim() && !body.attachments.length) {
+      node.hidden = true;
+      node.textContent = "";
+      return;
+    }
+    const mine = ++asked;
+    node.classList.add("is-stale");
+    try {
+      const answer = await NS.api.estimate(body);
+      if (mine !== asked) return;
+      show(describe(answer), details(answer), "ok");
+    } catch (_err) {
+      if (mine !== asked) return;
+      show("Estimate unavailable", "The cost could not be estimated right now; sending still works.", "unavailable");
+    } finally {
+      if (mine === asked) node.classList.remove("is-stale");
+    }
+  }
+
+  function schedule(delay) {
+    window.clearTimeout(timer);
+    timer = window.setTimeout(run, delay);
+  }
+
+  input.addEventListener("input", () => schedule(TYPING_PAUSE_MS));
+  for (const id of ["model-select", "thinking-select"]) {
+    const select = $(id);
+    if (select) select.addEventListener("change", () => schedule(50));
+  }
+  const tray = $("attachment-tray");
+  if (tray) {
+    // The tray is redrawn when a file is added, finishes uploading or is removed.
+    new MutationObserver(() => schedule(50)).observe(tray, { childList: true, subtree: true, attributes: true });
+  }
+  document.addEventListener("chatapp:reply-finished", () => schedule(50));
+
+  NS.estimate = { refresh: () => schedule(0) };
+})();

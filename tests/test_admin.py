@@ -1,0 +1,42 @@
+"""What staff see in the admin about messages' caches and users' attachments."""
+
+import pytest
+from django.test import Client
+
+from chatapp.models import Attachment, Message
+from tests.factories import make_conversation, make_exchange, make_user
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def staff() -> Client:
+    client = Client()
+    client.force_login(make_user(is_staff=True, is_superuser=True))
+    return client
+
+
+def test_staff_see_why_a_replys_cache_missed(staff):
+    conversation = make_conversation()
+    _question, reply = make_exchange(conversation, "q", "a")
+    Message.objects.filter(pk=reply.pk).update(
+        cache_miss_reason={"type": "system_changed", "cache_missed_input_tokens": 51697}
+    )
+    listing = staff.get("/admin/chatapp/message/")
+    assert "system_changed (51,697 tokens)" in listing.content.decode()
+    missed_only = staff.get("/admin/chatapp/message/?cache_miss_reason__isempty=0")
+    assert missed_only.status_code == 200 and f">{reply.pk}<" in missed_only.content.decode()
+
+
+def test_attachments_are_listed_read_only(staff):
+    conversation = make_conversation()
+    attachment = Attachment.objects.create(
+        owner=conversation.owner, conversation=conversation, kind="document", name="lease.pdf",
+        media_type="application/pdf", original_media_type="application/pdf",
+        original="attachments/1/x-original", sha256="0" * 64, size=1234, pages=3, tokens=3500,
+    )
+    assert "lease.pdf" in staff.get("/admin/chatapp/attachment/").content.decode()
+    change = staff.get(f"/admin/chatapp/attachment/{attachment.pk}/change/")
+    assert change.status_code == 200
+    assert 'name="name"' not in change.content.decode()  # nothing to edit
+    assert staff.get("/admin/chatapp/attachment/add/").status_code == 403

@@ -1,0 +1,153 @@
+"""The admin cost review at /admin/costs/: who may see it, what it shows, the CSV."""
+
+import csv
+import io
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+from django.contrib.auth.models import Permission
+
+from chatapp.models import Message, UsageRecord
+from tests.cost_data import call, make_team
+from tests.factories import make_exchange, make_user
+
+pytestmark = pytest.mark.django_db
+
+NOVEMBER = "?start=2026-11-01&end=2026-11-30"
+
+
+@pytest.fixture
+def team():
+    return make_team()
+
+
+@pytest.fixture
+def staff(client):
+    admin = make_user("boss", is_staff=True, is_superuser=True)
+    client.force_login(admin)
+    return client
+
+
+def test_visitors_and_ordinary_users_are_sent_to_the_admin_login(client):
+    assert client.get("/admin/costs/").status_code == 302
+    client.force_login(make_user())
+    response = client.get("/admin/costs/")
+    assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+def test_staff_without_the_permission_to_view_usage_get_403(client):
+    clerk = make_user(is_staff=True)
+    client.force_login(clerk)
+    assert client.get("/admin/costs/").status_code == 403
+    assert client.get("/admin/costs/export.csv").status_code == 403
+    clerk.user_permissions.add(Permission.objects.get(codename="view_usagerecord"))
+    assert client.get("/admin/costs/").status_code == 200
+
+
+def test_the_review_shows_each_user_and_the_totals(staff, team):
+    page = staff.get(f"/admin/costs/{NOVEMBER}").content.decode()
+    assert "alice" in page and "bob" in page and "carol" not in page
+    assert 'data-total="cost">$0.0213' in page
+    assert "+ 1 unpriced" in page
+    assert "claude-mystery" in page  # the per-model table, unpriced
+    assert "<svg" in page and "03 Nov · claude-sonnet-4-6 · $0.0135" in page
+
+
+def test_the_admin_links_to_the_review(staff):
+    assert 'href="/admin/costs/"' in staff.get("/admin/").content.decode()
+
+
+def test_a_bad_range_says_so_and_shows_this_month(staff, team):
+    page = staff.get("/admin/costs/?start=2026-11-30&end=2026-11-01").content.decode()
+    assert "The start date is after the end date. Showing this month instead." in page
+
+
+def test_sorting_is_a_click_on_the_column(staff, team):
+    by_user = staff.get(f"/admin/costs/{NOVEMBER}&o=-user").content.decode()
+    assert by_user.index(">bob<") < by_user.index(">alice<")
+    by_cost = staff.get(f"/admin/costs/{NOVEMBER}&o=-cost").content.decode()
+    assert by_cost.index(">alice<") < by_cost.index(">bob<")
+    assert 'aria-sort="descending"' in by_cost
+
+
+def test_the_csv_has_the_agreed_columns_and_one_row_per_user(staff, team):
+    response = staff.get(f"/admin/costs/export.csv{NOVEMBER}")
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    assert "costs-2026-11-01-to-2026-11-30.csv" in response["Content-Disposition"]
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert rows[0] == ["user", "requests", "input_tokens", "output_tokens",
+                       "cache_write_tokens", "cache_read_tokens", "cost_usd",
+                       "cache_savings_usd", "batch_savings_usd"]
+    body = {row[0]: row for row in rows[1:]}
+    assert set(body) == {"alice", "bob"}
+    assert body["alice"][1:6] == ["2", "2100", "600", "0", "10000"]
+    assert Decimal(body["alice"][6]) == Decimal("0.0183")
+    assert Decimal(body["alice"][7]) == Decimal("0.027")
+    assert Decimal(body["bob"][8]) == Decimal("0.003")
+
+
+def test_a_bad_csv_range_gets_400_in_plain_words(staff):
+    response = staff.get("/admin/costs/export.csv?start=30/11/2026")
+    assert response.status_code == 400
+    assert response.content.decode() == "The start date must look like 2026-11-30."
+
+
+def test_drill_down_from_a_user_to_a_conversations_messages(staff, team):
+    alice = team[0]
+    user_page = staff.get(f"/admin/costs/users/{alice.pk}/{NOVEMBER}").content.decode()
+    assert "Plans" in user_page and "$0.0183" in user_page
+    conversation = alice.conversations.get()
+    _, reply = make_exchange(conversation, "why?", "because", input_tokens=1200,
+                                    output_tokens=80, cost_usd=Decimal("0.0048"))
+    make_exchange(conversation, "and?", "no price", cost_breakdown={"unpriced": True})
+    page = staff.get(f"/admin/costs/conversations/{conversation.pk}/").content.decode()
+    assert f"#{reply.pk}" in page and "1,200" in page and "$0.0048" in page
+    assert "unpriced" in page
+    assert "billed in its reply" in page
+
+
+def test_drilling_into_nothing_is_404(staff):
+    assert staff.get("/admin/costs/users/999999/").status_code == 404
+    assert staff.get("/admin/costs/conversations/999999/").status_code == 404
+
+
+def test_the_page_costs_the_same_few_queries_however_many_users(staff, team,
+                                                                django_assert_max_num_queries):
+    for n in range(30):
+        call(make_user(f"extra{n}"), "claude-haiku-4-5", usage_of(10),
+             when=datetime(2026, 11, 10, tzinfo=UTC))
+    with django_assert_max_num_queries(15):
+        assert staff.get(f"/admin/costs/{NOVEMBER}").status_code == 200
+    assert UsageRecord.objects.count() > 30 and Message.objects.count() == 0
+
+
+def usage_of(tokens: int):
+    from chatapp.claude.types import Usage
+
+    return Usage(input_tokens=tokens, output_tokens=tokens)
+
+
+def test_the_review_compares_strategies_on_the_teams_own_usage(staff, team):
+    page = staff.get(f"/admin/costs/{NOVEMBER}").content.decode()
+    assert "What would it have cost?" in page
+    assert "Everything on Claude Opus 5.5" in page and "Without prompt caching" in page
+    assert "The 1 unpriced calls are left out of every row." in page
+    assert "another tier would write replies" in page.lower()
+
+
+def test_the_share_that_could_wait_is_checked(staff, team):
+    page = staff.get(f"/admin/costs/{NOVEMBER}&wait=150").content.decode()
+    assert "must be a number from 0 to 100" in page
+    response = staff.get(f"/admin/costs/strategies.csv{NOVEMBER}&wait=abc")
+    assert response.status_code == 400
+
+
+def test_the_comparison_downloads_as_csv(staff, team):
+    response = staff.get(f"/admin/costs/strategies.csv{NOVEMBER}&wait=50")
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert rows[0] == ["user", "strategy", "label", "cost_usd", "difference_usd", "assumption"]
+    overall = {row[1]: row for row in rows[1:] if row[0] == "(all users)"}
+    assert Decimal(overall["actual"][3]) == Decimal("0.0213")
+    assert Decimal(overall["no_caching"][4]) == Decimal("0.027")
+    assert {row[0] for row in rows[1:]} == {"(all users)", "alice", "bob"}
