@@ -30,6 +30,9 @@ from chatapp.claude.types import UpstreamError
 from chatapp.models import Budget, BudgetReservation, MonthlySpend
 
 WARN_AT = Decimal("0.8")
+# No call runs this long (8 tool rounds of a 10-minute timeout each would be 80 minutes): a
+# reservation older than this was left by a process that died, and is freed.
+STALE_AFTER = timedelta(hours=3)
 
 
 class BudgetExceeded(Exception):
@@ -169,6 +172,7 @@ def reserve(user_id: int, amount: Decimal, at: datetime | None = None) -> Reserv
         return None
     month = month_of(at)
     _spend_row(user_id, month)
+    _release_stale(user_id)
     # One statement checks and takes: PostgreSQL re-evaluates the WHERE on the latest row
     # version when another transaction updated it first, SQLite runs writers one at a time.
     held = MonthlySpend.objects.filter(
@@ -211,6 +215,16 @@ def add_spend(user_id: int, amount: Decimal | None, at: datetime | None = None) 
         return
     row = _spend_row(user_id, month_of(at))
     MonthlySpend.objects.filter(pk=row.pk).update(spent_usd=F("spent_usd") + amount)
+
+
+def _release_stale(user_id: int) -> None:
+    """With several processes nobody knows at start-up whose reservations are still held;
+    the user's next reservation frees those no call can still need."""
+    old = BudgetReservation.objects.filter(
+        user_id=user_id, created_at__lt=timezone.now() - STALE_AFTER
+    ).select_for_update()
+    for row in old:
+        release(Reservation(row.pk, row.user_id, row.month, row.amount_usd))
 
 
 @transaction.atomic

@@ -5,6 +5,7 @@ app reaches it through the real SDK over loopback.
 """
 
 import os
+import uuid
 
 import pytest
 from django.conf import settings as django_settings
@@ -49,17 +50,21 @@ def fast_password_hashing(settings):
 
 
 @pytest.fixture(autouse=True)
-def fresh_local_cache():
-    """Rate-limit counts must not carry over: SQLite hands the next test's user the same id.
+def fresh_cache(settings):
+    """Rate-limit counts must not carry over from one test (or one run) to the next.
 
-    Only the in-process cache is cleared; a Redis cache is shared with the channel layer and
-    the browser tests' server, and PostgreSQL never reuses ids.
+    The in-process cache is cleared; a Redis cache, shared with other processes, gets a key
+    prefix of this test's own instead of being flushed.
     """
     from django.core.cache import caches
     from django.core.cache.backends.locmem import LocMemCache
 
     if isinstance(caches["default"], LocMemCache):
         caches["default"].clear()
+    else:
+        settings.CACHES = {
+            "default": {**settings.CACHES["default"], "KEY_PREFIX": uuid.uuid4().hex}
+        }
 
 
 @pytest.fixture(autouse=True)

@@ -165,14 +165,28 @@ def test_an_unpriced_call_adds_nothing_to_the_month():
     assert budgets.status(user.pk).spent == 0
 
 
-def test_reservations_left_by_a_stopped_process_are_freed_at_start_up():
+def test_reservations_left_by_a_stopped_process_are_freed_at_start_up(settings):
     from chatapp.recovery import mark_orphaned_replies
 
+    settings.REDIS_URL = ""  # one process: nothing else can hold a reservation
     user = make_user()
     Budget.objects.create(user=user, monthly_usd=Decimal("1"))
     budgets.reserve(user.pk, Decimal("0.9"))
     mark_orphaned_replies()
     assert budgets.status(user.pk).reserved == 0
+
+
+def test_a_reservation_no_call_can_still_need_is_freed_by_the_next_one():
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    user = make_user()
+    Budget.objects.create(user=user, monthly_usd=Decimal("1"))
+    budgets.reserve(user.pk, Decimal("0.9"))
+    BudgetReservation.objects.update(created_at=timezone.now() - timedelta(hours=4))
+    budgets.reserve(user.pk, Decimal("0.5"))  # would not fit beside the stale 0.9
+    assert budgets.status(user.pk).reserved == Decimal("0.5")
 
 
 @pytest.mark.django_db(transaction=True)

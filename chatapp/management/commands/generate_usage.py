@@ -4,9 +4,10 @@
 
 Creates users ``load-user-N``, conversations of 20 messages (a question, then a priced reply
 with its usage record), and a title call per conversation, spread evenly over the last
-``--days`` days; then adds them to the budgets' ledger and rebuilds the daily sums. Models, cache use and batch share are drawn like a team's traffic; about
-one call in a hundred is to a model without a price. Costs are priced with the catalog in
-force, exactly as live calls are. Deterministic for a given ``--seed``.
+``--days`` days; then adds them to the budgets' ledger and rebuilds the daily sums. Models,
+cache use and batch share are drawn like a team's traffic; about one call in a hundred is to
+a model without a price. Costs are priced with the catalog in force, exactly as live calls
+are. Deterministic for a given ``--seed``.
 """
 
 import random
