@@ -12,6 +12,7 @@ from decimal import Decimal, InvalidOperation
 from functools import wraps
 from typing import Any
 
+from django.conf import settings
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
@@ -20,8 +21,9 @@ from django.shortcuts import render
 from django.urls import path, reverse
 from django.utils.http import urlencode
 
-from chatapp import costs
+from chatapp import costs, flags, model_router
 from chatapp.cost_chart import build_chart
+from chatapp.models import Message
 
 PAGE_SIZE = 100
 CSV_COLUMNS = (
@@ -90,6 +92,15 @@ def _wait_share(request: HttpRequest) -> tuple[Decimal, str]:
     return percent / 100, ""
 
 
+def _add_flag_counts(page: Any, period: costs.DateRange) -> None:
+    """Each row of the page gains ``flagged``: its user's flagged replies in the range."""
+    counts = flags.flagged_message_counts(period.since, period.until)
+    rows = list(page.object_list)
+    for row in rows:
+        row["flagged"] = sum(counts.get(row["user"], {}).values())
+    page.object_list = rows
+
+
 @staff_view
 def review(request: HttpRequest) -> HttpResponse:
     period, problem = _period(request)
@@ -97,6 +108,7 @@ def review(request: HttpRequest) -> HttpResponse:
     comparison = costs.compare_strategies(period, wait_share=wait_share)
     order = costs.user_order(request.GET.get("o"))
     page = Paginator(costs.per_user(period, order), PAGE_SIZE).get_page(request.GET.get("page"))
+    _add_flag_counts(page, period)
     query = period.as_query()
     return render(request, "admin/costs/review.html", _context(
         request, "Cost review",
@@ -109,6 +121,10 @@ def review(request: HttpRequest) -> HttpResponse:
         page_query=urlencode({**query, "o": order}),
         csv_url=f"{reverse('cost-review-csv')}?{urlencode(query)}",
         comparison=comparison,
+        auto=model_router.auto_versus_default(
+            Message.objects.filter(created_at__gte=period.since, created_at__lt=period.until)
+        ),
+        default_model=settings.CHATAPP_DEFAULT_MODEL,
         strategy_rows=comparison.rows(comparison.overall),
         user_strategy_rows=[(uid, name, comparison.rows(by_key))
                             for uid, name, by_key in comparison.users],

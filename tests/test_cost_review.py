@@ -151,3 +151,34 @@ def test_the_comparison_downloads_as_csv(staff, team):
     assert Decimal(overall["actual"][3]) == Decimal("0.0213")
     assert Decimal(overall["no_caching"][4]) == Decimal("0.027")
     assert {row[0] for row in rows[1:]} == {"(all users)", "alice", "bob"}
+
+
+def test_each_user_row_counts_their_flagged_replies(staff, team):
+    from chatapp.models import ContentFlag
+
+    alice = team[0]
+    conversation = alice.conversations.get()
+    _, reply = make_exchange(conversation, "My card?", "4111 1111 1111 1111")
+    ContentFlag.objects.create(
+        message=reply, category="personal_data", kind="card_number", action="flag"
+    )
+    ContentFlag.objects.filter(message=reply).update(created_at=datetime(2026, 11, 6, tzinfo=UTC))
+    page = staff.get(f"/admin/costs/{NOVEMBER}").content.decode()
+    assert ">Flagged</th>" in page
+    assert f"conversation__owner__id__exact={alice.pk}\">1</a>" in page
+
+
+def test_auto_replies_are_set_against_the_default_model(staff, team):
+    alice = team[0]
+    conversation = alice.conversations.get()
+    _, reply = make_exchange(
+        conversation, "hi", "Hello!", input_tokens=1_000_000,
+        output_tokens=0, cost_usd=Decimal("1"), options={"route": {"auto": True}},
+    )
+    Message.objects.filter(pk=reply.pk).update(
+        created_at=datetime(2026, 11, 7, tzinfo=UTC), model="claude-haiku-4-5"
+    )
+    page = staff.get(f"/admin/costs/{NOVEMBER}").content.decode()
+    # a million input tokens: $1 on Haiku 4.5, $3 on the default Sonnet 4.6
+    assert "1 replies where the model was picked by Auto cost $1" in page
+    assert "would have cost $3" in page and "Auto saved $2" in page
