@@ -87,3 +87,13 @@ def model_catalog(request):
 
     with request.getfixturevalue("django_db_blocker").unblock():
         seed_catalog(ClaudeModel, ModelPrice)
+
+
+@pytest.fixture
+async def finish_replies():
+    """A test that starts replies waits for them (and the titles they trigger) to finish."""
+    from chatapp import replies
+
+    yield
+    await replies.wait_for_all()
+    await replies.shutdown()

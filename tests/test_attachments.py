@@ -12,7 +12,6 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from pypdf import PdfReader
 
-from chatapp import replies
 from chatapp.models import Attachment, Conversation, Message, Role
 from config.asgi import application
 from tests import files
@@ -240,13 +239,6 @@ def test_deleting_a_conversation_deletes_its_files(
 
 
 # --- Sending a question with documents -----------------------------------------------------------
-
-
-@pytest.fixture
-async def finish_replies():
-    yield
-    await replies.wait_for_all()
-    await replies.shutdown()
 
 
 async def ready_socket(user, conversation_id):

@@ -247,15 +247,6 @@ async def test_an_unlimited_user_is_not_counted_at_all(claude):
 # --- end to end: the reply path ------------------------------------------------------------------
 
 
-@pytest.fixture
-async def finish_replies():
-    from chatapp import replies
-
-    yield
-    await replies.wait_for_all()
-    await replies.shutdown()
-
-
 async def _owner_with_budget(limit: str, spent: str = "0"):
     from channels.db import database_sync_to_async
 

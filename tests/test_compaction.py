@@ -19,13 +19,6 @@ DOCUMENT = {
 }
 
 
-@pytest.fixture
-async def finish_replies():
-    yield
-    await replies.wait_for_all()
-    await replies.shutdown()
-
-
 def long_conversation(model: str, exchanges: int, chars: int) -> Conversation:
     conversation = make_conversation(make_user(), model=model)
     for number in range(exchanges):

@@ -12,14 +12,6 @@ pytestmark = [pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-async def finish_replies():
-    """Every test waits for the replies it started (and the titles they trigger)."""
-    yield
-    await replies.wait_for_all()
-    await replies.shutdown()
-
-
-@pytest.fixture
 async def owner():
     return await database_sync_to_async(make_user)()
 

@@ -7,7 +7,6 @@ from channels.db import database_sync_to_async
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
-from chatapp import replies
 from chatapp.flags import flagged_message_counts
 from chatapp.models import Attachment, ContentFlag, Message
 from tests.factories import make_conversation, make_exchange, make_user
@@ -16,13 +15,6 @@ from tests.sockets import frames_until, next_frame, open_socket, send
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
 CARD = "4111 1111 1111 1111"
-
-
-@pytest.fixture
-async def finish_replies():
-    yield
-    await replies.wait_for_all()
-    await replies.shutdown()
 
 
 @pytest.fixture

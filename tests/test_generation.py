@@ -20,13 +20,6 @@ RECORDED = Path(__file__).parent / "fixtures" / "recorded-streams"
 
 
 @pytest.fixture
-async def finish_replies():
-    yield
-    await replies.wait_for_all()
-    await replies.shutdown()
-
-
-@pytest.fixture
 async def owner():
     return await database_sync_to_async(make_user)()
 

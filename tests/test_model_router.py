@@ -45,13 +45,6 @@ def test_a_long_conversation_counts():
     assert score(Request(text="and then?", earlier_messages=30)) == (2, ["a long conversation"])
 
 
-@pytest.fixture
-async def finish_replies():
-    yield
-    await replies.wait_for_all()
-    await replies.shutdown()
-
-
 @pytest.mark.django_db(transaction=True)
 async def test_auto_routes_each_message_and_says_why(claude, finish_replies):
     owner = await database_sync_to_async(make_user)()

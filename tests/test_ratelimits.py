@@ -5,7 +5,6 @@ from channels.db import database_sync_to_async
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
-from chatapp import replies
 from chatapp.models import Attachment, Message
 from chatapp.ratelimits import RateLimited, spend_sync
 from tests.factories import make_conversation, make_user
@@ -47,13 +46,6 @@ def test_zero_turns_a_limit_off(settings):
 
 
 # --- On the socket -------------------------------------------------------------------------
-
-
-@pytest.fixture
-async def finish_replies():
-    yield
-    await replies.wait_for_all()
-    await replies.shutdown()
 
 
 @pytest.mark.django_db(transaction=True)
