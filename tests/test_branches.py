@@ -10,7 +10,6 @@ from django.test import Client
 from chatapp.models import Message
 from tests.factories import make_conversation, make_user
 from tests.sockets import frames_until, next_frame, open_socket, send
-from tests.test_consumers import finish_replies  # noqa: F401 (a fixture)
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
@@ -64,7 +63,7 @@ def started_reply(frames) -> int:
 
 
 async def test_editing_an_earlier_question_starts_a_new_branch_and_keeps_the_old_one(
-    claude, owner, conversation, finish_replies  # noqa: F811
+    claude, owner, conversation, finish_replies
 ):
     socket = await open_ready(owner, conversation.pk)
     first = await ask(socket, type="user_message", text="Name a fruit")
@@ -85,7 +84,7 @@ async def test_editing_an_earlier_question_starts_a_new_branch_and_keeps_the_old
 
 
 async def test_regenerating_an_earlier_reply_sends_only_the_turns_before_it(
-    claude, owner, conversation, finish_replies  # noqa: F811
+    claude, owner, conversation, finish_replies
 ):
     socket = await open_ready(owner, conversation.pk)
     first = await ask(socket, type="user_message", text="One")
@@ -101,7 +100,7 @@ async def test_regenerating_an_earlier_reply_sends_only_the_turns_before_it(
 
 
 async def test_switching_back_shows_the_old_branch_and_the_next_question_follows_it(
-    claude, owner, conversation, finish_replies  # noqa: F811
+    claude, owner, conversation, finish_replies
 ):
     socket = await open_ready(owner, conversation.pk)
     first = await ask(socket, type="user_message", text="Old question")
@@ -122,7 +121,7 @@ async def test_switching_back_shows_the_old_branch_and_the_next_question_follows
 
 
 async def test_a_stale_or_foreign_message_cannot_be_edited_or_shown(
-    claude, owner, conversation, finish_replies  # noqa: F811
+    claude, owner, conversation, finish_replies
 ):
     socket = await open_ready(owner, conversation.pk)
     first = await ask(socket, type="user_message", text="Hello")
