@@ -12,6 +12,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from pypdf import PdfReader
 
+from chatapp import replies
 from chatapp.models import Attachment, Conversation, Message, Role
 from config.asgi import application
 from tests import files
@@ -346,6 +347,8 @@ async def test_an_attachment_that_is_not_waiting_here_is_refused_and_nothing_is_
         socket = await ready_socket(owner, conversation.pk)
         await ask(socket, "First question", attachments=[lease.pk])
         await socket.disconnect()
+        # The first exchange's title is written after its reply: let it land before listening.
+        await replies.wait_for_all()
     socket = await ready_socket(owner, target.pk)
     before = await database_sync_to_async(Message.objects.count)()
     await send(socket, type="user_message", text="Read this", attachments=[lease.pk])
