@@ -36,7 +36,7 @@ from chatapp.claude import messages as claude_messages
 from chatapp.claude import prompt
 from chatapp.claude.pricing import PriceRates, price_usage
 from chatapp.claude.types import UpstreamError, Usage
-from chatapp.models import Attachment, AttachmentKind, ClaudeModel, Conversation, Message
+from chatapp.models import Attachment, AttachmentKind, ClaudeModel, Conversation, Message, Role
 from chatapp.uploads import UploadRejected, documents, images
 
 logger = logging.getLogger(__name__)
@@ -313,9 +313,19 @@ def mark_sent(attachments: Sequence[Attachment], message: Message) -> None:
 def _sent_attachments(
     conversation: Conversation, before_message_id: int | None
 ) -> list[Attachment]:
-    rows = conversation.attachments.filter(message__isnull=False)
+    """The attachments of the branch on screen (before ``before_message_id``): those its
+    questions refer to. A file sent on another branch stays out of the prompt, and an edited
+    question's files (kept as references) stay in, whichever version they were uploaded with."""
+    questions = conversation.messages.filter(role=Role.USER, superseded=False)
     if before_message_id is not None:
-        rows = rows.filter(message_id__lt=before_message_id)
+        questions = questions.filter(pk__lt=before_message_id)
+    referred = {
+        block.get("attachment_id")
+        for content in questions.values_list("content", flat=True)
+        for block in content
+        if block.get("type") == prompt.REFERENCE
+    }
+    rows = conversation.attachments.filter(message__isnull=False, pk__in=referred)
     return list(rows.order_by("id"))
 
 

@@ -8,7 +8,7 @@ from channels.db import database_sync_to_async
 from django.test import Client
 
 from chatapp.models import Message
-from tests.factories import make_conversation, make_user
+from tests.factories import make_conversation, make_text_document, make_user
 from tests.sockets import frames_until, next_frame, open_socket, send
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
@@ -43,6 +43,13 @@ def sent_history(claude) -> list[str]:
         if isinstance(turn["content"], list) else turn["content"]
         for turn in body["messages"]
     ]
+
+
+def sent_documents(claude) -> list[str]:
+    """The titles of the documents in the last reply request Claude received."""
+    body = [r for r in claude.requests() if r["path"] == "/v1/messages"][-1]["body"]
+    return [b.get("title") for turn in body["messages"] if isinstance(turn["content"], list)
+            for b in turn["content"] if b.get("type") == "document"]
 
 
 def on_screen(user, conversation_id) -> list[dict]:
@@ -134,4 +141,24 @@ async def test_a_stale_or_foreign_message_cannot_be_edited_or_shown(
     stranger = await database_sync_to_async(make_user)()
     response = await database_sync_to_async(switch)(stranger, conversation.pk, question_id)
     assert response.status_code == 404
+    await socket.disconnect()
+
+
+async def test_a_document_sent_on_another_branch_stays_out_and_an_edited_question_keeps_its_own(
+    claude, owner, conversation, finish_replies
+):
+    lease = await database_sync_to_async(make_text_document)(
+        owner, "The lease runs for ten years.", "lease.txt", conversation=conversation)
+    socket = await open_ready(owner, conversation.pk)
+    first = await ask(socket, type="user_message", text="Hello")
+    with_lease = await ask(socket, type="user_message", text="How long?", attachments=[lease.pk])
+    assert sent_documents(claude) == ["lease.txt"]
+
+    await ask(socket, type="edit_message", message_id=with_lease[0]["message"]["id"],
+              text="How long does it run?")
+    assert sent_documents(claude) == ["lease.txt"]  # the new version keeps its question's file
+
+    await ask(socket, type="edit_message", message_id=first[0]["message"]["id"], text="Hi")
+    assert sent_documents(claude) == []  # the lease belongs to a branch no longer on screen
+    assert sent_history(claude) == ["Hi"]
     await socket.disconnect()
