@@ -9,10 +9,9 @@ from typing import Any
 from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.core.exceptions import BadRequest
-from django.db.models import Sum
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 
-from chatapp import branches, budgets, estimates, model_router, replies, thinking, titles
+from chatapp import branches, budgets, costs, estimates, model_router, replies, thinking, titles
 from chatapp.access import get_conversation_for_user
 from chatapp.accounting import format_usd
 from chatapp.claude.types import UpstreamError
@@ -157,7 +156,7 @@ def conversation_body(conversation: Conversation) -> dict[str, Any]:
     messages = conversation.messages.filter(superseded=False).order_by("id")
     others = branches.versions(conversation)
     body = conversation_json(conversation)
-    body["cost_usd"] = format_usd(conversation.messages.aggregate(total=Sum("cost_usd"))["total"])
+    body["cost_usd"] = format_usd(costs.conversation_cost(conversation.pk))
     body["messages"] = [
         {**message_json(m), "versions": others[m.pk].as_json() if m.pk in others else None}
         for m in messages

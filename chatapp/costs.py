@@ -402,3 +402,18 @@ def compare_strategies(
             n=Coalesce(Sum("requests"), 0))["n"],
         wait_share=wait_share,
     )
+
+
+def conversation_cost(conversation_id: int) -> Decimal | None:
+    """What a conversation has cost its owner: every reply (all its attempts) plus the calls
+    made for it besides replies (its title, summaries of earlier turns, Auto's routing)."""
+    replies = Message.objects.filter(conversation_id=conversation_id).aggregate(
+        total=Sum("cost_usd"))["total"]
+    others = (
+        UsageRecord.objects.filter(conversation_id=conversation_id)
+        .exclude(purpose=CallPurpose.REPLY)
+        .aggregate(total=Sum("cost_usd"))["total"]
+    )
+    if replies is None and others is None:
+        return None
+    return (replies or Decimal(0)) + (others or Decimal(0))

@@ -1,11 +1,12 @@
 """The JSON endpoints: what an owner, a stranger and an anonymous visitor each get."""
 
 import json
+from decimal import Decimal
 
 import pytest
 from django.test import Client
 
-from chatapp.models import Conversation, MessageStatus
+from chatapp.models import Conversation, MessageStatus, UsageRecord
 from tests.factories import make_conversation, make_exchange, make_user
 
 pytestmark = pytest.mark.django_db
@@ -62,6 +63,19 @@ def test_messages_carry_usage_cost_and_text(owner, client_of):
     assert reply["usage"] == {"input_tokens": 11, "output_tokens": 6, "cache_write_5m_tokens": 0,
                               "cache_write_1h_tokens": 0, "cache_read_tokens": 3}
     assert reply["cost_usd"] == "0.000123" and reply["status"] == "complete"
+
+
+def test_a_conversations_cost_includes_its_title_and_summaries_not_only_replies(
+    owner, client_of
+):
+    conversation = make_conversation(owner)
+    make_exchange(conversation, "Hi", "Hello!", cost_usd="0.000123")
+    for purpose, cost in (("title", "0.00001"), ("summary", "0.0002")):
+        UsageRecord.objects.create(user=owner, conversation=conversation, purpose=purpose,
+                                   model="claude-haiku-4-5", cost_usd=Decimal(cost))
+    detail = client_of().get(f"/api/conversations/{conversation.pk}/").json()
+    assert detail["cost_usd"] == "0.000333"
+    assert detail["messages"][1]["cost_usd"] == "0.000123"  # the reply's own cost
 
 
 def test_unpriced_reply_shows_null_cost_never_zero(owner, client_of):
