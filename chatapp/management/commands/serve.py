@@ -1,6 +1,15 @@
+import socket
+
 from django.core.management.base import BaseCommand
 
 from chatapp import launcher
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port nothing listens on now, so `make run` never clashes over the offline upstream's."""
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        return probe.getsockname()[1]
 
 
 class Command(BaseCommand):
@@ -9,9 +18,11 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8000)
-        parser.add_argument("--upstream-port", type=int, default=8765)
+        parser.add_argument("--upstream-port", type=int, default=0,
+                            help="the offline upstream's port (default: any free port)")
 
     def handle(self, *args, **options):
-        code = launcher.run(options["host"], options["port"], options["upstream_port"])
+        upstream_port = options["upstream_port"] or free_port()
+        code = launcher.run(options["host"], options["port"], upstream_port)
         if code:
             raise SystemExit(code)
