@@ -262,5 +262,12 @@ def test_phone_width_hides_the_sidebar_behind_a_button(browser, live_app):
         page.keyboard.press("Escape")
         expect(sidebar).to_be_hidden()
         expect(page.get_by_text("offline demo upstream", exact=True)).to_be_visible()
+        # Every control of the header and the composer is on the screen, none cut off.
+        for control in (page.get_by_role("link", name="Batch jobs"),
+                        page.get_by_role("button", name="Log out"),
+                        page.get_by_role("button", name="Attach files"),
+                        page.locator("#model-select"), page.locator("#thinking-select"),
+                        page.get_by_role("button", name="Send")):
+            expect(control).to_be_in_viewport(ratio=1)
     finally:
         context.close()
