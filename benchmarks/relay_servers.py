@@ -115,8 +115,9 @@ class Database:
 def server_command(kind: str, port: int) -> list[str]:
     # Neither logs each connection: the benchmark measures the relay, not the access log.
     if kind == "daphne":
-        return [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "-v", "0",
-                "config.asgi:application"]
+        # daphne as `make run` starts it: with permessage-deflate (chatapp/server.py).
+        return [sys.executable, "-m", "chatapp.server", "-b", "127.0.0.1", "-p", str(port),
+                "-v", "0", "config.asgi:application"]
     # Django's ASGI handler has no lifespan support; uvicorn picks its websockets implementation.
     return [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1",
             "--port", str(port), "--lifespan", "off", "--log-level", "warning",

@@ -8,8 +8,12 @@ transaction adds the cost to the user's month (``budgets``) and the call to its 
 never as free. Synchronous: call through ``database_sync_to_async``.
 """
 
-from datetime import datetime
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -26,20 +30,68 @@ from chatapp.claude.pricing import (
 from chatapp.claude.types import Usage
 from chatapp.models import ModelPrice, UsageRecord
 
+# Prices in force are read on every priced call (and by the TTL choice, the estimate, the
+# budget's reservation), so each process remembers them. An entry lasts until the next known
+# price of its model takes effect, and never longer than this: a price saved by *another*
+# process effective at once (or backdated) reaches this one within PRICE_CACHE_SECONDS. A save
+# or delete in this process forgets everything at once (``forget_prices``, on signals).
+PRICE_CACHE_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class _Remembered:
+    bands: tuple[PriceRates, ...]
+    until: datetime
+
+
+_remembered: dict[str, _Remembered] = {}
+_generation = 0
+_lock = threading.Lock()
+
+
+def forget_prices(**_signal_kwargs: Any) -> None:
+    """Forget every remembered price (a price row was saved or deleted), and the price bands'
+    thresholds the day's sums are kept by."""
+    global _generation
+    with _lock:
+        _generation += 1
+        _remembered.clear()
+    daily_usage.forget_thresholds()
+
 
 def rates_in_force(model_id: str, at: datetime | None = None) -> list[PriceRates]:
-    """The price bands of ``model_id`` effective at ``at`` (empty if unpriced)."""
-    at = at or timezone.now()
-    latest = (
-        ModelPrice.objects.filter(model_id=model_id, effective_from__lte=at)
-        .order_by("-effective_from")
-        .values_list("effective_from", flat=True)
-        .first()
-    )
-    if latest is None:
-        return []
-    rows = ModelPrice.objects.filter(model_id=model_id, effective_from=latest)
-    return [_rates(row) for row in rows]
+    """The price bands of ``model_id`` effective at ``at`` (empty if unpriced).
+
+    Now (``at`` None) is answered from the process's memory while it is valid; another moment
+    is read from the price table.
+    """
+    if at is not None:
+        return list(_bands_at(ModelPrice.objects.filter(model_id=model_id), at)[0])
+    now = timezone.now()
+    entry = _remembered.get(model_id)
+    if entry is not None and now < entry.until:
+        return list(entry.bands)
+    generation = _generation
+    bands, next_change = _bands_at(ModelPrice.objects.filter(model_id=model_id), now)
+    until = now + timedelta(seconds=PRICE_CACHE_SECONDS)
+    if next_change is not None:
+        until = min(until, next_change)
+    with _lock:
+        # A save while we were reading may have made what we read stale: keep it only if not.
+        if generation == _generation:
+            _remembered[model_id] = _Remembered(bands, until)
+    return list(bands)
+
+
+def _bands_at(
+    rows: Iterable[ModelPrice], at: datetime
+) -> tuple[tuple[PriceRates, ...], datetime | None]:
+    """The bands of one model's price rows in force at ``at``, and when the next takes effect."""
+    rows = list(rows)
+    latest = max((r.effective_from for r in rows if r.effective_from <= at), default=None)
+    upcoming = min((r.effective_from for r in rows if r.effective_from > at), default=None)
+    bands = tuple(_rates(r) for r in rows if latest is not None and r.effective_from == latest)
+    return bands, upcoming
 
 
 def _rates(row: ModelPrice) -> PriceRates:
@@ -144,12 +196,17 @@ def format_usd(amount: Decimal | None) -> str | None:
 
 
 def cheapest_model_id() -> str | None:
-    """The active catalog model with the lowest input + output price in force now."""
-    from chatapp.models import ClaudeModel
+    """The active catalog model with the lowest input + output price in force now.
 
+    One query: every price row of the active models (a few dozen rows).
+    """
+    rows_by_model: dict[str, list[ModelPrice]] = {}
+    for row in ModelPrice.objects.filter(model__is_active=True):
+        rows_by_model.setdefault(row.model_id, []).append(row)
+    now = timezone.now()
     best: tuple[Decimal, str] | None = None
-    for model_id in ClaudeModel.objects.filter(is_active=True).values_list("pk", flat=True):
-        bands = rates_in_force(model_id)
+    for model_id, rows in rows_by_model.items():
+        bands, _ = _bands_at(rows, now)
         if not bands:
             continue
         base = min(bands, key=lambda band: band.prompt_tokens_above)

@@ -7,12 +7,15 @@ class ChatappConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from django.db.models.signals import post_delete
+        from django.db.models.signals import post_delete, post_save
 
-        from chatapp import attachments, content_checks
-        from chatapp.models import Attachment
+        from chatapp import accounting, attachments, content_checks
+        from chatapp.models import Attachment, ModelPrice
 
         post_delete.connect(attachments.delete_files_when_committed, sender=Attachment)
+        # Prices in force are remembered per process; an edited price is used from the next call.
+        post_save.connect(accounting.forget_prices, sender=ModelPrice)
+        post_delete.connect(accounting.forget_prices, sender=ModelPrice)
         from config.env import ConfigurationError
 
         # A typo in the content policy stops the process now, not at the first reply.

@@ -7,6 +7,7 @@ from the records (after a bulk import, or to check them); both ways give the sam
 Synchronous (ORM).
 """
 
+import time
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
 
@@ -94,15 +95,36 @@ def _row(key: dict) -> DailyUsage:
         return DailyUsage.objects.get(**key)
 
 
+# The thresholds change only with the price table: remembered per process, forgotten when a
+# price is saved here (``accounting.forget_prices``, on ModelPrice's signals) and re-read at
+# least this often for saves in other processes.
+THRESHOLDS_CACHE_SECONDS = 60
+_thresholds: tuple[float, list[int]] | None = None
+
+
+def forget_thresholds() -> None:
+    global _thresholds
+    _thresholds = None
+
+
+def _current_thresholds() -> list[int]:
+    global _thresholds
+    now = time.monotonic()
+    if _thresholds is None or now - _thresholds[0] > THRESHOLDS_CACHE_SECONDS:
+        _thresholds = (now, thresholds())
+    return _thresholds[1]
+
+
 def add(record: UsageRecord) -> None:
     """Count one recorded call into its day's row (call it in the recording transaction)."""
     prompt = (record.input_tokens + record.cache_write_5m_tokens + record.cache_write_1h_tokens
               + record.cache_read_tokens)
-    row = _row({
+    key = {
         "day": _day(record.created_at), "user_id": record.user_id, "model": record.model,
         "purpose": record.purpose, "is_batch": record.is_batch,
-        "band_floor": band_floor(prompt, thresholds()), "priced": record.cost_usd is not None,
-    })
+        "band_floor": band_floor(prompt, _current_thresholds()),
+        "priced": record.cost_usd is not None,
+    }
     changes = {name: F(name) + getattr(record, name) for name in TOKENS}
     changes["requests"] = F("requests") + 1
     if record.cost_usd is not None:
@@ -111,7 +133,9 @@ def add(record: UsageRecord) -> None:
         )
         changes["cache_savings_usd"] = F("cache_savings_usd") + (record.cache_savings_usd or 0)
         changes["batch_savings_usd"] = F("batch_savings_usd") + (record.batch_savings_usd or 0)
-    DailyUsage.objects.filter(pk=row.pk).update(**changes)
+    # The day's row usually exists: one UPDATE; the day's first call of its kind creates it.
+    if not DailyUsage.objects.filter(**key).update(**changes):
+        DailyUsage.objects.filter(pk=_row(key).pk).update(**changes)
 
 
 def sums_from_records(records, limits: Sequence[int]):

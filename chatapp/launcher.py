@@ -72,7 +72,8 @@ def run(host: str, port: int, upstream_port: int) -> int:
             wait_for_port("127.0.0.1", upstream_port, 20, upstream)
             env["OFFLINE_UPSTREAM_URL"] = f"http://127.0.0.1:{upstream_port}"
         server = _spawn(
-            [sys.executable, "-m", "daphne", "-b", host, "-p", str(port),
+            # daphne, with WebSocket compression (chatapp/server.py).
+            [sys.executable, "-m", "chatapp.server", "-b", host, "-p", str(port),
              "config.asgi:application"],
             env,
         )

@@ -70,8 +70,8 @@ def running_app():
     children = [
         subprocess.Popen([sys.executable, "-m", "chatapp.offline_upstream", "--port",
                           str(upstream_port), "--tokens-per-second", "0"], env=env, cwd=ROOT),
-        subprocess.Popen([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
-                          "config.asgi:application"], env=env, cwd=ROOT),
+        subprocess.Popen([sys.executable, "-m", "chatapp.server", "-b", "127.0.0.1",
+                          "-p", str(port), "config.asgi:application"], env=env, cwd=ROOT),
     ]
     try:
         wait_for(upstream_port, children[0])

@@ -87,6 +87,10 @@ def model_catalog(request):
 
     with request.getfixturevalue("django_db_blocker").unblock():
         seed_catalog(ClaudeModel, ModelPrice)
+    # Prices a rolled-back test saved must not be remembered by the next one.
+    from chatapp.accounting import forget_prices
+
+    forget_prices()
 
 
 @pytest.fixture

@@ -141,7 +141,7 @@ class Servers:
 
     def _spawn(self, port: int) -> subprocess.Popen:
         return subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
+            [sys.executable, "-m", "chatapp.server", "-b", "127.0.0.1", "-p", str(port),
              "config.asgi:application"],
             env=self.env, cwd=ROOT, stderr=subprocess.DEVNULL,
         )

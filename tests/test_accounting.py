@@ -1,12 +1,13 @@
 """Every call that reaches Claude is priced at the price in force and recorded."""
 
+import time
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from django.utils import timezone
 
-from chatapp.accounting import cheapest_model_id, format_usd, record_call
+from chatapp.accounting import cheapest_model_id, format_usd, rates_in_force, record_call
 from chatapp.claude.types import Usage
 from chatapp.models import ClaudeModel, ModelPrice
 from tests.factories import make_user
@@ -73,3 +74,74 @@ def test_cheapest_model_is_the_lowest_priced_active_one():
 )
 def test_costs_are_shown_as_plain_decimal_strings(amount, shown):
     assert format_usd(amount) == shown
+
+
+def _haiku_price(effective_from, input_per_mtok: str) -> ModelPrice:
+    return ModelPrice.objects.create(
+        model_id="claude-haiku-4-5", effective_from=effective_from,
+        input_per_mtok=Decimal(input_per_mtok), output_per_mtok=Decimal("10"),
+        cache_write_5m_per_mtok=Decimal("2.5"), cache_write_1h_per_mtok=Decimal("4"),
+        cache_read_per_mtok=Decimal("0.2"),
+    )
+
+
+def _haiku_input_rate() -> Decimal:
+    (band,) = rates_in_force("claude-haiku-4-5")
+    return band.input
+
+
+def test_prices_in_force_are_remembered_between_calls(django_assert_num_queries):
+    rates_in_force("claude-haiku-4-5")
+    with django_assert_num_queries(0):
+        assert _haiku_input_rate() == Decimal("1")
+
+
+def _posted_form(page) -> dict:
+    """What the browser would post back from an admin change page, unchanged."""
+    forms = [page.context["adminform"].form]
+    for inline in page.context["inline_admin_formsets"]:
+        forms += [inline.formset.management_form, *inline.formset.forms]
+    data = {}
+    for form in forms:
+        for field in form:
+            value = field.value()
+            if hasattr(field.field.widget, "widgets"):  # date and time as two inputs
+                for index, part in enumerate(field.field.widget.decompress(value)):
+                    data[f"{field.html_name}_{index}"] = str(part)
+            elif value is True:
+                data[field.html_name] = "on"
+            elif value is not None and value is not False:
+                data[field.html_name] = str(value)
+    return data
+
+
+def test_a_price_edited_in_the_admin_is_used_by_the_next_call(admin_client):
+    assert _haiku_input_rate() == Decimal("1")
+    url = "/admin/chatapp/claudemodel/claude-haiku-4-5/change/"
+    form = _posted_form(admin_client.get(url))
+    assert form["prices-0-input_per_mtok"] == "1.000000"
+    form["prices-0-input_per_mtok"] = "1.5"
+    assert admin_client.post(url, form).status_code == 302
+    assert _haiku_input_rate() == Decimal("1.5")
+
+
+def test_a_new_or_deleted_price_is_used_by_the_next_call():
+    assert _haiku_input_rate() == Decimal("1")
+    newer = _haiku_price(timezone.now() - timedelta(seconds=1), "2")
+    assert _haiku_input_rate() == Decimal("2")
+    newer.delete()
+    assert _haiku_input_rate() == Decimal("1")
+
+
+def test_a_remembered_price_gives_way_to_the_next_one_at_its_date():
+    takes_effect = timezone.now() + timedelta(milliseconds=100)
+    _haiku_price(takes_effect, "3")
+    assert _haiku_input_rate() == Decimal("1")  # remembered, until the new price's date
+    while timezone.now() < takes_effect:
+        time.sleep(0.01)
+    assert _haiku_input_rate() == Decimal("3")
+
+
+def test_the_cheapest_model_takes_one_query(django_assert_num_queries):
+    with django_assert_num_queries(1):
+        assert cheapest_model_id() == "claude-haiku-5-5"

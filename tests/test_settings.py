@@ -1,5 +1,6 @@
 """Configuration: production settings pass Django's deployment checks; bad values fail loudly."""
 
+import json
 import os
 import secrets
 import subprocess
@@ -55,3 +56,25 @@ def test_the_api_key_never_reaches_a_page(client, settings, django_user_model):
     client.force_login(user)
     for url in ("/", "/api/models/", "/api/conversations/"):
         assert b"sk-ant-secret-value" not in client.get(url).content
+
+
+def _database_settings(tmp_path, **env: str) -> dict:
+    code = "import json; from django.conf import settings; print(json.dumps(settings.DATABASES))"
+    result = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", code], cwd=ROOT, check=True,
+        env={**os.environ, "CHATAPP_VAR_DIR": str(tmp_path), **env},
+        capture_output=True, text=True,
+    )
+    return json.loads(result.stdout.splitlines()[-1])["default"]
+
+
+def test_database_connections_are_kept_not_opened_per_query(tmp_path):
+    sqlite = _database_settings(tmp_path, DATABASE_URL=f"sqlite:///{tmp_path}/db.sqlite3")
+    assert sqlite["CONN_MAX_AGE"] == 60 and sqlite["CONN_HEALTH_CHECKS"]
+    postgres = _database_settings(
+        tmp_path, DATABASE_URL="postgres://chatapp@127.0.0.1:5432/chatapp",
+        CHATAPP_DB_POOL_MAX="25",
+    )
+    # Under ASGI a pool, not per-thread persistent connections (which pile up per request).
+    assert postgres["CONN_MAX_AGE"] == 0 and postgres["CONN_HEALTH_CHECKS"]
+    assert postgres["OPTIONS"]["pool"]["max_size"] == 25

@@ -117,7 +117,7 @@ def live_server_process(offline_upstream):
     )
     subprocess.run([*manage, "shell", "-c", create_user], env=env, cwd=ROOT, check=True)
     server = subprocess.Popen(
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
+        [sys.executable, "-m", "chatapp.server", "-b", "127.0.0.1", "-p", str(port),
          "config.asgi:application"],
         env=env, cwd=ROOT,
     )
