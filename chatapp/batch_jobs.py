@@ -42,6 +42,10 @@ from chatapp.uploads.documents import PDF
 CHARS_PER_TOKEN = 4
 # Role markers and block framing around one request's text, in tokens.
 REQUEST_OVERHEAD_TOKENS = 10
+BATCH_ADVICE = (
+    "Choose fewer documents, a smaller maximum answer length or a cheaper model, or ask an "
+    "administrator to raise your budget."
+)
 
 
 class JobFinished(Exception):
@@ -109,22 +113,45 @@ def create_job(
     """A job with one item per document, waiting for the poller to submit it.
 
     Nothing is sent from here: the request returns at once and a poller (started with the
-    server) submits the job in the background.
+    server) submits the job in the background. The job's worst case (the estimate at batch
+    prices) is reserved against the owner's budget in the same transaction, each document
+    holding its own share; ``budgets.BudgetExceeded`` (nothing saved) when it does not fit.
     """
     model = _active_model(model_id)
     max_tokens = _checked_max_tokens(model, max_tokens)
     prompt = _checked_prompt(prompt)
     documents = _checked_documents(user, document_ids)
-    budgets.refuse_if_exhausted(user.pk)
+    usages = _item_usages(model, prompt, max_tokens, documents)
+    shares = _costs(model.pk, usages, batch=True) or [Decimal(0)] * len(documents)
     with transaction.atomic():
         job = BatchJob.objects.create(
             owner=user, prompt=prompt, model=model.pk, max_tokens=max_tokens
         )
         BatchItem.objects.bulk_create(
-            BatchItem(job=job, document=document, document_name=document.name)
-            for document in documents
+            BatchItem(job=job, document=document, document_name=document.name, reserved_usd=share)
+            for document, share in zip(documents, shares, strict=True)
+        )
+        # Last, so a refusal rolls the job back (and the spend row is locked only briefly).
+        budgets.reserve(
+            user.pk,
+            sum(shares, Decimal(0)),
+            subject="This batch job",
+            advice=BATCH_ADVICE,
+            batch_job_id=job.pk,
         )
     return job
+
+
+def settle_reservation(job_id: int) -> None:
+    """Hold only what the job's documents still processing may cost: run it in the transaction
+    that records outcomes (answered, cancelled, expired, errored). Idempotent, so pollers
+    that restart or race never give back a share twice; nothing is held once the job ends."""
+    with transaction.atomic():
+        held = budgets.lock_batch_reservation(job_id)
+        if held is None:
+            return
+        still = BatchItem.objects.filter(job_id=job_id, status=BatchItemStatus.PROCESSING)
+        budgets.shrink(held, still.aggregate(total=Sum("reserved_usd"))["total"] or Decimal(0))
 
 
 def request_cancel(job: BatchJob) -> BatchJob:
@@ -143,6 +170,7 @@ def request_cancel(job: BatchJob) -> BatchJob:
         job.items.filter(batch__isnull=True, status=BatchItemStatus.PROCESSING).update(
             status=BatchItemStatus.CANCELLED, completed_at=now
         )
+        settle_reservation(job.pk)
     finish_if_done(job.pk)
     job.refresh_from_db()
     return job
@@ -152,6 +180,7 @@ def finish_if_done(job_id: int) -> bool:
     """End the job once no item is still processing; True if it ended now."""
     if BatchItem.objects.filter(job_id=job_id, status=BatchItemStatus.PROCESSING).exists():
         return False
+    settle_reservation(job_id)  # whatever path ended the last item, nothing stays held
     ended = (
         BatchJob.objects.filter(pk=job_id)
         .exclude(status=BatchJobStatus.ENDED)
@@ -237,35 +266,50 @@ def _document_tokens(document: Attachment) -> int:
     return document.tokens or _tokens_of(document.text)
 
 
+def _item_usages(
+    model: ClaudeModel, prompt: str, max_tokens: int, documents: list[Attachment]
+) -> list[Usage]:
+    """Each document's request at its most expensive: the reply at the full ``max_tokens``,
+    nothing read from the cache, and the shared prefix (system + instructions) written to the
+    1-hour cache by every request, where it is long enough to be cached at all."""
+    prefix = _tokens_of(claude_batches.BATCH_SYSTEM + prompt) + REQUEST_OVERHEAD_TOKENS
+    cached = prefix if prefix >= model.min_cacheable_tokens else 0
+    return [
+        Usage(
+            input_tokens=prefix - cached + _document_tokens(document),
+            cache_write_1h_tokens=cached,
+            output_tokens=max_tokens,
+        )
+        for document in documents
+    ]
+
+
+def _costs(model_id: str, usages: list[Usage], *, batch: bool) -> list[Decimal] | None:
+    """Each usage priced as its own request (tiered prices look at each request's prompt);
+    None for a model without a price."""
+    bands = accounting.rates_in_force(model_id)
+    if not bands:
+        return None
+    return [price_usage(u, pick_band(bands, u.prompt_tokens), batch=batch).total for u in usages]
+
+
 def estimate(
     user, *, document_ids: list[int], prompt: str, model_id: str, max_tokens: int | None = None
 ) -> Estimate:
-    """The most a job can cost, at batch prices and as interactive requests.
-
-    Each document is priced as its own request (tiered prices look at each request's prompt)
-    with its reply at the full ``max_tokens``, and nothing read from the cache.
-    """
+    """The most a job can cost, at batch prices and as interactive requests (the batch figure
+    is what creating the job reserves against the budget)."""
     model = _active_model(model_id)
     max_tokens = _checked_max_tokens(model, max_tokens)
     documents = _checked_documents(user, document_ids) if document_ids else []
-    prefix = _tokens_of(claude_batches.BATCH_SYSTEM + prompt) + REQUEST_OVERHEAD_TOKENS
-    usages = [
-        Usage(input_tokens=prefix + _document_tokens(document), output_tokens=max_tokens)
-        for document in documents
-    ]
-    bands = accounting.rates_in_force(model.pk)
+    usages = _item_usages(model, prompt, max_tokens, documents)
 
     def total(batch: bool) -> Decimal | None:
-        if not bands:
-            return None
-        return sum(
-            (price_usage(u, pick_band(bands, u.prompt_tokens), batch=batch).total for u in usages),
-            Decimal(0),
-        )
+        costs = _costs(model.pk, usages, batch=batch)
+        return None if costs is None else sum(costs, Decimal(0))
 
     return Estimate(
         documents=len(documents),
-        input_tokens=sum(usage.input_tokens for usage in usages),
+        input_tokens=sum(usage.prompt_tokens for usage in usages),
         max_output_tokens=max_tokens * len(documents),
         batch_usd=total(batch=True),
         interactive_usd=total(batch=False),

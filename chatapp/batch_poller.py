@@ -8,7 +8,9 @@ it beside the server; deployments can run ``manage.py poll_batches`` on their ow
 Any number of pollers may run, and any may be stopped at any point: every piece of work is
 claimed with a conditional UPDATE (a lease that runs out if its poller dies), and a result is
 recorded only on an item still ``processing``, in a transaction that locks it. So a restarted
-poller downloads the results again and records only what was not recorded yet.
+poller downloads the results again and records only what was not recorded yet. The same
+transactions give back the budget reserved for documents that are done
+(``batch_jobs.settle_reservation``, idempotent), so no share is released twice.
 """
 
 import asyncio
@@ -113,6 +115,7 @@ def unsent_batch(job_id: int) -> tuple[int, list[claude_batches.BatchRequest], b
                 error_message="Cancelled before it was sent.",
                 results_recorded=True,
             )
+            batch_jobs.settle_reservation(job_id)
         return None
     batch = unsent.first()
     if batch is None:
@@ -152,10 +155,12 @@ def _lazy_requests(job: BatchJob, items):
         try:
             yield batch_jobs.item_request(job, item)
         except (FileNotFoundError, OSError):
-            _error_items(
-                BatchItem.objects.filter(pk=item.pk),
-                f"The document {item.document_name!r} was removed before the job was sent.",
-            )
+            with transaction.atomic():
+                _error_items(
+                    BatchItem.objects.filter(pk=item.pk),
+                    f"The document {item.document_name!r} was removed before the job was sent.",
+                )
+                batch_jobs.settle_reservation(job.pk)
 
 
 def record_sent(batch_id: int, state: claude_batches.BatchState) -> None:
@@ -178,6 +183,7 @@ def record_refused(batch_id: int, error: UpstreamError) -> None:
         batch.error_message = error.message
         batch.results_recorded = True
         batch.save(update_fields=["status", "error_message", "results_recorded"])
+        batch_jobs.settle_reservation(batch.job_id)
 
 
 def retry_later(job_id: int) -> None:
@@ -294,6 +300,8 @@ def record_results(batch_id: int, results: list[claude_batches.BatchResult]) -> 
         for item in items:
             _apply(item, by_id[item.custom_id], batch.job)
             recorded += 1
+        if recorded:  # the answers' cost is now spent: their shares are no longer held
+            batch_jobs.settle_reservation(batch.job_id)
     return recorded
 
 
@@ -303,6 +311,7 @@ def results_done(batch_id: int) -> None:
         batch = MessageBatch.objects.get(pk=batch_id)
         _error_items(batch.items.all(), "No result came back for this document.", "upstream_error")
         MessageBatch.objects.filter(pk=batch_id).update(results_recorded=True, next_poll_at=None)
+        batch_jobs.settle_reservation(batch.job_id)
     batch_jobs.finish_if_done(batch.job_id)
 
 

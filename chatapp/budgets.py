@@ -6,6 +6,9 @@ added to the month's spend (``accounting.record_call`` does the adding). A reser
 conditional UPDATE of the user's ``MonthlySpend`` row, so concurrent requests — from any
 number of tabs or processes — can never together take the month past the budget.
 
+A batch job reserves the worst case of all its documents when it is created; the reservation
+shrinks as they are answered (or cancelled, expired, errored) and is gone when the job ends.
+
 A user without a budget of their own has the default (the budget row without a user); with
 neither, spending is recorded but not limited. Months are calendar months in UTC.
 Synchronous (ORM) except ``reserve_for_request``: call the rest through
@@ -30,6 +33,9 @@ from chatapp.claude.types import UpstreamError
 from chatapp.models import Budget, BudgetReservation, MonthlySpend
 
 WARN_AT = Decimal("0.8")
+REPLY_ADVICE = (
+    "Pick a cheaper model, start a new conversation, or ask an administrator to raise your budget."
+)
 # No call runs this long (8 tool rounds of a 10-minute timeout each would be 80 minutes): a
 # reservation older than this was left by a process that died, and is freed.
 STALE_AFTER = timedelta(hours=3)
@@ -162,10 +168,20 @@ def _spend_row(user_id: int, month: date) -> MonthlySpend:
 
 
 @transaction.atomic
-def reserve(user_id: int, amount: Decimal, at: datetime | None = None) -> Reservation | None:
+def reserve(
+    user_id: int,
+    amount: Decimal,
+    at: datetime | None = None,
+    *,
+    subject: str = "This reply",
+    advice: str = REPLY_ADVICE,
+    batch_job_id: int | None = None,
+) -> Reservation | None:
     """Hold ``amount`` against this month's budget, or raise ``BudgetExceeded``.
 
-    None when the user's spending is not limited (nothing to hold).
+    None when the user's spending is not limited (nothing to hold). ``subject`` and
+    ``advice`` word the refusal ("This reply could cost up to …"); ``batch_job_id`` ties the
+    reservation to a batch job, which settles it (``shrink``) rather than a process.
     """
     limit = monthly_limit(user_id)
     if limit is None:
@@ -186,11 +202,12 @@ def reserve(user_id: int, amount: Decimal, at: datetime | None = None) -> Reserv
         if current.exhausted:
             raise BudgetExceeded(_exhausted_message(current))
         raise BudgetExceeded(
-            f"This reply could cost up to {_money(amount)}, and {_money(current.remaining)} "
-            f"of your monthly budget of {_money(limit)} is left. Pick a cheaper model, start "
-            "a new conversation, or ask an administrator to raise your budget."
+            f"{subject} could cost up to {_money(amount)}, and {_money(current.remaining)} "
+            f"of your monthly budget of {_money(limit)} is left. {advice}"
         )
-    row = BudgetReservation.objects.create(user_id=user_id, month=month, amount_usd=amount)
+    row = BudgetReservation.objects.create(
+        user_id=user_id, month=month, amount_usd=amount, batch_job_id=batch_job_id
+    )
     return Reservation(row.pk, user_id, month, amount)
 
 
@@ -209,6 +226,33 @@ def release(reservation: Reservation | None) -> None:
         )
 
 
+def lock_batch_reservation(job_id: int) -> Reservation | None:
+    """A batch job's reservation, locked until the transaction ends (None: nothing held).
+
+    Lock it *before* reading what the job still needs: concurrent settlers then take turns,
+    and each reads the others' committed outcomes.
+    """
+    row = BudgetReservation.objects.select_for_update().filter(batch_job_id=job_id).first()
+    return None if row is None else Reservation(row.pk, row.user_id, row.month, row.amount_usd)
+
+
+def shrink(reservation: Reservation, still_needed: Decimal) -> None:
+    """Hold only ``still_needed`` of a (locked) reservation; nothing left frees it entirely.
+
+    Run it in the transaction that records the outcomes that made the rest unnecessary; it
+    only ever gives back, so calling it again with the same need changes nothing.
+    """
+    freed = reservation.amount - max(still_needed, Decimal(0))
+    if still_needed <= 0:  # (a job of an unpriced model holds nothing, but has its row)
+        BudgetReservation.objects.filter(pk=reservation.pk).delete()
+    elif freed > 0:
+        BudgetReservation.objects.filter(pk=reservation.pk).update(amount_usd=still_needed)
+    if freed > 0:
+        MonthlySpend.objects.filter(user_id=reservation.user_id, month=reservation.month).update(
+            reserved_usd=F("reserved_usd") - freed
+        )
+
+
 def add_spend(user_id: int, amount: Decimal | None, at: datetime | None = None) -> None:
     """Count a priced call towards its month (unpriced calls have nothing to add)."""
     if not amount:
@@ -221,7 +265,7 @@ def _release_stale(user_id: int) -> None:
     """With several processes nobody knows at start-up whose reservations are still held;
     the user's next reservation frees those no call can still need."""
     old = BudgetReservation.objects.filter(
-        user_id=user_id, created_at__lt=timezone.now() - STALE_AFTER
+        user_id=user_id, created_at__lt=timezone.now() - STALE_AFTER, batch_job__isnull=True
     ).select_for_update()
     for row in old:
         release(Reservation(row.pk, row.user_id, row.month, row.amount_usd))
@@ -230,8 +274,8 @@ def _release_stale(user_id: int) -> None:
 @transaction.atomic
 def release_all_open() -> int:
     """At start-up of the single-process setup no call can be in flight: free what a stopped
-    process left reserved."""
-    rows = list(BudgetReservation.objects.select_for_update())
+    process left reserved (batch jobs' reservations outlive processes: they stay)."""
+    rows = list(BudgetReservation.objects.filter(batch_job__isnull=True).select_for_update())
     for row in rows:
         release(Reservation(row.pk, row.user_id, row.month, row.amount_usd))
     return len(rows)
@@ -244,32 +288,54 @@ def _worst_case(model_id: str, prompt_tokens: int, max_tokens: int) -> Decimal |
     return worst_case_cost(bands, prompt_tokens=prompt_tokens, max_output_tokens=max_tokens)
 
 
-async def reserve_for_request(user_id: int, request: dict[str, Any]) -> Reservation | None:
+def _limit_unless_exhausted(user_id: int) -> Decimal | None:
+    """The user's limit (None: not limited); at 100% the refusal, before even a count."""
+    current = status(user_id)
+    if current.exhausted:
+        raise BudgetExceeded(_exhausted_message(current))
+    return current.limit
+
+
+async def reserve_for_request(
+    user_id: int,
+    request: dict[str, Any],
+    *,
+    subject: str = "This reply",
+    advice: str = REPLY_ADVICE,
+) -> Reservation | None:
     """Reserve the worst case of one Messages API request, before it is sent.
 
     The prompt is sized by the API's free count_tokens (raises ``UpstreamError`` if that
     fails). A model without a price reserves nothing, but is still refused at 100%.
     """
-    if await database_sync_to_async(monthly_limit)(user_id) is None:
+    if await database_sync_to_async(_limit_unless_exhausted)(user_id) is None:
         return None  # not limited: spare the count
     prompt_tokens = await claude_messages.count_tokens(request)
     amount = await database_sync_to_async(_worst_case)(
         request["model"], prompt_tokens, request["max_tokens"]
     )
-    return await database_sync_to_async(reserve)(user_id, amount or Decimal(0))
+    return await database_sync_to_async(reserve)(
+        user_id, amount or Decimal(0), subject=subject, advice=advice
+    )
 
 
 class CallBudget:
-    """The reservations of one reply, whose calls (recoveries, tool rounds) each reserve their
-    worst case before they are sent; the final write releases them all."""
+    """The reservations of one reply (or one title, summary or routing call), each call
+    reserving its worst case before it is sent; the write that records the calls releases
+    them all. ``subject`` and ``advice`` word a refusal."""
 
-    def __init__(self, user_id: int) -> None:
+    def __init__(
+        self, user_id: int, *, subject: str = "This reply", advice: str = REPLY_ADVICE
+    ) -> None:
         self.user_id = user_id
+        self.subject, self.advice = subject, advice
         self.held: list[Reservation] = []
 
     async def before_call(self, request: dict[str, Any]) -> None:
         try:
-            reservation = await reserve_for_request(self.user_id, request)
+            reservation = await reserve_for_request(
+                self.user_id, request, subject=self.subject, advice=self.advice
+            )
         except BudgetExceeded as exc:
             raise UpstreamError(exc.code, exc.message) from None
         if reservation is not None:

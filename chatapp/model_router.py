@@ -4,8 +4,10 @@ The rule (docs/routing.md) scores what the request asks for: thinking, documents
 the question's length and wording, how long the conversation already is. A low score goes to
 the cheapest tier (Haiku), a middling one to Sonnet, a high one to the top tier (Opus). When
 the score sits on a border the rule is unsure, and (``CHATAPP_ROUTER_CONFIRM``) the cheapest
-model is asked to classify the request; that call is priced and recorded (purpose
-``routing``). The choice and its one-line reason are stored on the reply.
+model is asked to classify the request; that call reserves its worst case against the
+owner's budget first (when the budget cannot cover it, the rule's choice stands), and is
+priced and recorded (purpose ``routing``). The choice and its one-line reason are stored on
+the reply.
 """
 
 import logging
@@ -16,9 +18,10 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 from django.conf import settings
+from django.db import transaction
 from django.db.models import Count, Sum
 
-from chatapp import accounting
+from chatapp import accounting, budgets
 from chatapp.claude import messages as claude_messages
 from chatapp.claude.types import Completion, UpstreamError
 from chatapp.models import (
@@ -155,8 +158,9 @@ CONFIRM_PROMPT = (
 _ANSWERS = {"simple": ModelTier.HAIKU, "standard": ModelTier.SONNET, "complex": ModelTier.OPUS}
 
 
-async def _confirm(decision: Decision, text: str) -> Completion | None:
-    """Ask the cheapest model when the rule is unsure; None if it cannot be asked."""
+async def _confirm(text: str, budget: budgets.CallBudget) -> Completion | None:
+    """Ask the cheapest model when the rule is unsure; None if it cannot be asked, or the
+    budget cannot cover the question (its worst case is reserved in ``budget`` first)."""
     cheapest = await database_sync_to_async(accounting.cheapest_model_id)()
     if cheapest is None:
         return None
@@ -167,9 +171,11 @@ async def _confirm(decision: Decision, text: str) -> Completion | None:
             {"type": "text", "text": CONFIRM_PROMPT.format(text=text[:4000])}]}],
     }
     try:
+        await budget.before_call(request)
         return await claude_messages.complete(request)
-    except UpstreamError as exc:
-        logger.warning("routing confirmation failed: %s", exc)
+    except UpstreamError as exc:  # budget_exceeded included: the rule's choice stands
+        logger.warning("routing confirmation skipped: %s", exc)
+        await database_sync_to_async(budget.release_all)()
         return None
 
 
@@ -191,6 +197,10 @@ def _apply_confirmation(decision: Decision, completion: Completion) -> Decision:
 class Routed:
     decision: Decision
     confirmation: Completion | None = None
+    # What the confirmation holds against the budget until ``record_confirmation`` settles it.
+    budget: budgets.CallBudget | None = None
+    owner_id: int | None = None
+    conversation_id: int | None = None
 
 
 async def route(
@@ -201,27 +211,41 @@ async def route(
         conversation_id, text, attachment_ids, thinking
     )
     decision = await database_sync_to_async(decide)(facts)
-    confirmation = None
-    if decision.unsure and settings.CHATAPP_ROUTER_CONFIRM:
-        confirmation = await _confirm(decision, text)
-        if confirmation is not None:
-            decision = await database_sync_to_async(_apply_confirmation)(decision, confirmation)
-    return Routed(decision, confirmation)
+    if not (decision.unsure and settings.CHATAPP_ROUTER_CONFIRM):
+        return Routed(decision)
+    owner_id = await database_sync_to_async(_owner_of)(conversation_id)
+    budget = budgets.CallBudget(owner_id, subject="Checking which model suits this message")
+    confirmation = await _confirm(text, budget)
+    if confirmation is not None:
+        decision = await database_sync_to_async(_apply_confirmation)(decision, confirmation)
+    return Routed(decision, confirmation, budget, owner_id, conversation_id)
 
 
-def record_confirmation(routed: Routed, reply: Message) -> None:
-    """The confirming call is billed like any other (sync: database_sync_to_async)."""
+def _owner_of(conversation_id: int) -> int:
+    return Conversation.objects.values_list("owner_id", flat=True).get(pk=conversation_id)
+
+
+@transaction.atomic
+def record_confirmation(routed: Routed, reply: Message | None) -> None:
+    """The confirming call is billed like any other, and its reservation settled in the same
+    transaction (sync: database_sync_to_async). ``reply`` None: the message was refused after
+    the confirmation was asked; the call is still billed, to the conversation."""
+    if routed.budget is not None:
+        routed.budget.release_all()
     completion = routed.confirmation
     if completion is None:
         return
+    conversation_id = routed.conversation_id
+    if reply is None and not Conversation.objects.filter(pk=conversation_id).exists():
+        conversation_id = None  # deleted meanwhile: the record outlives it, as all records do
     accounting.record_call(
-        user_id=reply.conversation.owner_id,
+        user_id=routed.owner_id,
         purpose=CallPurpose.ROUTING,
         model_id=completion.model,
         usage=completion.usage,
         request_id=completion.request_id,
-        conversation_id=reply.conversation_id,
-        message_id=reply.pk,
+        conversation_id=conversation_id,
+        message_id=reply.pk if reply is not None else None,
     )
 
 

@@ -145,6 +145,19 @@ def test_an_exhausted_budget_refuses_a_new_job(owner):
     assert response.status_code == 402 and "monthly budget" in response.json()["error"]
 
 
+def test_a_job_whose_worst_case_does_not_fit_gets_402_saying_what_it_could_cost(owner):
+    Budget.objects.create(user=owner, monthly_usd=Decimal("0.05"))
+    documents = [make_text_document(owner, f"Lease {n}") for n in range(25)]
+    body = {"document_ids": [d.pk for d in documents], "prompt": "Who?", "model": MODEL}
+    response = post(client_for(owner), "/api/batch-jobs/", body)
+    assert response.status_code == 402
+    # 25 answers of up to 8,192 tokens at $7.50/M: about $1.54 in the worst case.
+    assert response.json()["error"].startswith(
+        "This batch job could cost up to $1.54, and $0.05 of your monthly budget of $0.05 is left."
+    )
+    assert not BatchJob.objects.exists()
+
+
 @pytest.mark.parametrize(
     ("method", "suffix"),
     [("get", ""), ("post", "cancel/"), ("get", "results.csv"), ("get", "results.jsonl"),

@@ -11,7 +11,7 @@ from decimal import Decimal
 import pytest
 from channels.db import database_sync_to_async
 
-from chatapp import accounting, batch_jobs, replies
+from chatapp import accounting, batch_jobs, budgets, replies
 from chatapp.batch_poller import BatchPoller
 from chatapp.claude.pricing import price_usage
 from chatapp.claude.types import Usage
@@ -20,6 +20,7 @@ from chatapp.models import (
     BatchItemStatus,
     BatchJob,
     BatchJobStatus,
+    Budget,
     CallPurpose,
     MessageBatch,
     MonthlySpend,
@@ -49,8 +50,12 @@ def upstream(claude):
 
 
 @database_sync_to_async
-def start_job(count: int, texts: dict[int, str] | None = None, **fields) -> BatchJob:
+def start_job(
+    count: int, texts: dict[int, str] | None = None, budget: str | None = None, **fields
+) -> BatchJob:
     owner = make_user()
+    if budget is not None:
+        Budget.objects.create(user=owner, monthly_usd=Decimal(budget))
     texts = texts or {}
     documents = [
         make_text_document(owner, texts.get(n, f"Lease {n}: the tenant pays rent monthly."),
@@ -71,6 +76,14 @@ def reload(job: BatchJob) -> tuple[BatchJob, dict[str, int], list[BatchItem]]:
 @database_sync_to_async
 def usage_records(job: BatchJob) -> list[UsageRecord]:
     return list(UsageRecord.objects.filter(user=job.owner_id))
+
+
+@database_sync_to_async
+def month_of(job: BatchJob) -> tuple[Decimal, Decimal, Decimal]:
+    """(spent, reserved, what the documents still processing hold) for the job's owner."""
+    status = budgets.status(job.owner_id)
+    processing = job.items.filter(status=BatchItemStatus.PROCESSING)
+    return status.spent, status.reserved, sum(i.reserved_usd for i in processing)
 
 
 def batch_creates(upstream) -> list[dict]:
@@ -318,3 +331,62 @@ async def test_a_follow_up_question_on_an_answer_is_asked_with_its_document(upst
     answer_text = "".join(b.get("text", "") for b in answer["content"])
     assert answer["role"] == "assistant" and answer_text == item.text
     assert follow_up["content"][-1]["text"] == "And who pays for repairs?"
+
+
+# --- the budget: reserved at creation, settled as the results arrive ----------------------------
+
+
+async def test_results_turn_the_reservation_into_what_the_answers_cost(upstream):
+    job = await start_job(3, texts={1: "Clause 1. [[fault:invalid]]"}, budget="10")
+    spent, reserved, held = await month_of(job)
+    assert spent == 0 and reserved == held > 0
+
+    poller = BatchPoller()
+    await poller.tick()
+    upstream.advance_clock(BATCH_SECONDS)
+    await poller.tick()
+    job, counts, items = await reload(job)
+    assert job.status == BatchJobStatus.ENDED and (counts["succeeded"], counts["errored"]) == (2, 1)
+    spent, reserved, _ = await month_of(job)
+    # The errored document's share is given back; the answers are billed at what they cost.
+    assert reserved == 0 and spent == sum(i.cost_usd for i in items if i.cost_usd)
+    assert all(i.cost_usd < i.reserved_usd for i in items if i.cost_usd)
+
+
+async def test_cancelled_and_expired_documents_give_their_share_back(upstream):
+    upstream.set_batch_seconds(30 * 3600)
+    job = await start_job(3, budget="10")
+    poller = BatchPoller()
+    await poller.tick()
+    upstream.advance_clock(24 * 3600)  # two answered, the last one expires
+    await poller.tick()
+    job, counts, items = await reload(job)
+    assert (counts["succeeded"], counts["expired"]) == (2, 1)
+    assert await month_of(job) == (sum(i.cost_usd for i in items if i.cost_usd), 0, 0)
+
+    cancelled = await start_job(4, budget="10")
+    await poller.tick()
+    upstream.advance_clock(15 * 3600)  # two of four answered upstream, then cancelled
+    await database_sync_to_async(batch_jobs.request_cancel)(cancelled)
+    await poller.tick()
+    cancelled, counts, items = await reload(cancelled)
+    assert (counts["succeeded"], counts["cancelled"]) == (2, 2)
+    assert await month_of(cancelled) == (sum(i.cost_usd for i in items if i.cost_usd), 0, 0)
+
+
+async def test_restarted_and_racing_pollers_settle_each_document_once(upstream):
+    job = await start_job(25, budget="10")
+    await BatchPoller().tick()
+    upstream.advance_clock(BATCH_SECONDS)
+    upstream.drop_next_results_after(14)  # the first poller stops part-way through the results
+    await BatchPoller(results_chunk=5).tick()
+    job, counts, items = await reload(job)
+    spent, reserved, held = await month_of(job)
+    assert 0 < counts["succeeded"] < 25
+    assert reserved == held  # exactly the unanswered documents' shares are still held
+    assert spent == sum(i.cost_usd for i in items if i.cost_usd)
+
+    await asyncio.gather(BatchPoller(results_chunk=5).tick(), BatchPoller(results_chunk=5).tick())
+    job, counts, items = await reload(job)
+    assert job.status == BatchJobStatus.ENDED and counts["succeeded"] == 25
+    assert await month_of(job) == (sum(i.cost_usd for i in items), 0, 0)

@@ -215,6 +215,58 @@ def test_racing_reservations_never_pass_the_budget():
     assert MonthlySpend.objects.get(user=user).reserved_usd == Decimal("4")
 
 
+@pytest.mark.django_db(transaction=True)
+def test_racing_replies_and_batch_jobs_never_pass_the_budget(settings, tmp_path):
+    """Twelve threads, each with its own database connection, at once: eight reserve a reply's
+    worst case and four create a batch job (its documents' worst case). As many get in as fit,
+    whatever the order; those refused hold and save nothing. Runs on SQLite and PostgreSQL."""
+    from chatapp import batch_jobs
+    from chatapp.models import BatchJob
+    from tests.factories import make_text_document
+
+    settings.MEDIA_ROOT = tmp_path
+    user = make_user()
+    limit, reply_cost = Decimal("1"), Decimal("0.25")
+    Budget.objects.create(user=user, monthly_usd=limit)
+    documents = [make_text_document(user, f"Lease {n}.") for n in range(2)]
+    job = {"document_ids": [d.pk for d in documents], "prompt": "Who pays?",
+           "model_id": "claude-sonnet-4-6", "max_tokens": 20_000}
+    job_cost = batch_jobs.estimate(user, **job).batch_usd  # 40,000 tokens at $7.50/M: ~$0.30
+    outcomes: list[str] = []
+    start = threading.Barrier(12)
+
+    def one(kind: str) -> None:
+        start.wait()
+        try:
+            if kind == "reply":
+                budgets.reserve(user.pk, reply_cost)
+            else:
+                batch_jobs.create_job(user, **job)
+            outcomes.append(kind)
+        except budgets.BudgetExceeded:
+            outcomes.append(f"{kind} refused")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=one, args=("reply",)) for _ in range(8)]
+    threads += [threading.Thread(target=one, args=("job",)) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    replies, jobs = outcomes.count("reply"), outcomes.count("job")
+    held = replies * reply_cost + jobs * job_cost
+    reserved = MonthlySpend.objects.get(user=user).reserved_usd
+    assert len(outcomes) == 12 and reserved == held <= limit
+    assert BatchJob.objects.count() == jobs and BudgetReservation.objects.count() == replies + jobs
+    # Nobody was refused while their worst case still fitted.
+    if "reply refused" in outcomes:
+        assert limit - held < reply_cost
+    if "job refused" in outcomes:
+        assert limit - held < job_cost
+
+
 # --- sizing a request with count_tokens ---------------------------------------------------------
 
 
@@ -329,34 +381,96 @@ async def test_after_a_reply_the_month_holds_what_it_cost_and_nothing_reserved(
     await socket.disconnect()
 
 
+@pytest.mark.django_db(transaction=True)
+async def test_a_summary_the_budget_cannot_cover_fails_the_reply_before_anything_is_sent(
+    claude, finish_replies
+):
+    """Compaction's summary is a call like any other: its worst case is reserved first."""
+    from channels.db import database_sync_to_async
+
+    from chatapp.models import ClaudeModel, Conversation
+    from tests.factories import make_conversation, make_exchange
+    from tests.sockets import frames_until, send
+
+    def build():
+        user = make_user()
+        Budget.objects.create(user=user, monthly_usd=Decimal("0.01"))
+        spend(user, "0.009")  # a tenth of a cent left: less than the summary could cost
+        # A small window, so that a short history already needs summarising.
+        ClaudeModel.objects.filter(pk="claude-haiku-4-5").update(context_window=30_000)
+        conversation = make_conversation(user, model="claude-haiku-4-5")
+        for number in range(10):
+            make_exchange(conversation, f"Question {number}: " + "why " * 2000, "Because. " * 900)
+        return user, conversation
+
+    user, conversation = await database_sync_to_async(build)()
+    socket = await _open(user, conversation.pk)
+    await send(socket, type="user_message", text="And the last point?")
+    completed = (await frames_until(socket, "message_completed"))[-1]
+    await socket.disconnect()
+    assert completed["status"] == "error" and completed["error"]["code"] == "budget_exceeded"
+    assert completed["error"]["message"].startswith(
+        "Summarising the earlier turns of this conversation could cost up to $"
+    )
+    assert "and $0.0010 of your monthly budget of $0.01 is left" in completed["error"]["message"]
+    # Nothing but free counts was sent: neither the summary nor the reply.
+    assert {r["path"] for r in claude.requests()} == {"/v1/messages/count_tokens"}
+    assert not (await Conversation.objects.aget(pk=conversation.pk)).summary
+    status = await budgets.astatus(user.pk)
+    assert status.reserved == 0 and status.spent == Decimal("0.009")
+
+
 @pytest.mark.services
 @pytest.mark.django_db(transaction=True)
 async def test_many_concurrent_requests_on_postgresql_never_pass_the_budget(
-    claude, finish_replies, settings
+    claude, finish_replies, settings, tmp_path
 ):
-    """Twelve replies asked for at once, in twelve conversations of one user: exactly as many
-    start as their worst cases fit in the budget; the rest are refused before they are sent."""
+    """Twelve replies asked for at once, in twelve conversations of one user, while a batch job
+    is created on a connection of its own: exactly as many start as their worst cases fit in
+    the budget; the rest are refused before they are sent, the job whole or not at all."""
+    import asyncio
     import json
 
     from channels.db import database_sync_to_async
 
-    from tests.factories import make_conversation
+    from chatapp import batch_jobs
+    from tests.factories import make_conversation, make_text_document
     from tests.sockets import send
 
     claude.set_pace(2)  # replies that started keep streaming until they are stopped
     # The per-user message limit counts in Redis, across test runs; it is not under test here.
     settings.CHATAPP_MESSAGE_RATE_LIMIT = 0
+    settings.MEDIA_ROOT = tmp_path
     limit = Decimal("0.20")
 
     def build():
         user = make_user()
         Budget.objects.create(user=user, monthly_usd=limit)
-        return user, [make_conversation(user, model="claude-haiku-4-5") for _ in range(12)]
+        conversations = [make_conversation(user, model="claude-haiku-4-5") for _ in range(12)]
+        document = make_text_document(user, "Lease: the tenant pays on the first.")
+        # 20,000 output tokens at Haiku 4.5's batch price ($2.50/M): about $0.05, more than is
+        # left beside four replies (about $0.041 each), less than what one reply frees.
+        job = {"document_ids": [document.pk], "prompt": "Who pays?",
+               "model_id": "claude-haiku-4-5", "max_tokens": 20_000}
+        return user, conversations, job
 
-    user, conversations = await database_sync_to_async(build)()
+    user, conversations, job = await database_sync_to_async(build)()
     sockets = [await _open(user, c.pk) for c in conversations]
-    for socket in sockets:
-        await send(socket, type="user_message", text="the same question for everyone")
+
+    def create_job() -> str:
+        try:
+            batch_jobs.create_job(user, **job)
+            return "created"
+        except budgets.BudgetExceeded:
+            return "refused"
+        finally:
+            connection.close()
+
+    job_outcome, *_ = await asyncio.gather(
+        asyncio.to_thread(create_job),  # its own thread and connection: a real race
+        *(send(socket, type="user_message", text="the same question for everyone")
+          for socket in sockets),
+    )
 
     async def first_news(socket) -> str:
         while True:
@@ -369,11 +483,22 @@ async def test_many_concurrent_requests_on_postgresql_never_pass_the_budget(
                 return "refused"
 
     outcomes = [await first_news(socket) for socket in sockets]
-    held = [r.amount_usd async for r in BudgetReservation.objects.filter(user=user)]
+    reservations = BudgetReservation.objects.filter(user=user)
+    held = [r.amount_usd async for r in reservations.filter(batch_job__isnull=True)]
+    job_held = [r.amount_usd async for r in reservations.filter(batch_job__isnull=False)]
     worst_case = held[0]
     assert set(held) == {worst_case}
-    assert outcomes.count("streaming") == len(held) == int(limit // worst_case)
-    assert sum(held) <= limit
+    assert outcomes.count("streaming") == len(held) and "refused" in outcomes
+    assert len(job_held) == (job_outcome == "created")
+    total = sum(held) + sum(job_held)
+    month = await MonthlySpend.objects.aget(user=user)
+    assert month.reserved_usd == total <= limit and month.spent_usd == 0
+    assert limit - total < worst_case  # no reply was refused while one still fitted
+    if job_outcome == "refused":
+        job_cost = await database_sync_to_async(
+            lambda: batch_jobs.estimate(user, **job).batch_usd
+        )()
+        assert limit - total < job_cost
 
     for socket, outcome in zip(sockets, outcomes, strict=True):
         if outcome == "streaming":
@@ -382,6 +507,7 @@ async def test_many_concurrent_requests_on_postgresql_never_pass_the_budget(
 
     await replies.wait_for_all()
     status = await budgets.astatus(user.pk)
-    assert status.reserved == 0 and 0 < status.spent <= limit
+    assert status.reserved == sum(job_held)  # the job holds its share until its results come
+    assert status.spent > 0 and status.spent + status.reserved <= limit
     for socket in sockets:
         await socket.disconnect()

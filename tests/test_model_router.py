@@ -69,3 +69,65 @@ async def test_auto_routes_each_message_and_says_why(claude, finish_replies):
     report = await database_sync_to_async(auto_versus_default)(Message.objects.all())
     assert report["messages"] == 1
     assert report["default_cost_usd"] > report["cost_usd"]  # Sonnet would have cost more
+
+
+# --- the confirmation and the budget ----------------------------------------------------------
+
+
+def _owner_with_budget(limit: str, spent: str):
+    from decimal import Decimal
+
+    from chatapp import budgets
+    from chatapp.models import Budget
+
+    owner = make_user()
+    Budget.objects.create(user=owner, monthly_usd=Decimal(limit))
+    budgets.add_spend(owner.pk, Decimal(spent))
+    return owner, make_conversation(owner)
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_confirmation_is_reserved_then_settled_to_its_cost(claude, finish_replies):
+    from chatapp import budgets
+    from chatapp.model_router import record_confirmation, route
+
+    owner, conversation = await database_sync_to_async(_owner_with_budget)("10", "0")
+    routed = await route(conversation.pk, "Hello!", (), None)
+    assert routed.confirmation is not None
+    held = (await budgets.astatus(owner.pk)).reserved
+    assert held > 0  # until the confirmation is recorded (here: the message was refused)
+    await database_sync_to_async(record_confirmation)(routed, None)
+    status = await budgets.astatus(owner.pk)
+    record = await UsageRecord.objects.aget(purpose="routing", user=owner)
+    assert status.reserved == 0 and status.spent == record.cost_usd < held
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_when_the_budget_cannot_cover_a_confirmation_the_rule_decides_alone(
+    claude, finish_replies
+):
+    from chatapp import budgets
+    from chatapp.model_router import route
+
+    # A hundred-millionth of a dollar left: not used up, but too little for any call.
+    owner, conversation = await database_sync_to_async(_owner_with_budget)("0.01", "0.00999999")
+    routed = await route(conversation.pk, "Hello!", (), None)
+    assert routed.confirmation is None
+    assert routed.decision.tier == "haiku" and "confirmed" not in routed.decision.reason
+    # Only the free count reached the upstream; nothing stays held.
+    assert {r["path"] for r in claude.requests()} == {"/v1/messages/count_tokens"}
+    assert (await budgets.astatus(owner.pk)).reserved == 0
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_at_100_percent_an_auto_message_sends_nothing_upstream(claude, finish_replies):
+    owner, conversation = await database_sync_to_async(_owner_with_budget)("1", "1")
+    socket, _ = await open_socket(owner, conversation.pk)
+    await next_frame(socket)
+    await send(socket, type="user_message", text="Hello!", model="auto")
+    error = await next_frame(socket)
+    await socket.disconnect()
+    assert error["type"] == "error" and error["code"] == "budget_exceeded"
+    assert claude.requests() == []  # not even the router's question (or its count)
+    routing = UsageRecord.objects.filter(purpose="routing")
+    assert not await database_sync_to_async(routing.exists)()

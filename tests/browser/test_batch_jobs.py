@@ -7,6 +7,8 @@ import re
 
 from playwright.sync_api import expect
 
+from tests.browser.conftest import PASSWORD, STAFF_USERNAME
+
 PROMPT = "Who pays the rent?"
 
 
@@ -48,3 +50,47 @@ def test_submit_a_job_watch_it_finish_and_download_the_csv(page, live_app, tmp_p
     rows.first.get_by_role("button", name="Ask a follow-up").click()
     page.wait_for_url(re.compile(r"/c/\d+/$"))
     expect(page.locator("#messages")).to_contain_text(f'You asked: "{PROMPT}"')
+
+
+def test_a_job_over_the_budget_is_refused_on_the_page_in_the_apis_words(
+    browser, live_app, tmp_path
+):
+    """The staff user (kept apart from the demo user other tests use) gets a budget of one cent
+    in the admin; a job whose worst case is more is refused before anything is stored."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    page.goto(f"{live_app.url}/admin/login/?next=/")
+    page.get_by_label("Username").fill(STAFF_USERNAME)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(f"{live_app.url}/")
+    page.goto(f"{live_app.url}/admin/auth/user/?q={STAFF_USERNAME}")
+    href = page.locator("#result_list tbody a", has_text=STAFF_USERNAME).first.get_attribute("href")
+    staff_id = re.search(r"/(\d+)/change/", href).group(1)
+    page.goto(f"{live_app.url}/admin/chatapp/budget/add/")
+    page.locator("#id_user").fill(staff_id)
+    page.locator("#id_monthly_usd").fill("0.01")
+    page.get_by_role("button", name="Save", exact=True).click()
+    budget = page.locator("#result_list tbody a", has_text="$0.01").first.get_attribute("href")
+    try:
+        path = tmp_path / "lease.txt"
+        path.write_text("Lease. The tenant pays the rent on the first of the month.")
+        page.goto(f"{live_app.url}/batch-jobs/")
+        page.set_input_files("#upload-input", [str(path)])
+        expect(page.locator("#upload-status")).to_have_text("Uploaded 1 of 1.")
+        page.get_by_label("Prompt").fill(PROMPT)
+        expect(page.locator("#estimate")).to_contain_text("at batch prices")
+        page.get_by_role("button", name="Submit job").click()
+        banner = page.locator("#banner")
+        expect(banner).to_be_visible()
+        expect(banner).to_contain_text(re.compile(
+            r"^This batch job could cost up to \$0\.\d\d, and \$0\.01 of your monthly budget of "
+            r"\$0\.01 is left\. Choose fewer documents"
+        ))
+        assert page.url == f"{live_app.url}/batch-jobs/"  # still composing, nothing lost
+        expect(page.get_by_label("Prompt")).to_have_value(PROMPT)
+    finally:
+        page.goto(live_app.url + budget.replace("/change/", "/delete/"))
+        page.locator('form input[type="submit"]').click()  # "Yes, I'm sure"
+        expect(page.locator("#result_list tbody a", has_text="$0.01")).to_have_count(0)
+        context.close()
