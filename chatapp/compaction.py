@@ -1,29 +1,49 @@
-"""Long conversations: know the prompt's size before each call, and summarise older turns
-before the conversation outgrows the model's context window.
+"""Long conversations: know the prompt's size before each call, and keep every request of a
+reply within the model's context window minus ``max_tokens``.
 
-Each message keeps the tokens it adds to a prompt (``Message.token_count``): a question is
-counted once with ``count_tokens`` when it is first sent, a reply is sized from its own usage
-when it ends. The prompt's size is their sum plus the system prompt, so nothing is re-counted
-turn after turn. When that size would leave less than ``max_tokens`` of the context window,
-the older turns are summarised by the cheapest catalog model (a priced ``UsageRecord`` with
-purpose ``summary``); the summary then stands in for them. The last turns and every
-document or image of the summarised turns are always sent whole. The reply carries a note.
+Sizes are known without asking the API while the conversation is clearly below the window:
+each message keeps the tokens it adds to a prompt (``Message.token_count``: a reply's from its
+own usage, a question's once it has been counted) and, until it has a count, is sized by a
+local upper bound (``content_bound``: a token per 3 UTF-8 bytes, documents and images by the
+counts stored with them). Only when that bound comes near the limit are the uncounted
+messages counted with ``count_tokens`` (once each; the counts are saved with the reply's final
+write). When even the exact size would leave less than ``max_tokens`` of the window, the older
+turns are summarised by the cheapest catalog model (a priced ``UsageRecord`` with purpose
+``summary``); the summary then stands in for them. The last turns and every document or image
+of the summarised turns are always sent whole. The reply carries a note.
+
+``ContextGuard`` does this before a reply's first call (``fit``) and again before every later
+call of the same reply (tool rounds, recovery retries): a tool round whose results would
+overflow the window first summarises older turns, then cuts the longest tool results to a
+fair share of the room left, with a marker the model reads and a note the user reads.
 """
 
+import asyncio
+import json
 import logging
 import math
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from channels.db import database_sync_to_async
 from django.conf import settings
 from django.db import transaction
 
-from chatapp import accounting
+from chatapp import accounting, budgets
 from chatapp.claude import messages as claude_messages
-from chatapp.claude.prompt import Turn
+from chatapp.claude.prompt import REFERENCE, Turn
 from chatapp.claude.types import Completion, UpstreamError
-from chatapp.models import CallPurpose, ClaudeModel, Conversation, Message, MessageStatus, Role
+from chatapp.generation import Refit
+from chatapp.models import (
+    Attachment,
+    CallPurpose,
+    ClaudeModel,
+    Conversation,
+    Message,
+    MessageStatus,
+    Role,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +58,24 @@ EXCERPT_CHARS = 4000
 TRANSCRIPT_CHARS = 400_000
 SUMMARY_HEADING = "Summary of the earlier part of this conversation (written to save space):"
 _COUNTED_STATUSES = (MessageStatus.COMPLETE, MessageStatus.CANCELLED, MessageStatus.INTERRUPTED)
+# The local upper bound: a token per 3 UTF-8 bytes holds for English (3–4 characters a token),
+# code and CJK (3 bytes a character, about a token each); markers of each block on top.
+BOUND_BYTES_PER_TOKEN = 3
+BLOCK_MARKER_TOKENS = 8
+# An image never costs more than the high tier's cap (docs/images.md); a document's stored
+# count may come from a model with the older tokenizer, which yields up to a third fewer.
+IMAGE_CAP_TOKENS = 4784
+DOCUMENT_MARGIN = 4 / 3
+COUNT_CONCURRENCY = 8
+# Cutting tool results: characters removed per token over (no tokenizer packs more), at most
+# this many tries (each one exact count), and what a cut result keeps at the least.
+CUT_CHARS_PER_TOKEN = 4
+CUT_TRIES = 3
+MIN_RESULT_CHARS = 200
+CUT_MARKER = (
+    "\n\n[… cut here: {left:,} of {total:,} characters were left out so that the "
+    "conversation fits the model's context window.]"
+)
 
 
 def summary_turns(conversation: Conversation) -> list[Turn]:
@@ -65,12 +103,74 @@ def reply_token_count(content: list[dict[str, Any]], output_tokens: int) -> int:
     return output_tokens + math.ceil(results / 3)
 
 
-def _estimate(text: str) -> int:
-    """Tokens of text we do not count: generous (3 characters a token, like newer models)."""
-    return math.ceil(len(text) / 3)
+def text_bound(text: str) -> int:
+    """An upper bound on the tokens of ``text`` (see ``BOUND_BYTES_PER_TOKEN``)."""
+    return math.ceil(len(text.encode("utf-8", "replace")) / BOUND_BYTES_PER_TOKEN)
+
+
+def _reference_bound(block: dict[str, Any], attachment_tokens: Mapping[int, int]) -> int:
+    stored = attachment_tokens.get(block.get("attachment_id"))
+    if stored is None:  # removed: a one-line note stands in for it
+        return text_bound(str(block.get("name", ""))) + 40
+    if block.get("kind") == "image":
+        return stored or IMAGE_CAP_TOKENS
+    return math.ceil(stored * DOCUMENT_MARGIN) + text_bound(str(block.get("name", "")))
+
+
+def block_bound(block: dict[str, Any], attachment_tokens: Mapping[int, int]) -> int:
+    """An upper bound on one content block's tokens, from what is at hand (no API)."""
+    kind = block.get("type")
+    if kind == "text":
+        tokens = text_bound(str(block.get("text", "")))
+    elif kind == "thinking":
+        tokens = text_bound(str(block.get("thinking", "")))
+    elif kind in ("tool_use", "server_tool_use"):
+        tokens = text_bound(str(block.get("name", "")) + json.dumps(block.get("input", {})))
+    elif kind == "tool_result":
+        tokens = content_bound(block.get("content", ""), attachment_tokens)
+    elif kind == REFERENCE:
+        tokens = _reference_bound(block, attachment_tokens)
+    elif kind == "image":
+        tokens = IMAGE_CAP_TOKENS
+    else:  # inline documents, redacted thinking, server tool results: their JSON
+        tokens = text_bound(json.dumps(block, ensure_ascii=False))
+    return tokens + BLOCK_MARKER_TOKENS
+
+
+def content_bound(content: Any, attachment_tokens: Mapping[int, int] | None = None) -> int:
+    """An upper bound on the tokens of a message's (or tool result's) content."""
+    if isinstance(content, str):
+        return text_bound(content)
+    blocks = [b for b in content or [] if isinstance(b, dict)]
+    return sum(block_bound(b, attachment_tokens or {}) for b in blocks) + BLOCK_MARKER_TOKENS
+
+
+def messages_bound(messages: list[dict[str, Any]]) -> int:
+    """An upper bound on API messages as sent (attachments already resolved)."""
+    return sum(content_bound(m.get("content", "")) for m in messages)
 
 
 # --- Sizing (sync: run through database_sync_to_async) -------------------------------------
+
+
+@dataclass
+class Sizing:
+    """What one reply's prompt is made of, read before its first call."""
+
+    reply: Message
+    history: list[Message]  # the messages sent whole (after any summary), oldest first
+    window: int
+    attachment_tokens: dict[int, int]  # stored counts of the conversation's sent attachments
+    fixed: int  # system prompt, summary turn (with the documents it keeps), tools, markers
+
+    def size_of(self, message: Message) -> int:
+        """Its count when it has one, else the upper bound of its content."""
+        if message.token_count is not None:
+            return message.token_count
+        return content_bound(message.content, self.attachment_tokens)
+
+    def size(self) -> int:
+        return self.fixed + sum(self.size_of(m) for m in self.history)
 
 
 def _history(reply: Message):
@@ -81,51 +181,48 @@ def _history(reply: Message):
     return [m for m in history if m.role == Role.USER or m.status in _COUNTED_STATUSES]
 
 
-def _sizing(reply_id: int) -> tuple[Message, list[Message], int]:
+def _sizing(reply_id: int) -> Sizing:
     reply = Message.objects.select_related("conversation").get(pk=reply_id)
-    model = ClaudeModel.objects.filter(pk=reply.model).first()
-    window = model.context_window if model else 200_000
-    return reply, _history(reply), window
-
-
-def _known_size(reply: Message, history: list[Message]) -> int:
     conversation = reply.conversation
-    fixed = _estimate(conversation.system_prompt) + _estimate(conversation.summary)
-    return fixed + SAFETY_TOKENS + sum(m.token_count or 0 for m in history)
+    model = ClaudeModel.objects.filter(pk=reply.model).first()
+    sent = Attachment.objects.filter(conversation=conversation, message__isnull=False)
+    stored = dict(sent.values_list("pk", "tokens"))
+    summary = sum(content_bound(turn.content, stored) for turn in summary_turns(conversation))
+    fixed = text_bound(conversation.system_prompt) + summary + SAFETY_TOKENS
+    window = model.context_window if model else 200_000
+    return Sizing(reply, _history(reply), window, stored, fixed)
 
 
-def _save_counts(counts: dict[int, int]) -> None:
+def save_counts(counts: Mapping[int, int]) -> None:
+    """Keep the exact counts made for a reply (sync: inside the reply's final write)."""
     for message_id, tokens in counts.items():
         Message.objects.filter(pk=message_id).update(token_count=tokens)
 
 
-async def _count_missing(reply: Message, history: list[Message], request: dict[str, Any]) -> None:
-    """Count the messages that have no count yet (normally just the new question)."""
-    counts: dict[int, int] = {}
-    for message in history:
-        if message.token_count is not None:
-            continue
-        if message.role == Role.USER and message is history[-1]:
-            content = request["messages"][-1]["content"]  # as sent: attachments resolved
-        else:
-            content = message.content
-        counts[message.pk] = await _count_one(reply.model, message.role, content)
-        message.token_count = counts[message.pk]
-    if counts:
-        await database_sync_to_async(_save_counts)(counts)
-
-
-async def _count_one(model: str, role: str, content: list[dict[str, Any]]) -> int:
-    if role != Role.USER:
-        text = "".join(str(block.get("text", "")) for block in content)
-        return _estimate(text)
+async def _count_message(model: str, message: Message, sizing: Sizing) -> int:
+    """A question's exact size: its own blocks counted by the API, its attachments by the counts
+    stored with them (documents are sent at the start of the prompt, not in their turn)."""
+    own = [
+        block
+        for block in message.content
+        if block.get("type") != REFERENCE
+        and not (block.get("type") == "text" and not str(block.get("text", "")).strip())
+    ]
+    attached = sum(
+        _reference_bound(block, sizing.attachment_tokens)
+        for block in message.content
+        if block.get("type") == REFERENCE
+    )
+    if message.role != Role.USER or not own:
+        return content_bound(own) + attached if own else attached
     try:
-        return await claude_messages.count_tokens(
-            {"model": model, "messages": [{"role": "user", "content": content}]}
+        counted = await claude_messages.count_tokens(
+            {"model": model, "messages": [{"role": "user", "content": own}]}
         )
-    except UpstreamError as exc:  # counting is free but can fail: estimate instead
-        logger.warning("count_tokens failed (%s); estimating", exc)
-        return _estimate(str(content))
+    except UpstreamError as exc:  # counting is free but can fail: the bound stands in
+        logger.warning("count_tokens failed (%s); using the bound", exc)
+        counted = content_bound(own)
+    return counted + attached
 
 
 # --- Summarising ---------------------------------------------------------------------------
@@ -163,9 +260,12 @@ def summary_request(model: str, previous: str, older: list[Message]) -> dict[str
 
 
 @transaction.atomic
-def _save_summary(reply_id: int, through_id: int, completion: Completion, count: int) -> None:
+def _save_summary(
+    reply_id: int, through_id: int, completion: Completion, count: int, budget: budgets.CallBudget
+) -> None:
     reply = Message.objects.select_for_update().select_related("conversation").get(pk=reply_id)
     conversation = reply.conversation
+    budget.release_all()  # settled: the record below adds the actual cost instead
     accounting.record_call(
         user_id=conversation.owner_id,
         purpose=CallPurpose.SUMMARY,
@@ -188,8 +288,20 @@ async def _summarise(reply: Message, older: list[Message]) -> None:
     if model is None:
         raise UpstreamError("context_too_long", _TOO_LONG)
     request = summary_request(model, reply.conversation.summary, older)
-    completion = await claude_messages.complete(request)
-    await database_sync_to_async(_save_summary)(reply.pk, older[-1].pk, completion, len(older))
+    # Its worst case is reserved like any call's: a summary the budget cannot cover fails the
+    # reply with budget_exceeded before anything is sent.
+    budget = budgets.CallBudget(
+        reply.conversation.owner_id, subject="Summarising the earlier turns of this conversation"
+    )
+    await budget.before_call(request)
+    try:
+        completion = await claude_messages.complete(request)
+    except BaseException:
+        await database_sync_to_async(budget.release_all)()
+        raise
+    await database_sync_to_async(_save_summary)(
+        reply.pk, older[-1].pk, completion, len(older), budget
+    )
 
 
 _TOO_LONG = (
@@ -199,24 +311,193 @@ _TOO_LONG = (
 )
 
 
-async def fit(
-    reply_id: int, request: dict[str, Any], *, request_for: RequestFor, notify: Notify
-) -> dict[str, Any]:
-    """``request``, or a smaller one after summarising older turns; ``UpstreamError``
-    (``context_too_long``) when even that cannot fit."""
-    reply, history, window = await database_sync_to_async(_sizing)(reply_id)
-    if not history:
+_TOO_LONG_IN_TOOLS = (
+    "This reply's tool results no longer fit the model's context window, even with earlier "
+    "turns summarised and the results cut short. Ask for less at a time, start a new chat or "
+    "choose a model with a larger context window."
+)
+
+
+def _cut(text: str, share: int) -> str:
+    """``text`` in at most ``share`` characters (or the marker alone), the marker included."""
+    keep = max(0, share - len(CUT_MARKER.format(left=len(text), total=len(text))))
+    return text[:keep] + CUT_MARKER.format(left=len(text) - keep, total=len(text))
+
+
+def _fair_share(lengths: dict[str, int], room: int) -> int:
+    """The largest cap such that the results, each cut to it, add up to at most ``room``."""
+    cap = room // max(1, len(lengths))
+    for count, length in enumerate(sorted(lengths.values())):
+        if length > cap:
+            break
+        room -= length
+        cap = room // max(1, len(lengths) - count - 1)
+    return max(MIN_RESULT_CHARS, cap)
+
+
+class ContextGuard:
+    """Keeps every request of one reply within the model's context window minus max_tokens.
+
+    ``fit`` sizes the conversation before the first call (summarising older turns if needed);
+    calling the guard with the request's base and the request about to be sent does it again
+    before every later call, adding the reply's own rounds by their upper bound and counting
+    exactly only near the limit. ``counts`` are the exact counts made, for the final write.
+    """
+
+    def __init__(self, reply_id: int, *, request_for: RequestFor, notify: Notify) -> None:
+        self.reply_id = reply_id
+        self._request_for = request_for
+        self._notify = notify
+        self.counts: dict[int, int] = {}
+        self._window = 200_000
+        self._base_size = 0  # tokens of the conversation part (an upper bound, or exact)
+        self._measured: tuple[int, int] | None = None  # (exact tokens, own bound) last counted
+        self._results: dict[str, str] = {}  # tool results as the tools gave them, by call id
+        self._cut_names: dict[str, str] = {}  # the tool of every result cut, by call id
+
+    # --- before the first call ----------------------------------------------------------------
+
+    async def fit(self, request: dict[str, Any]) -> dict[str, Any]:
+        """``request``, or a smaller one after summarising older turns; ``UpstreamError``
+        (``context_too_long``) when even that cannot fit."""
+        sizing = await database_sync_to_async(_sizing)(self.reply_id)
+        self._window = sizing.window
+        budget = self._budget(request)
+        self._base_size = sizing.size()
+        if self._base_size <= budget:  # clearly below the window: no round trip
+            return request
+        await self._count_uncounted(sizing, request["model"])
+        self._base_size = sizing.size()
+        if self._base_size <= budget:
+            return request
+        older, _recent = _split(sizing.history)
+        if older:
+            await self._notify("Summarising earlier turns to fit the model's context window…")
+            await _summarise(sizing.reply, older)
+            request = await database_sync_to_async(self._request_for)(self.reply_id)
+        self._base_size = await claude_messages.count_tokens(request) + SAFETY_TOKENS
+        if self._base_size > budget:
+            raise UpstreamError("context_too_long", _TOO_LONG)
         return request
-    await _count_missing(reply, history, request)
-    budget = window - request["max_tokens"]
-    if _known_size(reply, history) <= budget:
-        return request
-    older, _recent = _split(history)
-    if older:
-        await notify("Summarising earlier turns to fit the model's context window…")
-        await _summarise(reply, older)
-        request = await database_sync_to_async(request_for)(reply_id)
-    exact = await claude_messages.count_tokens(request)
-    if exact > budget:
-        raise UpstreamError("context_too_long", _TOO_LONG)
-    return request
+
+    def _budget(self, request: dict[str, Any]) -> int:
+        return self._window - request["max_tokens"]
+
+    async def _count_uncounted(self, sizing: Sizing, model: str) -> None:
+        """Count the messages known only by their bound (a few at a time); keep the counts."""
+        gate = asyncio.Semaphore(COUNT_CONCURRENCY)
+
+        async def count(message: Message) -> None:
+            async with gate:
+                message.token_count = await _count_message(model, message, sizing)
+            self.counts[message.pk] = message.token_count
+
+        await asyncio.gather(*(count(m) for m in sizing.history if m.token_count is None))
+
+    # --- before every later call --------------------------------------------------------------
+
+    async def __call__(self, base: dict[str, Any], request: dict[str, Any]) -> Refit:
+        """What must change so that ``request`` (``base`` and the reply's own rounds) fits."""
+        budget = self._budget(request)
+        own = request["messages"][len(base["messages"]) :]
+        own_bound = messages_bound(own)
+        if self._measured is not None and own_bound >= self._measured[1]:
+            size = self._measured[0] + own_bound - self._measured[1]
+        else:
+            size = self._base_size + own_bound
+        if size <= budget:
+            return Refit()
+        size = await self._count(request, own_bound)
+        if size <= budget:
+            return Refit()
+        refit = Refit()
+        if await self._summarise_older():
+            fresh = await database_sync_to_async(self._request_for)(self.reply_id)
+            base = {**base, "messages": fresh["messages"]}
+            request = {**request, "messages": [*base["messages"], *own]}
+            self._base_size = await claude_messages.count_tokens(base)
+            size = await self._count(request, own_bound)
+            refit = Refit(base=base)
+            if size <= budget:
+                return refit
+        return await self._cut_results(refit, request, own, size - budget)
+
+    async def _count(self, request: dict[str, Any], own_bound: int) -> int:
+        # The request as sent, tools included: nothing is left to estimate.
+        tokens = await claude_messages.count_tokens(request)
+        self._measured = (tokens, own_bound)
+        return tokens
+
+    async def _summarise_older(self) -> bool:
+        sizing = await database_sync_to_async(_sizing)(self.reply_id)
+        older, _recent = _split(sizing.history)
+        if not older:
+            return False
+        await self._notify("Summarising earlier turns to fit the model's context window…")
+        await _summarise(sizing.reply, older)
+        return True
+
+    async def _cut_results(
+        self, refit: Refit, request: dict[str, Any], own: list[dict[str, Any]], over: int
+    ) -> Refit:
+        """Cut the longest of the reply's tool results to a fair share of the room left."""
+        results = {
+            b["tool_use_id"]: b["content"]
+            for m in own
+            for b in m.get("content", [])
+            if isinstance(b, dict)
+            and b.get("type") == "tool_result"
+            and isinstance(b.get("content"), str)
+        }
+        for use_id, text in results.items():
+            self._results.setdefault(use_id, text)
+        cut: dict[str, str] = {}
+        for _try in range(CUT_TRIES):
+            lengths = {use_id: len(text) for use_id, text in results.items()}
+            room = sum(lengths.values()) - over * CUT_CHARS_PER_TOKEN
+            cap = _fair_share(lengths, room)
+            longer = {use_id for use_id, length in lengths.items() if length > cap}
+            if room <= 0 or not longer:
+                break
+            for use_id in longer:
+                results[use_id] = cut[use_id] = _cut(self._results[use_id], cap)
+            request = {**request, "messages": _with_results(request["messages"], cut)}
+            size = await self._count(request, messages_bound(request["messages"]))
+            self._measured = None  # the rounds changed: size them afresh next time
+            over = size - self._budget(request)
+            if over <= 0:
+                return Refit(base=refit.base, cut=cut, note=self._cut_note(own, cut))
+        raise UpstreamError("context_too_long", _TOO_LONG_IN_TOOLS)
+
+    def _cut_note(self, own: list[dict[str, Any]], cut: dict[str, str]) -> str:
+        """One note for every result of the reply cut so far (it replaces the earlier one)."""
+        names = {
+            b.get("id"): b.get("name", "a tool")
+            for m in own
+            for b in m.get("content", [])
+            if isinstance(b, dict) and b.get("type") == "tool_use"
+        }
+        for use_id in cut:
+            self._cut_names[use_id] = names.get(use_id, "a tool")
+        parts = [
+            f"{name} ({len(self._results[use_id]):,} characters)"
+            for use_id, name in self._cut_names.items()
+        ]
+        return (
+            "Tool results were too long for the model's context window and were cut short "
+            f"before Claude read them: {', '.join(parts)}."
+        )
+
+
+def _with_results(messages: list[dict[str, Any]], cut: Mapping[str, str]) -> list[dict[str, Any]]:
+    def block(b: dict[str, Any]) -> dict[str, Any]:
+        if isinstance(b, dict) and b.get("type") == "tool_result" and b.get("tool_use_id") in cut:
+            return {**b, "content": cut[b["tool_use_id"]]}
+        return b
+
+    return [
+        {**m, "content": [block(b) for b in m["content"]]}
+        if isinstance(m.get("content"), list)
+        else m
+        for m in messages
+    ]

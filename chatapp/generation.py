@@ -10,12 +10,16 @@
 - **Tool rounds.** When the model stops for ``tool_use`` the tools run (concurrently) and
   their results go back in one user turn; ``pause_turn`` is sent back as it is. At most
   ``max_rounds`` calls, then the reply stops with a note.
+- **The context window.** Before every call (tool rounds and retries included) the plan's
+  ``fit_call`` (``compaction.ContextGuard``) may replace the conversation part of the request
+  (older turns summarised) or cut tool results short; the content keeps what Claude was sent.
 - **The record.** ``calls`` holds the usage of every call that reached Claude (each is billed),
   ``attempts`` the error and partial text of every attempt that broke, ``notes`` what the reader
   should be told. ``final_content()`` is what the message stores: every round's blocks as
   received, tool results in between, and never a tool call left without its result.
 
-No database access here: the reply service reads the plan before and writes the record after.
+No database access here (except through ``fit_call``, only when a call would overflow the
+window): the reply service reads the plan before and writes the record after.
 """
 
 import asyncio
@@ -40,6 +44,8 @@ from chatapp.relay import RelayEvent, ReplyReset, ToolCard
 Notify = Callable[[str], Awaitable[None]]
 BeforeCall = Callable[[dict[str, Any]], Awaitable[None]]
 ToolRunner = Callable[[str, dict[str, Any]], Awaitable["ToolOutcome"]]
+# (the conversation part of the request, the request about to be sent) → what must change
+FitCall = Callable[[dict[str, Any], dict[str, Any]], Awaitable["Refit"]]
 
 CONTINUE_PROMPT = (
     "Your previous reply was cut off. Continue it exactly where it stopped, without repeating "
@@ -54,6 +60,15 @@ class ToolOutcome:
 
     text: str
     is_error: bool = False
+
+
+@dataclass(frozen=True)
+class Refit:
+    """What must change before a call so that it fits the model's context window."""
+
+    base: dict[str, Any] | None = None  # the conversation with older turns summarised
+    cut: dict[str, str] = field(default_factory=dict)  # tool_use_id → the result, cut short
+    note: str = ""
 
 
 @dataclass
@@ -74,6 +89,8 @@ class GenerationPlan:
     max_recoveries: int = 2
     max_rounds: int = 8
     run_tool: ToolRunner | None = None
+    fit_call: FitCall | None = None  # keeps every call within the context window
+    notes: list[str] = field(default_factory=list)  # shown with the reply from the start
 
 
 def text_of(blocks: list[dict[str, Any]]) -> str:
@@ -121,7 +138,7 @@ class ReplyGeneration:
         self.content: list[dict[str, Any]] = list(plan.content)
         self.calls: list[Call] = []
         self.attempts: list[dict[str, Any]] = []
-        self.notes: list[str] = []
+        self.notes: list[str] = list(plan.notes)
         self.tool_ms: dict[str, int] = {}
         self.stop_reason = ""
         self.stop_details: dict[str, Any] | None = None
@@ -131,6 +148,7 @@ class ReplyGeneration:
         self._streamed = ""  # text of the attempt streaming right now
         self._background: set[asyncio.Task] = set()
         self._cards = 0
+        self._fit_note = ""
 
     # --- what the relay reads --------------------------------------------------------------
 
@@ -221,7 +239,7 @@ class ReplyGeneration:
         """One call; a stream that breaks after it started is requested again."""
         for attempt in range(self.plan.max_recoveries + 1):
             try:
-                async for event in self._stream(self._request(nudge=nudge)):
+                async for event in self._stream(nudge=nudge):
                     yield event
                 return
             except UpstreamError as failure:
@@ -233,8 +251,32 @@ class ReplyGeneration:
                     raise
                 yield self._recover(failure, attempt + 2)
 
-    async def _stream(self, request: dict[str, Any]) -> AsyncIterator[RelayEvent]:
+    async def _fitted(self, *, nudge: bool) -> dict[str, Any]:
+        """The next request, made to fit the context window: every tool round and retry adds
+        to the prompt, so each call is checked again (older turns summarised, long tool
+        results cut short; the stored content keeps what Claude was actually sent)."""
+        request = self._request(nudge=nudge)
+        if self.plan.fit_call is None:
+            return request
+        refit = await self.plan.fit_call(self.plan.request, request)
+        if refit.base is None and not refit.cut:
+            return request
+        if refit.base is not None:
+            self.plan.request = refit.base
+        self.content = [
+            {**b, "content": refit.cut[b["tool_use_id"]]}
+            if b.get("type") == "tool_result" and b.get("tool_use_id") in refit.cut
+            else b
+            for b in self.content
+        ]
+        if refit.note:  # it says what was cut so far: it replaces the last one
+            self.notes = [n for n in self.notes if n != self._fit_note] + [refit.note]
+            self._fit_note = refit.note
+        return self._request(nudge=nudge)
+
+    async def _stream(self, *, nudge: bool) -> AsyncIterator[RelayEvent]:
         self._streamed = ""
+        request = await self._fitted(nudge=nudge)
         if self._before_call is not None:
             await self._before_call(request)
         async for event in claude_messages.stream_reply(request, on_retry=self._on_retry):

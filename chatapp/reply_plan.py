@@ -2,7 +2,9 @@
 the thinking and tools it may use, and how broken streams may be recovered.
 
 Everything is read from the database here, before the reply's first call; the generation
-(chatapp/generation.py) then runs without touching the database.
+(chatapp/generation.py) then runs without touching the database, except through the context
+guard it is handed (``compaction.ContextGuard``), which may summarise older turns when a tool
+round outgrows the window.
 """
 
 from collections.abc import Awaitable, Callable
@@ -11,15 +13,17 @@ from typing import Any
 from channels.db import database_sync_to_async
 from django.conf import settings
 
-from chatapp import compaction, thinking, tools
+from chatapp import compaction, conversation_settings, thinking, tools
 from chatapp.generation import GenerationPlan
 from chatapp.models import ClaudeModel, Message
 
 Notify = Callable[[str], Awaitable[None]]
 
 
-def _plan(reply_id: int, request: dict[str, Any], continuing: bool) -> GenerationPlan:
-    reply = Message.objects.get(pk=reply_id)
+def _plan(
+    reply_id: int, request: dict[str, Any], continuing: bool, guard: compaction.ContextGuard
+) -> GenerationPlan:
+    reply = Message.objects.select_related("conversation").get(pk=reply_id)
     model = ClaudeModel.objects.filter(pk=reply.model).first()
     capabilities = model.capabilities if model else {}
     request = {
@@ -32,13 +36,20 @@ def _plan(reply_id: int, request: dict[str, Any], continuing: bool) -> Generatio
         ),
         **tools.request_params(),
     }
+    # Last: whether a temperature may go with it depends on everything above.
+    sampling, note = conversation_settings.temperature_params(
+        reply.conversation.temperature, model, request
+    )
+    request.update(sampling)
     return GenerationPlan(
+        notes=[note] if note and not continuing else [],
         request=request,
         accepts_prefill=bool(capabilities.get("prefill")),
         content=list(reply.content) if continuing else [],
         max_recoveries=settings.CHATAPP_STREAM_RECOVERIES,
         max_rounds=settings.CHATAPP_TOOL_ROUNDS,
         run_tool=tools.runner(reply.conversation_id),
+        fit_call=guard,
     )
 
 
@@ -48,8 +59,12 @@ async def plan_for(
     continuing: bool,
     request_for: Callable[[int], dict[str, Any]],
     notify: Notify,
+    guard: compaction.ContextGuard | None = None,
 ) -> GenerationPlan:
-    """The plan of a reply; ``UpstreamError`` when the conversation cannot be made to fit."""
+    """The plan of a reply; ``UpstreamError`` when the conversation cannot be made to fit.
+    ``guard`` (made here if not given) then checks every call of the reply again."""
+    if guard is None:
+        guard = compaction.ContextGuard(reply_id, request_for=request_for, notify=notify)
     request = await database_sync_to_async(request_for)(reply_id)
-    request = await compaction.fit(reply_id, request, request_for=request_for, notify=notify)
-    return await database_sync_to_async(_plan)(reply_id, request, continuing)
+    request = await guard.fit(request)
+    return await database_sync_to_async(_plan)(reply_id, request, continuing, guard)

@@ -77,14 +77,46 @@ async def test_a_conversation_beyond_the_window_is_summarised_and_answered(
     ]
 
 
-async def test_each_message_is_counted_once(claude, finish_replies):
+def counts(claude):
+    return [r for r in claude.requests() if r["path"] == "/v1/messages/count_tokens"]
+
+
+async def small_window(claude, settings, tokens, model="claude-sonnet-4-6"):
+    """A model whose window (ours and the upstream's) is ``tokens``; replies of 1,000 tokens."""
+    settings.CHATAPP_MAX_OUTPUT_TOKENS = 1000
+    claude.set_context_window(model, tokens)
+    await ClaudeModel.objects.filter(pk=model).aupdate(context_window=tokens)
+
+
+async def test_a_short_conversation_asks_for_no_count_before_its_replies(claude, finish_replies):
     conversation = await database_sync_to_async(lambda: make_conversation(make_user()))()
-    await ask(conversation, "first")
-    await ask(conversation, "second")
-    counted = [r for r in claude.requests() if r["path"] == "/v1/messages/count_tokens"]
-    assert len(counted) == 2  # one per question; replies are sized from their usage
-    sizes = [m.token_count async for m in Message.objects.filter(conversation=conversation)]
-    assert all(size and size > 0 for size in sizes)
+    first = await ask(conversation, "first")
+    second = await ask(conversation, "second")
+
+    assert first[-1]["status"] == second[-1]["status"] == "complete"
+    assert counts(claude) == []  # far below the window: sized locally, no round trip
+    assert len(reply_requests(claude)) == 2
+    messages = [m async for m in Message.objects.filter(conversation=conversation)]
+    # Replies are sized from their usage; questions stay uncounted until that is worth it.
+    assert [m.token_count for m in messages if m.role == "user"] == [None, None]
+    assert all(m.token_count > 0 for m in messages if m.role == "assistant")
+
+
+async def test_near_the_limit_a_question_is_counted_once_and_the_count_kept(
+    claude, settings, finish_replies
+):
+    # 12,000 tokens, 1,000 for the reply: this question's bound (about 12,000 with the room
+    # kept for tools) is over, its real size (about 9,500) is not.
+    await small_window(claude, settings, 12_000)
+    conversation = await database_sync_to_async(lambda: make_conversation(make_user()))()
+    near = await ask(conversation, "word " * 6000)
+    later = await ask(conversation, "And briefly?")
+
+    assert near[-1]["status"] == later[-1]["status"] == "complete"
+    assert not any(f["type"] == "notice" for f in near + later)  # nothing was summarised
+    assert len(counts(claude)) == 1  # the long question, once; the short one by its bound
+    question = await Message.objects.filter(conversation=conversation, role="user").afirst()
+    assert question.token_count == 7503  # kept with the reply's final write (30,000 chars / 4)
 
 
 async def test_a_question_too_long_even_after_summarising_is_refused_in_plain_words(
@@ -98,3 +130,78 @@ async def test_a_question_too_long_even_after_summarising_is_refused_in_plain_wo
     assert frames[-1]["error"]["code"] == "context_too_long"
     assert "too long for the model" in frames[-1]["error"]["message"]
     assert reply_requests(claude) == []  # nothing was sent that would have failed
+
+
+# --- Tool rounds: every call is fitted again ---------------------------------------------------
+
+SEARCH = '[[tool:search_documents {"query": "zebra", "max_results": 10}]]'
+
+
+def sent_results(request):
+    return [
+        block
+        for message in request["body"]["messages"]
+        if isinstance(message["content"], list)
+        for block in message["content"]
+        if block.get("type") == "tool_result"
+    ]
+
+
+async def test_tool_results_that_would_overflow_the_window_are_cut_short_and_the_reply_completes(
+    claude, settings, finish_replies
+):
+    # Each search returns about 6,000 characters (1,500 tokens); three rounds of them would
+    # take the prompt past the 5,000-token window, which the upstream refuses with a 400.
+    await small_window(claude, settings, 5000)
+    conversation = await database_sync_to_async(lambda: make_conversation(make_user()))()
+    frames = await ask(conversation, f"Zebras? {'zebra stripes ' * 500} {SEARCH} [[tool_rounds:3]]")
+
+    assert frames[-1]["status"] == "complete" and frames[-1]["error"] is None
+    calls = reply_requests(claude)
+    assert len(calls) == 4  # three tool rounds and the answer, none refused
+    marked = [r for r in sent_results(calls[-1]) if "characters were left out" in r["content"]]
+    assert marked  # the model was told where a result was cut
+    (note,) = frames[-1]["notes"]
+    assert note.startswith("Tool results were too long for the model's context window")
+    assert "search_documents" in note
+    reply = await Message.objects.aget(pk=frames[-1]["message_id"])
+    stored = [b for b in reply.content if b["type"] == "tool_result"]
+    assert [b["content"] for b in stored] == [r["content"] for r in sent_results(calls[-1])]
+
+
+async def test_a_tool_loop_that_outgrows_the_window_summarises_earlier_turns_on_the_way(
+    claude, settings, finish_replies
+):
+    # The conversation (about 9,000 tokens) fits 13,000 less 1,000 for the reply; three
+    # searches of about 1,500 tokens each do not, until the earlier turns are summarised.
+    await small_window(claude, settings, 13_000)
+
+    def earlier_turns():
+        conversation = make_conversation(make_user())
+        for number in range(4):  # 8 messages of 1,000 tokens, counted as replies are
+            question, answer = make_exchange(
+                conversation, f"Question {number}: " + "why " * 1000, "Because. " * 444
+            )
+            question.token_count = answer.token_count = 1000
+            question.save()
+            answer.save()
+        return conversation
+
+    conversation = await database_sync_to_async(earlier_turns)()
+    frames = await ask(conversation, f"Zebras? {'zebra stripes ' * 200} {SEARCH} [[tool_rounds:3]]")
+
+    assert frames[-1]["status"] == "complete" and frames[-1]["error"] is None
+    kinds = [f["type"] for f in frames]
+    summarising = kinds.index("notice")
+    assert "Summarising earlier turns" in frames[summarising]["text"]
+    assert "tool_call" in kinds[:summarising]  # during the tool loop, not before it
+    assert frames[-1]["notes"] == [
+        "Earlier turns (4 messages) were summarised to fit the model's context window."
+    ]
+    calls = reply_requests(claude)
+    assert len(calls) == 4
+    first = calls[-1]["body"]["messages"][0]["content"]
+    assert any(SUMMARY_HEADING in block.get("text", "") for block in first)
+    saved = await Conversation.objects.aget(pk=conversation.pk)
+    assert saved.summary and saved.summary_through_id is not None
+    assert await UsageRecord.objects.filter(purpose="summary", conversation=conversation).aexists()

@@ -7,7 +7,7 @@ Routes:
     POST /v1/messages/batches, GET /v1/messages/batches (list),
     GET|DELETE /v1/messages/batches/{id}, POST …/{id}/cancel, GET …/{id}/results (JSONL)
     POST /_control/faults | /_control/reset | /_control/pace | /_control/clock | /_control/batches
-         | /_control/stamps
+         | /_control/stamps | /_control/models
     GET  /_control/requests | /_control/state | /_control/stamps
 The control routes are for tests and demos; never expose this server beyond loopback.
 """
@@ -96,6 +96,7 @@ class OfflineUpstream:
             ("GET", "/_control/state"): self.control_state,
             ("POST", "/_control/batches"): self.control_batches,
             ("POST", "/_control/stamps"): self.control_stamps,
+            ("POST", "/_control/models"): self.control_models,
             ("GET", "/_control/stamps"): self.stamps,
         }
 
@@ -159,7 +160,7 @@ class OfflineUpstream:
             return
         validation.check_headers(request.headers)
         body = validation.parse_body(request.body)
-        model = validation.validate_request(body)
+        model = self.state.sized(validation.validate_request(body))
         agentic.check_signatures(body)
         fault = fault or magic_fault(replies.last_user_text(body))
         if fault is not None and fault.kind == "status":
@@ -400,6 +401,21 @@ class OfflineUpstream:
             self.state.batches.drop_results_after = int(drop)
         await send_json(send, 200, self._state_summary())
 
+    async def control_models(self, request: Request, receive: Receive, send: Send) -> None:
+        """`{"model": id, "context_window": N}`: requests to that model whose prompt is over N
+        tokens get the API's 400 `prompt is too long` (until reset)."""
+        try:
+            raw = request.json()
+            model, window = raw.get("model"), raw.get("context_window")
+        except (ValueError, AttributeError):
+            model = window = None
+        if find_model(str(model)) is None or not isinstance(window, int) or window < 1:
+            error = "give model (a catalogue id) and context_window (an integer >= 1)"
+            await send_json(send, 400, {"error": error})
+            return
+        self.state.context_windows[model] = window
+        await send_json(send, 200, self._state_summary())
+
     async def control_state(self, request: Request, receive: Receive, send: Send) -> None:
         await send_json(send, 200, self._state_summary())
 
@@ -413,6 +429,7 @@ class OfflineUpstream:
             "clock": self.state.clock.now(),
             "batch_seconds": self.state.batches.processing_seconds,
             "default_batch_seconds": self.state.batches.default_processing_seconds,
+            "context_windows": dict(self.state.context_windows),
         }
 
 

@@ -1,5 +1,5 @@
 """The mutable state of one offline upstream: pace, queued faults, request log, cache, clock,
-message batches.
+message batches, context windows set smaller than the catalogue's.
 
 Only the server's own event loop touches it (control goes through HTTP), so it needs no locks.
 """
@@ -9,11 +9,13 @@ from __future__ import annotations
 import json
 import os
 from collections import deque
+from dataclasses import replace
 from typing import Any
 
 from .batches import BatchStore
 from .cache import CacheDiagnostics, Clock, PromptCache
 from .faults import Fault
+from .models import ModelSpec
 from .stamps import StampLog
 
 DEFAULT_TOKENS_PER_SECOND = 60.0
@@ -79,8 +81,16 @@ class UpstreamState:
         self.batches = BatchStore(self.clock, batch_seconds)
         self._faults: deque[Fault] = deque()
         self._log: deque[dict[str, Any]] = deque(maxlen=MAX_LOGGED_REQUESTS)
+        # Smaller context windows for some models (tests of long prompts without megabytes).
+        self.context_windows: dict[str, int] = {}
+
+    def sized(self, model: ModelSpec) -> ModelSpec:
+        """``model`` with the context window set for it through /_control/models, if any."""
+        window = self.context_windows.get(model.id)
+        return model if window is None else replace(model, max_input_tokens=window)
 
     def reset(self) -> None:
+        self.context_windows.clear()
         self.pace = self.default_pace
         self.first_token_seconds = self.default_first_token
         self.stamps.clear()

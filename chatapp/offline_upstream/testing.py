@@ -88,6 +88,11 @@ class UpstreamControl:
         written so far] per text delta."""
         return self._call("GET", "/_control/stamps")["streams"]
 
+    def set_context_window(self, model: str, tokens: int) -> None:
+        """Give ``model`` a smaller context window (until reset): a longer prompt gets the
+        API's 400 ``prompt is too long``, so long-conversation tests stay small."""
+        self._call("POST", "/_control/models", {"model": model, "context_window": tokens})
+
     def state(self) -> dict[str, Any]:
         """Current and default pace, queued faults, clock reading, batch processing time."""
         return self._call("GET", "/_control/state")
