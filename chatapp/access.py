@@ -1,8 +1,18 @@
 """Every object is fetched through its owner. Views and consumers use only these helpers."""
 
+from typing import Any
+
 from django.http import Http404
 
-from chatapp.models import Attachment, AttachmentKind, BatchItem, BatchJob, Conversation, Message
+from chatapp.models import (
+    Attachment,
+    AttachmentKind,
+    BatchItem,
+    BatchJob,
+    Conversation,
+    Message,
+    PromptPreset,
+)
 
 
 class NotYours(Exception):
@@ -84,3 +94,13 @@ def get_item_in_batch_job(job: BatchJob, item_id: int) -> BatchItem:
         return job.items.get(pk=item_id)
     except BatchItem.DoesNotExist:
         raise Http404("No such document in this batch job") from None
+
+
+def get_preset_for_user(user, preset_id: Any) -> PromptPreset:
+    """The user's prompt preset, or Http404 (missing, someone else's, or not an id)."""
+    if not isinstance(preset_id, int) or isinstance(preset_id, bool):
+        raise Http404("No such preset")
+    try:
+        return PromptPreset.objects.get(pk=preset_id, owner=user)
+    except PromptPreset.DoesNotExist:
+        raise Http404("No such preset") from None

@@ -16,6 +16,7 @@ from chatapp.models import (
     MessageBatch,
     ModelPrice,
     MonthlySpend,
+    PromptPreset,
     UsageRecord,
 )
 
@@ -38,6 +39,14 @@ class ConversationAdmin(admin.ModelAdmin):
     list_display = ["id", "title", "owner", "model", "updated_at"]
     list_select_related = ["owner"]
     search_fields = ["title", "owner__username"]
+    raw_id_fields = ["owner"]
+
+
+@admin.register(PromptPreset)
+class PromptPresetAdmin(admin.ModelAdmin):
+    list_display = ["name", "owner", "model", "temperature", "updated_at"]
+    list_select_related = ["owner"]
+    search_fields = ["name", "owner__username"]
     raw_id_fields = ["owner"]
 
 

@@ -11,16 +11,26 @@ from django.conf import settings
 from django.core.exceptions import BadRequest
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 
-from chatapp import branches, budgets, costs, estimates, model_router, replies, thinking, titles
-from chatapp.access import get_conversation_for_user
+from chatapp import (
+    branches,
+    budgets,
+    conversation_settings,
+    costs,
+    estimates,
+    presets,
+    replies,
+    thinking,
+    titles,
+)
+from chatapp.access import get_conversation_for_user, get_preset_for_user
 from chatapp.accounting import format_usd
 from chatapp.claude.types import UpstreamError
+from chatapp.conversation_settings import SettingsError
 from chatapp.models import ClaudeModel, Conversation
 from chatapp.presenters import conversation_json, message_json
 
 MAX_BODY_BYTES = 256 * 1024
 MAX_TITLE_CHARS = 200
-MAX_SYSTEM_PROMPT_CHARS = 50_000
 
 
 def json_error(message: str, status: int) -> JsonResponse:
@@ -100,30 +110,29 @@ def _text_field(data: dict[str, Any], name: str, limit: int) -> str:
     return value.strip() if name == "title" else value
 
 
-def _model_field(data: dict[str, Any]) -> str:
-    model = data["model"]
-    if model == model_router.AUTO:  # the router picks per message
-        return model
-    if not isinstance(model, str) or not ClaudeModel.objects.filter(pk=model, is_active=True):
-        raise BadRequest(f"Unknown model {str(model)[:100]!r}.")
-    return model
-
-
-def _conversation_changes(data: dict[str, Any]) -> dict[str, str]:
-    changes = {}
-    if "title" in data:
-        changes["title"] = _text_field(data, "title", MAX_TITLE_CHARS)
-    if "system_prompt" in data:
-        changes["system_prompt"] = _text_field(data, "system_prompt", MAX_SYSTEM_PROMPT_CHARS)
-    if "model" in data:
-        changes["model"] = _model_field(data)
+def _conversation_changes(user: Any, data: dict[str, Any], current_model: str) -> dict[str, Any]:
+    """Title and settings from ``data``; a ``preset`` (the user's) is applied first, so fields
+    named beside it win."""
+    changes: dict[str, Any] = {}
+    try:
+        if "preset" in data:
+            changes.update(presets.conversation_fields(get_preset_for_user(user, data["preset"])))
+        if "title" in data:
+            changes["title"] = _text_field(data, "title", MAX_TITLE_CHARS)
+        changes.update(
+            conversation_settings.changes(data, changes.get("model", current_model))
+        )
+    except SettingsError as exc:
+        raise BadRequest(str(exc)) from None
     return changes
 
 
 @api_endpoint("GET", "POST")
 def conversations(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
-        changes = _conversation_changes(read_json(request))
+        changes = _conversation_changes(
+            request.user, read_json(request), settings.CHATAPP_DEFAULT_MODEL
+        )
         changes.setdefault("model", settings.CHATAPP_DEFAULT_MODEL)
         conversation = Conversation.objects.create(owner=request.user, **changes)
         return JsonResponse(conversation_json(conversation), status=201)
@@ -135,7 +144,7 @@ def conversations(request: HttpRequest) -> HttpResponse:
 def conversation_detail(request: HttpRequest, conversation_id: int) -> HttpResponse:
     conversation = get_conversation_for_user(request.user, conversation_id)
     if request.method == "PATCH":
-        changes = _conversation_changes(read_json(request))
+        changes = _conversation_changes(request.user, read_json(request), conversation.model)
         for name, value in changes.items():
             setattr(conversation, name, value)
         conversation.save(update_fields=[*changes, "updated_at"])
@@ -177,10 +186,10 @@ def models(request: HttpRequest) -> HttpResponse:
                     "display_name": m.display_name,
                     "tier": m.tier,
                     "context_window": m.context_window,
-                    "max_output_tokens": m.max_output_tokens,
                     "image_tier": m.image_tier,
                     "priced": bool(m.prices.all()),
                     "thinking": thinking.choices(m.capabilities),
+                    **conversation_settings.model_facts(m),
                 }
                 for m in rows
             ],

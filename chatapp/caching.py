@@ -1,5 +1,6 @@
 """A conversation's prompt-cache settings, read from the database for ``claude/prompt.py``:
-the TTL its pace of questions calls for, and the previous reply's API id for diagnostics.
+the TTL its settings ask for or its pace of questions calls for, and the previous reply's API
+id for diagnostics.
 
 Synchronous (ORM): call from the thread that builds the request. The rule and its arithmetic
 are in docs/caching.md.
@@ -8,11 +9,14 @@ are in docs/caching.md.
 from chatapp.accounting import rates_in_force
 from chatapp.claude.pricing import pick_band
 from chatapp.claude.prompt import PACE_GAPS, choose_ttl
-from chatapp.models import Conversation, Role
+from chatapp.models import CacheTtl, Conversation, Role
 
 
 def ttl_for(conversation: Conversation, before_message_id: int, model_id: str) -> str:
-    """"5m" or "1h" for a request answering the questions asked before that message."""
+    """"5m" or "1h" for a request answering the questions asked before that message: the
+    conversation's preference (its settings panel), else what its pace calls for."""
+    if conversation.cache_ttl != CacheTtl.AUTO:
+        return conversation.cache_ttl
     asked_at = list(
         conversation.messages.filter(role=Role.USER, pk__lt=before_message_id)
         .order_by("-pk")

@@ -30,7 +30,7 @@ from django.db.models import F
 from django.http import Http404
 from django.utils import timezone
 
-from chatapp import accounting, caching, thinking, tools
+from chatapp import accounting, caching, conversation_settings, thinking, tools
 from chatapp.access import get_conversation_for_user
 from chatapp.claude import messages as claude_messages
 from chatapp.claude import pricing
@@ -186,7 +186,8 @@ def basis_for(
     )
     model = _model(model_id, conversation)
     basis = Basis(model=model, bands=accounting.rates_in_force(model.pk))
-    limit = min(settings.CHATAPP_MAX_OUTPUT_TOKENS, model.max_output_tokens)
+    limit = (conversation_settings.reply_max_tokens(conversation, model) if conversation
+             else conversation_settings.default_max_output(model))
     params = thinking.request_params(model.capabilities, level, limit, model.max_output_tokens)
     basis.max_output = params.get("max_tokens", limit)
     basis.expected_output = _typical_output(user.pk, model.pk)

@@ -1,6 +1,7 @@
 """A conversation as Markdown or JSON, and that JSON imported back as a new conversation.
 
-The JSON (``FORMAT``, version 1) carries every message with its content blocks, the files
+The JSON (``FORMAT``, version 1) carries the conversation's settings (system prompt, model,
+max output, temperature, cache TTL) and every message with its content blocks, the files
 attached to it (listed, not included), its usage and cost, and ``parent_id`` and ``on_branch``
 so edited and regenerated versions survive a round trip. An import keeps each message's text
 and attachment list only: files, citations, tool calls and thinking are not trustworthy from
@@ -18,9 +19,10 @@ from django.db.models import Sum
 from django.utils import timezone
 from django.utils.text import slugify
 
-from chatapp import branches
+from chatapp import branches, conversation_settings
 from chatapp.accounting import format_usd
 from chatapp.models import (
+    CacheTtl,
     ClaudeModel,
     Conversation,
     Message,
@@ -97,6 +99,9 @@ def export_json(conversation: Conversation) -> dict[str, Any]:
             "title": conversation.title,
             "model": conversation.model,
             "system_prompt": conversation.system_prompt,
+            "max_output_tokens": conversation.max_output_tokens,
+            "temperature": conversation.temperature,
+            "cache_ttl": conversation.cache_ttl,
             "created_at": conversation.created_at.isoformat(),
         },
         "usage": {name: totals[name] or 0 for name in USAGE_NAMES},
@@ -130,6 +135,7 @@ def export_markdown(conversation: Conversation) -> str:
     lines = [f"# {title}", "", f"- Model: {conversation.model}",
              f"- Exported: {data['exported_at']}",
              f"- Cost: {'unpriced' if cost is None else f'${Decimal(cost):.4f}'}", ""]
+    lines[-1:-1] = _settings_lines(conversation)
     if conversation.system_prompt:
         lines += ["## System prompt", "", conversation.system_prompt, ""]
     for message in data["messages"]:
@@ -142,6 +148,18 @@ def export_markdown(conversation: Conversation) -> str:
         if message["role"] == Role.ASSISTANT:
             lines += [f"_{_usage_line(message)}_", ""]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _settings_lines(conversation: Conversation) -> list[str]:
+    """The settings that differ from the defaults, as list items."""
+    lines = []
+    if conversation.max_output_tokens:
+        lines.append(f"- Max output: {conversation.max_output_tokens:,} tokens")
+    if conversation.temperature is not None:
+        lines.append(f"- Temperature: {conversation.temperature:g}")
+    if conversation.cache_ttl != CacheTtl.AUTO:
+        lines.append(f"- Prompt cache: {CacheTtl(conversation.cache_ttl).label}")
+    return lines
 
 
 def filename(conversation: Conversation, extension: str) -> str:
@@ -224,8 +242,24 @@ def parse_import(data: Any) -> tuple[dict[str, str], list[ImportedMessage]]:
         "title": _text(head.get("title"), "The title", 10_000).strip()[:MAX_TITLE_CHARS],
         "model": _text(head.get("model"), "The model", 100),
         "system_prompt": _text(head.get("system_prompt"), "The system prompt", 50_000),
+        **_imported_settings(head),
     }
     return fields, [_parse_message(n, item) for n, item in enumerate(messages, start=1)]
+
+
+def _imported_settings(head: dict[str, Any]) -> dict[str, Any]:
+    """Max output, temperature and cache TTL (older exports have none: the defaults). The
+    model is not known yet here, so a temperature is only range-checked: it is kept, and left
+    out of requests to a model that takes none."""
+    try:
+        return {
+            "max_output_tokens": conversation_settings.max_output_tokens(
+                head.get("max_output_tokens"), None),
+            "temperature": conversation_settings.temperature(head.get("temperature"), None),
+            "cache_ttl": conversation_settings.cache_ttl(head.get("cache_ttl", CacheTtl.AUTO)),
+        }
+    except conversation_settings.SettingsError as exc:
+        raise ImportRefused(f"The conversation's settings: {exc}") from None
 
 
 def _content(message: ImportedMessage) -> list[dict[str, Any]]:
@@ -250,7 +284,8 @@ def import_conversation(owner, data: Any) -> Conversation:
     conversation = Conversation.objects.create(
         owner=owner, title=title if title.startswith("Imported") else f"{title} (imported)"
         [:MAX_TITLE_CHARS], model=_model_or_default(fields["model"]),
-        system_prompt=fields["system_prompt"],
+        system_prompt=fields["system_prompt"], max_output_tokens=fields["max_output_tokens"],
+        temperature=fields["temperature"], cache_ttl=fields["cache_ttl"],
     )
     created: dict[Any, Message] = {}
     previous: Message | None = None

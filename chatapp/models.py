@@ -96,6 +96,12 @@ class ModelPrice(models.Model):
         return f"{self.model_id} from {self.effective_from:%Y-%m-%d}"
 
 
+class CacheTtl(models.TextChoices):
+    AUTO = "auto", "Automatic"
+    FIVE_MINUTES = "5m", "5 minutes"
+    ONE_HOUR = "1h", "1 hour"
+
+
 class Conversation(models.Model):
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="conversations"
@@ -103,6 +109,17 @@ class Conversation(models.Model):
     title = models.CharField(max_length=200, blank=True)
     model = models.CharField(max_length=100)
     system_prompt = models.TextField(blank=True)
+    # The settings panel (chatapp/conversation_settings.py). None / "auto": the defaults, so a
+    # change of CHATAPP_MAX_OUTPUT_TOKENS or of the TTL rule reaches conversations left alone.
+    max_output_tokens = models.PositiveIntegerField(
+        null=True, blank=True, help_text="max_tokens of a reply (empty: the default), capped by "
+        "the model's limit"
+    )
+    temperature = models.FloatField(
+        null=True, blank=True, help_text="0–1 (empty: the model's default); only sent to models "
+        "that accept one, and never with extended thinking"
+    )
+    cache_ttl = models.CharField(max_length=4, choices=CacheTtl.choices, default=CacheTtl.AUTO)
     # Earlier turns summarised to fit the context window (chatapp/compaction.py): the summary
     # stands in for every message up to and including `summary_through`.
     summary = models.TextField(blank=True)
@@ -118,6 +135,30 @@ class Conversation(models.Model):
 
     def __str__(self) -> str:
         return self.title or f"Conversation {self.pk}"
+
+
+class PromptPreset(models.Model):
+    """A reusable system prompt of one user, optionally with a model and a temperature."""
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="prompt_presets"
+    )
+    name = models.CharField(max_length=100)
+    system_prompt = models.TextField(blank=True)
+    # Empty / None: applying the preset leaves the conversation's own model / temperature.
+    model = models.CharField(max_length=100, blank=True)
+    temperature = models.FloatField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "name"], name="one_preset_name_per_user")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
 
 
 class Role(models.TextChoices):
@@ -400,6 +441,11 @@ class BudgetReservation(models.Model):
     month = models.DateField()
     amount_usd = models.DecimalField(max_digits=14, decimal_places=8)
     created_at = models.DateTimeField(auto_now_add=True)
+    # A batch job's reservation lives as long as the job (a day or more, across restarts):
+    # it shrinks as its documents are answered, never freed as stale or at start-up.
+    batch_job = models.OneToOneField(
+        "BatchJob", null=True, blank=True, on_delete=models.SET_NULL, related_name="reservation"
+    )
 
     def __str__(self) -> str:
         return f"${self.amount_usd} held for {self.user_id}"
@@ -557,6 +603,8 @@ class BatchItem(UsageFields):
     error_code = models.CharField(max_length=40, blank=True)
     error_message = models.TextField(blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
+    # This document's worst case, held in the job's budget reservation while it is processing.
+    reserved_usd = models.DecimalField(max_digits=14, decimal_places=8, default=Decimal(0))
 
     class Meta:
         ordering = ["id"]

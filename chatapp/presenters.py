@@ -101,6 +101,9 @@ def conversation_json(conversation: Conversation) -> dict[str, Any]:
         "title": conversation.title,
         "model": conversation.model,
         "system_prompt": conversation.system_prompt,
+        "max_output_tokens": conversation.max_output_tokens,
+        "temperature": conversation.temperature,
+        "cache_ttl": conversation.cache_ttl,
         "created_at": conversation.created_at.isoformat(),
         "updated_at": conversation.updated_at.isoformat(),
     }

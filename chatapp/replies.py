@@ -31,6 +31,7 @@ from chatapp import (
     budgets,
     caching,
     compaction,
+    conversation_settings,
     flags,
     liveness,
     model_router,
@@ -81,6 +82,7 @@ class ReplyJob:
     continuing: bool = False  # `continue`: the reply goes on after its stored text
     initial_text: str = ""
     budget: budgets.CallBudget | None = None
+    guard: compaction.ContextGuard | None = None  # its exact token counts go in the final write
 
     shutting_down: bool = False  # stopped because the process stops: interrupted, not cancelled
 
@@ -218,11 +220,10 @@ def _request_for(reply_id: int) -> dict[str, Any]:
         if m.role == Role.USER or m.status in _HISTORY_STATUSES
     ]
     model = ClaudeModel.objects.filter(pk=reply.model).first()
-    limit = model.max_output_tokens if model else settings.CHATAPP_MAX_OUTPUT_TOKENS
     return build_request(
         model=reply.model,
         turns=turns,
-        max_tokens=min(settings.CHATAPP_MAX_OUTPUT_TOKENS, limit),
+        max_tokens=conversation_settings.reply_max_tokens(conversation, model),
         system_prompt=conversation.system_prompt,
         attachments=attachments.for_prompt(conversation, reply_id, model) if model else {},
         cache_ttl=caching.ttl_for(conversation, reply_id, reply.model),
@@ -344,6 +345,8 @@ def _finish(job: "ReplyJob", result: RelayResult, status_override: str | None) -
         _bill(reply, _record(job, result, reply.pk), calls, adding=job.continuing)
     reply.token_count = compaction.reply_token_count(reply.content, reply.output_tokens)
     reply.save()
+    if job.guard is not None:  # questions counted near the limit: kept for later replies
+        compaction.save_counts(job.guard.counts)
     return reply
 
 
@@ -382,8 +385,13 @@ async def _generate(job: ReplyJob) -> None:
         )
 
     try:
+        job.guard = compaction.ContextGuard(job.message_id, request_for=_request_for, notify=notify)
         plan = await reply_plan.plan_for(
-            job.message_id, continuing=job.continuing, request_for=_request_for, notify=notify
+            job.message_id,
+            continuing=job.continuing,
+            request_for=_request_for,
+            notify=notify,
+            guard=job.guard,
         )
         job.budget = budgets.CallBudget(job.user_id)
         job.generation = ReplyGeneration(plan, notify=notify, before_call=job.budget.before_call)
@@ -471,9 +479,14 @@ async def start_reply(
             conversation_id, text, tuple(attachment_ids), thinking
         )
         model_id, options["route"] = routed.decision.model, routed.decision.as_dict()
-    question, reply = await database_sync_to_async(_open_turn)(
-        conversation_id, text, model_id, tuple(attachment_ids), options, edit_of
-    )
+    try:
+        question, reply = await database_sync_to_async(_open_turn)(
+            conversation_id, text, model_id, tuple(attachment_ids), options, edit_of
+        )
+    except BaseException:
+        if routed is not None:  # refused after the router asked: bill it, free its reservation
+            await database_sync_to_async(model_router.record_confirmation)(routed, None)
+        raise
     if edit_of is not None:
         await branches.announce(conversation_id)
     if routed is not None:

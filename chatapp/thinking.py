@@ -4,7 +4,8 @@ The catalog's capabilities decide (``capabilities["thinking"]``: ``adaptive`` an
 ``enabled``; ``capabilities["effort"]``), so no request the API would reject is sent:
 adaptive thinking with an effort level on current models, a token budget (at least 1,024 and
 below ``max_tokens``) on older ones that only take ``enabled``. Temperature and a forced
-``tool_choice`` are never sent with thinking (the app sends neither at all).
+``tool_choice`` are never sent with thinking (conversation_settings.temperature_params leaves a
+conversation's temperature out then; the app forces no tool choice).
 """
 
 from typing import Any

@@ -1,6 +1,15 @@
 from django.urls import path
 
-from chatapp import api, api_attachments, api_branches, api_exports, api_search, batch_api, views
+from chatapp import (
+    api,
+    api_attachments,
+    api_branches,
+    api_exports,
+    api_presets,
+    api_search,
+    batch_api,
+    views,
+)
 
 app_name = "chatapp"
 
@@ -14,6 +23,8 @@ urlpatterns = [
         name="api-conversation",
     ),
     path("api/models/", api.models, name="api-models"),
+    path("api/presets/", api_presets.presets_collection, name="api-presets"),
+    path("api/presets/<int:preset_id>/", api_presets.preset_detail, name="api-preset"),
     path("api/search/", api_search.search_view, name="api-search"),
     path(
         "api/conversations/import/", api_exports.import_conversation, name="api-import"

@@ -5,7 +5,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from chatapp import thinking
+from chatapp import conversation_settings, thinking
 from chatapp.access import get_batch_job_for_user, get_conversation_for_user
 from chatapp.models import ClaudeModel
 
@@ -16,8 +16,9 @@ def chat(request: HttpRequest, conversation_id: int | None = None) -> HttpRespon
         get_conversation_for_user(request.user, conversation_id)
     models = [
         {"id": m.pk, "display_name": m.display_name, "tier": m.tier,
-         "image_tier": m.image_tier, "thinking": thinking.choices(m.capabilities)}
-        for m in ClaudeModel.objects.filter(is_active=True)
+         "image_tier": m.image_tier, "thinking": thinking.choices(m.capabilities),
+         **conversation_settings.model_facts(m)}
+        for m in ClaudeModel.objects.filter(is_active=True).prefetch_related("prices")
     ]
     return render(
         request,
@@ -26,6 +27,7 @@ def chat(request: HttpRequest, conversation_id: int | None = None) -> HttpRespon
             "conversation_id": conversation_id,
             "models": models,
             "default_model": settings.CHATAPP_DEFAULT_MODEL,
+            "default_max_output": settings.CHATAPP_MAX_OUTPUT_TOKENS,
         },
     )
 

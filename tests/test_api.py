@@ -161,7 +161,10 @@ def test_model_catalog_lists_active_models_with_their_facts(client_of):
     assert sonnet == {"id": "claude-sonnet-4-6", "display_name": "Claude Sonnet 4.6",
                       "tier": "sonnet", "context_window": 1_000_000, "max_output_tokens": 128_000,
                       "image_tier": "standard", "priced": True,
-                      "thinking": ["off", "low", "medium", "high", "max"]}
+                      "thinking": ["off", "low", "medium", "high", "max"],
+                      "default_max_output_tokens": 8192, "temperature": True,
+                      "cache_rates": {"input": "3", "cache_write_5m": "3.75",
+                                      "cache_write_1h": "6", "cache_read": "0.3"}}
     assert body["default"] == "claude-sonnet-4-6"
 
 

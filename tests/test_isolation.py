@@ -30,6 +30,7 @@ from chatapp.models import (
     BatchJob,
     Conversation,
     Message,
+    PromptPreset,
 )
 from config.asgi import application
 from tests.factories import make_conversation, make_exchange, make_user
@@ -74,6 +75,11 @@ DOORS = [
          "/api/conversations/{conversation}/attachments/{attachment}/"),
     Door("api-attachment-file", "GET",
          "/api/conversations/{conversation}/attachments/{attachment}/file/"),
+    Door("api-preset", "GET", "/api/presets/{preset}/"),
+    Door("api-preset", "PATCH", "/api/presets/{preset}/", {"name": "mine"}),
+    Door("api-preset", "DELETE", "/api/presets/{preset}/"),
+    # Someone else's preset can neither start a chat nor be applied to one's own.
+    Door("api-conversations", "POST", "/api/conversations/", {"preset": Ref("preset")}),
     Door("api-estimate", "POST", "/api/estimate/",
          {"conversation": Ref("conversation"), "text": "what will this cost?"}),
     Door("batch-job", "GET", "/batch-jobs/{batch_job}/", api=False),
@@ -89,6 +95,7 @@ NOT_OWNED = {
     "home": Door("home", "GET", "/", api=False),
     "api-conversations": Door("api-conversations", "GET", "/api/conversations/"),
     "api-models": Door("api-models", "GET", "/api/models/"),
+    "api-presets": Door("api-presets", "GET", "/api/presets/"),
     "api-budget": Door("api-budget", "GET", "/api/budget/"),
     "api-search": Door("api-search", "GET", "/api/search/?q=secret"),
     "api-import": Door("api-import", "POST", "/api/conversations/import/"),
@@ -120,8 +127,10 @@ def owned_objects(owner) -> dict[str, int]:
         job=job, document=attachment, document_name="secret.txt",
         status=BatchItemStatus.SUCCEEDED, content=[{"type": "text", "text": "secret answer"}],
     )
+    preset = PromptPreset.objects.create(owner=owner, name="private",
+                                         system_prompt="secret instructions")
     return {"conversation": conversation.pk, "message": reply.pk, "attachment": attachment.pk,
-            "batch_job": job.pk, "batch_item": item.pk}
+            "batch_job": job.pk, "batch_item": item.pk, "preset": preset.pk}
 
 
 def call(client: Client, door: Door, ids: dict[str, int]):
@@ -147,7 +156,8 @@ def snapshot(owner) -> list:
     attachments = list(Attachment.objects.filter(owner=owner).values())
     batch_jobs = list(BatchJob.objects.filter(owner=owner).values())
     batch_items = list(BatchItem.objects.filter(job__owner=owner).values())
-    return [conversations, messages, attachments, batch_jobs, batch_items]
+    presets = list(PromptPreset.objects.filter(owner=owner).values())
+    return [conversations, messages, attachments, batch_jobs, batch_items, presets]
 
 
 @pytest.fixture(autouse=True)

@@ -162,6 +162,25 @@ async def test_tokens_phrase_sets_the_reply_length(client):
     assert message.stop_reason == "end_turn"
 
 
+async def test_the_show_request_phrase_names_the_requests_settings(client):
+    shown = await client.messages.create(
+        # The SDK no longer names sampling parameters; the API still takes them.
+        model="claude-haiku-4-5", max_tokens=300, extra_body={"temperature": 0.25},
+        system=[{"type": "text", "text": "Answer like a pirate."}],
+        messages=[user("Who are you? [[show_request]]")],
+    )
+    assert ('Request settings: system prompt "Answer like a pirate."; temperature 0.25; '
+            "max_tokens 300.") in shown.content[0].text
+    plain = await client.messages.create(
+        model="claude-haiku-4-5", max_tokens=300, messages=[user("Who are you? [[show_request]]")]
+    )
+    assert "system prompt none; temperature default;" in plain.content[0].text
+    unasked = await client.messages.create(
+        model="claude-haiku-4-5", max_tokens=300, messages=[user("Who are you?")]
+    )
+    assert "Request settings" not in unasked.content[0].text
+
+
 async def test_max_tokens_cuts_the_reply(client):
     full = await client.messages.create(model=MODEL, max_tokens=1024, messages=[user(QUESTION)])
     cut = await client.messages.create(model=MODEL, max_tokens=10, messages=[user(QUESTION)])
@@ -325,11 +344,19 @@ def _cached(text: str, ttl: str = "5m") -> dict[str, Any]:
          anthropic.BadRequestError,
          "messages.0.content.0.image.source.base64: The image was specified using the "
          "image/jpeg media type, but the image appears to be a image/png image"),
+        ({**BASE, "temperature": 1.5}, anthropic.BadRequestError,
+         "temperature: Input should be less than or equal to 1"),
+        ({**BASE, "model": "claude-opus-4-7", "temperature": 0.5}, anthropic.BadRequestError,
+         "`temperature` is deprecated for this model."),
+        ({**BASE, "max_tokens": 4000, "temperature": 0.5, "thinking": {"type": "adaptive"}},
+         anthropic.BadRequestError,
+         "`temperature` may only be set to 1 when thinking is enabled."),
     ],
     ids=[
         "unknown-model", "no-max-tokens", "no-messages", "bad-role", "assistant-first",
         "five-breakpoints", "5m-before-1h", "small-budget", "budget-over-max", "enabled-on-4-7",
-        "max-tokens-over-model", "prefill", "wrong-media-type",
+        "max-tokens-over-model", "prefill", "wrong-media-type", "temperature-over-1",
+        "temperature-on-4-7", "temperature-with-thinking",
     ],
 )
 async def test_invalid_requests_get_the_api_errors(client, body, error, message):

@@ -43,10 +43,14 @@ class ModelFacts:
 
 # `prefill`: the model accepts a final assistant message to continue from (a broken stream
 # goes on where it stopped); the 4.6 generation and later reject it.
+# `temperature`: the model accepts a sampling temperature (0–1). Opus 4.7 and everything
+# after it (Sonnet 5, Haiku 5.5, …) answer a 400 "`temperature` is deprecated for this model";
+# Haiku up to 4.5 and Sonnet and Opus up to 4.6 take one.
 _ADAPTIVE = {"thinking": ["adaptive"], "effort": True, "citations": True, "pdf_input": True,
-             "prefill": False}
+             "prefill": False, "temperature": False}
+_ADAPTIVE_SAMPLED = {**_ADAPTIVE, "temperature": True}
 _BUDGET = {"thinking": ["enabled"], "effort": False, "citations": True, "pdf_input": True,
-           "prefill": True}
+           "prefill": True, "temperature": True}
 
 # The long-output batch beta (output-300k-2026-03-24), announced for Opus 4.8, 4.7, 4.6 and
 # Sonnet 4.6; batches only.
@@ -67,7 +71,8 @@ SEED_MODELS: tuple[ModelFacts, ...] = (
     ModelFacts("claude-sonnet-5", "Claude Sonnet 5", "sonnet", 1_000_000, 128_000, "high",
                1024, (Rates("2", "10", "2.50", "4", "0.20"),), _ADAPTIVE),
     ModelFacts("claude-sonnet-4-6", "Claude Sonnet 4.6", "sonnet", 1_000_000, 128_000,
-               "standard", 1024, (_SONNET_46,), _ADAPTIVE, batch_max_output_tokens=LONG_OUTPUT),
+               "standard", 1024, (_SONNET_46,), _ADAPTIVE_SAMPLED,
+               batch_max_output_tokens=LONG_OUTPUT),
     ModelFacts("claude-opus-5-5", "Claude Opus 5.5", "opus", 1_000_000, 128_000, "high",
                512, (Rates("4", "20", "5", "8", "0.20"),), _ADAPTIVE),
     ModelFacts("claude-opus-5", "Claude Opus 5", "opus", 1_000_000, 128_000, "high",
@@ -77,7 +82,7 @@ SEED_MODELS: tuple[ModelFacts, ...] = (
     ModelFacts("claude-opus-4-7", "Claude Opus 4.7", "opus", 1_000_000, 128_000, "high",
                2048, (_OPUS_5,), _ADAPTIVE, batch_max_output_tokens=LONG_OUTPUT),
     ModelFacts("claude-opus-4-6", "Claude Opus 4.6", "opus", 1_000_000, 128_000, "standard",
-               4096, (_OPUS_5,), _ADAPTIVE, batch_max_output_tokens=LONG_OUTPUT),
+               4096, (_OPUS_5,), _ADAPTIVE_SAMPLED, batch_max_output_tokens=LONG_OUTPUT),
 )
 
 

@@ -46,6 +46,9 @@ class ModelSpec:
     thinking_adaptive: bool
     # Assistant prefill is rejected by the 4.6 generation and later models.
     accepts_prefill: bool
+    # `temperature` is a 400 ("deprecated for this model") from Opus 4.7 on, like budget
+    # thinking: Haiku up to 4.5 and Sonnet and Opus up to 4.6 still take one.
+    accepts_temperature: bool
     # max_tokens allowed in a batch sent with the long-output beta (else max_tokens).
     batch_max_tokens: int
 
@@ -81,6 +84,7 @@ def _spec(
         thinking_enabled=not new_tokenizer,
         thinking_adaptive=model_id != "claude-haiku-4-5",
         accepts_prefill=accepts_prefill,
+        accepts_temperature=not new_tokenizer,
         batch_max_tokens=LONG_OUTPUT_MAX_TOKENS if long_output else max_out,
     )
 

@@ -21,6 +21,9 @@ from .prompt import as_blocks, count_kind
 from .tokens import compact_json
 
 TOKENS_PHRASE = re.compile(r"\[\[tokens:(\d+)\]\]")
+# Makes the reply say what the request asked for beyond its messages (system prompt,
+# temperature, max_tokens): settings can then be checked from what a user sees.
+SHOW_REQUEST_PHRASE = "[[show_request]]"
 # A guard against `[[tokens:999999999]]` filling the server's memory.
 MAX_REQUESTED_TOKENS = 200_000
 QUOTE_CHARS = 120
@@ -149,6 +152,7 @@ def compose_text(body: dict[str, Any], model_id: str, seed: int) -> str:
     sentences = " ".join(rng.sample(SENTENCES, 3))
     return (
         f'You asked: "{_quote(last_user_text(body))}"\n\n'
+        f"{_request_settings(body)}"
         f"This is the offline upstream answering as **{model_id}**. "
         f"The conversation has {_plural(turns, 'turn')}, and the request contains "
         f"{_plural(documents, 'document block')} and {_plural(images, 'image block')}:\n\n"
@@ -160,6 +164,21 @@ def compose_text(body: dict[str, Any], model_id: str, seed: int) -> str:
         "```\n\n"
         f"{CLOSING}"
     )
+
+
+def _request_settings(body: dict[str, Any]) -> str:
+    """With SHOW_REQUEST_PHRASE in the question: a paragraph naming the request's settings."""
+    if SHOW_REQUEST_PHRASE not in last_user_text(body):
+        return ""
+    system_text = " ".join(
+        str(block.get("text", ""))
+        for block in as_blocks(body.get("system")) if block.get("type") == "text"
+    )
+    quoted = f'"{_quote(system_text)}"' if system_text.strip() else "none"
+    temperature = body.get("temperature")
+    shown = "default" if temperature is None else f"{temperature:g}"
+    return (f"Request settings: system prompt {quoted}; temperature {shown}; "
+            f"max_tokens {body.get('max_tokens')}.\n\n")
 
 
 def _sized(pieces: list[str], wanted: int, seed: int, chars_per_token: int) -> list[str]:

@@ -162,6 +162,31 @@ def _check_thinking(body: dict[str, Any], model: ModelSpec, max_tokens: int | No
         )
 
 
+def _check_temperature(body: dict[str, Any], model: ModelSpec) -> None:
+    """Sampling as the API checks it: 0–1, only on models that still take it, and with
+    extended thinking only at 1."""
+    value = body.get("temperature")
+    if value is None:
+        return
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        raise invalid("temperature: Input should be a valid number")
+    if value < 0:
+        raise invalid("temperature: Input should be greater than or equal to 0")
+    if value > 1:
+        raise invalid("temperature: Input should be less than or equal to 1")
+    if not model.accepts_temperature:
+        raise invalid("`temperature` is deprecated for this model.")
+    thinking = body.get("thinking")
+    if isinstance(thinking, dict) and thinking.get("type") in ("enabled", "adaptive") and (
+        value != 1
+    ):
+        raise invalid(
+            "`temperature` may only be set to 1 when thinking is enabled. Please consult our "
+            "documentation at https://docs.claude.com/en/docs/build-with-claude/"
+            "extended-thinking#feature-compatibility"
+        )
+
+
 def _media_blocks(messages: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
     """(path, block) of every base64 image and document, nested ones included."""
     found = []
@@ -245,6 +270,8 @@ def validate_request(
     ):
         raise invalid("stop_sequences: Input should be a valid list of strings")
     _check_thinking(body, model, max_tokens)
+    if not count_only:  # count_tokens takes no sampling parameters
+        _check_temperature(body, model)
     _check_media(messages, model)
     if (
         not count_only

@@ -1556,6 +1556,23 @@
     added: (conv) => upsertConversation(conv),
     toast,
     announce,
+    // For chatapp/settings.js: the open conversation's settings, kept in step with the picker.
+    models: () => MODELS,
+    current: () => state.current,
+    composerModel: () => el.modelSelect.value || DEFAULT_MODEL,
+    composerThinking: () => el.thinkingSelect.value,
+    settingsSaved: (conv) => {
+      if (conv.id !== state.currentId) return;
+      state.current = Object.assign({}, state.current, conv);
+      delete state.current.messages;
+      setModel(conv.model);
+      upsertConversation({ id: conv.id, title: conv.title, model: conv.model });
+      attachments.refresh(); // documents' costs follow the model
+    },
+    openNew: (conv) => {
+      upsertConversation(conv);
+      return navigate(conv.id, { push: true, known: conv });
+    },
   };
   setModel(DEFAULT_MODEL);
   loadConversations();

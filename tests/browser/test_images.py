@@ -42,7 +42,8 @@ def loaded(page: Page, selector: str) -> None:
 
 def test_attach_images_see_their_tokens_send_one_and_open_it(page: Page, live_app):
     page.goto(f"{live_app.url}/")
-    page.get_by_label("Model").select_option(label="Claude Opus 4.7")  # high image tier
+    # The composer's picker (the settings dialogs' own are hidden); Opus 4.7: high image tier.
+    page.get_by_role("combobox", name="Model", exact=True).select_option(label="Claude Opus 4.7")
     page.locator("#attach-input").set_input_files([
         {"name": "screen.png", "mimeType": "image/png", "buffer": SCREENSHOT},
         {"name": "holiday.jpg", "mimeType": "image/jpeg", "buffer": camera_photo(orientation=6)},
@@ -61,7 +62,8 @@ def test_attach_images_see_their_tokens_send_one_and_open_it(page: Page, live_ap
     with page.expect_response(
         lambda answer: answer.url.endswith("/attachments/") and answer.request.method == "GET"
     ):
-        page.get_by_label("Model").select_option(label="Claude Sonnet 4.6")  # standard tier
+        picker = page.get_by_role("combobox", name="Model", exact=True)
+        picker.select_option(label="Claude Sonnet 4.6")  # standard tier
     expect(screen).to_contain_text(f"about {STANDARD_TIER_TOKENS} tokens on Claude Sonnet 4.6")
 
     page.get_by_role("button", name="Remove holiday.jpg").click()

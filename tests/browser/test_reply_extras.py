@@ -44,7 +44,7 @@ def test_an_interrupted_reply_offers_continue_and_retry(page, live_app):
 
 
 def test_thinking_and_tool_cards_are_shown(page, live_app):
-    page.get_by_label("Model").select_option("claude-sonnet-4-6")
+    page.get_by_role("combobox", name="Model", exact=True).select_option("claude-sonnet-4-6")
     page.get_by_label("Thinking").select_option("high")
     send(page, 'Multiply [[tool:calculator {"expression": "6*7"}]]')
     reply = last_reply(page)
@@ -60,7 +60,7 @@ def test_thinking_and_tool_cards_are_shown(page, live_app):
 
 
 def test_auto_says_which_model_answered_and_why(page, live_app):
-    page.get_by_label("Model").select_option("auto")
+    page.get_by_role("combobox", name="Model", exact=True).select_option("auto")
     send(page, "Hi!")
     reply = last_reply(page)
     expect(reply).to_have_attribute("data-status", "complete")

@@ -1,0 +1,200 @@
+"""A conversation's settings: system prompt, model, max output, temperature, cache TTL.
+
+Two halves: checking what a person asks for (``changes``: plain-words ``SettingsError``), and
+what a reply's request gets from the stored settings (``max_output_tokens``,
+``temperature_params``). The catalog's facts decide (``max_output_tokens`` of the model,
+``capabilities["temperature"]``), so no request the API would reject is sent: a temperature
+is left out for a model that does not take one and whenever extended thinking is on.
+
+Synchronous (ORM): call from views or the thread that builds a request.
+"""
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.utils import timezone
+
+from chatapp import model_router
+from chatapp.models import CacheTtl, ClaudeModel, ModelPrice
+
+MAX_SYSTEM_PROMPT_CHARS = 50_000
+MIN_TEMPERATURE, MAX_TEMPERATURE = 0.0, 1.0
+SETTING_NAMES = ("system_prompt", "model", "max_output_tokens", "temperature", "cache_ttl")
+
+
+class SettingsError(ValueError):
+    """A setting that cannot be used; the message says why in plain words."""
+
+
+# --- Facts ---------------------------------------------------------------------------------
+
+
+def accepts_temperature(capabilities: Mapping[str, Any]) -> bool:
+    return bool(capabilities.get("temperature"))
+
+
+def default_max_output(model: ClaudeModel | None) -> int:
+    """What a reply may write when the conversation does not say: the deployment's default,
+    within the model's limit."""
+    wanted = settings.CHATAPP_MAX_OUTPUT_TOKENS
+    return min(wanted, model.max_output_tokens) if model else wanted
+
+
+def _base_rates(prices: Iterable[ModelPrice], at: datetime) -> ModelPrice | None:
+    """The price row in force at ``at`` for prompts of any size (its lowest band)."""
+    current = [p for p in prices if p.effective_from <= at]
+    if not current:
+        return None
+    latest = max(p.effective_from for p in current)
+    return min(
+        (p for p in current if p.effective_from == latest), key=lambda p: p.prompt_tokens_above
+    )
+
+
+def model_facts(model: ClaudeModel) -> dict[str, Any]:
+    """What the settings panel needs to know of a model (prices: prefetch ``prices``)."""
+    price = _base_rates(model.prices.all(), timezone.now())
+    rates = None
+    if price is not None:
+        rates = {
+            name: f"{getattr(price, field).normalize():f}"
+            for name, field in (
+                ("input", "input_per_mtok"),
+                ("cache_write_5m", "cache_write_5m_per_mtok"),
+                ("cache_write_1h", "cache_write_1h_per_mtok"),
+                ("cache_read", "cache_read_per_mtok"),
+            )
+        }
+    return {
+        "max_output_tokens": model.max_output_tokens,
+        "default_max_output_tokens": default_max_output(model),
+        "temperature": accepts_temperature(model.capabilities),
+        "cache_rates": rates,
+    }
+
+
+# --- Checking what is asked for --------------------------------------------------------------
+
+
+def _active_model(model_id: Any) -> ClaudeModel:
+    if not isinstance(model_id, str):
+        raise SettingsError("model must be a model id.")
+    model = ClaudeModel.objects.filter(pk=model_id, is_active=True).first()
+    if model is None:
+        raise SettingsError(f"Unknown model {model_id[:100]!r}.")
+    return model
+
+
+def model_id(value: Any) -> str:
+    """An active catalog model, or "auto" (the router picks per message)."""
+    if value == model_router.AUTO:
+        return value
+    return _active_model(value).pk
+
+
+def system_prompt(value: Any) -> str:
+    if not isinstance(value, str) or len(value) > MAX_SYSTEM_PROMPT_CHARS:
+        raise SettingsError(
+            f"The system prompt must be text of at most {MAX_SYSTEM_PROMPT_CHARS:,} characters."
+        )
+    return value
+
+
+def max_output_tokens(value: Any, model: ClaudeModel | None) -> int | None:
+    """None (the default) or a whole number within the model's limit."""
+    if value is None:
+        return None
+    limit = model.max_output_tokens if model else _largest_limit()
+    where = f" for {model.display_name}" if model else ""
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= limit:
+        raise SettingsError(
+            f"Max output tokens must be a whole number from 1 to {limit:,}{where}, "
+            "or empty for the default."
+        )
+    return value
+
+
+def _largest_limit() -> int:
+    limits = ClaudeModel.objects.filter(is_active=True).values_list("max_output_tokens", flat=True)
+    return max(limits, default=settings.CHATAPP_MAX_OUTPUT_TOKENS)
+
+
+def temperature(value: Any, model: ClaudeModel | None) -> float | None:
+    """None (the model's default) or a number from 0 to 1 that ``model`` accepts (with Auto,
+    it is sent only when the chosen model takes one)."""
+    if value is None:
+        return None
+    if (
+        not isinstance(value, int | float)
+        or isinstance(value, bool)
+        or not (MIN_TEMPERATURE <= value <= MAX_TEMPERATURE)
+    ):
+        raise SettingsError("Temperature must be a number from 0 to 1, or empty for the default.")
+    if model is not None and not accepts_temperature(model.capabilities):
+        raise SettingsError(
+            f"{model.display_name} does not accept a temperature: leave it at the default "
+            "or pick another model."
+        )
+    return float(value)
+
+
+def cache_ttl(value: Any) -> str:
+    if value not in CacheTtl.values:
+        raise SettingsError("The cache TTL must be “auto”, “5m” or “1h”.")
+    return value
+
+
+def changes(data: Mapping[str, Any], current_model: str) -> dict[str, Any]:
+    """The settings ``data`` asks for, checked against the model they will be used with (the
+    one ``data`` names, else ``current_model``). Only the names present are returned."""
+    found: dict[str, Any] = {}
+    if "system_prompt" in data:
+        found["system_prompt"] = system_prompt(data["system_prompt"])
+    if "model" in data:
+        found["model"] = model_id(data["model"])
+    wanted = found.get("model", current_model)
+    model = ClaudeModel.objects.filter(pk=wanted).first() if wanted != model_router.AUTO else None
+    if "max_output_tokens" in data:
+        found["max_output_tokens"] = max_output_tokens(data["max_output_tokens"], model)
+    if "temperature" in data:
+        found["temperature"] = temperature(data["temperature"], model)
+    if "cache_ttl" in data:
+        found["cache_ttl"] = cache_ttl(data["cache_ttl"])
+    return found
+
+
+# --- What a request gets ------------------------------------------------------------------------
+
+
+def reply_max_tokens(conversation: Any, model: ClaudeModel | None) -> int:
+    """``max_tokens`` of a reply: the conversation's choice (or the default), within the model's
+    limit (a conversation moved to a model with a smaller one is capped, not refused)."""
+    wanted = conversation.max_output_tokens or settings.CHATAPP_MAX_OUTPUT_TOKENS
+    return min(wanted, model.max_output_tokens) if model else wanted
+
+
+def _number(value: float) -> str:
+    return f"{value:g}"
+
+
+def temperature_params(
+    value: float | None, model: ClaudeModel | None, request: Mapping[str, Any]
+) -> tuple[dict[str, Any], str]:
+    """(``{"temperature": t}`` or {}, a note for the reply when a chosen temperature is left
+    out). ``request`` is the request as planned, thinking included: the API refuses a
+    temperature with extended thinking or a forced tool choice."""
+    if value is None:
+        return {}, ""
+    if model is None or not accepts_temperature(model.capabilities):
+        name = model.display_name if model else "This model"
+        return {}, f"Temperature {_number(value)} not sent: {name} does not accept one."
+    if "thinking" in request:
+        return {}, (
+            f"Temperature {_number(value)} not sent: extended thinking was on, and the "
+            "API allows no temperature with it."
+        )
+    if (request.get("tool_choice") or {}).get("type") in ("any", "tool"):
+        return {}, f"Temperature {_number(value)} not sent: a tool call was required."
+    return {"temperature": value}, ""

@@ -1,0 +1,480 @@
+/* chatapp — the conversation's settings panel (system prompt, model, max output, temperature,
+ * prompt cache) and the user's prompt presets (create, edit, delete, apply, start a chat).
+ *
+ * Depends on (loaded before it): chatapp/api.js and chatapp/chat.js (ChatApp.chat). The server
+ * checks everything again and answers mistakes in plain words, shown in the dialog, which
+ * stays open with what was typed.
+ */
+(function () {
+  "use strict";
+
+  const { api, chat } = window.ChatApp;
+  const $ = (id) => document.getElementById(id);
+
+  function readJson(id, fallback) {
+    const node = $(id);
+    try {
+      return node ? JSON.parse(node.textContent) : fallback;
+    } catch (_err) {
+      return fallback;
+    }
+  }
+
+  const DEFAULT_MAX = readJson("default-max-output", 8192);
+  const DEFAULT_MODEL = readJson("default-model", "");
+  const AUTO = "auto";
+
+  const el = {
+    open: $("settings-btn"),
+    dialog: $("settings-dialog"),
+    form: $("settings-form"),
+    preset: $("settings-preset"),
+    applyPreset: $("settings-apply-preset"),
+    savePreset: $("settings-save-preset"),
+    status: $("settings-status"),
+    system: $("settings-system"),
+    model: $("settings-model"),
+    maxOutput: $("settings-max-output"),
+    maxOutputHint: $("settings-max-output-hint"),
+    tempGroup: $("settings-temperature-group"),
+    tempDefault: $("settings-temperature-default"),
+    tempRange: $("settings-temperature-range"),
+    temp: $("settings-temperature"),
+    tempHint: $("settings-temperature-hint"),
+    ttlHints: { auto: $("settings-ttl-auto"), "5m": $("settings-ttl-5m"), "1h": $("settings-ttl-1h") },
+    error: $("settings-error"),
+    cancel: $("settings-cancel"),
+    save: $("settings-save"),
+    presetsOpen: $("presets-btn"),
+    presets: $("presets-dialog"),
+    presetsStatus: $("presets-status"),
+    presetsList: $("presets-list"),
+    presetForm: $("preset-form"),
+    presetFormTitle: $("preset-form-title"),
+    presetName: $("preset-name"),
+    presetSystem: $("preset-system"),
+    presetModel: $("preset-model"),
+    presetTemp: $("preset-temperature"),
+    presetError: $("preset-error"),
+    presetCancelEdit: $("preset-cancel-edit"),
+    presetSubmit: $("preset-submit"),
+    presetsClose: $("presets-close"),
+  };
+
+  let presets = [];
+  let editing = null; // the preset being edited in the presets dialog
+
+  // --- model facts -------------------------------------------------------------------------
+
+  function models() {
+    return chat.models();
+  }
+
+  function modelFacts(id) {
+    return models().find((m) => m.id === id) || null;
+  }
+
+  function modelName(id) {
+    if (id === AUTO) return "Auto";
+    const facts = modelFacts(id);
+    return facts ? facts.display_name : id;
+  }
+
+  function number(n) {
+    return Number(n).toLocaleString("en-US");
+  }
+
+  function fillModelOptions(select, first) {
+    const options = first ? [first] : [];
+    options.push(new Option("Auto", AUTO));
+    for (const m of models()) options.push(new Option(m.display_name, m.id));
+    select.replaceChildren(...options);
+  }
+
+  // --- the settings dialog ---------------------------------------------------------------------
+
+  function setError(node, text) {
+    node.textContent = text || "";
+    node.hidden = !text;
+  }
+
+  /** Why a temperature cannot be used right now ("" when it can). */
+  function temperatureBlocked(modelId) {
+    if (modelId !== AUTO) {
+      const facts = modelFacts(modelId);
+      if (facts && !facts.temperature) {
+        return { byModel: true, text: modelName(modelId) + " does not accept a temperature: its replies use the model's default." };
+      }
+    }
+    const thinking = chat.composerThinking();
+    if (thinking && thinking !== "off") {
+      return { byModel: false, text: "Not available while extended thinking is on (the API allows no temperature with it): set Thinking off in the composer to use one." };
+    }
+    return null;
+  }
+
+  function updateTemperature() {
+    const blocked = temperatureBlocked(el.model.value);
+    el.tempGroup.disabled = !!blocked;
+    el.tempGroup.dataset.blockedByModel = blocked && blocked.byModel ? "1" : "";
+    const custom = !el.tempDefault.checked;
+    el.tempRange.disabled = !custom;
+    el.temp.disabled = !custom;
+    if (blocked) {
+      el.tempHint.textContent = blocked.text;
+    } else if (el.model.value === AUTO) {
+      const takers = models().filter((m) => m.temperature).map((m) => m.display_name);
+      el.tempHint.textContent = "Sent only when Auto picks a model that accepts one (" + takers.join(", ") + ").";
+    } else {
+      el.tempHint.textContent = "Lower is more focused and repeatable, higher more varied (0–1).";
+    }
+  }
+
+  function updateMaxOutput() {
+    const facts = el.model.value === AUTO ? null : modelFacts(el.model.value);
+    if (facts) {
+      el.maxOutput.max = String(facts.max_output_tokens);
+      el.maxOutput.placeholder = "Default: " + number(facts.default_max_output_tokens);
+      el.maxOutputHint.textContent = "Up to " + number(facts.max_output_tokens) + " for " + facts.display_name +
+        ". Leave empty for the default (" + number(facts.default_max_output_tokens) + ").";
+    } else {
+      el.maxOutput.removeAttribute("max");
+      el.maxOutput.placeholder = "Default: " + number(DEFAULT_MAX);
+      el.maxOutputHint.textContent = "Leave empty for the default (" + number(DEFAULT_MAX) + "); capped by the limit of the model Auto picks.";
+    }
+  }
+
+  function usd(value) {
+    return "$" + Number(value).toLocaleString("en-US", { maximumFractionDigits: 4 });
+  }
+
+  function times(part, whole) {
+    return (Math.round((Number(part) / Number(whole)) * 100) / 100) + "×";
+  }
+
+  function updateCacheLines() {
+    const id = el.model.value === AUTO ? DEFAULT_MODEL : el.model.value;
+    const facts = modelFacts(id);
+    const rates = facts && facts.cache_rates;
+    el.ttlHints.auto.textContent = "— 5 minutes, or 1 hour when your questions come 5 to 60 minutes apart (cheaper then).";
+    if (!rates) {
+      el.ttlHints["5m"].textContent = "— writes cost a little more than input, reads far less; gone after 5 idle minutes.";
+      el.ttlHints["1h"].textContent = "— writes cost about twice the input price; lasts an hour between questions.";
+      return;
+    }
+    const per = " per million tokens";
+    el.ttlHints["5m"].textContent = "— writing costs " + usd(rates.cache_write_5m) + per + " (" +
+      times(rates.cache_write_5m, rates.input) + " input), reading " + usd(rates.cache_read) + "; gone after 5 idle minutes.";
+    el.ttlHints["1h"].textContent = "— writing costs " + usd(rates.cache_write_1h) + per + " (" +
+      times(rates.cache_write_1h, rates.input) + " input), reading " + usd(rates.cache_read) + "; lasts an hour between questions.";
+  }
+
+  function refreshFields() {
+    updateTemperature();
+    updateMaxOutput();
+    updateCacheLines();
+  }
+
+  function setTemperature(value) {
+    const isDefault = value === null || value === undefined;
+    el.tempDefault.checked = isDefault;
+    const shown = isDefault ? 1 : value;
+    el.temp.value = String(shown);
+    el.tempRange.value = String(shown);
+  }
+
+  function setModelChoice(id) {
+    if (!Array.from(el.model.options).some((o) => o.value === id)) el.model.append(new Option(id, id));
+    el.model.value = id;
+  }
+
+  function fillPresetChoices() {
+    // The list is refreshed while the dialog is open: a choice already made survives it.
+    const chosen = el.preset.value;
+    el.preset.replaceChildren(new Option("Choose a preset…", ""),
+      ...presets.map((p) => new Option(p.name, String(p.id))));
+    if (presets.some((p) => String(p.id) === chosen)) el.preset.value = chosen;
+    el.applyPreset.disabled = presets.length === 0;
+  }
+
+  async function loadPresets() {
+    try {
+      presets = (await api.request("GET", "/api/presets/")).presets;
+    } catch (err) {
+      presets = [];
+      el.presetsStatus.textContent = "Couldn't load your presets. " + err.message;
+    }
+  }
+
+  async function openSettings() {
+    if (el.dialog.open || document.querySelector("dialog[open]")) return;
+    const conv = chat.current() || {};
+    fillModelOptions(el.model);
+    el.system.value = conv.system_prompt || "";
+    setModelChoice(conv.model || chat.composerModel());
+    el.maxOutput.value = conv.max_output_tokens ? String(conv.max_output_tokens) : "";
+    setTemperature(conv.temperature);
+    const ttl = conv.cache_ttl || "auto";
+    for (const radio of el.form.elements.cache_ttl) radio.checked = radio.value === ttl;
+    setError(el.error, "");
+    el.status.textContent = "";
+    refreshFields();
+    el.preset.value = "";
+    fillPresetChoices();
+    el.dialog.showModal();
+    el.system.focus();
+    await loadPresets();
+    fillPresetChoices();
+  }
+
+  function readSettings() {
+    const body = { system_prompt: el.system.value, model: el.model.value };
+    if (el.maxOutput.validity.badInput) throw new Error("Max output tokens must be a whole number, or empty for the default.");
+    body.max_output_tokens = el.maxOutput.value.trim() === "" ? null : Number(el.maxOutput.value);
+    // A temperature the model refuses is kept as it is (the server would refuse it outright).
+    if (!el.tempGroup.dataset.blockedByModel) {
+      if (el.tempDefault.checked || el.temp.value.trim() === "") body.temperature = null;
+      else if (el.temp.validity.badInput) throw new Error("Temperature must be a number from 0 to 1.");
+      else body.temperature = Number(el.temp.value);
+    }
+    const ttl = Array.from(el.form.elements.cache_ttl).find((r) => r.checked);
+    body.cache_ttl = ttl ? ttl.value : "auto";
+    return body;
+  }
+
+  async function saveSettings(event) {
+    event.preventDefault();
+    setError(el.error, "");
+    let body;
+    try {
+      body = readSettings();
+    } catch (err) {
+      setError(el.error, err.message);
+      return;
+    }
+    el.save.disabled = true;
+    try {
+      const id = chat.currentId();
+      if (id === null) {
+        const conv = await api.createConversation(body);
+        el.dialog.close();
+        await chat.openNew(conv);
+      } else {
+        const conv = await api.updateConversation(id, body);
+        chat.settingsSaved(conv);
+        el.dialog.close();
+      }
+      chat.toast("Settings saved: the next reply uses them.");
+    } catch (err) {
+      setError(el.error, "Couldn't save the settings. " + err.message);
+    } finally {
+      el.save.disabled = false;
+    }
+  }
+
+  function applyPreset() {
+    const preset = presets.find((p) => String(p.id) === el.preset.value);
+    if (!preset) {
+      el.status.textContent = "Choose a preset first.";
+      return;
+    }
+    el.system.value = preset.system_prompt;
+    if (preset.model) setModelChoice(preset.model);
+    if (preset.temperature !== null) setTemperature(preset.temperature);
+    refreshFields();
+    el.status.textContent = "Preset “" + preset.name + "” filled in: Save to use it.";
+  }
+
+  el.open.addEventListener("click", openSettings);
+  el.form.addEventListener("submit", saveSettings);
+  el.cancel.addEventListener("click", () => el.dialog.close());
+  el.model.addEventListener("change", refreshFields);
+  el.tempDefault.addEventListener("change", updateTemperature);
+  el.tempRange.addEventListener("input", () => { el.temp.value = el.tempRange.value; });
+  el.temp.addEventListener("input", () => {
+    if (el.temp.value !== "") el.tempRange.value = el.temp.value;
+  });
+  el.applyPreset.addEventListener("click", applyPreset);
+  el.savePreset.addEventListener("click", () => {
+    const draft = {
+      system_prompt: el.system.value,
+      model: el.model.value,
+      temperature: el.tempDefault.checked || el.tempGroup.disabled ? null : el.temp.value,
+    };
+    el.dialog.close();
+    openPresets(draft);
+  });
+
+  document.addEventListener("keydown", (event) => {
+    if (event.defaultPrevented || event.isComposing) return;
+    if ((event.ctrlKey || event.metaKey) && !event.shiftKey && !event.altKey && event.key === ",") {
+      event.preventDefault();
+      openSettings();
+    }
+  });
+
+  // --- the presets dialog ---------------------------------------------------------------------
+
+  function presetSummary(preset) {
+    const parts = [];
+    if (preset.model) parts.push(modelName(preset.model));
+    if (preset.temperature !== null) parts.push("temperature " + preset.temperature);
+    const prompt = preset.system_prompt.trim();
+    const text = prompt ? (prompt.length > 90 ? prompt.slice(0, 90) + "…" : prompt) : "(no system prompt)";
+    return parts.length ? text + " · " + parts.join(" · ") : text;
+  }
+
+  function button(text, label, onClick, kind) {
+    const node = document.createElement("button");
+    node.type = "button";
+    node.className = "btn btn-small " + (kind || "btn-quiet");
+    node.textContent = text;
+    node.setAttribute("aria-label", label);
+    node.addEventListener("click", onClick);
+    return node;
+  }
+
+  function presetItem(preset) {
+    const name = document.createElement("strong");
+    name.className = "preset-name";
+    name.textContent = preset.name;
+    const summary = document.createElement("span");
+    summary.className = "preset-summary";
+    summary.textContent = presetSummary(preset);
+    const info = document.createElement("div");
+    info.className = "preset-info";
+    info.append(name, summary);
+    const remove = button("Delete", "Delete " + preset.name, () => deletePreset(preset, remove), "btn-quiet");
+    const actions = document.createElement("div");
+    actions.className = "preset-actions";
+    actions.append(
+      button("New chat", "New chat with " + preset.name, () => newChatFrom(preset), ""),
+      button("Edit", "Edit " + preset.name, () => editPreset(preset)),
+      remove,
+    );
+    const item = document.createElement("li");
+    item.className = "preset-row";
+    item.append(info, actions);
+    return item;
+  }
+
+  function renderPresets() {
+    el.presetsList.replaceChildren(...presets.map(presetItem));
+    if (!el.presetsStatus.dataset.keep) {
+      el.presetsStatus.textContent = presets.length ? "" :
+        "No presets yet: add a system prompt you use often, then start chats from it or apply it in a chat's Settings.";
+    }
+    delete el.presetsStatus.dataset.keep;
+  }
+
+  function say(text) {
+    el.presetsStatus.textContent = text;
+    el.presetsStatus.dataset.keep = "1";
+  }
+
+  function resetPresetForm(draft) {
+    editing = null;
+    fillModelOptions(el.presetModel, new Option("Keep the chat's model", ""));
+    el.presetFormTitle.textContent = "New preset";
+    el.presetSubmit.textContent = "Add preset";
+    el.presetCancelEdit.hidden = true;
+    el.presetName.value = "";
+    el.presetSystem.value = draft ? draft.system_prompt : "";
+    el.presetModel.value = draft && draft.model ? draft.model : "";
+    el.presetTemp.value = draft && draft.temperature !== null && draft.temperature !== undefined ? String(draft.temperature) : "";
+    setError(el.presetError, "");
+  }
+
+  function editPreset(preset) {
+    resetPresetForm();
+    editing = preset;
+    el.presetFormTitle.textContent = "Edit “" + preset.name + "”";
+    el.presetSubmit.textContent = "Save preset";
+    el.presetCancelEdit.hidden = false;
+    el.presetName.value = preset.name;
+    el.presetSystem.value = preset.system_prompt;
+    if (preset.model) {
+      if (!Array.from(el.presetModel.options).some((o) => o.value === preset.model)) el.presetModel.append(new Option(preset.model, preset.model));
+      el.presetModel.value = preset.model;
+    }
+    el.presetTemp.value = preset.temperature === null ? "" : String(preset.temperature);
+    el.presetName.focus();
+  }
+
+  async function openPresets(draft) {
+    if (!el.presets.open) el.presets.showModal();
+    resetPresetForm(draft);
+    el.presetsList.replaceChildren(); // no stale rows to click while the list loads
+    el.presetsStatus.textContent = "Loading your presets…";
+    await loadPresets();
+    renderPresets();
+    if (draft) {
+      say("Name this preset, then add it.");
+      el.presetName.focus();
+    }
+  }
+
+  async function submitPreset(event) {
+    event.preventDefault();
+    setError(el.presetError, "");
+    if (el.presetTemp.validity.badInput) {
+      setError(el.presetError, "Temperature must be a number from 0 to 1, or empty.");
+      return;
+    }
+    const body = {
+      name: el.presetName.value,
+      system_prompt: el.presetSystem.value,
+      model: el.presetModel.value || null,
+      temperature: el.presetTemp.value.trim() === "" ? null : Number(el.presetTemp.value),
+    };
+    el.presetSubmit.disabled = true;
+    try {
+      const saved = editing
+        ? await api.request("PATCH", "/api/presets/" + editing.id + "/", body)
+        : await api.request("POST", "/api/presets/", body);
+      await loadPresets();
+      say((editing ? "Saved “" : "Added “") + saved.name + "”.");
+      renderPresets();
+      resetPresetForm();
+    } catch (err) {
+      setError(el.presetError, "Couldn't save the preset. " + err.message);
+    } finally {
+      el.presetSubmit.disabled = false;
+    }
+  }
+
+  async function deletePreset(preset, node) {
+    if (node.dataset.confirm !== "1") {
+      node.dataset.confirm = "1";
+      node.textContent = "Really delete?";
+      node.setAttribute("aria-label", "Really delete " + preset.name + "?");
+      return;
+    }
+    try {
+      await api.request("DELETE", "/api/presets/" + preset.id + "/");
+      presets = presets.filter((p) => p.id !== preset.id);
+      if (editing && editing.id === preset.id) resetPresetForm();
+      say("Deleted “" + preset.name + "”.");
+      renderPresets();
+    } catch (err) {
+      say("Couldn't delete “" + preset.name + "”. " + err.message);
+    }
+  }
+
+  async function newChatFrom(preset) {
+    try {
+      const conv = await api.createConversation({ preset: preset.id });
+      el.presets.close();
+      await chat.openNew(conv);
+      chat.toast("New chat with the preset “" + preset.name + "”.");
+      chat.focusComposer();
+    } catch (err) {
+      say("Couldn't start a chat from “" + preset.name + "”. " + err.message);
+    }
+  }
+
+  el.presetsOpen.addEventListener("click", () => openPresets());
+  el.presetForm.addEventListener("submit", submitPreset);
+  el.presetCancelEdit.addEventListener("click", () => resetPresetForm());
+  el.presetsClose.addEventListener("click", () => el.presets.close());
+})();
