@@ -16,6 +16,7 @@ Synchronous (ORM) except ``reserve_for_request``: call the rest through
 """
 
 import calendar
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -26,7 +27,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q, Value
 from django.utils import timezone
 
-from chatapp import accounting
+from chatapp import accounting, token_bounds
 from chatapp.claude import messages as claude_messages
 from chatapp.claude.pricing import worst_case_cost
 from chatapp.claude.types import UpstreamError
@@ -296,26 +297,49 @@ def _limit_unless_exhausted(user_id: int) -> Decimal | None:
     return current.limit
 
 
+# A call is first reserved on its prompt's local upper bound (chatapp/token_bounds.py), doubled:
+# while the month has room to spare that needs no count_tokens round trip before the call.
+# When even that does not fit, the prompt is counted exactly and the exact worst case decides,
+# so a bound that ran short could never take the month past its budget.
+BOUND_MARGIN = 2
+
+
+def _reserve_worst_case(
+    user_id: int, request: dict[str, Any], prompt_tokens: int, subject: str, advice: str
+) -> Reservation | None:
+    amount = _worst_case(request["model"], prompt_tokens, request["max_tokens"])
+    return reserve(user_id, amount or Decimal(0), subject=subject, advice=advice)
+
+
 async def reserve_for_request(
     user_id: int,
     request: dict[str, Any],
     *,
     subject: str = "This reply",
     advice: str = REPLY_ADVICE,
+    prompt_bound: int | None = None,
 ) -> Reservation | None:
     """Reserve the worst case of one Messages API request, before it is sent.
 
-    The prompt is sized by the API's free count_tokens (raises ``UpstreamError`` if that
-    fails). A model without a price reserves nothing, but is still refused at 100%.
+    ``prompt_bound`` (an upper bound on the prompt's tokens the caller knows, e.g. the
+    context guard's) or, for a request without documents, ``token_bounds.request_bound``
+    spares the count while the budget clearly has room; otherwise the API's free count_tokens
+    sizes the prompt (raises ``UpstreamError`` if that fails). A model without a price
+    reserves nothing, but is still refused at 100%.
     """
     if await database_sync_to_async(_limit_unless_exhausted)(user_id) is None:
         return None  # not limited: spare the count
+    bound = prompt_bound if prompt_bound is not None else token_bounds.request_bound(request)
+    if bound is not None:
+        try:
+            return await database_sync_to_async(_reserve_worst_case)(
+                user_id, request, bound * BOUND_MARGIN, subject, advice
+            )
+        except BudgetExceeded:
+            pass  # close to the limit: the exact size decides
     prompt_tokens = await claude_messages.count_tokens(request)
-    amount = await database_sync_to_async(_worst_case)(
-        request["model"], prompt_tokens, request["max_tokens"]
-    )
-    return await database_sync_to_async(reserve)(
-        user_id, amount or Decimal(0), subject=subject, advice=advice
+    return await database_sync_to_async(_reserve_worst_case)(
+        user_id, request, prompt_tokens, subject, advice
     )
 
 
@@ -325,16 +349,28 @@ class CallBudget:
     them all. ``subject`` and ``advice`` word a refusal."""
 
     def __init__(
-        self, user_id: int, *, subject: str = "This reply", advice: str = REPLY_ADVICE
+        self,
+        user_id: int,
+        *,
+        subject: str = "This reply",
+        advice: str = REPLY_ADVICE,
+        prompt_size: Callable[[], int | None] | None = None,
     ) -> None:
         self.user_id = user_id
         self.subject, self.advice = subject, advice
+        # The size of the prompt about to be sent, when the caller knows it (the reply's
+        # context guard sized it, documents included): no count of the budget's own.
+        self.prompt_size = prompt_size
         self.held: list[Reservation] = []
 
     async def before_call(self, request: dict[str, Any]) -> None:
         try:
             reservation = await reserve_for_request(
-                self.user_id, request, subject=self.subject, advice=self.advice
+                self.user_id,
+                request,
+                subject=self.subject,
+                advice=self.advice,
+                prompt_bound=self.prompt_size() if self.prompt_size else None,
             )
         except BudgetExceeded as exc:
             raise UpstreamError(exc.code, exc.message) from None

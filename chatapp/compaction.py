@@ -19,7 +19,6 @@ fair share of the room left, with a marker the model reads and a note the user r
 """
 
 import asyncio
-import json
 import logging
 import math
 from collections.abc import Awaitable, Callable, Mapping
@@ -44,6 +43,7 @@ from chatapp.models import (
     MessageStatus,
     Role,
 )
+from chatapp.token_bounds import content_bound, messages_bound, reference_bound, text_bound
 
 logger = logging.getLogger(__name__)
 
@@ -58,14 +58,6 @@ EXCERPT_CHARS = 4000
 TRANSCRIPT_CHARS = 400_000
 SUMMARY_HEADING = "Summary of the earlier part of this conversation (written to save space):"
 _COUNTED_STATUSES = (MessageStatus.COMPLETE, MessageStatus.CANCELLED, MessageStatus.INTERRUPTED)
-# The local upper bound: a token per 3 UTF-8 bytes holds for English (3–4 characters a token),
-# code and CJK (3 bytes a character, about a token each); markers of each block on top.
-BOUND_BYTES_PER_TOKEN = 3
-BLOCK_MARKER_TOKENS = 8
-# An image never costs more than the high tier's cap (docs/images.md); a document's stored
-# count may come from a model with the older tokenizer, which yields up to a third fewer.
-IMAGE_CAP_TOKENS = 4784
-DOCUMENT_MARGIN = 4 / 3
 COUNT_CONCURRENCY = 8
 # Cutting tool results: characters removed per token over (no tokenizer packs more), at most
 # this many tries (each one exact count), and what a cut result keeps at the least.
@@ -101,53 +93,6 @@ def reply_token_count(content: list[dict[str, Any]], output_tokens: int) -> int:
         if block.get("type") == "tool_result"
     )
     return output_tokens + math.ceil(results / 3)
-
-
-def text_bound(text: str) -> int:
-    """An upper bound on the tokens of ``text`` (see ``BOUND_BYTES_PER_TOKEN``)."""
-    return math.ceil(len(text.encode("utf-8", "replace")) / BOUND_BYTES_PER_TOKEN)
-
-
-def _reference_bound(block: dict[str, Any], attachment_tokens: Mapping[int, int]) -> int:
-    stored = attachment_tokens.get(block.get("attachment_id"))
-    if stored is None:  # removed: a one-line note stands in for it
-        return text_bound(str(block.get("name", ""))) + 40
-    if block.get("kind") == "image":
-        return stored or IMAGE_CAP_TOKENS
-    return math.ceil(stored * DOCUMENT_MARGIN) + text_bound(str(block.get("name", "")))
-
-
-def block_bound(block: dict[str, Any], attachment_tokens: Mapping[int, int]) -> int:
-    """An upper bound on one content block's tokens, from what is at hand (no API)."""
-    kind = block.get("type")
-    if kind == "text":
-        tokens = text_bound(str(block.get("text", "")))
-    elif kind == "thinking":
-        tokens = text_bound(str(block.get("thinking", "")))
-    elif kind in ("tool_use", "server_tool_use"):
-        tokens = text_bound(str(block.get("name", "")) + json.dumps(block.get("input", {})))
-    elif kind == "tool_result":
-        tokens = content_bound(block.get("content", ""), attachment_tokens)
-    elif kind == REFERENCE:
-        tokens = _reference_bound(block, attachment_tokens)
-    elif kind == "image":
-        tokens = IMAGE_CAP_TOKENS
-    else:  # inline documents, redacted thinking, server tool results: their JSON
-        tokens = text_bound(json.dumps(block, ensure_ascii=False))
-    return tokens + BLOCK_MARKER_TOKENS
-
-
-def content_bound(content: Any, attachment_tokens: Mapping[int, int] | None = None) -> int:
-    """An upper bound on the tokens of a message's (or tool result's) content."""
-    if isinstance(content, str):
-        return text_bound(content)
-    blocks = [b for b in content or [] if isinstance(b, dict)]
-    return sum(block_bound(b, attachment_tokens or {}) for b in blocks) + BLOCK_MARKER_TOKENS
-
-
-def messages_bound(messages: list[dict[str, Any]]) -> int:
-    """An upper bound on API messages as sent (attachments already resolved)."""
-    return sum(content_bound(m.get("content", "")) for m in messages)
 
 
 # --- Sizing (sync: run through database_sync_to_async) -------------------------------------
@@ -209,7 +154,7 @@ async def _count_message(model: str, message: Message, sizing: Sizing) -> int:
         and not (block.get("type") == "text" and not str(block.get("text", "")).strip())
     ]
     attached = sum(
-        _reference_bound(block, sizing.attachment_tokens)
+        reference_bound(block, sizing.attachment_tokens)
         for block in message.content
         if block.get("type") == REFERENCE
     )
@@ -354,6 +299,9 @@ class ContextGuard:
         self._measured: tuple[int, int] | None = None  # (exact tokens, own bound) last counted
         self._results: dict[str, str] = {}  # tool results as the tools gave them, by call id
         self._cut_names: dict[str, str] = {}  # the tool of every result cut, by call id
+        # The prompt of the call just fitted, in tokens (exact, or an upper bound): what the
+        # budget reserves for it without a count of its own (``budgets.CallBudget``).
+        self.size: int | None = None
 
     # --- before the first call ----------------------------------------------------------------
 
@@ -406,6 +354,7 @@ class ContextGuard:
         else:
             size = self._base_size + own_bound
         if size <= budget:
+            self.size = size
             return Refit()
         size = await self._count(request, own_bound)
         if size <= budget:
@@ -426,6 +375,7 @@ class ContextGuard:
         # The request as sent, tools included: nothing is left to estimate.
         tokens = await claude_messages.count_tokens(request)
         self._measured = (tokens, own_bound)
+        self.size = tokens
         return tokens
 
     async def _summarise_older(self) -> bool:

@@ -393,7 +393,7 @@ async def _generate(job: ReplyJob) -> None:
             notify=notify,
             guard=job.guard,
         )
-        job.budget = budgets.CallBudget(job.user_id)
+        job.budget = budgets.CallBudget(job.user_id, prompt_size=lambda: job.guard.size)
         job.generation = ReplyGeneration(plan, notify=notify, before_call=job.budget.before_call)
         result = await relay.run(job.generation.events())
     except UpstreamError as exc:  # refused before anything was sent (e.g. far too long)

@@ -267,20 +267,35 @@ def test_racing_replies_and_batch_jobs_never_pass_the_budget(settings, tmp_path)
         assert limit - held < job_cost
 
 
-# --- sizing a request with count_tokens ---------------------------------------------------------
+# --- sizing a request: its local bound while there is room, count_tokens near the limit ----------
+
+HELLO = {"model": "claude-sonnet-4-6", "max_tokens": 1000,
+         "messages": [{"role": "user", "content": "hello world!"}]}
 
 
 @pytest.mark.django_db(transaction=True)
-async def test_a_request_reserves_its_counted_prompt_and_full_output(claude):
+async def test_with_room_to_spare_a_request_reserves_its_bound_without_a_count(claude):
     from channels.db import database_sync_to_async
 
     user = await database_sync_to_async(make_user)()
     await Budget.objects.acreate(user=user, monthly_usd=Decimal("1"))
-    request = {"model": "claude-sonnet-4-6", "max_tokens": 1000,
-               "messages": [{"role": "user", "content": "hello world!"}]}
-    held = await budgets.reserve_for_request(user.pk, request)
-    # 6 prompt tokens (⌈12/4⌉ + 3) at the 1-hour write rate, $6/M: 0.000036
-    # 1000 output tokens at $15/M: 0.015
+    held = await budgets.reserve_for_request(user.pk, HELLO)
+    # The bound: 3 tokens for the empty system and tools, ⌈12/3⌉ = 4 for the text; doubled,
+    # 14 prompt tokens at the 1-hour write rate, $6/M: 0.000084; 1000 output at $15/M: 0.015
+    assert held.amount == Decimal("0.015084")
+    assert claude.requests() == []
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_near_the_limit_a_request_reserves_its_counted_prompt_and_full_output(claude):
+    from channels.db import database_sync_to_async
+
+    user = await database_sync_to_async(make_user)()
+    await Budget.objects.acreate(user=user, monthly_usd=Decimal("1"))
+    await database_sync_to_async(spend)(user, "0.98494")  # $0.01506 left
+    held = await budgets.reserve_for_request(user.pk, HELLO)
+    # The doubled bound ($0.015084) does not fit; counted, 6 prompt tokens (⌈12/4⌉ + 3) at
+    # $6/M: 0.000036, and 1000 output tokens at $15/M: 0.015 do.
     assert held.amount == Decimal("0.015036")
     assert [r["path"] for r in claude.requests()] == ["/v1/messages/count_tokens"]
 
@@ -378,6 +393,8 @@ async def test_after_a_reply_the_month_holds_what_it_cost_and_nothing_reserved(
     assert len(costs) == 2  # the reply and its title
     status = await budgets.astatus(user.pk)
     assert status.reserved == 0 and status.spent == sum(costs)
+    # Far from the limit neither call waited for a count_tokens round trip first.
+    assert "/v1/messages/count_tokens" not in {r["path"] for r in claude.requests()}
     await socket.disconnect()
 
 
