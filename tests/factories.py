@@ -10,6 +10,15 @@ _numbers = itertools.count(1)
 PASSWORD = "correct horse battery staple"
 
 
+def logged_in(user, **client_options):
+    """A test client signed in as ``user``."""
+    from django.test import Client
+
+    client = Client(**client_options)
+    client.force_login(user)
+    return client
+
+
 def make_user(username: str | None = None, **fields):
     username = username or f"user{next(_numbers)}"
     return get_user_model().objects.create_user(username, password=PASSWORD, **fields)

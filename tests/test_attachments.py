@@ -16,7 +16,7 @@ from chatapp import replies
 from chatapp.models import Attachment, Conversation, Message, Role
 from config.asgi import application
 from tests import files
-from tests.factories import make_conversation, make_user
+from tests.factories import logged_in, make_conversation, make_user
 from tests.sockets import frames_until, next_frame, open_socket, send
 
 # The upload endpoint is an async view, and the socket tests are async: real transactions.
@@ -37,12 +37,6 @@ def owner():
 @pytest.fixture
 def conversation(owner):
     return make_conversation(owner)
-
-
-def logged_in(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def url(conversation, *rest) -> str:

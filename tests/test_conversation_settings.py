@@ -5,11 +5,10 @@ import json
 
 import pytest
 from channels.db import database_sync_to_async
-from django.test import Client
 
 from chatapp import exports, replies
 from chatapp.models import Conversation, Message
-from tests.factories import make_conversation, make_user
+from tests.factories import logged_in, make_conversation, make_user
 from tests.sockets import frames_until, next_frame, open_socket, send
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
@@ -20,14 +19,8 @@ def owner():
     return make_user()
 
 
-def client_of(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
-
-
 def patch(user, conversation, body):
-    return client_of(user).patch(
+    return logged_in(user).patch(
         f"/api/conversations/{conversation.pk}/", json.dumps(body), content_type="application/json"
     )
 
@@ -48,7 +41,7 @@ def test_settings_are_saved_and_read_back(owner):
         },
     )
     assert saved.status_code == 200
-    body = client_of(owner).get(f"/api/conversations/{conversation.pk}/").json()
+    body = logged_in(owner).get(f"/api/conversations/{conversation.pk}/").json()
     assert {
         k: body[k] for k in ("system_prompt", "max_output_tokens", "temperature", "cache_ttl")
     } == {
@@ -65,7 +58,7 @@ def test_settings_are_saved_and_read_back(owner):
 
 
 def test_a_new_chat_can_start_with_its_settings(owner):
-    created = client_of(owner).post(
+    created = logged_in(owner).post(
         "/api/conversations/",
         json.dumps({"system_prompt": "Be brief.", "temperature": 0, "cache_ttl": "5m"}),
         content_type="application/json",
@@ -236,7 +229,7 @@ def test_settings_survive_an_export_and_import(owner):
     data = exports.export_json(conversation)
     assert data["conversation"]["temperature"] == 0.15
     assert "- Temperature: 0.15" in exports.export_markdown(conversation)
-    imported = client_of(owner).post(
+    imported = logged_in(owner).post(
         "/api/conversations/import/", json.dumps(data), content_type="application/json"
     )
     assert imported.status_code == 201
@@ -252,7 +245,7 @@ def test_settings_survive_an_export_and_import(owner):
 def test_an_import_with_a_bad_setting_is_refused_in_plain_words(owner):
     data = exports.export_json(make_conversation(owner))
     data["conversation"]["temperature"] = 3
-    refused = client_of(owner).post(
+    refused = logged_in(owner).post(
         "/api/conversations/import/", json.dumps(data), content_type="application/json"
     )
     assert refused.status_code == 400
@@ -265,7 +258,7 @@ def test_an_import_with_a_bad_setting_is_refused_in_plain_words(owner):
 
 def test_the_composers_estimate_follows_the_settings(claude, owner):
     conversation = make_conversation(owner, max_output_tokens=300, cache_ttl="1h")
-    estimate = client_of(owner).post(
+    estimate = logged_in(owner).post(
         "/api/estimate/",
         json.dumps({"conversation": conversation.pk, "text": "How much?", "model": None}),
         content_type="application/json",

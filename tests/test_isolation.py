@@ -33,7 +33,7 @@ from chatapp.models import (
     PromptPreset,
 )
 from config.asgi import application
-from tests.factories import make_conversation, make_exchange, make_user
+from tests.factories import logged_in, make_conversation, make_exchange, make_user
 from tests.sockets import close_code, open_socket
 
 # transaction=True: the upload door is an async view, whose ORM calls run in other threads.
@@ -141,12 +141,6 @@ def call(client: Client, door: Door, ids: dict[str, int]):
         return client.post(path, {"file": SimpleUploadedFile("notes.txt", b"my own notes")})
     body = {k: ids[v.name] if isinstance(v, Ref) else v for k, v in (door.body or {}).items()}
     return client.generic(door.method, path, json.dumps(body), content_type="application/json")
-
-
-def logged_in(user, **kwargs) -> Client:
-    client = Client(**kwargs)
-    client.force_login(user)
-    return client
 
 
 def snapshot(owner) -> list:

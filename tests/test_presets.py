@@ -5,10 +5,9 @@ Someone else's presets are never found (tests/test_isolation.py has the doors)."
 import json
 
 import pytest
-from django.test import Client
 
 from chatapp.models import Conversation, PromptPreset
-from tests.factories import make_conversation, make_user
+from tests.factories import logged_in, make_conversation, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -18,14 +17,8 @@ def owner():
     return make_user()
 
 
-def client_of(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
-
-
 def send(user, method, url, body=None):
-    return client_of(user).generic(
+    return logged_in(user).generic(
         method, url, json.dumps(body or {}), content_type="application/json"
     )
 
@@ -56,7 +49,7 @@ def test_create_list_edit_and_delete_a_preset(owner):
         0.2,
     )
 
-    listed = client_of(owner).get("/api/presets/").json()["presets"]
+    listed = logged_in(owner).get("/api/presets/").json()["presets"]
     assert [p["name"] for p in listed] == ["Translator"]
 
     url = f"/api/presets/{preset['id']}/"
@@ -66,7 +59,7 @@ def test_create_list_edit_and_delete_a_preset(owner):
     assert edited.json()["model"] is None and edited.json()["temperature"] == 0.2
 
     assert send(owner, "DELETE", url).status_code == 204
-    assert client_of(owner).get("/api/presets/").json()["presets"] == []
+    assert logged_in(owner).get("/api/presets/").json()["presets"] == []
 
 
 @pytest.mark.parametrize(
