@@ -258,8 +258,11 @@ def add_spend(user_id: int, amount: Decimal | None, at: datetime | None = None) 
     """Count a priced call towards its month (unpriced calls have nothing to add)."""
     if not amount:
         return
-    row = _spend_row(user_id, month_of(at))
-    MonthlySpend.objects.filter(pk=row.pk).update(spent_usd=F("spent_usd") + amount)
+    month = month_of(at)
+    added = F("spent_usd") + amount
+    # The month's row usually exists: one UPDATE; the month's first call creates it.
+    if not MonthlySpend.objects.filter(user_id=user_id, month=month).update(spent_usd=added):
+        MonthlySpend.objects.filter(pk=_spend_row(user_id, month).pk).update(spent_usd=added)
 
 
 def _release_stale(user_id: int) -> None:
