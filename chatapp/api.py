@@ -19,7 +19,6 @@ from chatapp import (
     estimates,
     presets,
     replies,
-    thinking,
     titles,
 )
 from chatapp.access import get_conversation_for_user, get_preset_for_user
@@ -27,7 +26,7 @@ from chatapp.accounting import format_usd
 from chatapp.claude.types import UpstreamError
 from chatapp.conversation_settings import SettingsError
 from chatapp.models import ClaudeModel, Conversation
-from chatapp.presenters import conversation_json, message_json
+from chatapp.presenters import conversation_json, message_json, model_json
 
 MAX_BODY_BYTES = 256 * 1024
 MAX_TITLE_CHARS = 200
@@ -181,16 +180,7 @@ def models(request: HttpRequest) -> HttpResponse:
             "default": settings.CHATAPP_DEFAULT_MODEL,
             "offline": settings.OFFLINE_UPSTREAM,
             "models": [
-                {
-                    "id": m.pk,
-                    "display_name": m.display_name,
-                    "tier": m.tier,
-                    "context_window": m.context_window,
-                    "image_tier": m.image_tier,
-                    "priced": bool(m.prices.all()),
-                    "thinking": thinking.choices(m.capabilities),
-                    **conversation_settings.model_facts(m),
-                }
+                {**model_json(m), "priced": bool(m.prices.all())}
                 for m in rows
             ],
         }

@@ -9,15 +9,13 @@ is left out for a model that does not take one and whenever extended thinking is
 Synchronous (ORM): call from views or the thread that builds a request.
 """
 
-from collections.abc import Iterable, Mapping
-from datetime import datetime
+from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
-from django.utils import timezone
 
-from chatapp import model_router
-from chatapp.models import CacheTtl, ClaudeModel, ModelPrice
+from chatapp import accounting, model_router
+from chatapp.models import CacheTtl, ClaudeModel
 
 MAX_SYSTEM_PROMPT_CHARS = 50_000
 MIN_TEMPERATURE, MAX_TEMPERATURE = 0.0, 1.0
@@ -42,30 +40,15 @@ def default_max_output(model: ClaudeModel | None) -> int:
     return min(wanted, model.max_output_tokens) if model else wanted
 
 
-def _base_rates(prices: Iterable[ModelPrice], at: datetime) -> ModelPrice | None:
-    """The price row in force at ``at`` for prompts of any size (its lowest band)."""
-    current = [p for p in prices if p.effective_from <= at]
-    if not current:
-        return None
-    latest = max(p.effective_from for p in current)
-    return min(
-        (p for p in current if p.effective_from == latest), key=lambda p: p.prompt_tokens_above
-    )
-
-
 def model_facts(model: ClaudeModel) -> dict[str, Any]:
-    """What the settings panel needs to know of a model (prices: prefetch ``prices``)."""
-    price = _base_rates(model.prices.all(), timezone.now())
+    """What the settings panel needs to know of a model: its limits and cache rates now."""
+    bands = accounting.rates_in_force(model.pk)
+    base = min(bands, key=lambda band: band.prompt_tokens_above) if bands else None
     rates = None
-    if price is not None:
+    if base is not None:
         rates = {
-            name: f"{getattr(price, field).normalize():f}"
-            for name, field in (
-                ("input", "input_per_mtok"),
-                ("cache_write_5m", "cache_write_5m_per_mtok"),
-                ("cache_write_1h", "cache_write_1h_per_mtok"),
-                ("cache_read", "cache_read_per_mtok"),
-            )
+            name: f"{getattr(base, name).normalize():f}"
+            for name in ("input", "cache_write_5m", "cache_write_1h", "cache_read")
         }
     return {
         "max_output_tokens": model.max_output_tokens,

@@ -3,6 +3,7 @@
 from decimal import Decimal
 from typing import Any
 
+from chatapp import conversation_settings, thinking
 from chatapp.accounting import format_usd
 from chatapp.content_checks import describe as describe_flags
 from chatapp.models import (
@@ -10,6 +11,7 @@ from chatapp.models import (
     AttachmentKind,
     BatchItem,
     BatchJob,
+    ClaudeModel,
     Conversation,
     Message,
 )
@@ -181,4 +183,17 @@ def batch_job_json(
         "created_at": job.created_at.isoformat(),
         "ended_at": job.ended_at.isoformat() if job.ended_at else None,
         "cancel_requested": job.cancel_requested_at is not None,
+    }
+
+
+def model_json(model: ClaudeModel) -> dict[str, Any]:
+    """A catalog model as the chat page and ``/api/models/`` describe it."""
+    return {
+        "id": model.pk,
+        "display_name": model.display_name,
+        "tier": model.tier,
+        "context_window": model.context_window,
+        "image_tier": model.image_tier,
+        "thinking": thinking.choices(model.capabilities),
+        **conversation_settings.model_facts(model),
     }

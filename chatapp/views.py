@@ -5,21 +5,16 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from chatapp import conversation_settings, thinking
 from chatapp.access import get_batch_job_for_user, get_conversation_for_user
 from chatapp.models import ClaudeModel
+from chatapp.presenters import model_json
 
 
 @login_required
 def chat(request: HttpRequest, conversation_id: int | None = None) -> HttpResponse:
     if conversation_id is not None:
         get_conversation_for_user(request.user, conversation_id)
-    models = [
-        {"id": m.pk, "display_name": m.display_name, "tier": m.tier,
-         "image_tier": m.image_tier, "thinking": thinking.choices(m.capabilities),
-         **conversation_settings.model_facts(m)}
-        for m in ClaudeModel.objects.filter(is_active=True).prefetch_related("prices")
-    ]
+    models = [model_json(m) for m in ClaudeModel.objects.filter(is_active=True)]
     return render(
         request,
         "chatapp/chat.html",
