@@ -78,7 +78,7 @@ def summary_turns(conversation: Conversation) -> list[Turn]:
     kept: list[dict[str, Any]] = []
     summarised = conversation.messages.filter(
         role=Role.USER, pk__lte=conversation.summary_through_id, superseded=False
-    ).only("content")
+    ).only("conversation", "content")  # not deferred: see replies._request_for
     for message in summarised:
         kept += [block for block in message.content if block.get("type") != "text"]
     text = {"type": "text", "text": f"{SUMMARY_HEADING}\n\n{conversation.summary}"}

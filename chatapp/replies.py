@@ -209,8 +209,10 @@ def _reopen_turn(conversation_id: int, message_id: int) -> Message:
 def _request_for(reply_id: int) -> dict[str, Any]:
     reply = Message.objects.select_related("conversation").get(pk=reply_id)
     conversation = reply.conversation
+    # "conversation" too: a related manager sets each row's conversation, and a deferred
+    # conversation_id would cost a query per message.
     history = conversation.messages.filter(pk__lt=reply_id, superseded=False).only(
-        "role", "content", "status"
+        "conversation", "role", "content", "status"
     )
     if conversation.summary_through_id:  # older turns were summarised (chatapp/compaction.py)
         history = history.filter(pk__gt=conversation.summary_through_id)
