@@ -122,13 +122,16 @@ def monthly_limit(user_id: int) -> Decimal | None:
 
 
 def status(user_id: int, at: datetime | None = None) -> BudgetStatus:
-    month = month_of(at)
+    return _status(user_id, month_of(at), monthly_limit(user_id))
+
+
+def _status(user_id: int, month: date, limit: Decimal | None) -> BudgetStatus:
     row = MonthlySpend.objects.filter(user_id=user_id, month=month).first()
     return BudgetStatus(
         month=month,
         spent=row.spent_usd if row else Decimal(0),
         reserved=row.reserved_usd if row else Decimal(0),
-        limit=monthly_limit(user_id),
+        limit=limit,
     )
 
 
@@ -154,9 +157,7 @@ def _exhausted_message(current: BudgetStatus) -> str:
 
 def refuse_if_exhausted(user_id: int) -> None:
     """The cheap check before anything is saved: at 100% nothing new is started."""
-    current = status(user_id)
-    if current.exhausted:
-        raise BudgetExceeded(_exhausted_message(current))
+    _limit_unless_exhausted(user_id)
 
 
 def _spend_row(user_id: int, month: date) -> MonthlySpend:
@@ -294,7 +295,10 @@ def _worst_case(model_id: str, prompt_tokens: int, max_tokens: int) -> Decimal |
 
 def _limit_unless_exhausted(user_id: int) -> Decimal | None:
     """The user's limit (None: not limited); at 100% the refusal, before even a count."""
-    current = status(user_id)
+    limit = monthly_limit(user_id)
+    if limit is None:  # no budget applies: the month's spend does not matter here
+        return None
+    current = _status(user_id, month_of(), limit)
     if current.exhausted:
         raise BudgetExceeded(_exhausted_message(current))
     return current.limit
