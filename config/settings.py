@@ -179,7 +179,9 @@ if REDIS_URL:
     }
 else:
     CHANNEL_LAYERS = {
-        "default": {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 1500}}
+        # Channels' in-memory layer, swept once a second instead of on every message.
+        "default": {"BACKEND": "chatapp.channel_layer.SweptInMemoryChannelLayer",
+                    "CONFIG": {"capacity": 1500}}
     }
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
