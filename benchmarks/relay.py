@@ -65,6 +65,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="seconds over which a level's messages are sent")
     parser.add_argument("--first-token-ms", type=float, default=500,
                         help="upstream's wait before a reply's first token (Claude: 0.5-2 s)")
+    parser.add_argument("--event-ms", default="70-200",
+                        help="gap between the upstream's text events, LOW-HIGH ms (Claude's "
+                        "70-200; 0 = a delta of 1-3 tokens each time)")
     parser.add_argument("--ttft-pairs", type=int, default=10,
                         help="app-vs-SDK time-to-first-token pairs")
     parser.add_argument("--idle", type=int, default=1000, help="idle sockets to hold")
@@ -367,7 +370,9 @@ async def bench_server(kind: str, options: argparse.Namespace, upstream_url: str
 
 
 async def run(options: argparse.Namespace) -> list[dict[str, Any]]:
-    upstream_url, upstream = start_upstream(options.rate, options.first_token_ms / 1000)
+    upstream_url, upstream = start_upstream(
+        options.rate, options.first_token_ms / 1000, options.event_ms
+    )
     try:
         setup_direct_sdk(upstream_url)
         return [await bench_server(kind, options, upstream_url, upstream.pid)

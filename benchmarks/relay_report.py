@@ -133,8 +133,9 @@ def render(results: list[dict[str, Any]], options: argparse.Namespace,
         f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {machine['cpus']} "
         f"CPUs, Python {machine['python']}; load average {' '.join(machine['load_before'])} "
         f"before, {' '.join(machine['load_after'])} after ({machine['minutes']:.1f} min). "
-        f"Upstream {options.rate:g} tokens/s with {options.first_token_ms:g} ms to the first "
-        f"token; replies of {options.tokens} tokens sent over {options.ramp:g} s; coalescing "
+        f"Upstream {options.rate:g} tokens/s in text events {_rhythm(options.event_ms)}, "
+        f"{options.first_token_ms:g} ms to the first token; replies of {options.tokens} tokens "
+        f"sent over {options.ramp:g} s; coalescing "
         f"window {options.coalesce_ms} ms, checkpoint every {options.checkpoint_seconds:g} s.",
         "",
         "| measure (target) | " + " | ".join(r["server"] for r in results) + " |",
@@ -145,3 +146,7 @@ def render(results: list[dict[str, Any]], options: argparse.Namespace,
     for result in results:
         lines += ["", *level_table(result)]
     return "\n".join(lines) + "\n"
+
+
+def _rhythm(event_ms: str) -> str:
+    return "of 1–3 tokens" if event_ms.strip() == "0" else f"{event_ms} ms apart"

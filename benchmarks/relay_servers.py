@@ -64,14 +64,15 @@ def stop(process: subprocess.Popen) -> None:
 
 
 def start_upstream(
-    tokens_per_second: float, first_token_seconds: float
+    tokens_per_second: float, first_token_seconds: float, event_ms: str = "70-200"
 ) -> tuple[str, subprocess.Popen]:
     """The offline upstream in a process of its own, stamping every text delta it writes."""
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "chatapp.offline_upstream", "--port", str(port),
          "--tokens-per-second", str(tokens_per_second),
-         "--first-token-seconds", str(first_token_seconds), "--stamps", "--log-level", "warning"],
+         "--first-token-seconds", str(first_token_seconds), "--event-ms", event_ms,
+         "--stamps", "--log-level", "warning"],
         cwd=ROOT,
     )
     wait_for_port(port, process)

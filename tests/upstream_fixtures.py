@@ -20,7 +20,9 @@ TEST_TOKENS_PER_SECOND = 2000
 
 @pytest.fixture(scope="session")
 def offline_upstream() -> Iterator[RunningUpstream]:
-    with RunningUpstream(tokens_per_second=TEST_TOKENS_PER_SECOND) as running:
+    # A delta of 1–3 tokens per event (not Claude's 70–200 ms rhythm, which at this pace
+    # would send most replies in one event): tests see replies arrive in pieces.
+    with RunningUpstream(tokens_per_second=TEST_TOKENS_PER_SECOND, event_ms="0") as running:
         yield running
 
 

@@ -8,7 +8,7 @@ import uvicorn
 
 from .app import create_app
 from .batches import BATCH_SECONDS_ENV
-from .state import FIRST_TOKEN_ENV, PACE_ENV
+from .state import EVENT_MS_ENV, FIRST_TOKEN_ENV, PACE_ENV
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -37,6 +37,12 @@ def main(argv: list[str] | None = None) -> None:
         help=f"wait before a reply's first token (default: ${FIRST_TOKEN_ENV}, else 0)",
     )
     parser.add_argument(
+        "--event-ms",
+        default=None,
+        help=f"gap between a paced stream's text events, LOW-HIGH ms (default: ${EVENT_MS_ENV}, "
+        "else Claude's 70-200; 0 = a delta of 1-3 tokens each time)",
+    )
+    parser.add_argument(
         "--stamps",
         action="store_true",
         help="record the write time of every streamed text delta (GET /_control/stamps)",
@@ -45,7 +51,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     uvicorn.run(
         create_app(args.tokens_per_second, args.batch_seconds, args.first_token_seconds,
-                   args.stamps),
+                   args.stamps, args.event_ms),
         host=args.host,
         port=args.port,
         log_level=args.log_level,

@@ -79,8 +79,11 @@ class OfflineUpstream:
         batch_seconds: float | None = None,
         first_token_seconds: float | None = None,
         stamps: bool = False,
+        event_ms: str | None = None,
     ) -> None:
-        self.state = UpstreamState(tokens_per_second, batch_seconds, first_token_seconds, stamps)
+        self.state = UpstreamState(
+            tokens_per_second, batch_seconds, first_token_seconds, stamps, event_ms
+        )
         self.state.batches.answer = self._answer_batch_request
         self._routes: dict[tuple[str, str], Handler] = {
             ("POST", "/v1/messages"): self.messages,
@@ -171,7 +174,10 @@ class OfflineUpstream:
         plan = self._plan(body, model, request.request_id)
         if streamed:
             plan.stamps = self.state.stamps.open(request.request_id, replies.last_user_text(body))
-        pacer = Pacer(lambda: self.state.pace, self.state.first_token_seconds)
+        pacer = Pacer(
+            lambda: self.state.pace, self.state.first_token_seconds,
+            event_ms=self.state.event_ms, seed=plan.reply.seed,
+        )
         respond = stream_message if streamed else send_message
         await run_until_disconnect(receive, respond(send, plan, pacer, fault))
 
@@ -424,6 +430,7 @@ class OfflineUpstream:
             "tokens_per_second": self.state.pace,
             "default_tokens_per_second": self.state.default_pace,
             "first_token_seconds": self.state.first_token_seconds,
+            "event_ms": list(self.state.event_ms) if self.state.event_ms else 0,
             "stamps": self.state.stamps.enabled,
             "pending_faults": self.state.pending_faults,
             "clock": self.state.clock.now(),
@@ -472,8 +479,11 @@ def create_app(
     batch_seconds: float | None = None,
     first_token_seconds: float | None = None,
     stamps: bool = False,
+    event_ms: str | None = None,
 ) -> OfflineUpstream:
     """A fresh offline upstream; the pace defaults to OFFLINE_UPSTREAM_TOKENS_PER_SECOND or 60,
     a batch's processing time to OFFLINE_UPSTREAM_BATCH_SECONDS or 5, the wait before the first
-    token to OFFLINE_UPSTREAM_FIRST_TOKEN_SECONDS or 0; stamping is off unless asked for."""
-    return OfflineUpstream(tokens_per_second, batch_seconds, first_token_seconds, stamps)
+    token to OFFLINE_UPSTREAM_FIRST_TOKEN_SECONDS or 0, the gap between a paced stream's text
+    events ("LOW-HIGH" ms, "0" for a delta of 1–3 tokens each time) to OFFLINE_UPSTREAM_EVENT_MS
+    or Claude's 70–200 ms; stamping is off unless asked for."""
+    return OfflineUpstream(tokens_per_second, batch_seconds, first_token_seconds, stamps, event_ms)

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -94,12 +95,46 @@ class MessagePlan:
 
 class Pacer:
     """Spaces deltas out at the current tokens-per-second rate (0 means no pacing), after a
-    wait of `first_token` seconds before the first (the model "thinking" before it answers)."""
+    wait of `first_token` seconds before the first (the model "thinking" before it answers).
 
-    def __init__(self, rate: Callable[[], float], first_token: float = 0.0) -> None:
+    With `event_ms` (low, high), a paced stream sends its text as Claude does: one event every
+    low–high milliseconds carrying the tokens written meanwhile; without it, every delta of
+    1–3 tokens is an event."""
+
+    def __init__(
+        self,
+        rate: Callable[[], float],
+        first_token: float = 0.0,
+        *,
+        event_ms: tuple[float, float] | None = None,
+        seed: int = 0,
+    ) -> None:
         self._rate = rate
         self._first_token = first_token
         self._due: float | None = None
+        self._event_ms = event_ms
+        self._random = random.Random(seed)
+        self._first_event = True
+
+    def events(self, deltas: Iterable[tuple[str, int]]) -> Iterator[tuple[str, int]]:
+        """`deltas` joined into the events this stream sends, as (text, tokens)."""
+        text, tokens, wanted = "", 0, self._event_tokens()
+        for piece, count in deltas:
+            text, tokens = text + piece, tokens + count
+            if tokens >= wanted:
+                yield text, tokens
+                text, tokens, wanted = "", 0, self._event_tokens()
+        if tokens:
+            yield text, tokens
+
+    def _event_tokens(self) -> float:
+        """How many tokens the next event carries: what the pace writes in one gap. The
+        stream's first text goes out as soon as it is written, as the API's does."""
+        rate = self._rate()
+        first, self._first_event = self._first_event, False
+        if self._event_ms is None or rate <= 0 or first:
+            return 1
+        return max(1.0, rate * self._random.uniform(*self._event_ms) / 1000)
 
     async def wait(self, tokens: int) -> None:
         if self._first_token > 0:
@@ -226,7 +261,9 @@ class _Stream:
         if kind == "thinking":
             await self.start_block(index, {"type": "thinking", "thinking": "", "signature": ""})
             cpt = self.plan.model.chars_per_token
-            for text, tokens in delta_texts(block["thinking"], cpt, self.plan.reply.seed):
+            for text, tokens in self.pacer.events(
+                delta_texts(block["thinking"], cpt, self.plan.reply.seed)
+            ):
                 await self.pacer.wait(tokens)
                 await self.delta(index, {"type": "thinking_delta", "thinking": text})
             await self.delta(index, {"type": "signature_delta", "signature": block["signature"]})
@@ -250,7 +287,8 @@ class _Stream:
         index = len(reply.before)
         await self.start_block(index, {"type": "text", "text": ""})
         await send_body(self.send, PING, more=True)
-        for text, tokens in delta_texts(reply.text, self.plan.model.chars_per_token, reply.seed):
+        deltas = delta_texts(reply.text, self.plan.model.chars_per_token, reply.seed)
+        for text, tokens in self.pacer.events(deltas):
             if await self.maybe_fault():
                 return
             await self.pacer.wait(tokens)
@@ -285,7 +323,7 @@ class _Stream:
             for citation in block.citations:
                 await self.delta(index, {"type": "citations_delta", "citation": citation})
             cpt = self.plan.model.chars_per_token
-            for text, tokens in delta_texts(block.text, cpt, reply.seed + index):
+            for text, tokens in self.pacer.events(delta_texts(block.text, cpt, reply.seed + index)):
                 if await self.maybe_fault():
                     return
                 await self.pacer.wait(tokens)

@@ -21,6 +21,10 @@ from .stamps import StampLog
 DEFAULT_TOKENS_PER_SECOND = 60.0
 PACE_ENV = "OFFLINE_UPSTREAM_TOKENS_PER_SECOND"
 FIRST_TOKEN_ENV = "OFFLINE_UPSTREAM_FIRST_TOKEN_SECONDS"
+EVENT_MS_ENV = "OFFLINE_UPSTREAM_EVENT_MS"
+# Claude's own rhythm: text arrives in events 70–200 ms apart, each carrying what the model
+# wrote since the last one (issue 10), not a token or two at a time.
+CLAUDE_EVENT_MS = (70.0, 200.0)
 MAX_LOGGED_REQUESTS = 1000
 _CREDENTIAL_HEADERS = ("authorization", "x-api-key")
 
@@ -36,6 +40,22 @@ def first_token_from_env() -> float:
     else 0 (the first token comes at the pace like every other)."""
     value = os.environ.get(FIRST_TOKEN_ENV, "").strip()
     return float(value) if value else 0.0
+
+
+def parse_event_ms(value: str) -> tuple[float, float] | None:
+    """"70-200" → (70.0, 200.0), "100" → (100.0, 100.0); "0" → None: every delta of 1–3
+    tokens is an event of its own, as fast as the pace allows."""
+    low, _, high = value.strip().partition("-")
+    bounds = (float(low), float(high or low))
+    if bounds[0] < 0 or bounds[1] < bounds[0]:
+        raise ValueError(f"event gap {value!r}: give MS or LOW-HIGH, 0 <= LOW <= HIGH")
+    return None if bounds[1] == 0 else bounds
+
+
+def event_ms_from_env() -> tuple[float, float] | None:
+    """The configured gap between text events: OFFLINE_UPSTREAM_EVENT_MS, else Claude's."""
+    value = os.environ.get(EVENT_MS_ENV, "").strip()
+    return parse_event_ms(value) if value else CLAUDE_EVENT_MS
 
 
 def _mask(value: str) -> str:
@@ -66,7 +86,10 @@ class UpstreamState:
         batch_seconds: float | None = None,
         first_token_seconds: float | None = None,
         stamps: bool = False,
+        event_ms: str | None = None,
     ) -> None:
+        # Fixed for the server's life: how a paced stream groups its text into events.
+        self.event_ms = event_ms_from_env() if event_ms is None else parse_event_ms(event_ms)
         self.default_pace = pace_from_env() if tokens_per_second is None else tokens_per_second
         self.pace = self.default_pace
         self.default_first_token = (

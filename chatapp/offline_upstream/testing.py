@@ -106,8 +106,9 @@ class RunningUpstream(UpstreamControl):
         tokens_per_second: float | None = None,
         host: str = "127.0.0.1",
         batch_seconds: float | None = None,
+        event_ms: str | None = None,
     ) -> None:
-        self.app = create_app(tokens_per_second, batch_seconds)
+        self.app = create_app(tokens_per_second, batch_seconds, event_ms=event_ms)
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._socket.bind((host, 0))
