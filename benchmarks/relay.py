@@ -59,7 +59,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="comma-separated: daphne, uvicorn (default both)")
     parser.add_argument("--rate", type=float, default=60, help="upstream tokens per second")
     parser.add_argument("--tokens", type=int, default=200, help="tokens per reply (K)")
-    parser.add_argument("--levels", default="10,25,50",
+    parser.add_argument("--levels", default="25,50,100,200",
                         help="concurrent streams to try, comma-separated")
     parser.add_argument("--ramp", type=float, default=1.0,
                         help="seconds over which a level's messages are sent")
@@ -306,6 +306,7 @@ def summarise_streams(count: int, replies: list[Reply], stamps: list[dict[str, A
     durations = [r.done - r.sent for r in replies]
     text = sum(r.text_chars for r in replies)
     per_reply_overhead = [r.framed_bytes - r.delta_framed_bytes for r in replies]
+    per_reply_wire_overhead = [r.wire_bytes - r.delta_wire_bytes for r in replies]
     return {
         "streams": count,
         "complete": sum(r.status == "complete" for r in replies),
@@ -320,6 +321,7 @@ def summarise_streams(count: int, replies: list[Reply], stamps: list[dict[str, A
         "delta_bytes_per_char": sum(r.delta_framed_bytes for r in replies) / text,
         "delta_wire_per_char": sum(r.delta_wire_bytes for r in replies) / text,
         "frame_overhead_bytes": statistics.median(per_reply_overhead),
+        "wire_overhead_bytes": statistics.median(per_reply_wire_overhead),
         "frames_per_reply": statistics.median(r.frames for r in replies),
         "compressed": compressed,
         "transactions_per_reply": spent["transactions"] / count,

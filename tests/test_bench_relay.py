@@ -17,7 +17,7 @@ from benchmarks.relay_report import render, replace_section, sustained
 def test_defaults_are_a_bounded_run_of_both_servers():
     options = parse_args([])
     assert options.servers == ["daphne", "uvicorn"] and not options.redis
-    assert options.levels == [10, 25, 50] and options.churn <= 1000
+    assert options.levels == [25, 50, 100, 200] and options.churn <= 1000
 
 
 def test_options_are_parsed_and_nonsense_refused():
@@ -78,7 +78,8 @@ def _level(streams: int) -> dict:
             "p99_ms": 45.0, "ttft_p50_ms": 600.0, "app_cpu_per_1k": 0.2,
             "upstream_cpu_per_1k": 0.1, "client_cpu_per_1k": 0.1, "wire_per_char": 3.0,
             "delta_bytes_per_char": 2.5, "delta_wire_per_char": 2.5,
-            "frame_overhead_bytes": 900.0, "frames_per_reply": 40, "compressed": False,
+            "frame_overhead_bytes": 900.0, "wire_overhead_bytes": 950.0, "frames_per_reply": 40,
+            "compressed": False,
             "transactions_per_reply": 4.0, "statements_per_reply": 6.0, "allowed_writes": 5,
             "active_rss_kib": 60.0, "reply_seconds": 4.0}
 
@@ -98,6 +99,9 @@ def test_the_report_replaces_only_its_own_section(tmp_path):
     assert "| TTFT app ÷ SDK direct (≤ 1.05) | 1.017 (610 / 600 ms) ✅ |" in section
     assert "load average 1.0 1.0 1.0 before" in section
     assert "| 10 | 10 | 20.0 ms | 45.0 ms |" in section
+    # Bytes on the wire are judged as TCP carried them: here uncompressed, 2.5 × the text.
+    assert "| wire bytes of the deltas ÷ text (≤ 1.5) + per-reply constant | 2.50 + 950 B " \
+        "(uncompressed) ❌ |" in section
 
     doc = tmp_path / "benchmarks.md"
     doc.write_text("# Benchmarks\n\n## Someone else's\n\nkept\n")
