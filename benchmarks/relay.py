@@ -32,6 +32,7 @@ import statistics
 import tempfile
 import time
 import uuid
+from collections import Counter
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -243,6 +244,9 @@ class Bench:
 
         replies = await asyncio.gather(*(one(i, ws) for i, ws in enumerate(sockets)))
         spent = self.usage().minus(before)
+        for status, how_many in Counter(r.status for r in replies).items():
+            if status != "complete":
+                print(f"{count} streams: {how_many} replies ended {status!r}", flush=True)
         sampling.cancel()
         compressed = any(ws.protocol.extensions for ws in sockets)
         await close_all(sockets)

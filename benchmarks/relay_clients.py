@@ -114,7 +114,12 @@ async def ask(ws: CountingConnection, prompt: str) -> Reply:
     reply.sent = time.monotonic()
     await ws.send(json.dumps({"type": "user_message", "text": prompt}))
     while True:
-        raw = await asyncio.wait_for(ws.recv(), TIMEOUT)
+        try:
+            raw = await asyncio.wait_for(ws.recv(), TIMEOUT)
+        except TimeoutError:  # counted as incomplete in its level, with what it had got
+            reply.status = f"nothing for {TIMEOUT} s after {reply.frames} frames"
+            reply.done = time.monotonic()
+            break
         now = time.monotonic()
         frame = json.loads(raw)
         size = len(raw.encode())

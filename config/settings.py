@@ -167,11 +167,16 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Channels and cache ---------------------------------------------------------------
 REDIS_URL = env_str("REDIS_URL")
+REDIS_PROCESS_QUEUE = 50_000  # frames waiting for one process's sockets
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "capacity": 1500, "expiry": 60},
+            # channels_redis keeps one queue per process, shared by all its sockets, and drops a
+            # group frame when it is full: a busy process with 100 streams runs ~1,000 frames
+            # behind in a second, so its capacity is sized for the process (a frame is a few
+            # hundred bytes; an abandoned queue expires after `expiry` seconds anyway).
+            "CONFIG": {"hosts": [REDIS_URL], "capacity": REDIS_PROCESS_QUEUE, "expiry": 60},
         }
     }
     CACHES = {

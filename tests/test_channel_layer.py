@@ -1,5 +1,8 @@
-"""The embedded channel layer delivers exactly what Channels' in-memory layer delivers, and
-still forgets expired messages and memberships, only sweeping for them at most once a second."""
+"""The channel layers: the embedded one delivers exactly what Channels' in-memory layer
+delivers and still forgets expired messages and memberships, only sweeping for them at most
+once a second; neither loses frames when a busy process falls behind."""
+
+import asyncio
 
 from channels.layers import get_channel_layer
 
@@ -61,3 +64,20 @@ async def test_between_sweeps_nothing_is_swept():
     kept = await member(layer, "conversation.1")
     await layer.group_send("conversation.1", {"type": "reply.frame"})  # within the hour
     assert kept in layer.groups["conversation.1"] and not layer.channels[kept].empty()
+
+
+async def test_a_busy_process_falls_thousands_of_frames_behind_without_losing_one():
+    """Whichever layer runs this pass: 20 sockets of one process, 2,000 frames in all, sent
+    before any is read (channels_redis queues all of a process's sockets together)."""
+    layer = get_channel_layer()
+    sockets = [await member(layer, f"test-backlog.{index}") for index in range(20)]
+    try:
+        for seq in range(100):
+            for index in range(20):
+                await layer.group_send(f"test-backlog.{index}", {"type": "reply.frame", "seq": seq})
+        for channel in sockets:  # a dropped frame would leave a receive waiting: fail instead
+            received = [await asyncio.wait_for(layer.receive(channel), 5) for _ in range(100)]
+            assert [frame["seq"] for frame in received] == list(range(100))
+    finally:
+        for index, channel in enumerate(sockets):
+            await layer.group_discard(f"test-backlog.{index}", channel)
