@@ -767,6 +767,7 @@
 
   function onFrame(token, frame) {
     if (token !== state.loadToken) return;
+    lastFrameAt = Date.now();
     if (!state.snapshotApplied) {
       state.frameBuffer.push(frame);
       return;
@@ -1131,6 +1132,18 @@
     lastResyncAt = now;
     state.socket.resync();
   }
+
+  // A streaming reply that goes silent this long is checked with the server: a frame lost on
+  // the way (say, a full queue in an overloaded server process) would otherwise leave it
+  // "streaming" for ever. The resync brings its reply_state, or a `ready` that no longer lists
+  // it, and then the conversation is fetched again (onReady).
+  const SILENCE_MS = Number(window.chatappSilenceMs) || 20000; // tests set it shorter
+  let lastFrameAt = Date.now();
+  window.setInterval(() => {
+    if (!hasStreamingView() || Date.now() - lastFrameAt < SILENCE_MS) return;
+    lastFrameAt = Date.now();
+    requestResync();
+  }, Math.min(SILENCE_MS, 5000));
 
   function hasStreamingView() {
     for (const view of state.messages.values()) if (view.status === "streaming") return true;

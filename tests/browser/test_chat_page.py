@@ -190,6 +190,34 @@ def test_reload_mid_reply_restores_the_text_and_keeps_streaming(page: Page, live
         other.close()
 
 
+def test_a_reply_whose_end_is_lost_on_the_way_still_ends_on_screen(page: Page, live_app):
+    """A frame can be lost between server and page (a full queue in an overloaded process):
+    a streaming reply that goes silent is checked with the server and shown as it ended."""
+    page.add_init_script("window.chatappSilenceMs = 1500")
+    lost: list[str] = []
+
+    def drop_the_first_end(socket):
+        server = socket.connect_to_server()
+
+        def from_server(message):
+            if '"type":"message_completed"' in str(message) and not lost:
+                lost.append(message)
+                return
+            socket.send(message)
+
+        server.on_message(from_server)
+
+    page.route_web_socket(re.compile(r"/ws/conversations/"), drop_the_first_end)
+    start_new_chat(page, live_app)
+    send(page, "Short answer [[tokens:30]]")
+
+    reply = last_reply(page)
+    expect(reply.locator(".msg-footer")).to_contain_text(FOOTER, timeout=15_000)
+    expect(reply).not_to_have_class(re.compile("is-streaming"))
+    expect(send_button(page)).to_be_visible()
+    assert len(lost) == 1  # the end really was lost; the page found out by itself
+
+
 def test_rename_and_delete_a_conversation(page: Page, live_app):
     start_new_chat(page, live_app)
     page.get_by_role("button", name="New chat", exact=True).click()
