@@ -9,7 +9,7 @@ message, a day for a group membership), so sweeping at most once a second expire
 entries a moment later at a small fraction of the cost; a send to a member's queue never waits,
 so sending to each member in turn delivers the same frames in the same order.
 
-Production uses channels_redis, which has neither cost (config/settings.py).
+Production uses channels_redis's pub/sub layer, which has neither cost (config/settings.py).
 """
 
 import time

@@ -646,8 +646,9 @@ async def finish_for_shutdown(grace: float) -> None:
 
 async def _listen_for_control() -> None:
     layer = get_channel_layer()
-    # The default prefix matters: channels_redis reads all of a process's channels through one
-    # "specific.<client>!" list; another prefix would starve every socket in the process.
+    # The default prefix: channels_redis's list-based layer read all of a process's channels
+    # through one "specific.<client>!" list, and another prefix starved every socket in the
+    # process. The pub/sub layer used now has no such list; keep the default all the same.
     channel = await layer.new_channel()
     await layer.group_add(CONTROL_GROUP, channel)
     try:

@@ -167,16 +167,15 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Channels and cache ---------------------------------------------------------------
 REDIS_URL = env_str("REDIS_URL")
-REDIS_PROCESS_QUEUE = 50_000  # frames waiting for one process's sockets
 if REDIS_URL:
+    # channels_redis's pub/sub layer: a frame to a conversation is one PUBLISH, which Redis
+    # hands to every process with a socket on it (docs/benchmarks.md, "The relay", item 13).
+    # The list-based RedisChannelLayer took three round trips and a Lua script per frame,
+    # ~6 times the CPU, and dropped frames once a busy process's shared queue was full.
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            # channels_redis keeps one queue per process, shared by all its sockets, and drops a
-            # group frame when it is full: a busy process with 100 streams runs ~1,000 frames
-            # behind in a second, so its capacity is sized for the process (a frame is a few
-            # hundred bytes; an abandoned queue expires after `expiry` seconds anyway).
-            "CONFIG": {"hosts": [REDIS_URL], "capacity": REDIS_PROCESS_QUEUE, "expiry": 60},
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL]},
         }
     }
     CACHES = {
