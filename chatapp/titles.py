@@ -29,23 +29,22 @@ def clean_title(raw: str) -> str:
     return " ".join(words[:6])[:MAX_TITLE_CHARS]
 
 
-def _title_job(conversation_id: int) -> dict | None:
-    """The request for a title, or None when this conversation needs none."""
+def _title_job(conversation_id: int) -> tuple[dict, int] | None:
+    """The request for a title and whose budget pays for it, or None when this conversation
+    needs none (it has a title, or not exactly one finished reply)."""
     conversation = Conversation.objects.get(pk=conversation_id)
     if conversation.title:
         return None
-    replies = conversation.messages.filter(role=Role.ASSISTANT, status=MessageStatus.COMPLETE)
-    if replies.count() != 1:
+    finished = conversation.messages.filter(role=Role.ASSISTANT, status=MessageStatus.COMPLETE)
+    replies = list(finished.select_related("reply_to")[:2])
+    if len(replies) != 1 or replies[0].reply_to is None:
         return None
-    reply = replies.select_related("reply_to").first()
     model_id = accounting.cheapest_model_id()
-    if model_id is None or reply.reply_to is None:
+    if model_id is None:
         return None
-    return title_request(model=model_id, question=reply.reply_to.text, answer=reply.text)
-
-
-def _owner_of(conversation_id: int) -> int:
-    return Conversation.objects.values_list("owner_id", flat=True).get(pk=conversation_id)
+    reply = replies[0]
+    request = title_request(model=model_id, question=reply.reply_to.text, answer=reply.text)
+    return request, conversation.owner_id
 
 
 @transaction.atomic
@@ -70,10 +69,11 @@ def _save_title(conversation_id: int, completion: Completion, budget: budgets.Ca
 async def maybe_generate(conversation_id: int) -> None:
     budget = None
     try:
-        request = await database_sync_to_async(_title_job)(conversation_id)
-        if request is None:
+        job = await database_sync_to_async(_title_job)(conversation_id)
+        if job is None:
             return
-        budget = budgets.CallBudget(await database_sync_to_async(_owner_of)(conversation_id))
+        request, owner_id = job
+        budget = budgets.CallBudget(owner_id)
         await budget.before_call(request)
         completion = await claude_messages.complete(request)
         title = await database_sync_to_async(_save_title)(conversation_id, completion, budget)
