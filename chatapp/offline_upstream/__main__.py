@@ -8,7 +8,13 @@ import uvicorn
 
 from .app import create_app
 from .batches import BATCH_SECONDS_ENV
-from .state import EVENT_MS_ENV, FIRST_TOKEN_ENV, PACE_ENV
+from .state import EVENT_MS_ENV, FIRST_TOKEN_ENV, PACE_ENV, parse_event_ms
+
+
+def event_ms(value: str) -> str:
+    """An --event-ms value, checked (argparse turns the ValueError into a usage error)."""
+    parse_event_ms(value)
+    return value
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -38,6 +44,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument(
         "--event-ms",
+        type=event_ms,
         default=None,
         help=f"gap between a paced stream's text events, LOW-HIGH ms (default: ${EVENT_MS_ENV}, "
         "else Claude's 70-200; 0 = a delta of 1-3 tokens each time)",
