@@ -3,11 +3,12 @@
 ``InMemoryChannelLayer`` sweeps every channel's queue and every group's members for expired
 entries before each ``receive`` and each ``group_send``, and sends to a group through one task
 per member. With N sockets streaming in a process, every frame then costs time in proportion
-to N, and the process's work grows with N² (issue 10: at 150 streams the sweep alone took more
-of the server's time than relaying the text). Expiry is counted in seconds (a minute for a
-message, a day for a group membership), so sweeping at most once a second expires the same
-entries a moment later at a small fraction of the cost; a send to a member's queue never waits,
-so sending to each member in turn delivers the same frames in the same order.
+to N, and the process's work grows with N² (`python -m benchmarks.channel_layer`: 101 µs a
+frame with 150 sockets, 238 µs with 500, against 9 µs here). Expiry is counted in seconds
+(a minute for a message, a day for a group membership), so sweeping at most once a second
+expires the same entries a moment later at a small fraction of the cost; a send to a member's
+queue never waits, so sending to each member in turn delivers the same frames in the same
+order.
 
 Production uses channels_redis's pub/sub layer, which has neither cost (config/settings.py).
 """
