@@ -316,6 +316,9 @@ def _sent_attachments(
     """The attachments of the branch on screen (before ``before_message_id``): those its
     questions refer to. A file sent on another branch stays out of the prompt, and an edited
     question's files (kept as references) stay in, whichever version they were uploaded with."""
+    sent = list(conversation.attachments.filter(message__isnull=False).order_by("id"))
+    if not sent:  # most conversations: no need to read every question of the history
+        return []
     questions = conversation.messages.filter(role=Role.USER, superseded=False)
     if before_message_id is not None:
         questions = questions.filter(pk__lt=before_message_id)
@@ -325,8 +328,7 @@ def _sent_attachments(
         for block in content
         if block.get("type") == prompt.REFERENCE
     }
-    rows = conversation.attachments.filter(message__isnull=False, pk__in=referred)
-    return list(rows.order_by("id"))
+    return [attachment for attachment in sent if attachment.pk in referred]
 
 
 def _sent_size(attachment: Attachment) -> int:

@@ -120,7 +120,11 @@ class Sizing:
 
 def _history(reply: Message):
     conversation = reply.conversation
-    history = conversation.messages.filter(pk__lt=reply.pk, superseded=False)
+    # Only what sizing and summarising read: a message has several more JSON fields, and
+    # every reply reads the whole history.
+    history = conversation.messages.filter(pk__lt=reply.pk, superseded=False).only(
+        "conversation", "role", "status", "content", "token_count"
+    )
     if conversation.summary_through_id:
         history = history.filter(pk__gt=conversation.summary_through_id)
     return [m for m in history if m.role == Role.USER or m.status in _COUNTED_STATUSES]
