@@ -316,8 +316,8 @@ def _sent_attachments(
     """The attachments of the branch on screen (before ``before_message_id``): those its
     questions refer to. A file sent on another branch stays out of the prompt, and an edited
     question's files (kept as references) stay in, whichever version they were uploaded with."""
-    sent = list(conversation.attachments.filter(message__isnull=False).order_by("id"))
-    if not sent:  # most conversations: no need to read every question of the history
+    sent = conversation.attachments.filter(message__isnull=False)
+    if not sent.exists():  # most conversations: no need to read every question of the history
         return []
     questions = conversation.messages.filter(role=Role.USER, superseded=False)
     if before_message_id is not None:
@@ -328,7 +328,8 @@ def _sent_attachments(
         for block in content
         if block.get("type") == prompt.REFERENCE
     }
-    return [attachment for attachment in sent if attachment.pk in referred]
+    # Only the referred rows: a document's row carries its whole text.
+    return list(sent.filter(pk__in=referred).order_by("id"))
 
 
 def _sent_size(attachment: Attachment) -> int:

@@ -32,7 +32,8 @@ def clean_title(raw: str) -> str:
 def _title_job(conversation_id: int) -> tuple[dict, int] | None:
     """The request for a title and whose budget pays for it, or None when this conversation
     needs none (it has a title, or not exactly one finished reply)."""
-    conversation = Conversation.objects.get(pk=conversation_id)
+    # Runs after every reply: only the two columns it needs (not the summary or system prompt).
+    conversation = Conversation.objects.only("title", "owner").get(pk=conversation_id)
     if conversation.title:
         return None
     finished = conversation.messages.filter(role=Role.ASSISTANT, status=MessageStatus.COMPLETE)
