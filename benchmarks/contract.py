@@ -86,7 +86,9 @@ class Outcome:
     minimum: Decimal
 
 
-def _setup_django(base_url: str, var_dir: str) -> None:
+def setup_django(base_url: str, var_dir: str) -> None:
+    """The app in this process: a throw-away SQLite database under ``var_dir``, migrated, its
+    SDK pointed at ``base_url`` (benchmarks.long_conversation uses it too)."""
     os.environ.update({
         "CHATAPP_VAR_DIR": var_dir,
         "ANTHROPIC_API_KEY": "benchmark",
@@ -207,7 +209,7 @@ def main(which: str) -> list[Outcome]:
 
     with RunningUpstream(tokens_per_second=0) as upstream:
         # Django is set up (and migrated) before the event loop starts: migrate is sync-only.
-        _setup_django(upstream.base_url, tempfile.mkdtemp(prefix="chatapp-bench-"))
+        setup_django(upstream.base_url, tempfile.mkdtemp(prefix="chatapp-bench-"))
         cases = build_cases(which)
 
         async def run_all() -> list[Outcome]:

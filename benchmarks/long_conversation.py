@@ -16,7 +16,7 @@ import asyncio
 import tempfile
 import time
 
-from benchmarks.contract import _setup_django
+from benchmarks.contract import setup_django
 from benchmarks.relay_servers import start_upstream, stop
 
 MODEL = "claude-sonnet-4-6"
@@ -51,7 +51,7 @@ def main() -> None:
     options = parser.parse_args()
     url, upstream = start_upstream(0, 0, event_ms="0")
     try:
-        _setup_django(url, tempfile.mkdtemp(prefix="chatapp-bench-"))
+        setup_django(url, tempfile.mkdtemp(prefix="chatapp-bench-"))
         rows = asyncio.run(cpu_per_exchange(options.exchanges, options.block))
     finally:
         stop(upstream)
