@@ -24,7 +24,6 @@ from chatapp import (
 from chatapp.access import get_conversation_for_user, get_preset_for_user
 from chatapp.accounting import format_usd
 from chatapp.claude.types import UpstreamError
-from chatapp.conversation_settings import SettingsError
 from chatapp.models import ClaudeModel, Conversation
 from chatapp.presenters import conversation_json, message_json, model_json
 
@@ -112,17 +111,12 @@ def _text_field(data: dict[str, Any], name: str, limit: int) -> str:
 def _conversation_changes(user: Any, data: dict[str, Any], current_model: str) -> dict[str, Any]:
     """Title and settings from ``data``; a ``preset`` (the user's) is applied first, so fields
     named beside it win."""
-    changes: dict[str, Any] = {}
-    try:
-        if "preset" in data:
-            changes.update(presets.conversation_fields(get_preset_for_user(user, data["preset"])))
-        if "title" in data:
-            changes["title"] = _text_field(data, "title", MAX_TITLE_CHARS)
-        changes.update(
-            conversation_settings.changes(data, changes.get("model", current_model))
-        )
-    except SettingsError as exc:
-        raise BadRequest(str(exc)) from None
+    changes: dict[str, Any] = {}  # a SettingsError is a BadRequest: answered 400
+    if "preset" in data:
+        changes.update(presets.conversation_fields(get_preset_for_user(user, data["preset"])))
+    if "title" in data:
+        changes["title"] = _text_field(data, "title", MAX_TITLE_CHARS)
+    changes.update(conversation_settings.changes(data, changes.get("model", current_model)))
     return changes
 
 

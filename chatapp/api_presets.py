@@ -1,22 +1,17 @@
 """Prompt preset endpoints (docs/protocol.md): parse, authorise, delegate to presets.py."""
 
-from django.core.exceptions import BadRequest
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from chatapp import presets
 from chatapp.access import get_preset_for_user
 from chatapp.api import api_endpoint, read_json
-from chatapp.conversation_settings import SettingsError
 from chatapp.models import PromptPreset
 
 
 @api_endpoint("GET", "POST")
 def presets_collection(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
-        try:
-            preset = presets.create(request.user, read_json(request))
-        except SettingsError as exc:
-            raise BadRequest(str(exc)) from None
+        preset = presets.create(request.user, read_json(request))  # SettingsError: 400
         return JsonResponse(presets.as_json(preset), status=201)
     rows = PromptPreset.objects.filter(owner=request.user)
     return JsonResponse({"presets": [presets.as_json(p) for p in rows]})
@@ -26,10 +21,7 @@ def presets_collection(request: HttpRequest) -> HttpResponse:
 def preset_detail(request: HttpRequest, preset_id: int) -> HttpResponse:
     preset = get_preset_for_user(request.user, preset_id)
     if request.method == "PATCH":
-        try:
-            presets.update(preset, read_json(request))
-        except SettingsError as exc:
-            raise BadRequest(str(exc)) from None
+        presets.update(preset, read_json(request))
     elif request.method == "DELETE":
         preset.delete()
         return HttpResponse(status=204)

@@ -13,17 +13,19 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import BadRequest
 
 from chatapp import accounting, model_router
+from chatapp.claude.pricing import pick_band
 from chatapp.models import CacheTtl, ClaudeModel
 
 MAX_SYSTEM_PROMPT_CHARS = 50_000
 MIN_TEMPERATURE, MAX_TEMPERATURE = 0.0, 1.0
-SETTING_NAMES = ("system_prompt", "model", "max_output_tokens", "temperature", "cache_ttl")
 
 
-class SettingsError(ValueError):
-    """A setting that cannot be used; the message says why in plain words."""
+class SettingsError(BadRequest, ValueError):
+    """A setting that cannot be used; the message says why in plain words (a JSON endpoint
+    answers it 400, like any BadRequest)."""
 
 
 # --- Facts ---------------------------------------------------------------------------------
@@ -43,7 +45,7 @@ def default_max_output(model: ClaudeModel | None) -> int:
 def model_facts(model: ClaudeModel) -> dict[str, Any]:
     """What the settings panel needs to know of a model: its limits and cache rates now."""
     bands = accounting.rates_in_force(model.pk)
-    base = min(bands, key=lambda band: band.prompt_tokens_above) if bands else None
+    base = pick_band(bands, 0) if bands else None
     rates = None
     if base is not None:
         rates = {
@@ -138,7 +140,9 @@ def changes(data: Mapping[str, Any], current_model: str) -> dict[str, Any]:
     if "model" in data:
         found["model"] = model_id(data["model"])
     wanted = found.get("model", current_model)
-    model = ClaudeModel.objects.filter(pk=wanted).first() if wanted != model_router.AUTO else None
+    model = None  # read only for the settings that are checked against it
+    if ("max_output_tokens" in data or "temperature" in data) and wanted != model_router.AUTO:
+        model = ClaudeModel.objects.filter(pk=wanted).first()
     if "max_output_tokens" in data:
         found["max_output_tokens"] = max_output_tokens(data["max_output_tokens"], model)
     if "temperature" in data:

@@ -241,7 +241,10 @@ def parse_import(data: Any) -> tuple[dict[str, str], list[ImportedMessage]]:
     fields = {
         "title": _text(head.get("title"), "The title", 10_000).strip()[:MAX_TITLE_CHARS],
         "model": _text(head.get("model"), "The model", 100),
-        "system_prompt": _text(head.get("system_prompt"), "The system prompt", 50_000),
+        "system_prompt": _text(
+            head.get("system_prompt"), "The system prompt",
+            conversation_settings.MAX_SYSTEM_PROMPT_CHARS,
+        ),
         **_imported_settings(head),
     }
     return fields, [_parse_message(n, item) for n, item in enumerate(messages, start=1)]

@@ -50,13 +50,10 @@ def _checked(data: Mapping[str, Any], preset: PromptPreset | None) -> dict[str, 
 
 
 def _save(preset: PromptPreset) -> PromptPreset:
-    taken = PromptPreset.objects.filter(owner_id=preset.owner_id, name=preset.name)
-    if taken.exclude(pk=preset.pk).exists():
-        raise SettingsError(f"You already have a preset named “{preset.name}”.")
     try:
         with transaction.atomic():
             preset.save()
-    except IntegrityError:  # the same name saved at the same moment by another request
+    except IntegrityError:  # one_preset_name_per_user: the name is taken, maybe just now
         raise SettingsError(f"You already have a preset named “{preset.name}”.") from None
     return preset
 
