@@ -127,33 +127,30 @@ TEMPLATES = [
 
 # --- Database -------------------------------------------------------------------------
 DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'chatapp.sqlite3'}")
-DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
 # Connections are kept, not opened per ORM call: Channels' database_sync_to_async closes
 # "old" connections around every call, which with CONN_MAX_AGE=0 meant a new connection
 # (SQLite: the WAL pragmas; PostgreSQL: a TCP connection and a login) per call.
 # Health checks replace a connection that broke while idle instead of failing one request.
-DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DATABASES = {
+    "default": dj_database_url.parse(DATABASE_URL, conn_max_age=0, conn_health_checks=True)
+}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # A pool, not CONN_MAX_AGE: under ASGI every HTTP request runs in a thread of its own, so
     # per-thread persistent connections would pile up instead of being reused (Django ticket
     # #33497). A connection goes back to the pool at the end of each request and ORM call.
-    # Size it against PostgreSQL's max_connections (docs/operations.md).
+    # Size it against PostgreSQL's max_connections (docs/operations.md). Added to the URL's
+    # own options (sslmode and the like), not in their place.
     _pool_max = env_int("CHATAPP_DB_POOL_MAX", 10, minimum=1)
-    DATABASES["default"]["OPTIONS"] = {
-        "pool": {
-            "min_size": min(2, _pool_max),
-            "max_size": _pool_max,
-            # A request waits this long for a free connection before it fails.
-            "timeout": env_float("CHATAPP_DB_POOL_TIMEOUT_SECONDS", 10.0, minimum=0.1),
-        }
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": min(2, _pool_max),
+        "max_size": _pool_max,
+        # A request waits this long for a free connection before it fails.
+        "timeout": env_float("CHATAPP_DB_POOL_TIMEOUT_SECONDS", 10.0, minimum=0.1),
     }
-else:
-    # SQLite: a thread keeps its connection for a minute. Channels runs every consumer's ORM
-    # calls on one thread, so that is one connection per process for all of them.
-    DATABASES["default"]["CONN_MAX_AGE"] = 60
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # WAL lets readers proceed while a reply checkpoints; IMMEDIATE avoids the
-    # "database is locked" upgrade deadlock between two writers.
+    # A thread keeps its connection for a minute. Channels runs every consumer's ORM calls on
+    # one thread, so that is one connection per process for all of them.
+    DATABASES["default"]["CONN_MAX_AGE"] = 60
     DATABASES["default"]["OPTIONS"] = {
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         "transaction_mode": "IMMEDIATE",

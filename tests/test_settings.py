@@ -78,3 +78,8 @@ def test_database_connections_are_kept_not_opened_per_query(tmp_path):
     # Under ASGI a pool, not per-thread persistent connections (which pile up per request).
     assert postgres["CONN_MAX_AGE"] == 0 and postgres["CONN_HEALTH_CHECKS"]
     assert postgres["OPTIONS"]["pool"]["max_size"] == 25
+    # The pool joins the URL's own options; it does not replace them.
+    secure = _database_settings(
+        tmp_path, DATABASE_URL="postgres://chatapp@db.example.com:5432/chatapp?sslmode=require"
+    )
+    assert secure["OPTIONS"]["sslmode"] == "require" and "pool" in secure["OPTIONS"]
