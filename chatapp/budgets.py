@@ -244,12 +244,12 @@ def shrink(reservation: Reservation, still_needed: Decimal) -> None:
     Run it in the transaction that records the outcomes that made the rest unnecessary; it
     only ever gives back, so calling it again with the same need changes nothing.
     """
-    freed = reservation.amount - max(still_needed, Decimal(0))
     if still_needed <= 0:  # (a job of an unpriced model holds nothing, but has its row)
-        BudgetReservation.objects.filter(pk=reservation.pk).delete()
-    elif freed > 0:
-        BudgetReservation.objects.filter(pk=reservation.pk).update(amount_usd=still_needed)
+        release(reservation)
+        return
+    freed = reservation.amount - still_needed
     if freed > 0:
+        BudgetReservation.objects.filter(pk=reservation.pk).update(amount_usd=still_needed)
         MonthlySpend.objects.filter(user_id=reservation.user_id, month=reservation.month).update(
             reserved_usd=F("reserved_usd") - freed
         )

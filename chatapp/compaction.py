@@ -416,7 +416,7 @@ class ContextGuard:
             for use_id in longer:
                 results[use_id] = cut[use_id] = _cut(self._results[use_id], cap)
             request = {**request, "messages": _with_results(request["messages"], cut)}
-            size = await self._count(request, messages_bound(request["messages"]))
+            size = self.size = await claude_messages.count_tokens(request)
             self._measured = None  # the rounds changed: size them afresh next time
             over = size - self._budget(request)
             if over <= 0:

@@ -134,7 +134,8 @@ def decide(request: Request) -> Decision:
 
 def _request_facts(
     conversation_id: int, text: str, attachment_ids: tuple[int, ...], thinking: str | None
-) -> Request:
+) -> tuple[Request, int]:
+    """What the router looks at, and whose budget pays for a confirming call."""
     conversation = Conversation.objects.get(pk=conversation_id)
     mine = Attachment.objects.filter(owner_id=conversation.owner_id)
     kinds = mine.filter(pk__in=attachment_ids).values("kind").annotate(n=Count("pk"))
@@ -148,7 +149,7 @@ def _request_facts(
         images=counts.get(AttachmentKind.IMAGE, 0),
         thinking=thinking,
         earlier_messages=conversation.messages.filter(superseded=False).count(),
-    )
+    ), conversation.owner_id
 
 
 CONFIRM_PROMPT = (
@@ -207,22 +208,17 @@ async def route(
     conversation_id: int, text: str, attachment_ids: tuple[int, ...], thinking: str | None
 ) -> Routed:
     """The model for one Auto message, with its reason (and the confirming call, if any)."""
-    facts = await database_sync_to_async(_request_facts)(
+    facts, owner_id = await database_sync_to_async(_request_facts)(
         conversation_id, text, attachment_ids, thinking
     )
     decision = await database_sync_to_async(decide)(facts)
     if not (decision.unsure and settings.CHATAPP_ROUTER_CONFIRM):
         return Routed(decision)
-    owner_id = await database_sync_to_async(_owner_of)(conversation_id)
     budget = budgets.CallBudget(owner_id, subject="Checking which model suits this message")
     confirmation = await _confirm(text, budget)
     if confirmation is not None:
         decision = await database_sync_to_async(_apply_confirmation)(decision, confirmation)
     return Routed(decision, confirmation, budget, owner_id, conversation_id)
-
-
-def _owner_of(conversation_id: int) -> int:
-    return Conversation.objects.values_list("owner_id", flat=True).get(pk=conversation_id)
 
 
 @transaction.atomic

@@ -392,7 +392,6 @@ async def _generate(job: ReplyJob) -> None:
             job.message_id,
             continuing=job.continuing,
             request_for=_request_for,
-            notify=notify,
             guard=job.guard,
         )
         job.budget = budgets.CallBudget(job.user_id, prompt_size=lambda: job.guard.size)

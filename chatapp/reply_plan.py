@@ -7,7 +7,7 @@ guard it is handed (``compaction.ContextGuard``), which may summarise older turn
 round outgrows the window.
 """
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -16,8 +16,6 @@ from django.conf import settings
 from chatapp import compaction, conversation_settings, thinking, tools
 from chatapp.generation import GenerationPlan
 from chatapp.models import ClaudeModel, Message
-
-Notify = Callable[[str], Awaitable[None]]
 
 
 def _plan(
@@ -58,13 +56,10 @@ async def plan_for(
     *,
     continuing: bool,
     request_for: Callable[[int], dict[str, Any]],
-    notify: Notify,
-    guard: compaction.ContextGuard | None = None,
+    guard: compaction.ContextGuard,
 ) -> GenerationPlan:
     """The plan of a reply; ``UpstreamError`` when the conversation cannot be made to fit.
-    ``guard`` (made here if not given) then checks every call of the reply again."""
-    if guard is None:
-        guard = compaction.ContextGuard(reply_id, request_for=request_for, notify=notify)
+    ``guard`` then checks every call of the reply again."""
     request = await database_sync_to_async(request_for)(reply_id)
     request = await guard.fit(request)
     return await database_sync_to_async(_plan)(reply_id, request, continuing, guard)
