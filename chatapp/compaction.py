@@ -20,7 +20,6 @@ fair share of the room left, with a marker the model reads and a note the user r
 
 import asyncio
 import logging
-import math
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -87,12 +86,14 @@ def summary_turns(conversation: Conversation) -> list[Turn]:
 
 def reply_token_count(content: list[dict[str, Any]], output_tokens: int) -> int:
     """What a finished reply adds to later prompts: what it wrote plus its tool results."""
+    # The results by the same upper bound as everything else not counted (UTF-8 bytes ÷ 3):
+    # characters ÷ 3 fell short for text outside ASCII, and this number is taken as exact.
     results = sum(
-        len(str(block.get("content", "")))
+        text_bound(str(block.get("content", "")))
         for block in content
         if block.get("type") == "tool_result"
     )
-    return output_tokens + math.ceil(results / 3)
+    return output_tokens + results
 
 
 # --- Sizing (sync: run through database_sync_to_async) -------------------------------------
@@ -144,8 +145,8 @@ def _sizing(reply_id: int) -> Sizing:
 
 def save_counts(counts: Mapping[int, int]) -> None:
     """Keep the exact counts made for a reply (sync: inside the reply's final write)."""
-    for message_id, tokens in counts.items():
-        Message.objects.filter(pk=message_id).update(token_count=tokens)
+    rows = [Message(pk=message_id, token_count=tokens) for message_id, tokens in counts.items()]
+    Message.objects.bulk_update(rows, ["token_count"])
 
 
 async def _count_message(model: str, message: Message, sizing: Sizing) -> int:

@@ -205,3 +205,11 @@ async def test_a_tool_loop_that_outgrows_the_window_summarises_earlier_turns_on_
     saved = await Conversation.objects.aget(pk=conversation.pk)
     assert saved.summary and saved.summary_through_id is not None
     assert await UsageRecord.objects.filter(purpose="summary", conversation=conversation).aexists()
+
+
+def test_a_replys_tool_results_are_sized_by_their_bytes_not_their_characters():
+    # Taken as exact later: 300 CJK characters are 900 UTF-8 bytes, about 300 tokens, never 100.
+    from chatapp.compaction import reply_token_count
+
+    content = [{"type": "tool_result", "tool_use_id": "t1", "content": "漢" * 300}]
+    assert reply_token_count(content, output_tokens=20) == 20 + 300
