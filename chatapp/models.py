@@ -26,6 +26,12 @@ class ImageTier(models.TextChoices):
     HIGH = "high", "High (2576 px)"
 
 
+class ModelLifecycle(models.TextChoices):
+    ACTIVE = "active", "Active"
+    DEPRECATED = "deprecated", "Deprecated"
+    RETIRED = "retired", "Retired"
+
+
 class ClaudeModel(models.Model):
     """One entry of the model catalog: facts about a model, editable by staff."""
 
@@ -49,6 +55,16 @@ class ClaudeModel(models.Model):
     capabilities = models.JSONField(default=dict, blank=True)
     is_active = models.BooleanField(default=True, help_text="Offered in the model picker")
     sort_order = models.PositiveSmallIntegerField(default=100)
+    # As models.list() reports it (chatapp/catalog_sync.py): a deprecated model is marked in
+    # the picker, a retired one is hidden and its conversations move to its successor.
+    lifecycle = models.CharField(max_length=12, choices=ModelLifecycle.choices,
+                                 default=ModelLifecycle.ACTIVE)
+    deprecated_at = models.DateTimeField(null=True, blank=True)
+    retires_at = models.DateTimeField(null=True, blank=True)
+    successor = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        help_text="Where its conversations move when it is retired",
+    )
 
     class Meta:
         ordering = ["sort_order", "id"]
@@ -116,8 +132,8 @@ class Conversation(models.Model):
         "the model's limit"
     )
     temperature = models.FloatField(
-        null=True, blank=True, help_text="0–1 (empty: the model's default); only sent to models "
-        "that accept one, and never with extended thinking"
+        null=True, blank=True, help_text="Kept from before API version 2026-10-21, which "
+        "takes no temperature: never sent"
     )
     cache_ttl = models.CharField(max_length=4, choices=CacheTtl.choices, default=CacheTtl.AUTO)
     # Earlier turns summarised to fit the context window (chatapp/compaction.py): the summary
