@@ -6,11 +6,14 @@ The SDK's HTTP pool belongs to the loop that first used it, so the client is kep
 
 import asyncio
 import contextvars
+import email.utils
+import time
 import weakref
 from collections.abc import Callable
 from typing import Any
 
 import anthropic
+import httpx2
 from django.conf import settings
 
 from chatapp.claude.types import UpstreamError
@@ -22,33 +25,77 @@ retry_listener: contextvars.ContextVar[RetryListener | None] = contextvars.Conte
     "retry_listener", default=None
 )
 
+# The SDK's documented retry policy: connection errors, 408, 409, 429 and every 5xx, unless
+# the API says otherwise in `x-should-retry`; it waits what `retry-after(-ms)` asks, else an
+# exponential backoff of 0.5 s × 2ⁿ up to 8 s, less up to a quarter of jitter.
+RETRIED_STATUSES = frozenset({408, 409, 429})
+BACKOFF_FIRST_SECONDS, BACKOFF_MAX_SECONDS = 0.5, 8.0
 
-class _Client(anthropic.AsyncAnthropic):
-    """The SDK's client, telling a listener when its own retry loop is about to wait.
 
-    The SDK retries 408/409/429/5xx and connection errors itself; we keep that loop (no second
-    one of ours) and only hook the one method that decides how long it sleeps, so the user
-    can be told "Claude is busy, retrying in N s" with the SDK's exact wait.
+def _will_retry(response: httpx2.Response) -> bool:
+    told = response.headers.get("x-should-retry")
+    if told in ("true", "false"):
+        return told == "true"
+    return response.status_code in RETRIED_STATUSES or response.status_code >= 500
+
+
+def _asked_wait(headers: httpx2.Headers) -> float | None:
+    """The wait `retry-after-ms` or `retry-after` (seconds or an HTTP date) asks for."""
+    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
+        value = headers.get(name)
+        if value is None:
+            continue
+        try:
+            return float(value) * scale
+        except ValueError:
+            moment = email.utils.parsedate_tz(value)
+            if moment is not None:
+                return float(email.utils.mktime_tz(moment) - time.time())
+    return None
+
+
+def retry_wait(retries_taken: int, headers: httpx2.Headers | None = None) -> float:
+    """How long the SDK waits before its next attempt (the backoff's upper bound: the SDK
+    takes off up to 25% of jitter, so a notice never promises a retry too early)."""
+    asked = _asked_wait(headers) if headers is not None else None
+    if asked is not None and asked > 0:
+        return asked
+    return min(BACKOFF_FIRST_SECONDS * 2**retries_taken, BACKOFF_MAX_SECONDS)
+
+
+class RetryAnnouncer(anthropic.Middleware):
+    """Tells the task's ``retry_listener`` when an attempt failed and the SDK will retry it.
+
+    SDK middleware (a public hook) runs once per HTTP attempt inside the SDK's own retry
+    loop, so we keep that loop (no second one of ours) and only watch it. The SDK does not
+    publish its retry decision or its wait, so both follow its documented policy above.
+    ``max_retries`` is the client's: a client derived with another count needs its own.
     """
 
-    async def _sleep_for_retry(self, *, response: Any = None, **kwargs: Any) -> None:
-        token = _retry_status.set(response.status_code if response is not None else None)
-        try:
-            await super()._sleep_for_retry(response=response, **kwargs)
-        finally:
-            _retry_status.reset(token)
+    def __init__(self, max_retries: int) -> None:
+        self.max_retries = max_retries
 
-    def _calculate_retry_timeout(self, *args: Any, **kwargs: Any) -> float:
-        timeout = super()._calculate_retry_timeout(*args, **kwargs)
+    async def handle_async(
+        self, request: anthropic.APIRequest, call_next: anthropic.AsyncCallNext
+    ) -> Any:
         listener = retry_listener.get()
-        if listener is not None:
-            listener(timeout, _retry_status.get())
-        return timeout
+        if listener is None:
+            return await call_next(request)
+        max_retries = request.max_retries
+        if not isinstance(max_retries, int):
+            max_retries = self.max_retries
+        retries_left = request.retries_taken < max_retries
+        try:
+            response = await call_next(request)
+        except anthropic.APIConnectionError:
+            if retries_left:
+                listener(retry_wait(request.retries_taken), None)
+            raise
+        failed = response.http_response
+        if retries_left and not failed.is_success and _will_retry(failed):
+            listener(retry_wait(request.retries_taken, failed.headers), failed.status_code)
+        return response
 
-
-_retry_status: contextvars.ContextVar[int | None] = contextvars.ContextVar(
-    "retry_status", default=None
-)
 
 _Cached = tuple[tuple, anthropic.AsyncAnthropic]
 _clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Cached]" = (
@@ -82,11 +129,18 @@ def get_client() -> anthropic.AsyncAnthropic:
     cached = _clients.get(loop)
     if cached and cached[0] == config:
         return cached[1]
-    client = _Client(
+    client = anthropic.AsyncAnthropic(
         api_key=api_key,
         base_url=base_url,
         timeout=anthropic.Timeout(timeout, connect=connect_timeout),
         max_retries=max_retries,
+        middleware=[RetryAnnouncer(max_retries)],
     )
     _clients[loop] = (config, client)
     return client
+
+
+def without_retries() -> anthropic.AsyncAnthropic:
+    """The client, making exactly one attempt per call: for calls that must not be repeated
+    blindly (a batch create has no idempotency key, so a retried timeout can make two)."""
+    return get_client().with_options(max_retries=0, middleware=[])
