@@ -15,8 +15,16 @@ The cache is expected to serve the previous prompt when the last call used the s
 and thinking setting and its entry is still alive (its TTL since that call); everything else
 is written at the TTL the conversation's pace calls for (``caching.ttl_for``). The cost runs
 from a typical reply (the median of the user's last replies on this model) to ``max_tokens``.
+
+With Auto (``model_router``) the model is chosen only when the message is sent: the estimate
+names the router's rule's pick for the text and attachments so far, and its cost range spans
+every model Auto may still send to: that pick alone, or, when the rule is unsure and asks the
+cheapest model to decide (``CHATAPP_ROUTER_CONFIRM``), each tier's model. The text is counted
+once per such model (tokenizers differ between generations), concurrently.
 """
 
+import asyncio
+import dataclasses
 import math
 import statistics
 from dataclasses import dataclass, field
@@ -30,7 +38,7 @@ from django.db.models import F
 from django.http import Http404
 from django.utils import timezone
 
-from chatapp import accounting, caching, conversation_settings, thinking, tools
+from chatapp import accounting, caching, conversation_settings, model_router, thinking, tools
 from chatapp.access import get_conversation_for_user
 from chatapp.claude import messages as claude_messages
 from chatapp.claude import pricing
@@ -71,6 +79,8 @@ class Estimate:
     max_output_tokens: int
     cost_low: Decimal | None
     cost_high: Decimal | None
+    # Auto: the models it may send to (the pick first); empty when a model was chosen.
+    auto_models: tuple[str, ...] = ()
 
     def as_json(self) -> dict[str, Any]:
         share = self.cached_tokens / self.input_tokens if self.input_tokens else 0.0
@@ -86,6 +96,8 @@ class Estimate:
             "max_output_tokens": self.max_output_tokens,
             "cost_low_usd": accounting.format_usd(self.cost_low),
             "cost_high_usd": accounting.format_usd(self.cost_high),
+            "auto": bool(self.auto_models),
+            "auto_models": list(self.auto_models),
         }
 
 
@@ -108,11 +120,14 @@ def _prompt_of(reply: Message) -> int:
 
 
 def _last_priced_reply(conversation: Conversation) -> Message | None:
-    """The latest reply whose call reached Claude: its usage sizes the prompt exactly."""
+    """The latest reply whose call reached Claude: its usage sizes the prompt exactly. An
+    imported reply's usage is another account's call (its prompt held files that did not
+    come, its cache entry is not ours)."""
     prompt = (F("input_tokens") + F("cache_write_5m_tokens") + F("cache_write_1h_tokens")
               + F("cache_read_tokens"))
     return (
         conversation.messages.filter(role=Role.ASSISTANT, superseded=False)
+        .exclude(options__has_key="imported")
         .alias(prompt=prompt).filter(prompt__gt=0).order_by("-pk").first()
     )
 
@@ -166,25 +181,60 @@ def _typical_output(user_id: int, model_id: str) -> int:
     return int(statistics.median(recent)) if recent else TYPICAL_OUTPUT_TOKENS
 
 
-def _model(model_id: str | None, conversation: Conversation | None) -> ClaudeModel:
-    """The chosen model; "auto" (the router decides later) is estimated as the current one."""
-    wanted = model_id if model_id and model_id != "auto" else None
-    wanted = wanted or (conversation.model if conversation else settings.CHATAPP_DEFAULT_MODEL)
-    model = ClaudeModel.objects.filter(pk=wanted, is_active=True).first()
+def _model(model_id: str) -> ClaudeModel:
+    model = ClaudeModel.objects.filter(pk=model_id, is_active=True).first()
     if model is None:
         raise Http404(f"Unknown model {str(model_id)[:100]!r}.")
     return model
 
 
-def basis_for(
+def _auto_models(
+    conversation: Conversation | None, text: str, attachment_ids: list[int], level: str | None
+) -> list[ClaudeModel]:
+    """The models Auto may send this message to, its rule's pick first."""
+    if conversation is not None:
+        facts, _ = model_router._request_facts(  # what route() will look at, exactly
+            conversation.pk, text, tuple(attachment_ids), level)
+    else:
+        facts = model_router.Request(text=text, thinking=level)
+    decision = model_router.decide(facts)
+    picks = [decision.model]
+    if decision.unsure and settings.CHATAPP_ROUTER_CONFIRM:  # the cheapest model may move it
+        tiers = (model_router.model_of_tier(tier) for tier in model_router.TIERS)
+        picks += [model.pk for model in tiers if model is not None]
+    return [_model(pk) for pk in dict.fromkeys(picks)]
+
+
+def _models(
+    model_id: str | None, conversation: Conversation | None, text: str,
+    attachment_ids: list[int], level: str | None,
+) -> tuple[list[ClaudeModel], bool]:
+    """The model(s) to estimate for, and whether Auto chooses among them."""
+    wanted = model_id or (conversation.model if conversation else settings.CHATAPP_DEFAULT_MODEL)
+    if wanted == model_router.AUTO:
+        return _auto_models(conversation, text, attachment_ids, level), True
+    return [_model(wanted)], False
+
+
+def bases_for(
     user, conversation_id: int | None, model_id: str | None, attachment_ids: list[int],
-    level: str | None,
-) -> Basis:
-    """Synchronous (ORM); Http404 for someone else's conversation or attachment."""
+    level: str | None, text: str = "",
+) -> tuple[list[Basis], bool]:
+    """One basis per model the message may go to (the likely one first), and whether Auto
+    chooses. Synchronous (ORM); Http404 for someone else's conversation or attachment."""
     conversation = (
         get_conversation_for_user(user, conversation_id) if conversation_id is not None else None
     )
-    model = _model(model_id, conversation)
+    if conversation is None and attachment_ids:
+        raise Http404("Attachments belong to a conversation.")
+    models, auto = _models(model_id, conversation, text, attachment_ids, level)
+    return [_basis(user, conversation, m, attachment_ids, level) for m in models], auto
+
+
+def _basis(
+    user, conversation: Conversation | None, model: ClaudeModel, attachment_ids: list[int],
+    level: str | None,
+) -> Basis:
     basis = Basis(model=model, bands=accounting.rates_in_force(model.pk))
     limit = (conversation_settings.reply_max_tokens(conversation, model) if conversation
              else conversation_settings.default_max_output(model))
@@ -197,8 +247,6 @@ def basis_for(
         basis.ttl = caching.ttl_for(conversation, LATER, model.pk)
         if conversation.system_prompt.strip():
             basis.system = [{"type": "text", "text": conversation.system_prompt}]
-    elif attachment_ids:
-        raise Http404("Attachments belong to a conversation.")
     return basis
 
 
@@ -222,10 +270,31 @@ async def estimate(
     user, *, conversation_id: int | None, text: str, model_id: str | None,
     attachment_ids: list[int], thinking_level: str | None,
 ) -> Estimate:
-    basis = await database_sync_to_async(basis_for)(
-        user, conversation_id, model_id, attachment_ids, thinking_level
+    bases, auto = await database_sync_to_async(bases_for)(
+        user, conversation_id, model_id, attachment_ids, thinking_level, text
     )
-    text_tokens = await _text_tokens(basis, text)
+    counted = await asyncio.gather(*(_text_tokens(basis, text) for basis in bases))
+    each = [_priced(basis, tokens) for basis, tokens in zip(bases, counted, strict=True)]
+    if not auto:
+        return each[0]
+    return _spanning(each)
+
+
+def _spanning(each: list[Estimate]) -> Estimate:
+    """Auto: the likely pick's figures, with the cost range over every model it may pick
+    (no range when one of them has no price: its cost is unknown)."""
+    likely = each[0]
+    lows, highs = [e.cost_low for e in each], [e.cost_high for e in each]
+    priced = all(cost is not None for cost in lows + highs)
+    return dataclasses.replace(
+        likely,
+        cost_low=min(lows) if priced else None,
+        cost_high=max(highs) if priced else None,
+        auto_models=tuple(e.model for e in each),
+    )
+
+
+def _priced(basis: Basis, text_tokens: int) -> Estimate:
     prompt_tokens = basis.history_tokens + basis.attachment_tokens + text_tokens
     prompt = pricing.prompt_usage(
         prompt_tokens, cached=basis.cached_tokens, ttl=basis.ttl,

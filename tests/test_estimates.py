@@ -165,3 +165,81 @@ async def test_bad_input_is_refused_in_plain_words(claude, user):
     response = await ask(user, text="hi", attachments=["one"])
     assert response.json()["error"] == "attachments must be a list of ids."
     assert (await ask(user, text="hi", model="gpt-9")).status_code == 404
+
+
+async def direct(user, model, **body):
+    """The estimate for one chosen model, to hold Auto's range against."""
+    return (await ask(user, model=model, **body)).json()
+
+
+async def test_auto_is_estimated_as_the_model_its_rule_picks(claude, settings, user):
+    # An ordinary question scores in the middle of Sonnet's range: no confirming call.
+    text = "What does this error mean? " + "The stack trace says a key is missing. " * 8
+    response = await ask(user, model="auto", text=text)
+    assert response.status_code == 200
+    body = response.json()
+    [pick] = body["auto_models"]
+    assert body["auto"] is True and body["model"] == pick and pick.startswith("claude-sonnet")
+    alone = await direct(user, pick, text=text)
+    assert (body["cost_low_usd"], body["cost_high_usd"]) == (
+        alone["cost_low_usd"], alone["cost_high_usd"])
+    assert body["input_tokens"] == alone["input_tokens"]
+
+
+async def test_when_auto_may_still_change_its_mind_the_range_spans_every_tier(claude, user):
+    # "Hi there!" sits on the border of the cheapest tier: Auto asks Haiku to confirm, and
+    # its answer may send the message to any tier.
+    body = (await ask(user, model="auto", text="Hi there!")).json()
+    assert body["model"] == "claude-haiku-5-5"
+    tiers = body["auto_models"]
+    assert tiers[0] == "claude-haiku-5-5" and len(tiers) == 3
+    assert [t.split("-")[1] for t in tiers] == ["haiku", "sonnet", "opus"]
+    each = [await direct(user, model, text="Hi there!") for model in tiers]
+    assert Decimal(body["cost_low_usd"]) == min(Decimal(e["cost_low_usd"]) for e in each)
+    assert Decimal(body["cost_high_usd"]) == max(Decimal(e["cost_high_usd"]) for e in each)
+    # The text was counted once per model (their tokenizers differ), and nothing was sent.
+    paths = [r["path"] for r in claude.requests()]
+    assert paths.count("/v1/messages/count_tokens") == 3 + 3 and "/v1/messages" not in paths
+
+
+async def test_without_the_confirming_call_auto_goes_where_its_rule_says(claude, settings, user):
+    settings.CHATAPP_ROUTER_CONFIRM = False
+    body = (await ask(user, model="auto", text="Hi there!")).json()
+    assert body["auto_models"] == ["claude-haiku-5-5"]
+
+
+async def test_a_conversation_set_to_auto_is_estimated_too(claude, user):
+    def build():
+        conversation = _conversation_after_a_reply(user)
+        conversation.model = "auto"
+        conversation.save(update_fields=["model"])
+        return conversation
+
+    conversation = await database_sync_to_async(build)()
+    # The composer may send the conversation's own setting, or no model at all.
+    for model in ("auto", None):
+        response = await ask(user, conversation=conversation.pk, model=model,
+                             text="hello world!")
+        assert response.status_code == 200, response.content
+        assert response.json()["auto"] is True
+
+
+async def test_a_chosen_model_is_not_auto(claude, user):
+    body = (await ask(user, text="hello world!")).json()
+    assert body["auto"] is False and body["auto_models"] == []
+
+
+async def test_an_imported_replys_usage_is_not_taken_for_a_call_of_ours(claude, user):
+    """An imported reply shows the original account's usage; its prompt held files that did
+    not come and its cache entry was never ours: the estimate expects no cache hit."""
+    from chatapp import exports
+
+    data = {"format": "chatapp.conversation", "version": 1, "conversation": {},
+            "messages": [{"role": "user", "text": "first question"},
+                         {"role": "assistant", "text": "first answer", "model": "claude-sonnet-4-6",
+                          "usage": {"input_tokens": 10, "cache_write_5m_tokens": 3000,
+                                    "output_tokens": 200}, "cost_usd": "0.0145"}]}
+    imported = await database_sync_to_async(exports.import_conversation)(user, data)
+    body = (await ask(user, conversation=imported.conversation.pk, text="hello world!")).json()
+    assert body["cached_tokens"] == 0
+    assert body["input_tokens"] < 3000  # the words themselves, not the original prompt
