@@ -44,7 +44,9 @@ def import_conversation(request: HttpRequest) -> HttpResponse:
     except (ValueError, UnicodeDecodeError):
         raise BadRequest("The file is not valid JSON: choose a chatapp JSON export.") from None
     try:
-        conversation = exports.import_conversation(request.user, data)
+        imported = exports.import_conversation(request.user, data)
     except exports.ImportRefused as exc:
         raise BadRequest(str(exc)) from None
-    return JsonResponse(conversation_json(conversation), status=201)
+    # "notice": what did not come along (the files an export only lists), for the page to say.
+    return JsonResponse({**conversation_json(imported.conversation), "notice": imported.notice},
+                        status=201)

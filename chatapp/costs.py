@@ -406,9 +406,13 @@ def compare_strategies(
 
 def conversation_cost(conversation_id: int) -> Decimal | None:
     """What a conversation has cost its owner: every reply (all its attempts) plus the calls
-    made for it besides replies (its title, summaries of earlier turns, Auto's routing)."""
-    replies = Message.objects.filter(conversation_id=conversation_id).aggregate(
-        total=Sum("cost_usd"))["total"]
+    made for it besides replies (its title, summaries of earlier turns, Auto's routing).
+    Imported replies show what the original account paid; the owner paid none of it."""
+    replies = (
+        Message.objects.filter(conversation_id=conversation_id)
+        .exclude(options__has_key="imported")
+        .aggregate(total=Sum("cost_usd"))["total"]
+    )
     others = (
         UsageRecord.objects.filter(conversation_id=conversation_id)
         .exclude(purpose=CallPurpose.REPLY)

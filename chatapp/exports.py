@@ -3,14 +3,17 @@
 The JSON (``FORMAT``, version 1) carries the conversation's settings (system prompt, model,
 max output, temperature, cache TTL) and every message with its content blocks, the files
 attached to it (listed, not included), its usage and cost, and ``parent_id`` and ``on_branch``
-so edited and regenerated versions survive a round trip. An import keeps each message's text
-and attachment list only: files, citations, tool calls and thinking are not trustworthy from
-a file, and usage and cost belong to the account that paid them, so they start at zero.
+so edited and regenerated versions survive a round trip. An import keeps each message's text,
+its attachment list (as a note: the files themselves are not in an export, so they do not
+come, and the import's answer says so) and each reply's usage and cost as exported, so the
+replies read as they did. Citations, tool calls and thinking are not trustworthy from a file.
+The imported usage is what the original account paid: it is shown, never counted as the
+importer's spend (no usage record is made; ``options["imported"]`` marks such a reply).
 """
 
 from collections import defaultdict
-from dataclasses import dataclass
-from decimal import Decimal
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.conf import settings
@@ -37,8 +40,12 @@ MAX_IMPORT_BYTES = 10 * 1024 * 1024
 MAX_IMPORT_MESSAGES = 5000
 MAX_IMPORT_TEXT_CHARS = 1_000_000
 MAX_TITLE_CHARS = 200
+MAX_IMPORT_TOKENS = 2**31 - 1  # what a token count column holds
+MAX_IMPORT_COST = Decimal("1000000")  # far beyond any one reply; the cost column holds 10⁶
 USAGE_NAMES = ("input_tokens", "output_tokens", "cache_write_5m_tokens",
                "cache_write_1h_tokens", "cache_read_tokens")
+PROMPT_NAMES = ("input_tokens", "cache_write_5m_tokens", "cache_write_1h_tokens",
+                "cache_read_tokens")
 # Statuses an imported reply keeps; anything else (an error, a reply still streaming when it
 # was exported) arrives as a stopped reply with the text it had.
 KEPT_STATUSES = {MessageStatus.COMPLETE, MessageStatus.CANCELLED}
@@ -119,11 +126,17 @@ def _describe_file(item: dict[str, Any]) -> str:
     return f"{item.get('name', 'file')} ({', '.join(facts)})"
 
 
+def prompt_tokens(usage: dict[str, int]) -> int:
+    """The whole prompt, as the chat page shows "in": the cache reads and writes are input
+    too (a reply served from the cache has ``input_tokens`` near zero)."""
+    return sum(usage.get(name) or 0 for name in PROMPT_NAMES)
+
+
 def _usage_line(message: dict[str, Any]) -> str:
     usage = message["usage"]
     cost = message["cost_usd"]
     price = "unpriced" if cost is None else f"${Decimal(cost):.4f}"
-    return (f"{message['model']} · {usage['input_tokens']:,} in · "
+    return (f"{message['model']} · {prompt_tokens(usage):,} in · "
             f"{usage['output_tokens']:,} out · {price}")
 
 
@@ -144,7 +157,10 @@ def export_markdown(conversation: Conversation) -> str:
         who = "You" if message["role"] == Role.USER else "Claude"
         lines += ["---", "", f"### {who} · {message['created_at'][:16].replace('T', ' ')}", ""]
         lines += [message["text"] or "_(no text)_", ""]
-        lines += [f"_Attached: {_describe_file(item)}_" for item in message["attachments"]]
+        # Each note a paragraph of its own: a line right above the next "---" would turn
+        # into a heading (a setext heading in CommonMark) instead of a rule.
+        for item in message["attachments"]:
+            lines += [f"_Attached: {_describe_file(item)}_", ""]
         if message["role"] == Role.ASSISTANT:
             lines += [f"_{_usage_line(message)}_", ""]
     return "\n".join(lines).rstrip() + "\n"
@@ -180,6 +196,8 @@ class ImportedMessage:
     text: str
     attachments: tuple[str, ...]
     on_branch: bool
+    usage: dict[str, int] = field(default_factory=dict)
+    cost_usd: Decimal | None = None
 
 
 def _text(value: Any, what: str, limit: int) -> str:
@@ -222,7 +240,36 @@ def _parse_message(number: int, item: Any) -> ImportedMessage:
         text=_message_text(item),
         attachments=tuple(_describe_file(f)[:300] for f in files),
         on_branch=item.get("on_branch", True) is not False,
+        usage=_usage(number, item.get("usage")) if role == Role.ASSISTANT else {},
+        cost_usd=_cost(number, item.get("cost_usd")) if role == Role.ASSISTANT else None,
     )
+
+
+def _usage(number: int, value: Any) -> dict[str, int]:
+    """A reply's token counts as exported (missing ones are zero)."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ImportRefused(f"Message {number}'s usage must be an object of token counts.")
+    counts = {name: value.get(name, 0) for name in USAGE_NAMES}
+    if not all(isinstance(n, int) and not isinstance(n, bool) and 0 <= n <= MAX_IMPORT_TOKENS
+               for n in counts.values()):
+        raise ImportRefused(f"Message {number}'s token counts must be whole numbers from 0.")
+    return counts
+
+
+def _cost(number: int, value: Any) -> Decimal | None:
+    """A reply's cost as exported: a decimal string, or null (unpriced)."""
+    if value is None:
+        return None
+    try:
+        cost = Decimal(value) if isinstance(value, str) else None
+    except InvalidOperation:
+        cost = None
+    if cost is None or not cost.is_finite() or not 0 <= cost < MAX_IMPORT_COST:
+        raise ImportRefused(f"Message {number}'s cost_usd must be a decimal string like "
+                            "\"0.0123\", or null.")
+    return cost.quantize(Decimal("0.00000001"))
 
 
 def parse_import(data: Any) -> tuple[dict[str, str], list[ImportedMessage]]:
@@ -266,11 +313,30 @@ def _imported_settings(head: dict[str, Any]) -> dict[str, Any]:
 
 
 def _content(message: ImportedMessage) -> list[dict[str, Any]]:
-    blocks = [{"type": "text", "text": message.text}] if message.text else []
+    """The text, and the files it came with as a paragraph of its own (one block: a page
+    joins text blocks without a break, which glued the note to the question)."""
+    parts = [message.text] if message.text else []
     if message.attachments:
-        listed = "; ".join(message.attachments)
-        blocks.append({"type": "text", "text": f"[Attached in the original: {listed}]"})
-    return blocks
+        parts.append(f"[Attached in the original: {'; '.join(message.attachments)}]")
+    text = "\n\n".join(parts)
+    return [{"type": "text", "text": text}] if text else []
+
+
+def files_not_carried(messages: list[ImportedMessage]) -> str:
+    """What the import's answer says about the files the export only lists ("" if none)."""
+    count = sum(len(m.attachments) for m in messages)
+    if not count:
+        return ""
+    files = "1 attached file was" if count == 1 else f"{count:,} attached files were"
+    return (f"{files} not imported: an export lists files but does not contain them. "
+            "Each message notes what it had; attach the files again to ask about them.")
+
+
+def _kept_usage(item: ImportedMessage) -> dict[str, Any]:
+    """A reply's usage and cost as the export gave them, marked as imported."""
+    if item.role != Role.ASSISTANT:
+        return {}
+    return {**item.usage, "cost_usd": item.cost_usd}
 
 
 def _model_or_default(model: str) -> str:
@@ -279,9 +345,16 @@ def _model_or_default(model: str) -> str:
     return settings.CHATAPP_DEFAULT_MODEL
 
 
+@dataclass(frozen=True)
+class Imported:
+    conversation: Conversation
+    notice: str  # what did not come along, in plain words ("" if everything did)
+
+
 @transaction.atomic
-def import_conversation(owner, data: Any) -> Conversation:
-    """A new conversation of ``owner`` holding the export's messages (text only)."""
+def import_conversation(owner, data: Any) -> Imported:
+    """A new conversation of ``owner`` holding the export's messages (text, file notes and
+    each reply's usage and cost)."""
     fields, messages = parse_import(data)
     title = fields["title"] or "Imported conversation"
     conversation = Conversation.objects.create(
@@ -297,8 +370,11 @@ def import_conversation(owner, data: Any) -> Conversation:
         parent = _parent(item, created, previous)
         # A second first message is a new version of the first (chatapp/branches.py).
         edit_of = first.pk if parent is None and first is not None else None
+        options: dict[str, Any] = {"edit_of": edit_of} if edit_of else {}
+        if item.role == Role.ASSISTANT:
+            options["imported"] = True
         message = Message.objects.create(
-            options={"edit_of": edit_of} if edit_of else {},
+            options=options, **_kept_usage(item),
             conversation=conversation, role=item.role, status=item.status,
             model=item.model if item.role == Role.ASSISTANT else "",
             content=_content(item), superseded=not item.on_branch, parent=parent,
@@ -309,7 +385,7 @@ def import_conversation(owner, data: Any) -> Conversation:
         if _hashable(item.key):
             created[item.key] = message
         previous, first = message, first or message
-    return conversation
+    return Imported(conversation, files_not_carried(messages))
 
 
 def _parent(

@@ -5,7 +5,7 @@ import json
 import pytest
 from django.test import Client
 
-from chatapp.models import Conversation, MessageStatus
+from chatapp.models import Conversation, MessageStatus, UsageRecord
 from tests.factories import make_conversation, make_exchange, make_text_document, make_user
 
 pytestmark = pytest.mark.django_db
@@ -52,6 +52,24 @@ def test_markdown_export_reads_like_the_conversation(client, conversation):
     assert "claude-sonnet-4-6 · 120 in · 30 out · $0.0008" in text
 
 
+def test_every_rule_between_messages_stays_a_rule(client, conversation):
+    """CommonMark: a "---" line right under a paragraph line underlines it as a heading
+    (setext); only after a blank line is it a thematic break."""
+    lines = export(client, conversation.pk, "md").content.decode().splitlines()
+    rules = [n for n, line in enumerate(lines) if line == "---"]
+    assert len(rules) == 4  # one above each message
+    assert all(lines[n - 1] == "" for n in rules), [lines[n - 1] for n in rules]
+
+
+def test_a_reply_served_from_the_cache_counts_its_whole_prompt_as_in(client, owner):
+    """As the chat page shows it: input = input + cache writes + cache reads."""
+    conversation = make_conversation(owner)
+    make_exchange(conversation, "Again?", "Yes.", input_tokens=0, cache_read_tokens=3900,
+                  cache_write_5m_tokens=36, output_tokens=12, cost_usd="0.0014")
+    text = export(client, conversation.pk, "md").content.decode()
+    assert "claude-sonnet-4-6 · 3,936 in · 12 out · $0.0014" in text
+
+
 def test_json_export_lists_messages_attachments_usage_and_cost(client, conversation):
     data = export(client, conversation.pk, "json").json()
     assert data["format"] == "chatapp.conversation" and data["version"] == 1
@@ -91,13 +109,55 @@ def test_an_export_imports_as_a_new_conversation_with_the_same_messages(client, 
     assert copy.title == "Trip to Porto (imported)" and copy.system_prompt == "Answer briefly."
 
     shown = client.get(f"/api/conversations/{copy.pk}/").json()["messages"]
+    # The file note is a paragraph of its own, not glued to the question.
     assert [m["text"] for m in shown] == [
-        "What to eat?[Attached in the original: menu.txt (text/plain)]",
+        "What to eat?\n\n[Attached in the original: menu.txt (text/plain)]",
         "Try a **francesinha**.", "And to drink?", "Port wine."]
     assert [m["role"] for m in shown] == ["user", "assistant"] * 2
-    # The files are not in the export and the spend was someone's account: neither comes.
-    assert all(m["cost_usd"] is None and m["usage"]["input_tokens"] == 0 for m in shown)
-    assert not copy.attachments.exists()
+    # The replies read as they did: their usage and cost come along.
+    replies = [m for m in shown if m["role"] == "assistant"]
+    assert [(m["usage"]["input_tokens"], m["usage"]["output_tokens"], m["cost_usd"])
+            for m in replies] == [(120, 30, "0.00081"), (200, 10, "0.00075")]
+
+
+def test_an_import_says_the_files_did_not_come(client, conversation):
+    exported = export(client, conversation.pk, "json").content
+    answer = import_(client, exported).json()
+    assert answer["notice"] == (
+        "1 attached file was not imported: an export lists files but does not contain them. "
+        "Each message notes what it had; attach the files again to ask about them.")
+    assert not Conversation.objects.get(pk=answer["id"]).attachments.exists()
+    without_files = {"format": "chatapp.conversation", "version": 1, "conversation": {},
+                     "messages": [{"role": "user", "text": "hi"}]}
+    assert import_(client, json.dumps(without_files)).json()["notice"] == ""
+
+
+def test_imported_spend_is_shown_but_not_the_importers(client, owner, conversation):
+    """The original account paid for the imported replies: the copy's own cost is none of
+    it, and no usage record (the budget, the cost review) counts it."""
+    exported = export(client, conversation.pk, "json").content
+    copy_id = import_(client, exported).json()["id"]
+    assert client.get(f"/api/conversations/{copy_id}/").json()["cost_usd"] is None
+    assert not UsageRecord.objects.exists()
+
+
+@pytest.mark.parametrize("usage, cost, error", [
+    ({"input_tokens": -1}, None, "Message 2's token counts must be whole numbers from 0."),
+    ({"output_tokens": "many"}, None, "Message 2's token counts must be whole numbers from 0."),
+    ([], None, "Message 2's usage must be an object of token counts."),
+    ({}, "free", 'Message 2\'s cost_usd must be a decimal string like "0.0123", or null.'),
+    ({}, "-0.5", 'Message 2\'s cost_usd must be a decimal string like "0.0123", or null.'),
+    ({}, "NaN", 'Message 2\'s cost_usd must be a decimal string like "0.0123", or null.'),
+    ({}, 0.5, 'Message 2\'s cost_usd must be a decimal string like "0.0123", or null.'),
+])
+def test_a_reply_with_impossible_usage_is_refused(client, usage, cost, error):
+    data = {"format": "chatapp.conversation", "version": 1, "conversation": {},
+            "messages": [{"role": "user", "text": "hi"},
+                         {"role": "assistant", "text": "hello", "usage": usage,
+                          "cost_usd": cost}]}
+    response = import_(client, json.dumps(data))
+    assert response.status_code == 400 and response.json() == {"error": error}
+    assert not Conversation.objects.exists()
 
 
 def test_versions_survive_the_round_trip(client):
