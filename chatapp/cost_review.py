@@ -205,6 +205,7 @@ def user_detail(request: HttpRequest, user_id: int) -> HttpResponse:
     return render(request, "admin/costs/user.html", _context(
         request, f"Costs of {user.get_username()}",
         subject=user, period=period, problem=problem, page=page,
+        batch_jobs=list(costs.user_batch_jobs(period, user_id)[:PAGE_SIZE]),
         range_query=urlencode(period.as_query()),
     ))
 

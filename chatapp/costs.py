@@ -37,6 +37,8 @@ from chatapp.accounting import all_rates_in_force
 from chatapp.claude import pricing
 from chatapp.claude.types import Usage
 from chatapp.models import (
+    BatchItem,
+    BatchItemStatus,
     Budget,
     CallPurpose,
     ClaudeModel,
@@ -233,16 +235,45 @@ def cost_by_day_and_model(period: DateRange) -> QuerySet:
 
 
 def user_conversations(period: DateRange, user_id: int) -> QuerySet:
-    """The user's spend in the range by conversation (a deleted one's calls under None)."""
+    """The user's spend in the range by conversation. Calls of no conversation are split:
+    ``batch`` True for their batch jobs' items (which belong to no conversation; per job in
+    ``user_batch_jobs``), False for deleted conversations' calls."""
     title = Coalesce(
         F("conversation__title"), Value(""), output_field=CharField()
     )
+    batch = Case(When(purpose=CallPurpose.BATCH, then=Value(True)), default=Value(False),
+                 output_field=BooleanField())
     return (
         usage_between(period)
         .filter(user_id=user_id)
-        .values("conversation")
+        .annotate(batch=batch)
+        .values("conversation", "batch")
         .annotate(**usage_sums(per_call=True), title=title)
         .order_by(F("cost").desc(nulls_last=True), "conversation")
+    )
+
+
+def user_batch_jobs(period: DateRange, user_id: int) -> QuerySet:
+    """The user's batch jobs with items answered in the range, and what those answers cost.
+
+    From the items, which keep their usage and cost as recorded (a batch call's usage record
+    names no job). A job deleted since is only in ``user_conversations``' batch row."""
+    items = BatchItem.objects.filter(
+        job__owner_id=user_id, status=BatchItemStatus.SUCCEEDED,
+        completed_at__gte=period.since, completed_at__lt=period.until,
+    )
+    return (
+        items.values("job", "job__prompt", "job__model", "job__created_at")
+        .annotate(
+            requests=Count("id"), unpriced=Count("id", filter=Q(cost_usd__isnull=True)),
+            input_tokens=Coalesce(Sum("input_tokens"), 0),
+            output_tokens=Coalesce(Sum("output_tokens"), 0),
+            cache_write_tokens=Coalesce(
+                Sum(F("cache_write_5m_tokens") + F("cache_write_1h_tokens")), 0),
+            cache_read_tokens=Coalesce(Sum("cache_read_tokens"), 0),
+            cost=Sum("cost_usd"),
+        )
+        .order_by(F("cost").desc(nulls_last=True), "-job")
     )
 
 

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from django.contrib.auth.models import Permission
 
-from chatapp.models import Message, UsageRecord
+from chatapp.models import BatchItem, BatchItemStatus, Message, UsageRecord
 from tests.cost_data import call, make_team
 from tests.factories import make_exchange, make_user
 
@@ -182,3 +182,51 @@ def test_auto_replies_are_set_against_the_default_model(staff, team):
     # a million input tokens: $1 on Haiku 4.5, $3 on the default Sonnet 4.6
     assert "1 replies where the model was picked by Auto cost $1" in page
     assert "would have cost $3" in page and "Auto saved $2" in page
+
+
+def _answered(job, item, usage, when):
+    """A batch item answered as the poller records it: a batch call priced by the real
+    accounting, its usage and cost kept on the item."""
+    record = call(job.owner, job.model, usage, when=when, batch=True, purpose="batch")
+    BatchItem.objects.filter(pk=item.pk).update(
+        status=BatchItemStatus.SUCCEEDED, completed_at=when, cost_usd=record.cost_usd,
+        **usage.as_dict())
+
+
+def test_batch_job_spend_is_called_batch_jobs_and_shown_per_job(staff, settings, tmp_path):
+    """Batch items belong to no conversation: their calls are not a deleted conversation's."""
+    from chatapp import batch_jobs
+    from chatapp.claude.types import Usage
+    from tests.factories import make_text_document
+
+    settings.MEDIA_ROOT = tmp_path
+    dana = make_user("dana")
+    leases = batch_jobs.create_job(
+        dana, document_ids=[make_text_document(dana, f"Lease {n}").pk for n in range(2)],
+        prompt="Who pays the repairs?", model_id="claude-haiku-4-5")
+    memos = batch_jobs.create_job(
+        dana, document_ids=[make_text_document(dana, "Memo").pk], prompt="Sum up.",
+        model_id="claude-haiku-4-5")
+    when = datetime(2026, 11, 6, 12, tzinfo=UTC)
+    for item in leases.items.all():  # (1000 × $1 + 1000 × $5) × 0.5 each: $0.003
+        _answered(leases, item, Usage(input_tokens=1000, output_tokens=1000), when)
+    # (3000 × $1 + 3000 × $5) × 0.5: $0.009
+    _answered(memos, memos.items.get(), Usage(input_tokens=3000, output_tokens=3000), when)
+
+    page = staff.get(f"/admin/costs/users/{dana.pk}/{NOVEMBER}").content.decode()
+    assert "(deleted conversations)" not in page
+    assert "Batch jobs" in page and "$0.0150" in page  # all three answers
+    jobs = page[page.index('id="cost-batch-jobs"'):]
+    # The costliest job first
+    assert jobs.index(f"Batch job {memos.pk}") < jobs.index(f"Batch job {leases.pk}")
+    assert "$0.0090" in jobs
+    assert "Who pays the repairs?" in jobs and "$0.0060" in jobs
+    assert jobs.count("claude-haiku-4-5") == 2
+
+
+def test_a_deleted_conversations_calls_stay_apart_from_batch_jobs(staff, team):
+    alice = team[0]
+    alice.conversations.all().delete()
+    page = staff.get(f"/admin/costs/users/{alice.pk}/{NOVEMBER}").content.decode()
+    assert "(deleted conversations)" in page and "$0.0183" in page
+    assert 'id="cost-batch-jobs"' not in page
