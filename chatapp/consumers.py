@@ -89,7 +89,9 @@ class ConversationConsumer(AsyncWebsocketConsumer):
             if frame.message_id is not None and not stopped:
                 await self._error("not_found", "That reply is not streaming.", frame.message_id)
         elif isinstance(frame, Regenerate):
-            await replies.regenerate(self.conversation_id, frame.message_id)
+            await replies.regenerate(
+                self.conversation_id, frame.message_id, fallback=frame.fallback
+            )
         elif isinstance(frame, Continue):
             await replies.continue_reply(self.conversation_id, frame.message_id)
 

@@ -37,6 +37,8 @@ class Stop:
 @dataclass(frozen=True)
 class Regenerate:
     message_id: int
+    # A refused reply retried on its model's fallback (the catalog's `fallback_model`).
+    fallback: bool = False
 
 
 @dataclass(frozen=True)
@@ -91,7 +93,10 @@ def _stop(data: dict[str, Any]) -> Stop:
 
 
 def _regenerate(data: dict[str, Any]) -> Regenerate:
-    return Regenerate(_id(data.get("message_id"), "message_id"))
+    fallback = data.get("fallback", False)
+    if not isinstance(fallback, bool):
+        raise FrameError("fallback must be true or false.")
+    return Regenerate(_id(data.get("message_id"), "message_id"), fallback=fallback)
 
 
 def _continue(data: dict[str, Any]) -> Continue:

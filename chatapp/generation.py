@@ -47,10 +47,6 @@ ToolRunner = Callable[[str, dict[str, Any]], Awaitable["ToolOutcome"]]
 # (the conversation part of the request, the request about to be sent) → what must change
 FitCall = Callable[[dict[str, Any], dict[str, Any]], Awaitable["Refit"]]
 
-CONTINUE_PROMPT = (
-    "Your previous reply was cut off. Continue it exactly where it stopped, without repeating "
-    "anything and without any preamble."
-)
 NOT_RUN = "This tool call was not run: {why}."
 
 
@@ -154,9 +150,9 @@ class ReplyGeneration:
 
     async def events(self) -> AsyncIterator[RelayEvent]:
         try:
-            nudge = self._prepare_continuation()
+            self._prepare_continuation()
             for round_number in range(1, self.plan.max_rounds + 1):
-                async for event in self._round(nudge=nudge and round_number == 1):
+                async for event in self._round():
                     yield event
                 if self.stop_reason == "tool_use":
                     if round_number == self.plan.max_rounds:
@@ -207,15 +203,12 @@ class ReplyGeneration:
         """The round's text so far that no finished call holds: prefix and streaming text."""
         return {"type": "text", "text": self._prefix + self._streamed}
 
-    def _prepare_continuation(self) -> bool:
-        """For a reply being continued: carry its last text as a prefill, or else ask (True)."""
-        segments = expand_reply(self.content)
-        if not segments or segments[-1]["role"] != "assistant":
-            return False
-        if self._can_prefill(self.content[-1]):
+    def _prepare_continuation(self) -> None:
+        """A reply continued in place goes on from its last text, as a prefill. The reply
+        service continues in place only where the model takes one (chatapp/replies.py);
+        elsewhere a continuation is a new question and this reply starts empty."""
+        if self.content and self._can_prefill(self.content[-1]):
             self._prefix = self.content.pop()["text"].rstrip()
-            return False
-        return True
 
     def _can_prefill(self, block: dict[str, Any]) -> bool:
         thinking = self.plan.request.get("thinking", {}).get("type") not in (None, "disabled")
@@ -226,20 +219,16 @@ class ReplyGeneration:
             and bool(block.get("text", "").strip())
         )
 
-    def _request(self, *, nudge: bool) -> dict[str, Any]:
+    def _request(self) -> dict[str, Any]:
         blocks = self.content + ([{"type": "text", "text": self._prefix}] if self._prefix else [])
         messages = list(self.plan.request["messages"]) + expand_reply(blocks)
-        if nudge:
-            messages.append(
-                {"role": "user", "content": [{"type": "text", "text": CONTINUE_PROMPT}]}
-            )
         return {**self.plan.request, "messages": messages}
 
-    async def _round(self, *, nudge: bool) -> AsyncIterator[RelayEvent]:
+    async def _round(self) -> AsyncIterator[RelayEvent]:
         """One call; a stream that breaks after it started is requested again."""
         for attempt in range(self.plan.max_recoveries + 1):
             try:
-                async for event in self._stream(nudge=nudge):
+                async for event in self._stream():
                     yield event
                 return
             except UpstreamError as failure:
@@ -251,11 +240,11 @@ class ReplyGeneration:
                     raise
                 yield self._recover(failure, attempt + 2)
 
-    async def _fitted(self, *, nudge: bool) -> dict[str, Any]:
+    async def _fitted(self) -> dict[str, Any]:
         """The next request, made to fit the context window: every tool round and retry adds
         to the prompt, so each call is checked again (older turns summarised, long tool
         results cut short; the stored content keeps what Claude was actually sent)."""
-        request = self._request(nudge=nudge)
+        request = self._request()
         if self.plan.fit_call is None:
             return request
         refit = await self.plan.fit_call(self.plan.request, request)
@@ -272,11 +261,11 @@ class ReplyGeneration:
         if refit.note:  # it says what was cut so far: it replaces the last one
             self.notes = [n for n in self.notes if n != self._fit_note] + [refit.note]
             self._fit_note = refit.note
-        return self._request(nudge=nudge)
+        return self._request()
 
-    async def _stream(self, *, nudge: bool) -> AsyncIterator[RelayEvent]:
+    async def _stream(self) -> AsyncIterator[RelayEvent]:
         self._streamed = ""
-        request = await self._fitted(nudge=nudge)
+        request = await self._fitted()
         if self._before_call is not None:
             await self._before_call(request)
         async for event in claude_messages.stream_reply(request, on_retry=self._on_retry):

@@ -195,5 +195,7 @@ def model_json(model: ClaudeModel) -> dict[str, Any]:
         "context_window": model.context_window,
         "image_tier": model.image_tier,
         "thinking": thinking.choices(model.capabilities),
+        # Where a reply this model declines can be retried ("Retry with …"); null: nowhere.
+        "fallback_model": (model.capabilities or {}).get("fallback_model") or None,
         **conversation_settings.model_facts(model),
     }

@@ -176,8 +176,26 @@ def _edit_point(
     return branches.fork_at(conversation, old), kept
 
 
+def fallback_for(model: ClaudeModel | None) -> str | None:
+    """The model a request refused by ``model`` can be retried on (catalog data), if any."""
+    fallback = (model.capabilities or {}).get("fallback_model") if model else None
+    return fallback if isinstance(fallback, str) and fallback else None
+
+
+def _fallback_model(old: Message) -> tuple[str, ClaudeModel]:
+    """(the refusing model's name, its fallback): Anthropic documents retrying a refused
+    request on another model (docs/protocol.md, `regenerate` with `fallback`)."""
+    if old.stop_reason != "refusal":
+        raise ReplyRefused("bad_frame", "Only a declined reply can be retried on a fallback.")
+    refused = ClaudeModel.objects.filter(pk=old.model).first()
+    fallback = fallback_for(refused)
+    if fallback is None:
+        raise ReplyRefused("bad_frame", f"{old.model} has no fallback model in the catalog.")
+    return (refused.display_name if refused else old.model), _model_or_refuse(fallback)
+
+
 @transaction.atomic
-def _reopen_turn(conversation_id: int, message_id: int) -> Message:
+def _reopen_turn(conversation_id: int, message_id: int, fallback: bool = False) -> Message:
     conversation = Conversation.objects.select_for_update().get(pk=conversation_id)
     old = conversation.messages.filter(pk=message_id, role=Role.ASSISTANT).first()
     if old is None:
@@ -188,7 +206,17 @@ def _reopen_turn(conversation_id: int, message_id: int) -> Message:
         raise ReplyRefused("bad_frame", "Only a reply on screen can be regenerated.")
     # Auto chose the old reply's model for this question: the retry keeps it.
     auto = conversation.model == model_router.AUTO
-    model = _model_or_refuse(old.model if auto else conversation.model)
+    refused_by = ""
+    if fallback:
+        refused_by, model = _fallback_model(old)
+    else:
+        model = _model_or_refuse(old.model if auto else conversation.model)
+    options = {k: v for k, v in old.options.items() if k in ("thinking", "route")}
+    notes = attachments.left_out_notes(conversation, model)
+    if fallback:
+        options["fallback_from"] = old.model
+        notes = [f"Retried on {model.display_name}: {refused_by} declined this question.",
+                 *notes]
     # The old reply stays, as another version (chatapp/branches.py); the new one is its sibling.
     parent_id = branches.fork_at(conversation, old)
     reply = Message.objects.create(
@@ -198,9 +226,9 @@ def _reopen_turn(conversation_id: int, message_id: int) -> Message:
         model=model.pk,
         reply_to_id=old.reply_to_id,
         parent_id=parent_id,
-        notes=attachments.left_out_notes(conversation, model),
+        notes=notes,
         # The retry asks for what the question asked for (thinking, Auto's choice).
-        options={k: v for k, v in old.options.items() if k in ("thinking", "route")},
+        options=options,
     )
     conversation.save(update_fields=["updated_at"])
     return reply
@@ -336,6 +364,8 @@ def _finish(job: "ReplyJob", result: RelayResult, status_override: str | None) -
     content = job.generation.final_content() if job.generation is not None else result.content
     reply.content = flags.review_reply(reply, content)
     reply.stop_reason = result.stop_reason
+    if result.stop_details:  # a refusal's category and explanation (either may be null)
+        reply.options = {**reply.options, "stop_details": result.stop_details}
     reply.request_id = result.request_id
     if result.started is not None:  # the first call: its id and why its cache missed
         reply.upstream_id = result.started.message_id
@@ -500,39 +530,94 @@ async def start_reply(
     return question, reply
 
 
+# A reply that ended here was cut short: the reader is offered Continue.
+TRUNCATED = ("max_tokens", "model_context_window_exceeded")
+# The question a continuation asks: a user turn of its own, stored like any other, so every
+# later request sends exactly what this one sent (no prefill, which current models reject).
+CONTINUE_TEXT = "Continue from where you stopped."
+
+
+def _continuable(reply: Message) -> bool:
+    stopped = reply.status in (MessageStatus.INTERRUPTED, MessageStatus.CANCELLED)
+    cut = reply.status == MessageStatus.COMPLETE and reply.stop_reason in TRUNCATED
+    return stopped or cut
+
+
+def _goes_on_in_place(reply: Message, model: ClaudeModel) -> bool:
+    """A prefill (the same message grows) only where the model takes one and no thinking was
+    asked for (a prefill after thinking blocks is refused); elsewhere a new user turn asks."""
+    blocks = reply.content
+    return (
+        bool(model.capabilities.get("prefill"))
+        and reply.options.get("thinking") in (None, "off")
+        and bool(blocks) and blocks[-1].get("type") == "text"
+    )
+
+
 @transaction.atomic
-def _reopen_to_continue(conversation_id: int, message_id: int) -> Message:
+def _reopen_to_continue(conversation_id: int, message_id: int) -> tuple[Message | None, Message]:
+    """(None, the reply reopened in place) or (a new question, its reply) to continue it."""
     conversation = Conversation.objects.select_for_update().get(pk=conversation_id)
     reply = conversation.messages.filter(pk=message_id, role=Role.ASSISTANT).first()
     if reply is None:
         raise ReplyRefused("not_found", "No such reply in this conversation.")
     _refuse_if_streaming(conversation)
-    latest = conversation.messages.filter(superseded=False).order_by("-id").first()
-    continuable = (MessageStatus.INTERRUPTED, MessageStatus.CANCELLED)
-    if latest is None or latest.pk != reply.pk or reply.status not in continuable:
+    if branches.leaf_id(conversation) != reply.pk or not _continuable(reply):
         raise ReplyRefused(
-            "bad_frame", "Only the latest reply, interrupted or stopped, can be continued."
+            "bad_frame",
+            "Only the latest reply, interrupted, stopped or cut short, can be continued.",
         )
     if not reply.text.strip():
         raise ReplyRefused("bad_frame", "This reply has no text to continue: retry it instead.")
-    _model_or_refuse(reply.model)
+    model = _model_or_refuse(reply.model)
+    if not _goes_on_in_place(reply, model):
+        return _open_continuation(conversation, reply, model)
     reply.status = MessageStatus.STREAMING
     reply.error_code = reply.error_message = ""
     reply.save(update_fields=["status", "error_code", "error_message", "updated_at"])
-    return reply
+    return None, reply
+
+
+def _open_continuation(
+    conversation: Conversation, reply: Message, model: ClaudeModel
+) -> tuple[Message, Message]:
+    """A user turn asking Claude to go on, and a reply to it on the same model and settings."""
+    _refuse_if_over_budget(conversation)
+    question = Message.objects.create(
+        conversation=conversation, role=Role.USER, parent=reply,
+        content=user_content(CONTINUE_TEXT), options={"continues": reply.pk},
+    )
+    follow_up = Message.objects.create(
+        conversation=conversation, role=Role.ASSISTANT, status=MessageStatus.STREAMING,
+        model=model.pk, reply_to=question, parent=question,
+        options={k: v for k, v in reply.options.items() if k in ("thinking", "route")},
+    )
+    conversation.save(update_fields=["updated_at"])
+    return question, follow_up
 
 
 async def continue_reply(conversation_id: int, message_id: int) -> Message:
-    """Let an interrupted or stopped reply go on after its text (same message, more text)."""
-    reply = await database_sync_to_async(_reopen_to_continue)(conversation_id, message_id)
-    await _announce_start(conversation_id, reply, reply.text)
-    _launch(reply, continuing=True)
+    """Let an interrupted, stopped or cut-short reply go on: the same message grows (a prefill)
+    where the model takes one, else a new question asks for the rest in a reply of its own."""
+    question, reply = await database_sync_to_async(_reopen_to_continue)(
+        conversation_id, message_id
+    )
+    if question is None:
+        await _announce_start(conversation_id, reply, reply.text)
+        _launch(reply, continuing=True)
+        return reply
+    await broadcast.publish(
+        conversation_id, {"type": "message_created", "message": message_json(question)}
+    )
+    await _announce_start(conversation_id, reply)
+    _launch(reply)
     return reply
 
 
-async def regenerate(conversation_id: int, message_id: int) -> Message:
-    """A new version of a reply on screen; the old one is kept as another branch."""
-    reply = await database_sync_to_async(_reopen_turn)(conversation_id, message_id)
+async def regenerate(conversation_id: int, message_id: int, *, fallback: bool = False) -> Message:
+    """A new version of a reply on screen; the old one is kept as another branch. With
+    ``fallback``, a refused reply is asked again of its model's fallback model."""
+    reply = await database_sync_to_async(_reopen_turn)(conversation_id, message_id, fallback)
     await branches.announce(conversation_id)
     await _announce_start(conversation_id, reply)
     _launch(reply)

@@ -35,6 +35,15 @@ def test_regenerate_needs_a_message_id():
         parse_frame('{"type":"regenerate"}')
 
 
+def test_regenerate_may_ask_for_the_fallback_model_of_a_refused_reply():
+    assert parse_frame('{"type":"regenerate","message_id":4,"fallback":true}') == Regenerate(
+        4, fallback=True
+    )
+    assert parse_frame('{"type":"regenerate","message_id":4}').fallback is False
+    with pytest.raises(FrameError, match="fallback must be true or false"):
+        parse_frame('{"type":"regenerate","message_id":4,"fallback":"yes"}')
+
+
 @pytest.mark.parametrize(
     ("raw", "says"),
     [

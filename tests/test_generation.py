@@ -9,7 +9,7 @@ import pytest
 from channels.db import database_sync_to_async
 
 from chatapp import replies
-from chatapp.models import Message, MessageStatus, UsageRecord
+from chatapp.models import ClaudeModel, Conversation, Message, MessageStatus, UsageRecord
 from tests.factories import make_conversation, make_user
 from tests.sockets import frames_until, next_frame, open_socket, send, streamed_text
 
@@ -129,6 +129,8 @@ async def test_a_stream_that_breaks_is_restarted_in_place_with_a_note(
     assert reply.notes == [
         "The connection to Claude broke; the reply was restarted (attempt 2 of 3)."
     ]
+    # Sonnet 4.6 takes no prefill (catalog `prefill: False`): the retry ends with the question.
+    assert reply_requests(claude)[-1]["body"]["messages"][-1]["role"] == "user"
     # Billed: both calls, the broken one included; the reply shows their sum.
     assert len(records) == 2
     assert reply.output_tokens == sum(r.output_tokens for r in records)
@@ -186,20 +188,22 @@ async def test_when_recovery_fails_the_reply_is_interrupted_and_can_be_continued
     await send(socket, type="continue", message_id=reply_id)
     more = await frames_until(socket, "message_completed")
     await socket.disconnect()
-    continued = await Message.objects.aget(pk=reply_id)
-    assert more[0]["type"] == "message_started" and more[0]["message_id"] == reply_id
-    assert more[-1]["status"] == "complete"
-    assert continued.text.startswith(interrupted.text) and len(continued.text) > len(
-        interrupted.text
-    )
-    assert streamed_text([*more[:1], *more], reply_id).endswith(continued.text[-40:])
-    # Sonnet 4.6 takes no prefill: the request asks Claude to go on after its partial reply.
+    await replies.wait_for_all()
+    # Sonnet 4.6 takes no prefill: a new user turn asks Claude to go on, in a reply of its own;
+    # the interrupted reply stays as it was (later requests send exactly what this one sent).
+    question = next(f for f in more if f["type"] == "message_created")["message"]
+    assert question["text"] == "Continue from where you stopped."
+    assert question["options"] == {"continues": reply_id}
+    follow_up = await Message.objects.aget(pk=more[-1]["message_id"])
+    assert follow_up.pk != reply_id and more[-1]["status"] == "complete"
+    assert streamed_text(more, follow_up.pk) == follow_up.text and follow_up.text
     last_request = reply_requests(claude)[-1]["body"]["messages"]
-    assert last_request[-2]["role"] == "assistant" and "cut off" in last_request[-1]["content"][0][
-        "text"
-    ]
-    assert await UsageRecord.objects.filter(message_id=reply_id).acount() == 3
-    assert continued.output_tokens > interrupted.output_tokens
+    assert last_request[-2]["role"] == "assistant"
+    assert last_request[-2]["content"][0]["text"] == interrupted.text
+    assert last_request[-1]["content"][-1]["text"] == "Continue from where you stopped."
+    unchanged = await Message.objects.aget(pk=reply_id)
+    assert unchanged.text == interrupted.text and unchanged.status == MessageStatus.INTERRUPTED
+    assert await UsageRecord.objects.filter(message_id=follow_up.pk).acount() == 1
 
 
 # --- Tool rounds and thinking ----------------------------------------------------------------
@@ -227,7 +231,7 @@ async def test_a_two_round_tool_loop_with_thinking_sends_the_thinking_back_uncha
     calls = reply_requests(claude)
 
     assert len(calls) == 3  # tool call, tool call, answer
-    assert calls[0]["body"]["thinking"] == {"type": "adaptive"}
+    assert calls[0]["body"]["thinking"] == {"type": "adaptive", "display": "summarized"}
     assert calls[0]["body"]["output_config"] == {"effort": "high"}
     first_thinking = reply.content[0]
     assert first_thinking["type"] == "thinking" and first_thinking["signature"]
@@ -311,3 +315,225 @@ async def test_a_paused_turn_is_sent_back_and_continued(claude, owner, finish_re
     assert second["role"] == "assistant" and second["content"][-1]["type"] == "server_tool_use"
     assert [b["type"] for b in reply.content] == ["text", "server_tool_use", "text"]
     assert reply.stop_reason == "end_turn" and len(records) == 2
+
+
+# --- Refusals: marked, explained, retried on the catalog's fallback model ----------------------
+
+REFUSING = "claude-opus-5-5"
+FALLBACK = "claude-opus-4-8"
+
+
+async def set_fallback(fallback):
+    """Opus 5.5's fallback in the catalog (capabilities, as staff can edit them)."""
+    model = await ClaudeModel.objects.aget(pk=REFUSING)
+    capabilities = {k: v for k, v in model.capabilities.items() if k != "fallback_model"}
+    model.capabilities = {**capabilities, **({"fallback_model": fallback} if fallback else {})}
+    await model.asave(update_fields=["capabilities"])
+
+
+@pytest.fixture
+async def fallback_in_catalog():
+    await set_fallback(FALLBACK)
+
+
+async def refused_exchange(claude, owner, fault=None, text="How do I pick this lock?"):
+    """A question on Opus 5.5 that the upstream refuses once; (socket, frames, reply)."""
+    claude.add_faults([fault or {"kind": "refusal"}])
+    conversation = await database_sync_to_async(make_conversation)(owner, model=REFUSING)
+    socket, _ = await open_socket(owner, conversation.pk)
+    await next_frame(socket)
+    await send(socket, type="user_message", text=text)
+    frames = await frames_until(socket, "message_completed")
+    reply = await Message.objects.aget(pk=frames[-1]["message_id"])
+    return socket, frames, reply
+
+
+async def test_a_refusal_is_stored_with_its_reason_and_explanation_and_billed(
+    claude, owner, finish_replies
+):
+    socket, frames, reply = await refused_exchange(claude, owner)
+    await socket.disconnect()
+    done = frames[-1]
+
+    assert done["status"] == "error" and done["stop_reason"] == "refusal"
+    assert done["error"]["code"] == "refusal"
+    assert "This request was refused due to policy." in done["error"]["message"]
+    assert done["options"]["stop_details"]["explanation"] == (
+        "This request was refused due to policy."
+    )
+    assert done["options"]["stop_details"]["category"] == "cyber"
+    assert reply.stop_reason == "refusal" and reply.text == ""
+    assert await UsageRecord.objects.filter(message_id=reply.pk).acount() == 1  # billed
+
+
+async def test_a_refusal_without_category_or_explanation_still_ends_cleanly(
+    claude, owner, finish_replies
+):
+    fault = {"kind": "refusal", "category": None, "explanation": None}
+    socket, frames, reply = await refused_exchange(claude, owner, fault)
+    await socket.disconnect()
+
+    assert frames[-1]["error"] == {
+        "code": "refusal", "message": "Claude declined to answer this request."
+    }
+    assert reply.options["stop_details"] == {
+        "type": "refusal", "category": None, "explanation": None
+    }
+
+
+async def test_the_recorded_refusal_stream_ends_as_a_refusal_with_no_text(
+    claude, owner, finish_replies
+):
+    recorded = (RECORDED / "refusal_response.txt").read_text()
+    claude.add_faults([{"kind": "replay", "body": recorded}])
+    frames, reply, records = await ask(owner, "Anything")
+
+    assert reply.status == MessageStatus.ERROR and reply.stop_reason == "refusal"
+    assert reply.text == "" and streamed_text(frames, reply.pk) == ""
+    assert reply.options["stop_details"]["category"] == "cyber"
+    assert len(records) == 1 and records[0].output_tokens == 120
+
+
+async def test_a_refused_question_is_retried_on_the_fallback_model_and_billed(
+    claude, owner, fallback_in_catalog, finish_replies
+):
+    socket, _, refused = await refused_exchange(claude, owner)
+    await send(socket, type="regenerate", message_id=refused.pk, fallback=True)
+    frames = await frames_until(socket, "message_completed")
+    await socket.disconnect()
+    await replies.wait_for_all()
+    retried = await Message.objects.aget(pk=frames[-1]["message_id"])
+
+    started = next(f for f in frames if f["type"] == "message_started")
+    assert started["model"] == FALLBACK and started["reply_to"] == refused.reply_to_id
+    assert frames[-1]["status"] == "complete" and "How do I pick this lock?" in retried.text
+    assert retried.model == FALLBACK and retried.options["fallback_from"] == REFUSING
+    assert retried.notes[0] == (
+        "Retried on Claude Opus 4.8: Claude Opus 5.5 declined this question."
+    )
+    request = reply_requests(claude)[-1]["body"]
+    assert request["model"] == FALLBACK
+    assert request["messages"][-1]["content"][-1]["text"] == "How do I pick this lock?"
+    records = [r async for r in UsageRecord.objects.filter(message_id=retried.pk)]
+    assert len(records) == 1 and records[0].model == FALLBACK and records[0].cost_usd > 0
+    await refused.arefresh_from_db()
+    assert refused.superseded  # kept as the other version of the reply
+    conversation = await Conversation.objects.aget(pk=refused.conversation_id)
+    assert conversation.model == REFUSING  # the conversation stays on its model
+
+
+async def test_only_a_refused_reply_with_a_fallback_in_the_catalog_can_fall_back(
+    claude, owner, finish_replies
+):
+    await set_fallback(None)
+    socket, _, refused = await refused_exchange(claude, owner)
+    await send(socket, type="regenerate", message_id=refused.pk, fallback=True)
+    error = await next_frame(socket)
+    assert error["type"] == "error" and error["code"] == "bad_frame"
+    assert "no fallback model" in error["message"]
+
+    await send(socket, type="user_message", text="Something else")
+    answered = await frames_until(socket, "message_completed")
+    await send(socket, type="regenerate", message_id=answered[-1]["message_id"], fallback=True)
+    error = await next_frame(socket)
+    await socket.disconnect()
+    assert error["code"] == "bad_frame" and "Only a declined reply" in error["message"]
+
+
+# --- Replies cut short: said so, and Continue asks in a new user turn --------------------------
+
+
+def context_exceeded_stream() -> str:
+    """The recorded basic stream, ended by the context window instead of end_turn."""
+    return (RECORDED / "basic_response.txt").read_text().replace(
+        '"stop_reason":"end_turn"', '"stop_reason":"model_context_window_exceeded"'
+    )
+
+
+async def cut_short(claude, owner, *, model="claude-sonnet-4-6", text="Go on [[tokens:300]]",
+                    fault=None):
+    """A reply that ends cut short; (socket, its frames, the reply)."""
+    if fault:
+        claude.add_faults([fault])
+    conversation = await database_sync_to_async(make_conversation)(
+        owner, model=model, max_output_tokens=60
+    )
+    socket, _ = await open_socket(owner, conversation.pk)
+    await next_frame(socket)
+    await send(socket, type="user_message", text=text)
+    frames = await frames_until(socket, "message_completed")
+    await replies.wait_for_all()
+    return socket, frames, await Message.objects.aget(pk=frames[-1]["message_id"])
+
+
+@pytest.mark.parametrize("ending", ["max_tokens", "model_context_window_exceeded"])
+async def test_continue_after_a_cut_short_reply_is_a_new_user_turn(
+    claude, owner, ending, finish_replies
+):
+    fault = None
+    if ending == "model_context_window_exceeded":
+        fault = {"kind": "replay", "body": context_exceeded_stream()}
+    socket, frames, cut = await cut_short(claude, owner, fault=fault)
+    assert frames[-1]["status"] == "complete" and cut.stop_reason == ending
+
+    await send(socket, type="continue", message_id=cut.pk)
+    frames = await frames_until(socket, "message_completed")
+    await replies.wait_for_all()
+    created = next(f for f in frames if f["type"] == "message_created")["message"]
+    assert created["role"] == "user" and created["text"] == "Continue from where you stopped."
+    assert created["options"] == {"continues": cut.pk}
+    follow_up = await Message.objects.aget(pk=frames[-1]["message_id"])
+    assert follow_up.pk != cut.pk and follow_up.reply_to_id == created["id"]
+    assert frames[-1]["status"] == "complete"
+    # No prefill: the request ends with the new user turn, right after the cut reply.
+    messages = reply_requests(claude)[-1]["body"]["messages"]
+    assert messages[-1]["role"] == "user"
+    assert messages[-1]["content"][-1]["text"] == "Continue from where you stopped."
+    assert messages[-2]["role"] == "assistant" and messages[-2]["content"][0]["text"] == cut.text
+    await cut.arefresh_from_db()
+    assert cut.stop_reason == ending and cut.text  # the cut reply is kept as it was
+
+    # Append-only: the next question's request starts with exactly what the continuation sent.
+    await send(socket, type="user_message", text="Thanks")
+    await frames_until(socket, "message_completed")
+    await socket.disconnect()
+    continued, following = reply_requests(claude)[-2:]
+    sent = [{**m, "content": [strip_cache(b) for b in m["content"]]}
+            for m in continued["body"]["messages"]]
+    again = [{**m, "content": [strip_cache(b) for b in m["content"]]}
+             for m in following["body"]["messages"]]
+    assert again[: len(sent)] == sent
+
+
+def strip_cache(block):
+    return {k: v for k, v in block.items() if k != "cache_control"}
+
+
+async def test_a_cut_short_reply_on_a_prefill_model_goes_on_in_place(
+    claude, owner, finish_replies
+):
+    socket, _, cut = await cut_short(claude, owner, model="claude-haiku-4-5")
+    assert cut.stop_reason == "max_tokens"
+    await send(socket, type="continue", message_id=cut.pk)
+    frames = await frames_until(socket, "message_completed")
+    await socket.disconnect()
+    await replies.wait_for_all()
+
+    assert not [f for f in frames if f["type"] == "message_created"]
+    assert frames[-1]["message_id"] == cut.pk
+    last = reply_requests(claude)[-1]["body"]["messages"][-1]
+    assert last["role"] == "assistant" and cut.text.startswith(last["content"][-1]["text"])
+    grown = await Message.objects.aget(pk=cut.pk)
+    assert grown.text.startswith(last["content"][-1]["text"]) and len(grown.text) > len(cut.text)
+
+
+async def test_only_the_latest_reply_cut_short_stopped_or_interrupted_can_be_continued(
+    claude, owner, finish_replies
+):
+    _, reply, _ = await ask(owner, "Hello")  # complete, ended on end_turn
+    socket, _ = await open_socket(owner, reply.conversation_id)
+    await next_frame(socket)
+    await send(socket, type="continue", message_id=reply.pk)
+    error = await next_frame(socket)
+    await socket.disconnect()
+    assert error["code"] == "bad_frame" and "cut short" in error["message"]
