@@ -24,13 +24,16 @@
       .replace(/'/g, "&#39;");
   }
 
+  // A local path starts with one slash; "//host" is another site (protocol-relative).
   const SAFE_URL = /^(?:https?:|mailto:|#|\/(?!\/))/i;
 
   function safeHref(href) {
     if (typeof href !== "string") return null;
     const trimmed = href.trim();
-    // Strip characters browsers ignore inside a scheme ("java\tscript:") before checking it.
-    const squashed = trimmed.replace(/[\u0000-\u0020\u007f-\u009f]/g, "");
+    // Judge the URL as the browser will read it: characters it ignores inside a scheme
+    // ("java\tscript:") are dropped, and a backslash is a slash in http(s) URLs, so
+    // "/\evil.example" is "//evil.example", another site, not a local path.
+    const squashed = trimmed.replace(/[\u0000-\u0020\u007f-\u009f]/g, "").replace(/\\/g, "/");
     return SAFE_URL.test(squashed) ? trimmed : null;
   }
 

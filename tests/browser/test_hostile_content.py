@@ -139,3 +139,27 @@ def test_html_in_code_blocks_and_raw_html_in_a_reply_are_shown_not_run(watched, 
     reply.get_by_text("harmless link").click()
     reply.get_by_text("Raw block HTML").click()
     assert_nothing_ran(page, seen)
+
+
+# Links that look like local paths to a careless filter but that Chromium opens on another
+# site: a backslash is a slash in http(s) URLs, so "/\evil.example" is "//evil.example".
+OFF_SITE_LINKS = (
+    "Read [one](/\\evil.example/a), [two](\\\\\\\\evil.example/b), "
+    "[three](/\\\\\\\\evil.example/c) and [four](</\\evil.example/d>); [home](/c/1/) is ours.\n"
+)
+
+
+def test_links_that_the_browser_reads_as_another_site_are_not_links(watched, live_app):
+    page, seen = watched
+    live_app.upstream.add_faults([{"kind": "replay", "body": sse_reply(OFF_SITE_LINKS)}])
+    start_new_chat(page, live_app)
+    send(page, "Where should I go?")
+
+    reply = last_reply(page)
+    expect(reply.locator(".msg-footer")).to_contain_text(FOOTER, timeout=30_000)
+    for text in ("one", "two", "three", "four"):
+        expect(reply.locator(".md")).to_contain_text(text)  # still readable, as plain text
+    # Where each remaining link really leads, as Chromium resolves it: only our own site.
+    targets = reply.locator(".md a[href]").evaluate_all("links => links.map(a => a.href)")
+    assert targets == [f"{live_app.url}/c/1/"]
+    assert_nothing_ran(page, seen)
