@@ -1,5 +1,5 @@
-"""ASGI entry point: HTTP → upload size guard → Django; WebSocket → origin check → session
-auth → routes."""
+"""ASGI entry point: HTTP → upload size guard → Django; WebSocket → origin check (scheme, host
+and port: config/origins.py) → session auth → routes."""
 
 import os
 import re
@@ -11,11 +11,11 @@ django_asgi_app = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402  (needs Django set up first)
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from chatapp import api_attachments, attachments  # noqa: E402
 from chatapp.routing import websocket_urlpatterns  # noqa: E402
 from config.limits import UploadSizeLimit  # noqa: E402
+from config.origins import SameOriginOnly  # noqa: E402
 
 # An upload over the limit is answered 413 before its body is read (config/limits.py).
 http_app = UploadSizeLimit(
@@ -28,8 +28,6 @@ http_app = UploadSizeLimit(
 application = ProtocolTypeRouter(
     {
         "http": http_app,
-        "websocket": AllowedHostsOriginValidator(
-            AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
-        ),
+        "websocket": SameOriginOnly(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )

@@ -240,17 +240,62 @@ async def test_sockets_refuse_strangers_with_4403_and_anonymous_visitors_with_44
         assert await close_code(socket) == code
 
 
-@pytest.mark.parametrize("origin", [b"https://evil.example", b"null", None])
-async def test_sockets_refuse_a_page_from_another_origin_or_none(origin):
-    owner = await database_sync_to_async(make_user)("owner")
-    ids = await database_sync_to_async(owned_objects)(owner)
-    headers = [(b"host", b"127.0.0.1:8000")] + ([(b"origin", origin)] if origin else [])
+# The site is http://127.0.0.1:8000. Every other origin is refused, including those that are the
+# same *site* for cookies (another port or scheme of the same host, another allowed host name):
+# a page there gets the user's session cookie sent with its handshake.
+FOREIGN_ORIGINS = [
+    b"https://evil.example", b"null", None, b"",
+    b"http://127.0.0.1:9999", b"https://127.0.0.1", b"https://127.0.0.1:8000",
+    b"http://127.0.0.1", b"http://localhost:4444", b"http://localhost:8000",
+    b"http://127.0.0.1:8000.evil.example", b"http://127.0.0.1:8000/path", b"ws://127.0.0.1:8000",
+]
+
+
+async def _handshake(origin: bytes | None, host: bytes = b"127.0.0.1:8000"):
+    owner = await database_sync_to_async(make_user)()
+    conversation = await database_sync_to_async(make_conversation)(owner)
+    headers = [(b"host", host)] + ([(b"origin", origin)] if origin is not None else [])
     socket = WebsocketCommunicator(
-        application, f"/ws/conversations/{ids['conversation']}/", headers=headers
+        application, f"/ws/conversations/{conversation.pk}/", headers=headers
     )
-    connected, _ = await socket.connect(timeout=10)
-    assert not connected  # the handshake itself is refused, before any session is read
+    connected, code = await socket.connect(timeout=10)
     await socket.disconnect()
+    return connected, code
+
+
+@pytest.mark.parametrize("origin", FOREIGN_ORIGINS, ids=repr)
+async def test_sockets_refuse_a_page_from_another_origin_or_none(origin):
+    connected, code = await _handshake(origin)
+    assert not connected  # the handshake itself is refused, before any session is read
+    assert code == 4003  # docs/protocol.md
+
+
+@pytest.mark.parametrize("origin", [b"http://127.0.0.1:8000", b"HTTP://127.0.0.1:8000"])
+async def test_sockets_accept_the_sites_own_origin(origin):
+    connected, _ = await _handshake(origin)
+    assert connected
+
+
+async def test_behind_tls_only_the_https_origin_is_ours(settings):
+    settings.HTTPS = True
+    assert (await _handshake(b"https://127.0.0.1:8000"))[0]
+    assert (await _handshake(b"http://127.0.0.1:8000")) == (False, 4003)
+
+
+async def test_a_host_that_is_not_ours_is_refused_even_with_a_matching_origin():
+    # DNS rebinding: evil.example resolves to us; its page's origin matches its own Host.
+    assert (await _handshake(b"http://evil.example:8000", host=b"evil.example:8000")) == (
+        False, 4003
+    )
+
+
+async def test_csrf_trusted_origins_are_accepted_exactly(settings):
+    settings.CSRF_TRUSTED_ORIGINS = ["https://chat.example.com", "https://*.corp.example"]
+    assert (await _handshake(b"https://chat.example.com"))[0]
+    assert (await _handshake(b"https://team.corp.example"))[0]
+    assert (await _handshake(b"http://chat.example.com")) == (False, 4003)
+    assert (await _handshake(b"https://chat.example.com:8443")) == (False, 4003)
+    assert (await _handshake(b"https://corp.example.evil")) == (False, 4003)
 
 
 # --- The admin is for staff only ----------------------------------------------------------------
