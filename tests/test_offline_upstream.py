@@ -28,6 +28,8 @@ from chatapp.offline_upstream.testing import RunningUpstream
 MODEL = "claude-sonnet-4-6"  # 4 chars per token, minimum cacheable prefix 1,024 tokens
 RECORDED = Path(__file__).parent / "fixtures" / "recorded-streams"
 QUESTION = "What does the offline upstream do?"
+# The version SDKs sent before 2.0: requests with it keep the old, lenient rules.
+LEGACY_VERSION = "2023-06-01"
 
 
 def user(text: str | list[dict[str, Any]]) -> dict[str, Any]:
@@ -164,8 +166,10 @@ async def test_tokens_phrase_sets_the_reply_length(client):
 
 async def test_the_show_request_phrase_names_the_requests_settings(client):
     shown = await client.messages.create(
-        # The SDK no longer names sampling parameters; the API still takes them.
+        # Only the old API version still takes sampling parameters (see
+        # test_offline_upstream_strict.py for 2026-10-21, which refuses them).
         model="claude-haiku-4-5", max_tokens=300, extra_body={"temperature": 0.25},
+        extra_headers={"anthropic-version": LEGACY_VERSION},
         system=[{"type": "text", "text": "Answer like a pirate."}],
         messages=[user("Who are you? [[show_request]]")],
     )
@@ -269,17 +273,18 @@ async def test_count_tokens_equals_message_input_usage(client):
 
 async def test_models_list_paginates_like_the_api(client):
     page = await client.models.list(limit=2)
-    assert [model.id for model in page.data] == ["claude-opus-5-5", "claude-sonnet-5-5"]
-    assert page.has_more and page.last_id == "claude-sonnet-5-5"
+    assert [model.id for model in page.data] == ["claude-fable-5-2", "claude-fable-5-1"]
+    assert page.has_more and page.last_id == "claude-fable-5-1"
 
     second = await page.get_next_page()
-    assert second.first_id == "claude-haiku-5-5"
+    assert second.first_id == "claude-opus-5-5"
 
     everything = [model.id async for model in client.models.list(limit=3)]
-    assert len(everything) == 10 and everything[-1] == "claude-haiku-4-5"
+    # Active and deprecated models (Opus 4.5); the retired Sonnet 4.5 only when asked for.
+    assert len(everything) == 13 and everything[-1] == "claude-haiku-4-5"
 
-    before = await client.models.list(limit=2, before_id="claude-haiku-5-5")
-    assert [model.id for model in before.data] == ["claude-opus-5-5", "claude-sonnet-5-5"]
+    before = await client.models.list(limit=2, before_id="claude-opus-5-5")
+    assert [model.id for model in before.data] == ["claude-fable-5-2", "claude-fable-5-1"]
     assert before.has_more is False
 
 
@@ -344,19 +349,11 @@ def _cached(text: str, ttl: str = "5m") -> dict[str, Any]:
          anthropic.BadRequestError,
          "messages.0.content.0.image.source.base64: The image was specified using the "
          "image/jpeg media type, but the image appears to be a image/png image"),
-        ({**BASE, "temperature": 1.5}, anthropic.BadRequestError,
-         "temperature: Input should be less than or equal to 1"),
-        ({**BASE, "model": "claude-opus-4-7", "temperature": 0.5}, anthropic.BadRequestError,
-         "`temperature` is deprecated for this model."),
-        ({**BASE, "max_tokens": 4000, "temperature": 0.5, "thinking": {"type": "adaptive"}},
-         anthropic.BadRequestError,
-         "`temperature` may only be set to 1 when thinking is enabled."),
     ],
     ids=[
         "unknown-model", "no-max-tokens", "no-messages", "bad-role", "assistant-first",
         "five-breakpoints", "5m-before-1h", "small-budget", "budget-over-max", "enabled-on-4-7",
-        "max-tokens-over-model", "prefill", "wrong-media-type", "temperature-over-1",
-        "temperature-on-4-7", "temperature-with-thinking",
+        "max-tokens-over-model", "prefill", "wrong-media-type",
     ],
 )
 async def test_invalid_requests_get_the_api_errors(client, body, error, message):
@@ -365,6 +362,25 @@ async def test_invalid_requests_get_the_api_errors(client, body, error, message)
     assert raised.value.body["error"]["message"].startswith(message)
     assert raised.value.body["type"] == "error"
     assert raised.value.body["request_id"] == raised.value.request_id
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({**BASE, "temperature": 1.5}, "temperature: Input should be less than or equal to 1"),
+        ({**BASE, "model": "claude-opus-4-7", "temperature": 0.5},
+         "`temperature` is deprecated for this model."),
+        ({**BASE, "max_tokens": 4000, "temperature": 0.5, "thinking": {"type": "adaptive"}},
+         "`temperature` may only be set to 1 when thinking is enabled."),
+    ],
+    ids=["temperature-over-1", "temperature-on-4-7", "temperature-with-thinking"],
+)
+async def test_the_legacy_version_checks_temperature_per_model(client, body, message):
+    # Under anthropic-version 2023-06-01 a temperature is still taken, within these rules.
+    with pytest.raises(anthropic.BadRequestError) as raised:
+        await client.post("/v1/messages", body=body, cast_to=object,
+                          options={"headers": {"anthropic-version": LEGACY_VERSION}})
+    assert raised.value.body["error"]["message"].startswith(message)
 
 
 @pytest.mark.parametrize(
@@ -735,7 +751,9 @@ async def test_cache_usage_arrives_in_message_start(client):
 
 async def test_cache_diagnostics_name_what_changed(client):
     request = {"model": MODEL, "max_tokens": 64, "system": _system("5m"), "messages": _ask()}
-    first = await client.messages.create(**request)
+    # Opting in on a first turn: there is nothing to compare with yet.
+    first = await client.messages.create(**request, diagnostics={"previous_message_id": None})
+    assert first.diagnostics is None
 
     unknown = await client.messages.create(
         **request, diagnostics={"previous_message_id": "msg_unknown"}
@@ -749,6 +767,17 @@ async def test_cache_diagnostics_name_what_changed(client):
 
     same = await client.messages.create(**request, diagnostics={"previous_message_id": first.id})
     assert same.diagnostics is None
+
+
+async def test_cache_diagnostics_are_kept_only_for_requests_that_opt_in(client):
+    request = {"model": MODEL, "max_tokens": 64, "system": _system("5m"), "messages": _ask()}
+    unasked = await client.messages.create(**request)  # no `diagnostics`: nothing is kept
+    changed = {**request, "system": _system("5m", text="T" * 4400)}
+    later = await client.messages.create(**changed, diagnostics={"previous_message_id": unasked.id})
+    assert later.diagnostics.cache_miss_reason.type == "previous_message_not_found"
+    # That request opted in: it can be compared with from now on.
+    again = await client.messages.create(**request, diagnostics={"previous_message_id": later.id})
+    assert again.diagnostics.cache_miss_reason.type == "system_changed"
 
 
 async def test_a_breakpoint_looks_back_about_twenty_blocks_and_no_further(client):

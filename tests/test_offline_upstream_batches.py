@@ -181,7 +181,7 @@ async def test_only_an_ended_batch_can_be_deleted(client, upstream):
 @pytest.mark.parametrize(
     ("requests", "message"),
     [
-        ([], "between 1 and 100,000"),
+        ([], "requests: List should have at least 1 item after validation, not 0"),
         ([{"custom_id": "bad id!", "params": {}}], "custom_id"),
         ([request("same"), request("same")], "unique"),
         ([{"custom_id": "x", "params": "nope"}], "params"),

@@ -1,10 +1,14 @@
 """Thinking, tool calls and paused turns in the offline upstream's replies.
 
-- **Thinking.** A request with ``thinking`` (``enabled`` or ``adaptive``) gets a thinking block
-  before its text, signed: the signature is an HMAC of the thinking text, and a thinking block
-  sent back with a signature that does not match is refused (400), as the API refuses a
-  modified one. ``display: "omitted"`` sends the block with empty thinking and its signature;
-  ``[[redacted_thinking]]`` in the question sends a ``redacted_thinking`` block instead.
+- **Thinking.** A request with ``thinking`` (``enabled`` or ``adaptive``), or with none on a
+  model that thinks by default (the 5.x models), gets a thinking block before its text,
+  signed and bound to the request (see binding.py: a block sent back edited, from a model that
+  cannot read it, or after its prefix changed is refused or dropped). Thinking tokens count
+  against ``max_tokens``: a small one ends ``max_tokens`` with no text at all.
+  ``display: "omitted"`` (the default on the newer models) sends the block with empty thinking
+  and its signature; ``[[redacted_thinking]]`` in the question sends a ``redacted_thinking``
+  block instead. On Opus 5.5 and Sonnet 5.5 the text written between tool calls comes back in
+  a thinking block of its own.
 - **Tools.** ``[[tool:NAME {json input}]]`` in the question makes the reply call that tool
   (several phrases: parallel calls in one turn), stop reason ``tool_use``. Once the tool
   results come back the reply answers, quoting them; ``[[tool_rounds:N]]`` asks for N rounds
@@ -16,9 +20,7 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import hmac
 import json
 import math
 import random
@@ -26,25 +28,15 @@ import re
 from dataclasses import replace
 from typing import Any
 
-from .errors import invalid
+from .binding import sign_reply_blocks
 from .models import ModelSpec
 from .prompt import as_blocks
-from .replies import SENTENCES, ReplyPlan, split_tokens
+from .replies import SENTENCES, ReplyPlan, plan_reply, split_tokens
 
-_SECRET = b"offline-upstream-thinking"
 TOOL_PHRASE = re.compile(r"\[\[tool:([A-Za-z_][\w-]*)\s*(\{.*?\})?\s*\]\]", re.DOTALL)
 ROUNDS_PHRASE = re.compile(r"\[\[tool_rounds:(\d+)\]\]")
 PAUSE_PHRASE = "[[pause_turn]]"
 REDACTED_PHRASE = "[[redacted_thinking]]"
-
-
-def sign(thinking: str) -> str:
-    digest = hmac.new(_SECRET, thinking.encode(), hashlib.sha256).digest()
-    return base64.b64encode(b"sig1" + digest).decode()
-
-
-def _redacted_data(seed: int) -> str:
-    return base64.b64encode(b"redacted:" + seed.to_bytes(8, "big")).decode()
 
 
 def _tokens(text: str, model: ModelSpec) -> int:
@@ -111,38 +103,53 @@ def is_paused_turn(message: dict[str, Any]) -> bool:
     return bool(blocks) and blocks[-1].get("type") in ("server_tool_use", "web_search_tool_result")
 
 
-def check_signatures(body: dict[str, Any]) -> None:
-    """Thinking blocks must come back exactly as they were sent."""
-    for number, message in enumerate(_messages(body)):
-        if message.get("role") != "assistant":
-            continue
-        for index, block in enumerate(as_blocks(message.get("content"))):
-            if block.get("type") == "thinking" and block.get("signature") != sign(
-                str(block.get("thinking", ""))
-            ):
-                raise invalid(
-                    f"messages.{number}.content.{index}: Invalid `signature` in `thinking` block"
-                )
-
-
 # --- Composing ---------------------------------------------------------------------------
 
 
-def _thinking_block(body: dict[str, Any], seed: int) -> dict[str, Any] | None:
+def thinking_kind(body: dict[str, Any], model: ModelSpec) -> str | None:
+    """The request's thinking type; a 5.x model without one thinks adaptively."""
     thinking = body.get("thinking")
-    if not isinstance(thinking, dict) or thinking.get("type") not in ("enabled", "adaptive"):
+    if isinstance(thinking, dict):
+        return thinking.get("type")
+    return "adaptive" if model.thinking.by_default else None
+
+
+def _display(body: dict[str, Any], model: ModelSpec) -> str:
+    thinking = body.get("thinking")
+    asked = thinking.get("display") if isinstance(thinking, dict) else None
+    return asked or model.thinking.default_display
+
+
+# How many sentences the thinking runs to at each effort: more effort, more thinking tokens.
+EFFORT_SENTENCES = {"low": 1, "medium": 2, "high": 3, "xhigh": 4, "max": 5}
+NO_EFFORT_SENTENCES = 2  # models without effort (budget thinking only)
+
+
+def _depth(body: dict[str, Any], model: ModelSpec) -> int:
+    if not model.takes_effort:
+        return NO_EFFORT_SENTENCES
+    config = body.get("output_config")
+    effort = config.get("effort") if isinstance(config, dict) else None
+    return EFFORT_SENTENCES[effort or model.thinking.default_effort]
+
+
+def _thinking_block(
+    body: dict[str, Any], seed: int, model: ModelSpec
+) -> tuple[dict[str, Any], str] | None:
+    """The (unsigned) thinking block and the thinking it stands for (billed even when its
+    display is omitted)."""
+    if thinking_kind(body, model) not in ("enabled", "adaptive"):
         return None
-    if REDACTED_PHRASE in question_text(body):
-        return {"type": "redacted_thinking", "data": _redacted_data(seed)}
     rng = random.Random(seed ^ 0x7468696E6B)
     text = (
         f"The question is: “{' '.join(question_text(body).split())[:120]}”. "
-        + " ".join(rng.sample(SENTENCES, 2))
+        + " ".join(rng.sample(SENTENCES, _depth(body, model)))
         + " I will answer plainly and show a short code example."
     )
-    if thinking.get("display") == "omitted":
-        return {"type": "thinking", "thinking": "", "signature": sign("")}
-    return {"type": "thinking", "thinking": text, "signature": sign(text)}
+    if REDACTED_PHRASE in question_text(body):
+        return {"type": "redacted_thinking", "data": ""}, text
+    shown = text if _display(body, model) == "summarized" else ""
+    return {"type": "thinking", "thinking": shown, "signature": ""}, text
 
 
 def _tool_calls(body: dict[str, Any], seed: int) -> list[dict[str, Any]]:
@@ -187,30 +194,68 @@ def _paused(body: dict[str, Any], seed: int) -> dict[str, Any] | None:
             "input": {"query": question_text(body).replace(PAUSE_PHRASE, "").strip()[:80]}}
 
 
-def decorate(plan: ReplyPlan, body: dict[str, Any], model: ModelSpec) -> ReplyPlan:
-    """The reply with its thinking, tool calls or pause, as the request asks for them."""
-    thinking = _thinking_block(body, plan.seed)
-    before = (thinking,) if thinking else ()
-    extra = 0
-    if thinking:
-        extra = _tokens(str(thinking.get("thinking", thinking.get("data", ""))), model)
+def _cut(block: dict[str, Any], tokens: int, model: ModelSpec) -> dict[str, Any]:
+    """A thinking block stopped by max_tokens after `tokens` tokens."""
+    if block["type"] != "thinking" or not block["thinking"]:
+        return block
+    pieces = split_tokens(block["thinking"], model.chars_per_token)[:tokens]
+    return {**block, "thinking": "".join(pieces)}
+
+
+def compose(body: dict[str, Any], model: ModelSpec, bound_to: dict[str, Any]) -> ReplyPlan:
+    """The reply with its thinking, tool calls or pause, as the request asks for them.
+
+    `body` is the request as the model sees it (blocks dropped by the binding check gone);
+    `bound_to` the request as sent, which the reply's thinking blocks are bound to."""
+    seed_plan = plan_reply(body, model)
+    made = _thinking_block(body, seed_plan.seed, model)
+    if made is None:
+        return _with_tools(seed_plan, body, model, bound_to, (), 0)
+    block, thought = made
+    thinking_tokens = _tokens(thought, model)
+    max_tokens = int(body.get("max_tokens", 0))
+    if thinking_tokens >= max_tokens:
+        # Thinking used the whole budget: the reply ends there, with no text at all.
+        before = tuple(sign_reply_blocks(bound_to, model, [_cut(block, max_tokens, model)],
+                                         seed_plan.seed))
+        return replace(seed_plan, text="", blocks=(), before=before, after=(),
+                       output_tokens=max_tokens, thinking_tokens=max_tokens,
+                       stop_reason="max_tokens", stop_sequence=None)
+    plan = plan_reply({**body, "max_tokens": max_tokens - thinking_tokens}, model)
+    return _with_tools(plan, body, model, bound_to, (block,), thinking_tokens)
+
+
+def _with_tools(
+    plan: ReplyPlan, body: dict[str, Any], model: ModelSpec, bound_to: dict[str, Any],
+    before: tuple[dict[str, Any], ...], thinking_tokens: int,
+) -> ReplyPlan:
     calls = _tool_calls(body, plan.seed)
     paused = None if calls else _paused(body, plan.seed)
     if calls or paused:
         after = tuple(calls) if calls else (paused,)
         names = ", ".join(block["name"] for block in after)
         text = f"Let me use {names} for this." if calls else "Let me search for that."
+        text_tokens = len(split_tokens(text, model.chars_per_token))
         tool_tokens = sum(_tokens(json.dumps(block["input"]), model) + 3 for block in after)
+        if before and model.thinking.text_between_tools_in_thinking:
+            # Opus 5.5 / Sonnet 5.5: what is said between tool calls is thinking too.
+            shown = text if _display(body, model) == "summarized" else ""
+            before = (*before, {"type": "thinking", "thinking": shown, "signature": ""})
+            thinking_tokens, text = thinking_tokens + text_tokens, ""
+        signed = tuple(sign_reply_blocks(bound_to, model, list(before), plan.seed))
         return replace(
-            plan, text=text, blocks=(), before=before, after=after,
-            output_tokens=len(split_tokens(text, model.chars_per_token)) + extra + tool_tokens,
+            plan, text=text, blocks=(), before=signed, after=after,
+            output_tokens=text_tokens + thinking_tokens + tool_tokens,
+            thinking_tokens=thinking_tokens,
             stop_reason="tool_use" if calls else "pause_turn", stop_sequence=None,
         )
     summary = _results_summary(body)
     if not (before or summary):
         return plan
+    signed = tuple(sign_reply_blocks(bound_to, model, list(before), plan.seed))
     summary_tokens = len(split_tokens(summary, model.chars_per_token))
     return replace(
-        plan, text=summary + plan.text, blocks=() if summary else plan.blocks, before=before,
-        output_tokens=plan.output_tokens + extra + summary_tokens,
+        plan, text=summary + plan.text, blocks=() if summary else plan.blocks, before=signed,
+        output_tokens=plan.output_tokens + thinking_tokens + summary_tokens,
+        thinking_tokens=thinking_tokens,
     )

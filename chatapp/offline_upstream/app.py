@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qs
 
-from . import agentic, batches, replies, validation
+from . import agentic, batches, binding, replies, validation
 from .asgi import (
     ConnectionDropped,
     Receive,
@@ -163,15 +163,20 @@ class OfflineUpstream:
             return
         validation.check_headers(request.headers)
         body = validation.parse_body(request.body)
-        model = self.state.sized(validation.validate_request(body))
-        agentic.check_signatures(body)
+        strict = validation.is_strict(request.headers)
+        model = self.state.sized(validation.validate_request(body, strict=strict))
+        beta_names = validation.betas(request.headers)
+        checked = binding.check_thinking_blocks(body, model, beta_names)
+        self.state.record_body(request.path, request.query, request.headers, body)
         fault = fault or magic_fault(replies.last_user_text(body))
         if fault is not None and fault.kind == "status":
             raise fault.as_api_error()
         streamed = bool(body.get("stream"))
         if fault is not None and fault.kind == "error_event" and not streamed:
             raise fault.as_api_error()
-        plan = self._plan(body, model, request.request_id)
+        plan = self._plan(checked.body, model, request.request_id, bound_to=body)
+        if binding.BINDING_BETA in beta_names:
+            plan.input_transformations = checked.transformations
         if streamed:
             plan.stamps = self.state.stamps.open(request.request_id, replies.last_user_text(body))
         pacer = Pacer(
@@ -181,8 +186,14 @@ class OfflineUpstream:
         respond = stream_message if streamed else send_message
         await run_until_disconnect(receive, respond(send, plan, pacer, fault))
 
-    def _plan(self, body: dict[str, Any], model: ModelSpec, request_id: str) -> MessagePlan:
-        """Count, check the size, settle the cache (reads and writes) and compose the reply."""
+    def _plan(
+        self, body: dict[str, Any], model: ModelSpec, request_id: str,
+        bound_to: dict[str, Any] | None = None,
+    ) -> MessagePlan:
+        """Count, check the size, settle the cache (reads and writes) and compose the reply.
+
+        `body` is what the model sees; `bound_to` the request as sent (they differ when the
+        binding check dropped thinking blocks), which new thinking blocks are bound to."""
         blocks = serialise_prompt(body, model)
         validation.check_prompt_size(sum(block.tokens for block in blocks), model)
         usage = self.state.cache.account(model, blocks, breakpoints(body, blocks))
@@ -190,23 +201,28 @@ class OfflineUpstream:
         fingerprint = Fingerprint.of(model.id, blocks, usage)
         diagnostics = None
         asked = body.get("diagnostics")
-        previous = asked.get("previous_message_id") if isinstance(asked, dict) else None
-        if isinstance(previous, str):
-            diagnostics = self.state.diagnostics.explain(previous, fingerprint)
-        self.state.diagnostics.remember(message_id, fingerprint)
+        # Only a request that opts in (`diagnostics`, `previous_message_id: null` on a first
+        # turn) has its fingerprint kept, and only such a request can be compared with later.
+        if isinstance(asked, dict):
+            previous = asked.get("previous_message_id")
+            if isinstance(previous, str):
+                diagnostics = self.state.diagnostics.explain(previous, fingerprint)
+            self.state.diagnostics.remember(message_id, fingerprint)
         return MessagePlan(
             message_id=message_id,
             request_id=request_id,
             model=model,
             usage=usage,
-            reply=agentic.decorate(replies.plan_reply(body, model), body, model),
+            reply=agentic.compose(body, model, body if bound_to is None else bound_to),
             diagnostics=diagnostics,
         )
 
     async def count_tokens(self, request: Request, receive: Receive, send: Send) -> None:
         validation.check_headers(request.headers)
         body = validation.parse_body(request.body)
-        model = validation.validate_request(body, count_only=True)
+        strict = validation.is_strict(request.headers)
+        model = validation.validate_request(body, count_only=True, strict=strict)
+        self.state.record_body(request.path, request.query, request.headers, body)
         blocks = serialise_prompt(body, model)
         breakpoints(body, blocks)  # validated like a message request, never cached
         total = sum(block.tokens for block in blocks)
@@ -217,9 +233,9 @@ class OfflineUpstream:
     async def list_models(self, request: Request, receive: Receive, send: Send) -> None:
         validation.check_headers(request.headers)
         query = parse_qs(request.query)
-        # Every model here is "active"; by default the API lists active and deprecated ones.
+        # By default the API lists active and deprecated models; retired ones on request.
         lifecycle = query.get("lifecycle[]") or query.get("lifecycle") or ["active", "deprecated"]
-        listed = [model for model in MODELS if "active" in lifecycle]
+        listed = [model for model in MODELS if model.lifecycle in lifecycle]
         start, end, has_more = _paginate([model.id for model in listed], query)
         page = listed[start:end]
         body = {
@@ -263,8 +279,17 @@ class OfflineUpstream:
     async def create_batch(self, request: Request, receive: Receive, send: Send) -> None:
         validation.check_headers(request.headers)
         requests = batches.parse_create(request.body)
-        long_output = LONG_OUTPUT_BETA in request.headers.get("anthropic-beta", "")
-        batch = self.state.batches.create(requests, long_output)
+        beta_names = validation.betas(request.headers)
+        options = batches.BatchOptions(
+            long_output=LONG_OUTPUT_BETA in beta_names,
+            strict=validation.is_strict(request.headers),
+            betas=beta_names,
+        )
+        for _custom_id, params in requests:
+            self.state.record_body(
+                request.path, request.query, request.headers, params, batch_request=True
+            )
+        batch = self.state.batches.create(requests, options)
         await self._send_batch(request, send, batch)
 
     async def retrieve_batch(self, request: Request, receive: Receive, send: Send) -> None:
@@ -314,18 +339,26 @@ class OfflineUpstream:
             await send_body(send, line, more=True)
         await send_body(send, b"")
 
-    def _answer_batch_request(self, params: Any, long_output: bool) -> dict[str, Any]:
+    def _answer_batch_request(
+        self, params: Any, options: batches.BatchOptions
+    ) -> dict[str, Any]:
         """One request of a batch, answered like a plain /v1/messages request.
 
         A magic phrase fails it (an error, or a refusal) instead of disturbing a connection."""
         request_id = new_request_id()
         fault = None
         try:
-            model = validation.validate_request(params, long_output=long_output)
+            model = validation.validate_request(
+                params, long_output=options.long_output, strict=options.strict
+            )
+            # In a batch an unset prefix_mismatch_behavior drops instead of failing.
+            checked = binding.check_thinking_blocks(params, model, options.betas, batch=True)
             fault = batches.request_fault(params)
             if fault is not None and fault.kind != "refusal":
                 raise fault.as_api_error()
-            plan = self._plan(params, model, request_id)
+            plan = self._plan(checked.body, model, request_id, bound_to=params)
+            if binding.BINDING_BETA in options.betas:
+                plan.input_transformations = checked.transformations
         except ApiError as error:
             return {"type": "errored", "error": error.body(request_id)}
         message = plan.refused_message(fault) if fault else plan.whole_message()

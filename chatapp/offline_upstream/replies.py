@@ -63,6 +63,7 @@ class ReplyPlan:
     # Whole blocks around the text (see agentic.py): thinking before, tool calls after.
     before: tuple[dict[str, Any], ...] = ()
     after: tuple[dict[str, Any], ...] = ()
+    thinking_tokens: int = 0  # of output_tokens, how many were thinking
 
     def content_blocks(self) -> list[ReplyBlock]:
         return list(self.blocks) or [ReplyBlock(self.text)]

@@ -21,7 +21,7 @@ from .asgi import ConnectionDropped, Headers, Send, dump_json, send_body, start_
 from .cache import CacheUsage
 from .faults import SSE_CONTENT_TYPE, Fault
 from .models import ModelSpec
-from .replies import ReplyPlan, delta_texts, split_tokens
+from .replies import ReplyPlan, delta_texts
 from .stamps import StreamStamps
 
 # A ping right after the first content block (as recorded), then one every PING_EVERY deltas.
@@ -42,6 +42,8 @@ class MessagePlan:
     reply: ReplyPlan
     diagnostics: dict[str, Any] | None = None
     stamps: StreamStamps | None = None  # write times of its text deltas, when asked for
+    # Blocks the binding check dropped, reported with the thinking-binding beta (else None).
+    input_transformations: list[dict[str, str]] | None = None
 
     def message(
         self, *, content: list[dict[str, Any]], output_tokens: int, **stop: Any
@@ -63,8 +65,12 @@ class MessagePlan:
             "output_tokens": output_tokens,
             "service_tier": "standard",
         }
+        if stop.get("thinking_tokens"):  # thinking is billed as output; the API says how much
+            body["usage"]["output_tokens_details"] = {"thinking_tokens": stop["thinking_tokens"]}
         if self.diagnostics:
             body["diagnostics"] = self.diagnostics
+        if self.input_transformations is not None:
+            body["input_transformations"] = self.input_transformations
         return body
 
     def whole_message(self) -> dict[str, Any]:
@@ -81,7 +87,7 @@ class MessagePlan:
                 ],
                 *reply.after,
             ],
-            output_tokens=reply.output_tokens,
+            output_tokens=reply.output_tokens, thinking_tokens=reply.thinking_tokens,
             stop_reason=reply.stop_reason, stop_sequence=reply.stop_sequence,
         )
 
@@ -285,27 +291,25 @@ class _Stream:
         for index, block in enumerate(reply.before):
             await self.whole_block(index, block)
         index = len(reply.before)
-        await self.start_block(index, {"type": "text", "text": ""})
         await send_body(self.send, PING, more=True)
-        deltas = delta_texts(reply.text, self.plan.model.chars_per_token, reply.seed)
-        for text, tokens in self.pacer.events(deltas):
-            if await self.maybe_fault():
-                return
-            await self.pacer.wait(tokens)
-            await self.text_delta(index, text)
-            self.sent_tokens += tokens
-        await self.event("content_block_stop", {"type": "content_block_stop", "index": index})
-        for offset, block in enumerate(reply.after, start=index + 1):
+        if reply.text:  # thinking may have used the whole max_tokens: then no text block
+            await self.start_block(index, {"type": "text", "text": ""})
+            deltas = delta_texts(reply.text, self.plan.model.chars_per_token, reply.seed)
+            for text, tokens in self.pacer.events(deltas):
+                if await self.maybe_fault():
+                    return
+                await self.pacer.wait(tokens)
+                await self.text_delta(index, text)
+                self.sent_tokens += tokens
+            await self.event("content_block_stop", {"type": "content_block_stop", "index": index})
+            index += 1
+        for offset, block in enumerate(reply.after, start=index):
             await self.whole_block(offset, block)
         if await self.maybe_fault(at_end=True):
             return
-        thinking = sum(
-            len(split_tokens(block.get("thinking", ""), self.plan.model.chars_per_token))
-            for block in reply.before
-        )
         await self.end(
-            reply.output_tokens, thinking_tokens=thinking,
-            stop_reason=reply.stop_reason, stop_sequence=None,
+            reply.output_tokens, thinking_tokens=reply.thinking_tokens,
+            stop_reason=reply.stop_reason, stop_sequence=reply.stop_sequence,
         )
 
     async def run(self) -> None:

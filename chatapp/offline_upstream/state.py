@@ -6,6 +6,7 @@ Only the server's own event loop touches it (control goes through HTTP), so it n
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections import deque
@@ -17,6 +18,7 @@ from .cache import CacheDiagnostics, Clock, PromptCache
 from .faults import Fault
 from .models import ModelSpec
 from .stamps import StampLog
+from .validation import is_strict
 
 DEFAULT_TOKENS_PER_SECOND = 60.0
 PACE_ENV = "OFFLINE_UPSTREAM_TOKENS_PER_SECOND"
@@ -26,6 +28,14 @@ EVENT_MS_ENV = "OFFLINE_UPSTREAM_EVENT_MS"
 # wrote since the last one (issue 10), not a token or two at a time.
 CLAUDE_EVENT_MS = (70.0, 200.0)
 MAX_LOGGED_REQUESTS = 1000
+# When set, every accepted Messages request body (SDK-version requests: anthropic-version
+# 2026-10-21 or later) is appended to this file as a JSON line, so a test session can check
+# each against the SDK's own request types (see request_types.py and tests/conftest.py).
+RECORD_BODIES_ENV = "OFFLINE_UPSTREAM_RECORD_BODIES"
+# A request a test sends off the SDK's types on purpose carries this header: not recorded.
+UNCHECKED_HEADER = "x-offline-upstream-unchecked"
+# Strings longer than this are recorded cut short: their types are all the check needs.
+RECORDED_STRING_CHARS = 64
 _CREDENTIAL_HEADERS = ("authorization", "x-api-key")
 
 
@@ -79,6 +89,36 @@ def _loggable_body(raw: bytes) -> Any:
         return raw.decode("utf-8", "replace")
 
 
+def _shrunk(value: Any) -> Any:
+    if isinstance(value, str):
+        return value[:RECORDED_STRING_CHARS]
+    if isinstance(value, dict):
+        return {key: _shrunk(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_shrunk(item) for item in value]
+    return value
+
+
+class BodyRecorder:
+    """Appends request bodies to the file named by OFFLINE_UPSTREAM_RECORD_BODIES (if set),
+    each distinct body once per process."""
+
+    def __init__(self) -> None:
+        self.path = os.environ.get(RECORD_BODIES_ENV, "").strip() or None
+        self._seen: set[bytes] = set()
+
+    def record(self, entry: dict[str, Any]) -> None:
+        if self.path is None:
+            return
+        line = json.dumps(_shrunk(entry), sort_keys=True, separators=(",", ":"))
+        digest = hashlib.sha256(line.encode()).digest()
+        if digest in self._seen:
+            return
+        self._seen.add(digest)
+        with open(self.path, "a", encoding="utf-8") as file:
+            file.write(line + "\n")
+
+
 class UpstreamState:
     def __init__(
         self,
@@ -106,6 +146,7 @@ class UpstreamState:
         self._log: deque[dict[str, Any]] = deque(maxlen=MAX_LOGGED_REQUESTS)
         # Smaller context windows for some models (tests of long prompts without megabytes).
         self.context_windows: dict[str, int] = {}
+        self.recorder = BodyRecorder()
 
     def sized(self, model: ModelSpec) -> ModelSpec:
         """``model`` with the context window set for it through /_control/models, if any."""
@@ -148,3 +189,15 @@ class UpstreamState:
 
     def requests(self) -> list[dict[str, Any]]:
         return list(self._log)
+
+    def record_body(
+        self, path: str, query: str, headers: dict[str, str], body: dict[str, Any],
+        *, batch_request: bool = False,
+    ) -> None:
+        """Record an accepted Messages body (or a batch request's params) for the type check."""
+        if not is_strict(headers) or headers.get(UNCHECKED_HEADER):
+            return
+        beta = "beta=true" in query or bool(headers.get("anthropic-beta"))
+        self.recorder.record(
+            {"path": path, "beta": beta, "batch_request": batch_request, "body": body}
+        )

@@ -12,7 +12,7 @@ from typing import Any
 
 from . import media
 from .errors import ApiError, invalid
-from .models import ModelSpec, find_model
+from .models import EFFORTS, ModelSpec, find_model
 from .prompt import as_blocks, walk_blocks
 
 MAX_REQUEST_BYTES = 32 * 1024 * 1024
@@ -21,6 +21,26 @@ MAX_IMAGE_SIDE = 8000
 MANY_IMAGES, MANY_IMAGES_SIDE = 20, 2000
 MIN_THINKING_BUDGET = 1024
 ROLES = ("user", "assistant")
+# Base64 text of one image, at most (the Claude API's limit; Bedrock and Google Cloud: 5 MB).
+MAX_IMAGE_BASE64_BYTES = 10 * 1024 * 1024
+# The API version SDK 2.x sends; from it on the stricter rules below apply (the lenient
+# 2023-06-01 behaviour stays for requests that still send the old version).
+STRICT_API_VERSION = "2026-10-21"
+SAMPLING_PARAMETERS = ("temperature", "top_p", "top_k")
+DISPLAYS = ("summarized", "omitted")
+FORCED_TOOL_CHOICES = ("any", "tool")
+
+
+def is_strict(headers: Mapping[str, str]) -> bool:
+    """Whether the request's `anthropic-version` is 2026-10-21 or later (dates sort as text)."""
+    return headers.get("anthropic-version", "").strip() >= STRICT_API_VERSION
+
+
+def betas(headers: Mapping[str, str]) -> frozenset[str]:
+    """The `anthropic-beta` header's comma-separated names."""
+    return frozenset(
+        name.strip() for name in headers.get("anthropic-beta", "").split(",") if name.strip()
+    )
 
 
 def check_headers(headers: Mapping[str, str]) -> None:
@@ -57,7 +77,10 @@ def check_model(body: dict[str, Any]) -> ModelSpec:
     if not isinstance(model_id, str):
         raise invalid("model: Input should be a valid string")
     model = find_model(model_id)
-    if model is None:
+    # A retired model stays in GET /v1/models (lifecycle "retired") but answers no request:
+    # the docs only say such requests "fail"; the not-found error is what the API sends for a
+    # model it does not serve.
+    if model is None or model.lifecycle == "retired":
         raise ApiError(404, f"model: {model_id}")
     return model
 
@@ -134,20 +157,66 @@ def _check_system(body: dict[str, Any]) -> None:
     _check_text_blocks(as_blocks(system), "system")
 
 
+def _effort(body: dict[str, Any], model: ModelSpec) -> str | None:
+    """`output_config.effort`, checked; None when the request does not set it."""
+    config = body.get("output_config")
+    effort = config.get("effort") if isinstance(config, dict) else None
+    if effort is None:
+        return None
+    if effort not in EFFORTS:
+        raise invalid(
+            "output_config.effort: Input should be 'low', 'medium', 'high', 'xhigh' or 'max'"
+        )
+    if not model.takes_effort:
+        raise invalid("output_config.effort: effort is not supported for this model")
+    return effort
+
+
 def _check_thinking(body: dict[str, Any], model: ModelSpec, max_tokens: int | None) -> None:
+    """The thinking types and efforts a model takes (models.py holds them as data)."""
+    effort = _effort(body, model)
     thinking = body.get("thinking")
     if not isinstance(thinking, dict):
         return
     kind = thinking.get("type")
-    if kind == "adaptive" and not model.thinking_adaptive:
-        raise invalid("adaptive thinking is not supported on this model")
-    if kind != "enabled":
-        return
-    if not model.thinking_enabled:
+    display = thinking.get("display")
+    if display is not None and display not in DISPLAYS:
+        raise invalid("thinking.display: Input should be 'summarized' or 'omitted'")
+    efforts = model.thinking.types.get(kind)
+    if efforts is None:
+        raise invalid(_unsupported_thinking(kind))
+    effective = effort or model.thinking.default_effort
+    if effective not in efforts:
+        allowed = ", ".join(f"`{name}`" for name in sorted(efforts, key=EFFORTS.index))
         raise invalid(
+            f'"thinking.type.{kind}" is only supported with `output_config.effort` {allowed} '
+            f"on this model (this request: `{effective}`)."
+        )
+    if kind == "enabled":
+        _check_budget(thinking, max_tokens)
+
+
+def _unsupported_thinking(kind: Any) -> str:
+    if kind == "adaptive":
+        return "adaptive thinking is not supported on this model"
+    if kind == "enabled":
+        return (
             '"thinking.type.enabled" is not supported for this model. Use '
             '"thinking.type.adaptive" and "output_config.effort" to control thinking behavior.'
         )
+    if kind == "disabled":
+        return (
+            '"thinking.type.disabled" is not supported for this model. Use '
+            '"output_config.effort" to control thinking behavior.'
+        )
+    if kind == "between_tools":
+        return '"thinking.type.between_tools" is not supported for this model.'
+    return (
+        "thinking.type: Input should be 'adaptive', 'between_tools', 'disabled' or 'enabled'"
+    )
+
+
+def _check_budget(thinking: dict[str, Any], max_tokens: int | None) -> None:
     budget = thinking.get("budget_tokens")
     if not isinstance(budget, int) or budget < MIN_THINKING_BUDGET:
         raise invalid(
@@ -159,6 +228,63 @@ def _check_thinking(body: dict[str, Any], model: ModelSpec, max_tokens: int | No
             "`max_tokens` must be greater than `thinking.budget_tokens`. Please consult our "
             "documentation at https://docs.claude.com/en/docs/build-with-claude/"
             "extended-thinking#max-tokens-and-context-window-size"
+        )
+
+
+def _check_sampling(body: dict[str, Any]) -> None:
+    """Under 2026-10-21 no model takes sampling parameters, at any value."""
+    for name in SAMPLING_PARAMETERS:
+        if name in body:
+            raise invalid(f"{name}: Extra inputs are not permitted")
+
+
+def _check_tool_choice(body: dict[str, Any], model: ModelSpec) -> None:
+    choice = body.get("tool_choice")
+    kind = choice.get("type") if isinstance(choice, dict) else None
+    if kind in FORCED_TOOL_CHOICES and not model.accepts_forced_tools:
+        # These models always think, and thinking cannot be combined with a forced tool call.
+        raise invalid(
+            f"tool_choice: `{kind}` is not supported for this model; thinking may not be "
+            "enabled when tool_choice forces tool use. Use `auto` or `none`."
+        )
+
+
+def _nested_text_blocks(block: dict[str, Any]) -> list[dict[str, Any]]:
+    """The block and the text blocks inside it (a search_result's content)."""
+    if block.get("type") == "search_result":
+        return [block, *as_blocks(block.get("content"))]
+    return [block]
+
+
+def _check_placement(messages: list[dict[str, Any]]) -> None:
+    """Under 2026-10-21: documents only in user turns; citations only in assistant turns;
+    citations on for every document or for none."""
+    enabled: set[bool] = set()
+    for m_index, message in enumerate(messages):
+        role = message.get("role")
+        for b_index, block in enumerate(as_blocks(message.get("content"))):
+            path = f"messages.{m_index}.content.{b_index}"
+            for inner in walk_blocks([block]):
+                if inner.get("type") == "document":
+                    if role == "assistant":
+                        raise invalid(
+                            f"{path}: `document` blocks are not permitted in `assistant` "
+                            "messages; send documents in a `user` message"
+                        )
+                    enabled.add(bool((inner.get("citations") or {}).get("enabled")))
+                if role == "user" and any(
+                    part.get("type") in ("text", "search_result") and part.get("citations")
+                    and isinstance(part.get("citations"), list)
+                    for part in _nested_text_blocks(inner)
+                ):
+                    raise invalid(
+                        f"{path}.citations: citations are not permitted on blocks in `user` "
+                        "messages; only the assistant's text blocks carry citations"
+                    )
+    if len(enabled) > 1:
+        raise invalid(
+            "Citations must be enabled for all documents or for none of them: this request "
+            "mixes documents with citations enabled and disabled."
         )
 
 
@@ -201,6 +327,12 @@ def _media_blocks(messages: list[dict[str, Any]]) -> list[tuple[str, dict[str, A
 
 def _check_image(path: str, block: dict[str, Any], many: bool) -> None:
     source = block["source"]
+    size = len(str(source.get("data", "")))
+    if size > MAX_IMAGE_BASE64_BYTES:  # checked before decoding anything
+        raise invalid(
+            f"{path}.image.source.base64: image exceeds 10 MB maximum: {size} bytes > "
+            f"{MAX_IMAGE_BASE64_BYTES} bytes"
+        )
     declared = source.get("media_type")
     if declared not in media.IMAGE_MEDIA_TYPES.values():
         raise invalid(
@@ -240,6 +372,16 @@ def _check_pdf(path: str, block: dict[str, Any]) -> int:
         raise invalid(f"{path}.document.source.base64.data: {exc}") from exc
 
 
+def _image_count(messages: list[dict[str, Any]]) -> int:
+    """Every image block, whatever its source (url and file images count as media too)."""
+    return sum(
+        1
+        for message in messages
+        for inner in walk_blocks(as_blocks(message.get("content")))
+        if inner.get("type") == "image"
+    )
+
+
 def _check_media(messages: list[dict[str, Any]], model: ModelSpec) -> None:
     found = _media_blocks(messages)
     many = sum(1 for _path, block in found if block["type"] == "image") > MANY_IMAGES
@@ -249,16 +391,23 @@ def _check_media(messages: list[dict[str, Any]], model: ModelSpec) -> None:
             _check_image(path, block, many)
         else:
             pages += _check_pdf(path, block)
-    if pages > model.max_pdf_pages:
+    images = _image_count(messages)
+    if pages > model.max_pdf_pages and not images:
         raise invalid(f"A maximum of {model.max_pdf_pages} PDF pages may be provided.")
+    if pages + images > model.max_media:
+        raise invalid(
+            f"Too much media: {pages} document pages + {images} images > {model.max_media}"
+        )
 
 
 def validate_request(
-    body: dict[str, Any], *, count_only: bool = False, long_output: bool = False
+    body: dict[str, Any], *, count_only: bool = False, long_output: bool = False,
+    strict: bool = True,
 ) -> ModelSpec:
     """Check a /v1/messages (or count_tokens) body; returns the model it names.
 
-    `long_output`: a batch request sent with the long-output beta (a larger max_tokens)."""
+    `long_output`: a batch request sent with the long-output beta (a larger max_tokens).
+    `strict`: the request sent `anthropic-version: 2026-10-21` (or later)."""
     model = check_model(body)
     limit = model.batch_max_tokens if long_output else None
     max_tokens = None if count_only else _check_max_tokens(body, model, limit)
@@ -270,8 +419,12 @@ def validate_request(
     ):
         raise invalid("stop_sequences: Input should be a valid list of strings")
     _check_thinking(body, model, max_tokens)
-    if not count_only:  # count_tokens takes no sampling parameters
+    if strict:
+        _check_sampling(body)
+        _check_placement(messages)
+    elif not count_only:  # count_tokens takes no sampling parameters
         _check_temperature(body, model)
+    _check_tool_choice(body, model)
     _check_media(messages, model)
     if (
         not count_only
