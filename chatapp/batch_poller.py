@@ -11,11 +11,18 @@ recorded only on an item still ``processing``, in a transaction that locks it. S
 poller downloads the results again and records only what was not recorded yet. The same
 transactions give back the budget reserved for documents that are done
 (``batch_jobs.settle_reservation``, idempotent), so no share is released twice.
+
+A batch is never created twice: a create carries no idempotency key, so it is made in one
+attempt (the SDK's own retries off), and a create that got no answer (a timeout, a 5xx, a
+dropped connection, a poller stopped halfway) leaves its ``MessageBatch`` in ``sending``. The
+next attempt first looks for it upstream (``claude.batches.find_created``): found, it is
+adopted; possibly still running, the job waits; surely absent, it is created again.
 """
 
 import asyncio
 import contextlib
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from channels.db import database_sync_to_async
@@ -99,29 +106,54 @@ def _long_output(job: BatchJob) -> bool:
     return model is not None and batch_jobs.uses_long_output(job, model)
 
 
-def unsent_batch(job_id: int) -> tuple[int, list[claude_batches.BatchRequest], bool] | None:
-    """A batch an earlier attempt created but could not send, with its requests again.
+@dataclass(frozen=True)
+class Unsent:
+    """A batch an earlier attempt meant to create but got no answer for: the create may have
+    made it (a timeout after the API took it), so it is looked up before anything is sent."""
 
-    Once the job is cancelled such batches are never sent: their documents are cancelled."""
+    batch_id: int
+    requests: list[claude_batches.BatchRequest]
+    long_output: bool
+    cancelled: bool  # the job was cancelled meanwhile: find it to cancel it, never send it
+    custom_ids: frozenset[str]  # of every document given to this batch
+    first_tried: datetime
+    known_upstream_ids: frozenset[str]  # batches recorded since: someone else's, not this one
+
+
+def unsent_batch(job_id: int) -> Unsent | None:
+    """The job's first batch an earlier attempt created but could not send, with what it takes
+    to look it up and its requests again (none once the job is cancelled)."""
     job = BatchJob.objects.get(pk=job_id)
-    unsent = job.batches.filter(status=MessageBatchStatus.SENDING)
-    if job.cancel_requested_at is not None:
-        with transaction.atomic():
-            BatchItem.objects.filter(
-                batch__in=unsent, status=BatchItemStatus.PROCESSING
-            ).update(status=BatchItemStatus.CANCELLED, completed_at=timezone.now())
-            unsent.update(
-                status=MessageBatchStatus.FAILED,
-                error_message="Cancelled before it was sent.",
-                results_recorded=True,
-            )
-            batch_jobs.settle_reservation(job_id)
-        return None
-    batch = unsent.first()
+    batch = job.batches.filter(status=MessageBatchStatus.SENDING).first()
     if batch is None:
         return None
+    cancelled = job.cancel_requested_at is not None
     items = batch.items.filter(status=BatchItemStatus.PROCESSING)
-    return batch.pk, list(_lazy_requests(job, items)), batch.long_output
+    since = batch.created_at - claude_batches.CLOCK_SKEW
+    known = MessageBatch.objects.filter(upstream_id__isnull=False, created_at__gte=since)
+    return Unsent(
+        batch_id=batch.pk,
+        requests=[] if cancelled else list(_lazy_requests(job, items)),
+        long_output=batch.long_output,
+        cancelled=cancelled,
+        custom_ids=frozenset(batch.items.values_list("custom_id", flat=True)),
+        first_tried=batch.created_at,
+        known_upstream_ids=frozenset(known.values_list("upstream_id", flat=True)),
+    )
+
+
+def drop_unsent(batch_id: int) -> None:
+    """A cancelled job's batch that was never created upstream: its documents are cancelled."""
+    with transaction.atomic():
+        batch = MessageBatch.objects.get(pk=batch_id)
+        batch.items.filter(status=BatchItemStatus.PROCESSING).update(
+            status=BatchItemStatus.CANCELLED, completed_at=timezone.now()
+        )
+        batch.status = MessageBatchStatus.FAILED
+        batch.error_message = "Cancelled before it was sent."
+        batch.results_recorded = True
+        batch.save(update_fields=["status", "error_message", "results_recorded"])
+        batch_jobs.settle_reservation(batch.job_id)
 
 
 def next_batch(job_id: int) -> tuple[int, list[claude_batches.BatchRequest], bool] | None:
@@ -356,8 +388,8 @@ class BatchPoller:
             await self._submit(job_id)
 
     async def _submit(self, job_id: int) -> None:
-        while (work := await _db(unsent_batch)(job_id)) is not None:
-            if not await self._send(job_id, *work):
+        while (unsent := await _db(unsent_batch)(job_id)) is not None:
+            if not await self._resend(job_id, unsent):
                 return
         while (work := await _db(next_batch)(job_id)) is not None:
             if not await self._send(job_id, *work):
@@ -383,6 +415,31 @@ class BatchPoller:
             return True
         await _db(record_sent)(batch_id, state)
         return True
+
+    async def _resend(self, job_id: int, unsent: Unsent) -> bool:
+        """Adopt the batch an unanswered create made, or send it again if it made none;
+        False when the job should wait (the lookup failed, or cannot decide yet)."""
+        try:
+            lookup = await claude_batches.find_created(
+                unsent.custom_ids, sent_after=unsent.first_tried,
+                exclude=unsent.known_upstream_ids,
+            )
+        except UpstreamError as error:
+            log.warning("Batch job %s: looking for an unanswered batch failed: %s", job_id, error)
+            await _db(retry_later)(job_id)
+            return False
+        if lookup.found is not None:
+            log.info("Batch job %s: the unanswered create made %s; adopted",
+                     job_id, lookup.found.upstream_id)
+            await _db(record_sent)(unsent.batch_id, lookup.found)
+            return True
+        if lookup.undecided:  # creating now could make a second batch of the same documents
+            await _db(retry_later)(job_id)
+            return False
+        if unsent.cancelled:
+            await _db(drop_unsent)(unsent.batch_id)
+            return True
+        return await self._send(job_id, unsent.batch_id, unsent.requests, unsent.long_output)
 
     # -- cancelling
 

@@ -11,8 +11,9 @@ from decimal import Decimal
 import pytest
 from channels.db import database_sync_to_async
 
-from chatapp import accounting, batch_jobs, budgets, replies
+from chatapp import accounting, batch_jobs, batch_poller, budgets, replies
 from chatapp.batch_poller import BatchPoller
+from chatapp.claude import batches as claude_batches
 from chatapp.claude.pricing import price_usage
 from chatapp.claude.types import Usage
 from chatapp.models import (
@@ -390,3 +391,75 @@ async def test_restarted_and_racing_pollers_settle_each_document_once(upstream):
     job, counts, items = await reload(job)
     assert job.status == BatchJobStatus.ENDED and counts["succeeded"] == 25
     assert await month_of(job) == (sum(i.cost_usd for i in items), 0, 0)
+
+
+# --- A create is never made twice ------------------------------------------------------------
+
+
+@database_sync_to_async
+def free_to_submit(job: BatchJob) -> None:
+    """The pause after a failed attempt is over."""
+    BatchJob.objects.filter(pk=job.pk).update(submit_lease_until=None)
+
+
+async def create_without_recording(job: BatchJob) -> str:
+    """What a poller stopped right after its create reached the API leaves behind: a batch
+    upstream, and our MessageBatch still ``sending`` without its id."""
+    _, requests, long_output = await database_sync_to_async(batch_poller.next_batch)(job.pk)
+    state = await claude_batches.submit(requests, long_output=long_output)
+    return state.upstream_id
+
+
+async def test_an_unanswered_create_is_looked_up_and_adopted_never_made_again(upstream):
+    job = await start_job(3)
+    made = await create_without_recording(job)
+    poller = BatchPoller()
+
+    await poller.tick()  # the batch may be ours but is still running: nothing is created
+    assert len(batch_creates(upstream)) == 1
+    job, counts, _ = await reload(job)
+    assert job.status == BatchJobStatus.SUBMITTING and counts["processing"] == 3
+
+    upstream.advance_clock(BATCH_SECONDS)
+    await free_to_submit(job)
+    await poller.tick()  # ended: its results name our documents, so it is ours
+    assert len(batch_creates(upstream)) == 1
+    job, counts, _ = await reload(job)
+    assert job.status == BatchJobStatus.ENDED and counts["succeeded"] == 3
+    (batch,) = await database_sync_to_async(lambda: list(job.batches.all()))()
+    assert batch.upstream_id == made
+    assert len(await usage_records(job)) == 3
+
+
+async def test_someone_elses_batch_of_the_same_size_is_not_taken_for_ours(upstream):
+    job = await start_job(2)
+    # Tried once, never reached the API.
+    _, requests, _ = await database_sync_to_async(batch_poller.next_batch)(job.pk)
+    # Meanwhile another application on the same account made a batch of two.
+    foreign = [claude_batches.BatchRequest(f"theirs_{n}", r.params) for n, r in enumerate(requests)]
+    theirs = (await claude_batches.submit(foreign, long_output=False)).upstream_id
+    upstream.advance_clock(BATCH_SECONDS)  # it has ended: its results tell whose it is
+
+    await BatchPoller().tick()
+    job, _, _ = await reload(job)
+    assert job.status == BatchJobStatus.IN_PROGRESS
+    (batch,) = await database_sync_to_async(lambda: list(job.batches.all()))()
+    assert batch.upstream_id not in (None, theirs)
+    ours = batch_creates(upstream)[-1]["body"]["requests"]
+    assert sorted(r["custom_id"] for r in ours) == sorted(r.custom_id for r in requests)
+
+
+async def test_a_cancelled_job_finds_its_unanswered_batch_and_cancels_it(upstream):
+    job = await start_job(4)
+    made = await create_without_recording(job)
+    await database_sync_to_async(batch_jobs.request_cancel)(job)
+    upstream.advance_clock(BATCH_SECONDS)  # it ran to its end meanwhile
+
+    poller = BatchPoller()
+    await poller.tick()
+    job, counts, _ = await reload(job)
+    assert len(batch_creates(upstream)) == 1
+    (batch,) = await database_sync_to_async(lambda: list(job.batches.all()))()
+    assert batch.upstream_id == made
+    assert counts["succeeded"] == 4  # answered before the cancel arrived: kept and billed
+

@@ -1,8 +1,18 @@
-"""Building batch requests and splitting them within the API's per-batch limits (pure)."""
+"""Building batch requests and splitting them within the API's per-batch limits."""
 
 import json
 
-from chatapp.claude.batches import CACHE_1H, BatchRequest, item_request, split
+import pytest
+
+from chatapp.claude.batches import (
+    CACHE_1H,
+    MAX_REQUESTS_PER_BATCH,
+    BatchRequest,
+    item_request,
+    split,
+    submit,
+)
+from chatapp.claude.types import UpstreamError
 
 
 def request(custom_id: str, text: str = "x") -> BatchRequest:
@@ -59,3 +69,16 @@ def test_split_is_lazy():
 
     first = next(split(produce(), max_count=3, max_bytes=10**9))
     assert len(first) == 3 and len(taken) == 4  # one more, to know the group is full
+
+
+def test_no_group_holds_more_than_one_create_call_may_carry():
+    requests = (BatchRequest(f"r{n}", {}) for n in range(MAX_REQUESTS_PER_BATCH + 1))
+    groups = split(requests, max_count=100_000, max_bytes=10**12)  # a setting set too high
+    assert [len(group) for group in groups] == [10_000, 1]
+
+
+async def test_a_create_of_more_than_10000_requests_is_refused_before_it_is_sent():
+    requests = [BatchRequest(f"r{n}", {}) for n in range(MAX_REQUESTS_PER_BATCH + 1)]
+    with pytest.raises(UpstreamError) as raised:
+        await submit(requests, long_output=False)
+    assert raised.value.code == "invalid_request" and "10,000" in raised.value.message

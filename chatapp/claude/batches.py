@@ -8,9 +8,9 @@ model's minimum cacheable length; a short prompt is simply not cached, at no cos
 """
 
 import json
-from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Any
 
@@ -18,7 +18,7 @@ import anthropic
 import httpx2
 
 from chatapp.claude import errors
-from chatapp.claude.client import get_client
+from chatapp.claude.client import get_client, without_retries
 from chatapp.claude.messages import usage_from_sdk
 from chatapp.claude.types import UpstreamError, Usage
 
@@ -32,6 +32,10 @@ BATCH_SYSTEM = (
 )
 # JSON punctuation around each request in the create body ({"requests":[…,…]}).
 _ENVELOPE_BYTES = 2
+# The API reference's limit on one create call (its guide says 100,000; the reference rules).
+MAX_REQUESTS_PER_BATCH = 10_000
+# How far Anthropic's clock may be behind ours when a batch we may have created is looked up.
+CLOCK_SKEW = timedelta(minutes=5)
 
 
 @dataclass(frozen=True)
@@ -95,10 +99,12 @@ def item_request(
 def split(
     requests: Iterable[BatchRequest], *, max_count: int, max_bytes: int
 ) -> Iterator[list[BatchRequest]]:
-    """Consecutive groups within the per-batch limits, taken lazily.
+    """Consecutive groups within the per-batch limits, taken lazily; never more requests in
+    one group than one create call may carry, whatever ``max_count`` says.
 
     A request too large for any batch goes alone, so the API's refusal names it and it only.
     """
+    max_count = min(max_count, MAX_REQUESTS_PER_BATCH)
     current: list[BatchRequest] = []
     current_bytes = 0
     for request in requests:
@@ -124,16 +130,72 @@ def _state(batch: Any) -> BatchState:
 
 
 async def submit(requests: Sequence[BatchRequest], *, long_output: bool) -> BatchState:
-    """Create one Message Batch (with the long-output beta when asked)."""
+    """Create one Message Batch (with the long-output beta when asked), in ONE attempt.
+
+    The SDK would retry a timed-out or 5xx create by itself, and a create carries no
+    idempotency key: the first attempt may have made a batch, and the retry a second. So this
+    call is never retried blindly; before creating again, ``find_created`` looks it up.
+    """
+    if not 1 <= len(requests) <= MAX_REQUESTS_PER_BATCH:
+        raise UpstreamError(
+            "invalid_request",
+            f"A Message Batch holds 1 to {MAX_REQUESTS_PER_BATCH:,} requests, not "
+            f"{len(requests):,}.",
+        )
     headers = {"anthropic-beta": LONG_OUTPUT_BETA} if long_output else None
     try:
-        batch = await get_client().messages.batches.create(
+        batch = await without_retries().messages.batches.create(
             requests=[request.as_api() for request in requests],
             extra_headers=headers,
         )
     except anthropic.AnthropicError as exc:
         raise errors.from_sdk(exc) from exc
     return _state(batch)
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """What ``find_created`` learnt about an earlier create whose answer never came."""
+
+    found: BatchState | None = None  # the batch it made, proven by its results' custom_ids
+    undecided: bool = False  # a batch that may be it is still running: look again later
+
+
+async def _first_custom_id(upstream_id: str) -> str | None:
+    lines = await get_client().messages.batches.results(upstream_id)
+    async for line in lines:
+        return line.custom_id
+    return None
+
+
+async def find_created(
+    custom_ids: Collection[str], *, sent_after: datetime, exclude: Collection[str] = ()
+) -> Lookup:
+    """The batch an earlier, unanswered create of these requests made, if it made one.
+
+    The API lists batches newest first without their requests, so a candidate is one created
+    after ``sent_after`` (less the clock skew) with as many requests as ``custom_ids`` or
+    fewer, not already known as another (``exclude``). An ended candidate is proven ours or
+    not by its first result's custom_id (ours are unique across every job); a running one
+    cannot be proven yet, and creating again could make a second: the answer is then
+    ``undecided``. Failures to look are ``UpstreamError``s (try again later, create nothing).
+    """
+    oldest = sent_after - CLOCK_SKEW
+    undecided = False
+    try:
+        async for batch in get_client().messages.batches.list(limit=100):
+            if batch.created_at < oldest:
+                break
+            total = sum(batch.request_counts.to_dict().values())
+            if batch.id in exclude or not 1 <= total <= len(custom_ids):
+                continue
+            if batch.processing_status != "ended":
+                undecided = True
+            elif await _first_custom_id(batch.id) in custom_ids:
+                return Lookup(found=_state(batch))
+    except (anthropic.AnthropicError, httpx2.TransportError) as exc:
+        raise errors.from_sdk(exc) from exc
+    return Lookup(undecided=undecided)
 
 
 async def retrieve(upstream_id: str) -> BatchState:
