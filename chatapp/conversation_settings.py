@@ -1,10 +1,12 @@
-"""A conversation's settings: system prompt, model, max output, temperature, cache TTL.
+"""A conversation's settings: system prompt, model, max output, cache TTL.
 
 Two halves: checking what a person asks for (``changes``: plain-words ``SettingsError``), and
-what a reply's request gets from the stored settings (``max_output_tokens``,
-``temperature_params``). The catalog's facts decide (``max_output_tokens`` of the model,
-``capabilities["temperature"]``), so no request the API would reject is sent: a temperature
-is left out for a model that does not take one and whenever extended thinking is on.
+what a reply's request gets from the stored settings (``reply_max_tokens``). The catalog's
+facts decide (``max_output_tokens`` of the model), so no request the API would reject is sent.
+
+No temperature: API version 2026-10-21 (the SDK 2.x) answers 400 to one on every model. A
+``temperature`` in what a client sends is accepted and ignored (older clients, presets and
+exports carry one); values stored before are kept and never sent.
 
 Synchronous (ORM): call from views or the thread that builds a request.
 """
@@ -15,12 +17,11 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import BadRequest
 
-from chatapp import accounting, model_router
+from chatapp import accounting, model_router, thinking
 from chatapp.claude.pricing import pick_band
-from chatapp.models import CacheTtl, ClaudeModel
+from chatapp.models import CacheTtl, ClaudeModel, ModelLifecycle
 
 MAX_SYSTEM_PROMPT_CHARS = 50_000
-MIN_TEMPERATURE, MAX_TEMPERATURE = 0.0, 1.0
 
 
 class SettingsError(BadRequest, ValueError):
@@ -29,10 +30,6 @@ class SettingsError(BadRequest, ValueError):
 
 
 # --- Facts ---------------------------------------------------------------------------------
-
-
-def accepts_temperature(capabilities: Mapping[str, Any]) -> bool:
-    return bool(capabilities.get("temperature"))
 
 
 def default_max_output(model: ClaudeModel | None) -> int:
@@ -55,8 +52,23 @@ def model_facts(model: ClaudeModel) -> dict[str, Any]:
     return {
         "max_output_tokens": model.max_output_tokens,
         "default_max_output_tokens": default_max_output(model),
-        "temperature": accepts_temperature(model.capabilities),
         "cache_rates": rates,
+        **picker_facts(model),
+    }
+
+
+def picker_facts(model: ClaudeModel) -> dict[str, Any]:
+    """How the model picker shows a model (marked when deprecated) and what its thinking
+    control says about Off (where the model cannot turn thinking off)."""
+    label = model.display_name
+    if model.lifecycle == ModelLifecycle.DEPRECATED:
+        when = f", retires on {model.retires_at:%Y-%m-%d}" if model.retires_at else ""
+        label += f" (deprecated{when})"
+    return {
+        "picker_label": label,
+        "lifecycle": model.lifecycle,
+        "retires_at": model.retires_at.isoformat() if model.retires_at else None,
+        "thinking_off_note": thinking.off_note(model.capabilities),
     }
 
 
@@ -106,23 +118,10 @@ def _largest_limit() -> int:
     return max(limits, default=settings.CHATAPP_MAX_OUTPUT_TOKENS)
 
 
-def temperature(value: Any, model: ClaudeModel | None) -> float | None:
-    """None (the model's default) or a number from 0 to 1 that ``model`` accepts (with Auto,
-    it is sent only when the chosen model takes one)."""
-    if value is None:
-        return None
-    if (
-        not isinstance(value, int | float)
-        or isinstance(value, bool)
-        or not (MIN_TEMPERATURE <= value <= MAX_TEMPERATURE)
-    ):
-        raise SettingsError("Temperature must be a number from 0 to 1, or empty for the default.")
-    if model is not None and not accepts_temperature(model.capabilities):
-        raise SettingsError(
-            f"{model.display_name} does not accept a temperature: leave it at the default "
-            "or pick another model."
-        )
-    return float(value)
+def temperature(value: Any, model: ClaudeModel | None = None) -> None:
+    """A temperature from an older client, preset or export: accepted and ignored (None is
+    stored), since API version 2026-10-21 takes none on any model."""
+    return None
 
 
 def cache_ttl(value: Any) -> str:
@@ -141,12 +140,10 @@ def changes(data: Mapping[str, Any], current_model: str) -> dict[str, Any]:
         found["model"] = model_id(data["model"])
     wanted = found.get("model", current_model)
     model = None  # read only for the settings that are checked against it
-    if ("max_output_tokens" in data or "temperature" in data) and wanted != model_router.AUTO:
+    if "max_output_tokens" in data and wanted != model_router.AUTO:
         model = ClaudeModel.objects.filter(pk=wanted).first()
     if "max_output_tokens" in data:
         found["max_output_tokens"] = max_output_tokens(data["max_output_tokens"], model)
-    if "temperature" in data:
-        found["temperature"] = temperature(data["temperature"], model)
     if "cache_ttl" in data:
         found["cache_ttl"] = cache_ttl(data["cache_ttl"])
     return found
@@ -160,28 +157,3 @@ def reply_max_tokens(conversation: Any, model: ClaudeModel | None) -> int:
     limit (a conversation moved to a model with a smaller one is capped, not refused)."""
     wanted = conversation.max_output_tokens or settings.CHATAPP_MAX_OUTPUT_TOKENS
     return min(wanted, model.max_output_tokens) if model else wanted
-
-
-def _number(value: float) -> str:
-    return f"{value:g}"
-
-
-def temperature_params(
-    value: float | None, model: ClaudeModel | None, request: Mapping[str, Any]
-) -> tuple[dict[str, Any], str]:
-    """(``{"temperature": t}`` or {}, a note for the reply when a chosen temperature is left
-    out). ``request`` is the request as planned, thinking included: the API refuses a
-    temperature with extended thinking or a forced tool choice."""
-    if value is None:
-        return {}, ""
-    if model is None or not accepts_temperature(model.capabilities):
-        name = model.display_name if model else "This model"
-        return {}, f"Temperature {_number(value)} not sent: {name} does not accept one."
-    if "thinking" in request:
-        return {}, (
-            f"Temperature {_number(value)} not sent: extended thinking was on, and the "
-            "API allows no temperature with it."
-        )
-    if (request.get("tool_choice") or {}).get("type") in ("any", "tool"):
-        return {}, f"Temperature {_number(value)} not sent: a tool call was required."
-    return {"temperature": value}, ""

@@ -21,7 +21,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, Sum
 
-from chatapp import accounting, budgets
+from chatapp import accounting, budgets, thinking
 from chatapp.claude import messages as claude_messages
 from chatapp.claude.types import Completion, UpstreamError
 from chatapp.models import (
@@ -49,7 +49,7 @@ ANALYSIS_WORDS = re.compile(
     r"refactor|evaluate|assess|trade-?offs?|strategy|review|debug|optimi[sz]e|plan)\b",
     re.IGNORECASE,
 )
-THINKING_POINTS = {"low": 1, "medium": 1, "on": 1, "high": 2, "max": 2}
+THINKING_POINTS = {"low": 1, "medium": 1, "on": 1, "high": 2, "xhigh": 2, "max": 2}
 
 
 @dataclass(frozen=True)
@@ -159,18 +159,29 @@ CONFIRM_PROMPT = (
 _ANSWERS = {"simple": ModelTier.HAIKU, "standard": ModelTier.SONNET, "complex": ModelTier.OPUS}
 
 
-async def _confirm(text: str, budget: budgets.CallBudget) -> Completion | None:
-    """Ask the cheapest model when the rule is unsure; None if it cannot be asked, or the
-    budget cannot cover the question (its worst case is reserved in ``budget`` first)."""
-    cheapest = await database_sync_to_async(accounting.cheapest_model_id)()
-    if cheapest is None:
+CHECK_TOKENS = 8  # one word
+
+
+def _check_request(text: str) -> dict[str, Any] | None:
+    """The confirming call: to the cheapest model, a side call (thinking off or at its
+    minimum, room for the one-word answer whatever it thinks); None if no model is priced."""
+    model = ClaudeModel.objects.filter(pk=accounting.cheapest_model_id()).first()
+    if model is None:
         return None
-    request = {
-        "model": cheapest,
-        "max_tokens": 5,
+    return {
+        "model": model.pk,
+        **thinking.side_call_params(model.capabilities, CHECK_TOKENS, model.max_output_tokens),
         "messages": [{"role": "user", "content": [
             {"type": "text", "text": CONFIRM_PROMPT.format(text=text[:4000])}]}],
     }
+
+
+async def _confirm(text: str, budget: budgets.CallBudget) -> Completion | None:
+    """Ask the cheapest model when the rule is unsure; None if it cannot be asked, or the
+    budget cannot cover the question (its worst case is reserved in ``budget`` first)."""
+    request = await database_sync_to_async(_check_request)(text)
+    if request is None:
+        return None
     try:
         await budget.before_call(request)
         return await claude_messages.complete(request)
@@ -183,8 +194,13 @@ async def _confirm(text: str, budget: budgets.CallBudget) -> Completion | None:
 def _apply_confirmation(decision: Decision, completion: Completion) -> Decision:
     answer = next((w for w in re.findall(r"[a-z]+", completion.text.lower()) if w in _ANSWERS),
                   None)
+    if answer is None:
+        # No usable answer (an empty one: the tokens went to thinking): the rule decides, and
+        # the call, which was billed, is still recorded.
+        decision.reason = decision.reason[:-1] + " (the check gave no answer)."
+        return decision
     decision.confirmed_by = completion.model
-    if answer is None or _ANSWERS[answer] == decision.tier:
+    if _ANSWERS[answer] == decision.tier:
         decision.reason = decision.reason[:-1] + f" (confirmed by {completion.model})."
         return decision
     model = model_of_tier(_ANSWERS[answer])

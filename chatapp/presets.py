@@ -1,5 +1,8 @@
-"""Prompt presets: a user's reusable system prompts, each optionally with a model and a
-temperature, applied to a conversation's settings or used to start a new chat.
+"""Prompt presets: a user's reusable system prompts, each optionally with a model, applied to a
+conversation's settings or used to start a new chat.
+
+No temperature (API version 2026-10-21 takes none): one sent is ignored; one stored before is
+kept in the table and shown, never applied.
 
 Checking is ``conversation_settings``'s (the same words for the same mistakes); fetching goes
 through the owner (``access.get_preset_for_user``). Synchronous (ORM).
@@ -10,9 +13,9 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
-from chatapp import conversation_settings, model_router
+from chatapp import conversation_settings
 from chatapp.conversation_settings import SettingsError
-from chatapp.models import ClaudeModel, PromptPreset
+from chatapp.models import PromptPreset
 
 MAX_PRESETS = 50
 MAX_NAME_CHARS = 100
@@ -40,12 +43,6 @@ def _checked(data: Mapping[str, Any], preset: PromptPreset | None) -> dict[str, 
         found["system_prompt"] = conversation_settings.system_prompt(data["system_prompt"])
     if "model" in data:
         found["model"] = _model(data["model"])
-    model_id = found.get("model", preset.model if preset else "")
-    if "temperature" in data:
-        model = None
-        if model_id and model_id != model_router.AUTO:
-            model = ClaudeModel.objects.filter(pk=model_id).first()
-        found["temperature"] = conversation_settings.temperature(data["temperature"], model)
     return found
 
 
@@ -73,8 +70,7 @@ def update(preset: PromptPreset, data: Mapping[str, Any]) -> PromptPreset:
 
 def conversation_fields(preset: PromptPreset) -> dict[str, Any]:
     """What applying the preset sets on a conversation: its system prompt always, its model
-    and temperature when it has them. A temperature the model does not take is kept but not
-    sent (conversation_settings.temperature_params says so on the reply)."""
+    when it has one."""
     found: dict[str, Any] = {"system_prompt": preset.system_prompt}
     if preset.model:
         try:
@@ -84,8 +80,6 @@ def conversation_fields(preset: PromptPreset) -> dict[str, Any]:
                 f"The preset “{preset.name}” names a model that is no longer offered "
                 f"({preset.model}): edit the preset."
             ) from None
-    if preset.temperature is not None:
-        found["temperature"] = preset.temperature
     return found
 
 
@@ -95,7 +89,6 @@ def as_json(preset: PromptPreset) -> dict[str, Any]:
         "name": preset.name,
         "system_prompt": preset.system_prompt,
         "model": preset.model or None,
-        "temperature": preset.temperature,
         "created_at": preset.created_at.isoformat(),
         "updated_at": preset.updated_at.isoformat(),
     }

@@ -13,7 +13,7 @@ from typing import Any
 from channels.db import database_sync_to_async
 from django.conf import settings
 
-from chatapp import compaction, conversation_settings, thinking, tools
+from chatapp import compaction, thinking, tools
 from chatapp.generation import GenerationPlan
 from chatapp.models import ClaudeModel, Message
 
@@ -34,13 +34,9 @@ def _plan(
         ),
         **tools.request_params(),
     }
-    # Last: whether a temperature may go with it depends on everything above.
-    sampling, note = conversation_settings.temperature_params(
-        reply.conversation.temperature, model, request
-    )
-    request.update(sampling)
+    # No temperature, whatever the conversation stored: API version 2026-10-21 takes none.
     return GenerationPlan(
-        notes=[note] if note and not continuing else [],
+        notes=[],
         request=request,
         accepts_prefill=bool(capabilities.get("prefill")),
         content=list(reply.content) if continuing else [],

@@ -1,8 +1,12 @@
 """A title for a new conversation, written by the cheapest model after the first exchange.
 
 The call is priced, recorded and held against the owner's budget like any other (a user at
-their limit gets no title). A failure leaves the title empty (the UI shows "New chat") and is
-only logged: it must never disturb the conversation.
+their limit gets no title). It is a side call: thinking off (or at its minimum where the model
+cannot turn it off) and a ``max_tokens`` that leaves room for the title whatever the model
+thinks (``thinking.side_call_params``). An answer with no title in it (the model may still
+spend its tokens thinking) is asked once more, then left out: an empty title is never saved.
+A failure leaves the title empty (the UI shows "New chat") and is only logged: it must never
+disturb the conversation.
 """
 
 import logging
@@ -11,14 +15,16 @@ import re
 from channels.db import database_sync_to_async
 from django.db import transaction
 
-from chatapp import accounting, broadcast, budgets
+from chatapp import accounting, broadcast, budgets, thinking
 from chatapp.claude import messages as claude_messages
 from chatapp.claude.prompt import title_request
 from chatapp.claude.types import Completion, UpstreamError
-from chatapp.models import CallPurpose, Conversation, MessageStatus, Role
+from chatapp.models import CallPurpose, ClaudeModel, Conversation, MessageStatus, Role
 
 logger = logging.getLogger(__name__)
 MAX_TITLE_CHARS = 80
+TITLE_TOKENS = 24  # six words, with room to spare
+ATTEMPTS = 2  # an answer without a title is asked once more
 
 
 def clean_title(raw: str) -> str:
@@ -40,11 +46,14 @@ def _title_job(conversation_id: int) -> tuple[dict, int] | None:
     replies = list(finished.select_related("reply_to")[:2])
     if len(replies) != 1 or replies[0].reply_to is None:
         return None
-    model_id = accounting.cheapest_model_id()
-    if model_id is None:
+    model = ClaudeModel.objects.filter(pk=accounting.cheapest_model_id()).first()
+    if model is None:
         return None
     reply = replies[0]
-    request = title_request(model=model_id, question=reply.reply_to.text, answer=reply.text)
+    request = title_request(model=model.pk, question=reply.reply_to.text, answer=reply.text)
+    request.update(
+        thinking.side_call_params(model.capabilities, TITLE_TOKENS, model.max_output_tokens)
+    )
     return request, conversation.owner_id
 
 
@@ -74,10 +83,16 @@ async def maybe_generate(conversation_id: int) -> None:
         if job is None:
             return
         request, owner_id = job
-        budget = budgets.CallBudget(owner_id)
-        await budget.before_call(request)
-        completion = await claude_messages.complete(request)
-        title = await database_sync_to_async(_save_title)(conversation_id, completion, budget)
+        for _attempt in range(ATTEMPTS):
+            budget = budgets.CallBudget(owner_id)
+            await budget.before_call(request)
+            completion = await claude_messages.complete(request)
+            title = await database_sync_to_async(_save_title)(conversation_id, completion, budget)
+            budget = None
+            if title or clean_title(completion.text):  # saved, or another process titled it
+                break
+            logger.warning("an empty title for conversation %s (stop reason %s)",
+                           conversation_id, completion.stop_reason)
     except (UpstreamError, Conversation.DoesNotExist) as exc:
         logger.warning("no title for conversation %s: %s", conversation_id, exc)
         if budget is not None:

@@ -252,7 +252,7 @@ ANTHROPIC_CONNECT_TIMEOUT_SECONDS = env_float(
 )
 ANTHROPIC_MAX_RETRIES = env_int("ANTHROPIC_MAX_RETRIES", 2, minimum=0)
 
-CHATAPP_DEFAULT_MODEL = env_str("CHATAPP_DEFAULT_MODEL", "claude-sonnet-4-6")
+CHATAPP_DEFAULT_MODEL = env_str("CHATAPP_DEFAULT_MODEL", "claude-sonnet-5-5")
 CHATAPP_MAX_OUTPUT_TOKENS = env_int("CHATAPP_MAX_OUTPUT_TOKENS", 8192, minimum=1)
 CHATAPP_MAX_MESSAGE_CHARS = env_int("CHATAPP_MAX_MESSAGE_CHARS", 100_000, minimum=1)
 # Deltas are gathered for this long before they go to the browser: fewer, larger frames.

@@ -36,7 +36,7 @@ def test_create_list_and_read_a_conversation(client_of):
     created = client.post("/api/conversations/", {}, content_type="application/json")
     assert created.status_code == 201
     conversation_id = created.json()["id"]
-    assert created.json()["model"] == "claude-sonnet-4-6"
+    assert created.json()["model"] == "claude-sonnet-5-5"  # a fresh install's default
 
     listed = client.get("/api/conversations/").json()["conversations"]
     assert [c["id"] for c in listed] == [conversation_id]
@@ -158,14 +158,21 @@ def test_model_catalog_lists_active_models_with_their_facts(client_of):
     ids = [m["id"] for m in body["models"]]
     assert "claude-sonnet-4-6" in ids and "claude-haiku-4-5" in ids
     sonnet = next(m for m in body["models"] if m["id"] == "claude-sonnet-4-6")
-    assert sonnet == {"id": "claude-sonnet-4-6", "display_name": "Claude Sonnet 4.6",
-                      "tier": "sonnet", "context_window": 1_000_000, "max_output_tokens": 128_000,
-                      "image_tier": "standard", "priced": True,
-                      "thinking": ["off", "low", "medium", "high", "max"],
-                      "default_max_output_tokens": 8192, "temperature": True,
-                      "cache_rates": {"input": "3", "cache_write_5m": "3.75",
-                                      "cache_write_1h": "6", "cache_read": "0.3"}}
-    assert body["default"] == "claude-sonnet-4-6"
+    expected = {"id": "claude-sonnet-4-6", "display_name": "Claude Sonnet 4.6",
+                "tier": "sonnet", "context_window": 1_000_000, "max_output_tokens": 128_000,
+                "image_tier": "standard", "priced": True,
+                "thinking": ["off", "low", "medium", "high", "max"],
+                "default_max_output_tokens": 8192,
+                "cache_rates": {"input": "3", "cache_write_5m": "3.75",
+                                "cache_write_1h": "6", "cache_read": "0.3"},
+                "picker_label": "Claude Sonnet 4.6", "lifecycle": "active",
+                "retires_at": None, "thinking_off_note": ""}
+    assert {name: sonnet.get(name) for name in expected} == expected
+    assert body["default"] == "claude-sonnet-5-5"
+    # A deprecated model is offered and marked; a retired one is not offered.
+    opus_45 = next(m for m in body["models"] if m["id"] == "claude-opus-4-5")
+    assert opus_45["picker_label"] == "Claude Opus 4.5 (deprecated, retires on 2027-01-22)"
+    assert "claude-sonnet-4-5" not in ids
 
 
 def test_chat_page_needs_login_and_ownership(owner, client_of):

@@ -36,35 +36,47 @@ def test_settings_are_saved_and_read_back(owner):
         {
             "system_prompt": "Answer in French.",
             "max_output_tokens": 2000,
-            "temperature": 0.3,
             "cache_ttl": "1h",
         },
     )
     assert saved.status_code == 200
     body = logged_in(owner).get(f"/api/conversations/{conversation.pk}/").json()
-    assert {
-        k: body[k] for k in ("system_prompt", "max_output_tokens", "temperature", "cache_ttl")
-    } == {
+    assert {k: body[k] for k in ("system_prompt", "max_output_tokens", "cache_ttl")} == {
         "system_prompt": "Answer in French.",
         "max_output_tokens": 2000,
-        "temperature": 0.3,
         "cache_ttl": "1h",
     }
-    back_to_defaults = patch(
-        owner, conversation, {"max_output_tokens": None, "temperature": None, "cache_ttl": "auto"}
-    )
+    back_to_defaults = patch(owner, conversation, {"max_output_tokens": None, "cache_ttl": "auto"})
     assert back_to_defaults.json()["max_output_tokens"] is None
-    assert back_to_defaults.json()["temperature"] is None
 
 
 def test_a_new_chat_can_start_with_its_settings(owner):
     created = logged_in(owner).post(
         "/api/conversations/",
-        json.dumps({"system_prompt": "Be brief.", "temperature": 0, "cache_ttl": "5m"}),
+        json.dumps({"system_prompt": "Be brief.", "cache_ttl": "5m"}),
         content_type="application/json",
     )
     assert created.status_code == 201
-    assert created.json()["temperature"] == 0 and created.json()["cache_ttl"] == "5m"
+    assert created.json()["system_prompt"] == "Be brief." and created.json()["cache_ttl"] == "5m"
+
+
+@pytest.mark.parametrize("value", [0.3, 0, 1.5, "warm", None])
+def test_a_temperature_from_an_older_client_is_accepted_and_ignored(owner, value):
+    """API version 2026-10-21 takes no temperature on any model: none is stored or offered."""
+    conversation = make_conversation(owner)
+    saved = patch(owner, conversation, {"model": "claude-opus-5", "temperature": value})
+    assert saved.status_code == 200 and saved.json()["model"] == "claude-opus-5"
+    conversation.refresh_from_db()
+    assert conversation.temperature is None
+    created = logged_in(owner).post(
+        "/api/conversations/", json.dumps({"temperature": value}), content_type="application/json"
+    )
+    assert created.status_code == 201 and created.json()["temperature"] is None
+
+
+def test_the_model_list_offers_no_temperature(owner):
+    listed = logged_in(owner).get("/api/models/").json()["models"]
+    assert listed and not any("temperature" in model for model in listed)
 
 
 @pytest.mark.parametrize(
@@ -79,14 +91,6 @@ def test_a_new_chat_can_start_with_its_settings(owner):
         (
             {"model": "claude-haiku-4-5", "max_output_tokens": 100_000},
             "from 1 to 64,000 for Claude Haiku 4.5",
-        ),
-        ({"temperature": 1.5}, "Temperature must be a number from 0 to 1"),
-        ({"temperature": -0.1}, "Temperature must be a number from 0 to 1"),
-        ({"temperature": "warm"}, "Temperature must be a number from 0 to 1"),
-        ({"temperature": True}, "Temperature must be a number from 0 to 1"),
-        (
-            {"model": "claude-opus-5", "temperature": 0.5},
-            "Claude Opus 5 does not accept a temperature",
         ),
         ({"cache_ttl": "2h"}, "The cache TTL must be"),
         ({"system_prompt": "x" * 50_001}, "at most 50,000 characters"),
@@ -105,16 +109,12 @@ def test_a_bad_setting_is_explained_and_nothing_is_changed(owner, body, says):
     )
 
 
-def test_the_model_picker_can_move_to_a_model_without_temperature(owner):
-    """The composer's picker changes only the model: the temperature is kept, and not sent."""
+def test_a_temperature_stored_before_is_kept_through_a_change_of_model(owner):
+    """The composer's picker changes only the model: an old temperature stays stored (never
+    sent)."""
     conversation = make_conversation(owner, temperature=0.4)
     moved = patch(owner, conversation, {"model": "claude-opus-5"})
     assert moved.status_code == 200 and moved.json()["temperature"] == 0.4
-
-
-def test_auto_accepts_a_temperature_for_the_models_that_take_one(owner):
-    conversation = make_conversation(owner)
-    assert patch(owner, conversation, {"model": "auto", "temperature": 0.2}).status_code == 200
 
 
 # --- What Claude receives ------------------------------------------------------------------
@@ -158,10 +158,11 @@ async def test_the_next_request_carries_the_settings(claude, owner, finish_repli
     completed, reply = await ask(owner, conversation, "Who are you? [[show_request]]")
     [body] = reply_requests(claude)
     assert body["system"] == [{"type": "text", "text": "Answer like a pirate."}]
-    assert body["max_tokens"] == 500 and body["temperature"] == 0.3
+    # The stored temperature (from before API version 2026-10-21) is never sent.
+    assert body["max_tokens"] == 500 and "temperature" not in body
     assert cache_ttls(body) == {"1h"}
     assert completed["status"] == "complete"
-    assert 'system prompt "Answer like a pirate."; temperature 0.3; max_tokens 500' in reply.text
+    assert 'system prompt "Answer like a pirate."' in reply.text and "max_tokens 500" in reply.text
     assert reply.notes == []
 
 
@@ -174,31 +175,22 @@ async def test_without_settings_the_defaults_are_sent(claude, owner, settings, f
     assert cache_ttls(body) == {"5m"}  # the first question of a conversation: 5 minutes
 
 
-async def test_with_extended_thinking_the_temperature_is_left_out_and_the_reply_says_so(
-    claude, owner, finish_replies
+@pytest.mark.parametrize(("model", "thinking"), [
+    ("claude-sonnet-4-6", None), ("claude-sonnet-4-6", "low"), ("claude-opus-5", None),
+    ("claude-sonnet-5-5", "high"),
+])
+async def test_a_stored_temperature_is_never_sent_and_needs_no_note(
+    claude, owner, finish_replies, model, thinking
 ):
-    conversation = await database_sync_to_async(make_conversation)(owner, temperature=0.3)
-    completed, reply = await ask(owner, conversation, thinking="low")
-    [body] = reply_requests(claude)
-    assert "thinking" in body and "temperature" not in body
-    assert completed["status"] == "complete"
-    assert reply.notes == [
-        "Temperature 0.3 not sent: extended thinking was on, and the API "
-        "allows no temperature with it."
-    ]
-
-
-async def test_a_model_without_temperature_gets_none_and_the_reply_says_so(
-    claude, owner, finish_replies
-):
+    """The upstream answers 400 to any temperature (API version 2026-10-21): a reply that
+    completes is the proof it was left out, on every model, with thinking on or off."""
     conversation = await database_sync_to_async(make_conversation)(
-        owner, model="claude-opus-5", temperature=0.3
+        owner, model=model, temperature=0.3
     )
-    completed, reply = await ask(owner, conversation)
+    completed, reply = await ask(owner, conversation, thinking=thinking)
     [body] = reply_requests(claude)
-    assert body["model"] == "claude-opus-5" and "temperature" not in body
-    assert completed["status"] == "complete"  # the upstream would have answered 400
-    assert reply.notes == ["Temperature 0.3 not sent: Claude Opus 5 does not accept one."]
+    assert body["model"] == model and "temperature" not in body
+    assert completed["status"] == "complete" and reply.notes == []
 
 
 async def test_max_output_is_capped_by_a_smaller_models_limit(claude, owner, finish_replies):
@@ -227,32 +219,29 @@ def test_settings_survive_an_export_and_import(owner):
         owner, system_prompt="Be terse.", max_output_tokens=700, temperature=0.15, cache_ttl="1h"
     )
     data = exports.export_json(conversation)
-    assert data["conversation"]["temperature"] == 0.15
-    assert "- Temperature: 0.15" in exports.export_markdown(conversation)
+    assert data["conversation"]["temperature"] == 0.15  # an export may still carry it
     imported = logged_in(owner).post(
         "/api/conversations/import/", json.dumps(data), content_type="application/json"
     )
     assert imported.status_code == 201
     copy = Conversation.objects.get(pk=imported.json()["id"])
+    # ...and an import accepts it and leaves it out: no model takes one any more.
     assert (copy.system_prompt, copy.max_output_tokens, copy.temperature, copy.cache_ttl) == (
         "Be terse.",
         700,
-        0.15,
+        None,
         "1h",
     )
 
 
 def test_an_import_with_a_bad_setting_is_refused_in_plain_words(owner):
     data = exports.export_json(make_conversation(owner))
-    data["conversation"]["temperature"] = 3
+    data["conversation"]["cache_ttl"] = "2h"
     refused = logged_in(owner).post(
         "/api/conversations/import/", json.dumps(data), content_type="application/json"
     )
     assert refused.status_code == 400
-    assert refused.json()["error"] == (
-        "The conversation's settings: Temperature must be a "
-        "number from 0 to 1, or empty for the default."
-    )
+    assert refused.json()["error"].startswith("The conversation's settings: The cache TTL must be")
     assert Conversation.objects.filter(owner=owner).count() == 1
 
 

@@ -61,17 +61,53 @@ async def test_auto_routes_each_message_and_says_why(claude, finish_replies):
     assert reply.options["route"]["tier"] == "haiku"
     assert reply.notes == [reply.options["route"]["reason"]]
     assert (await Conversation.objects.aget(pk=conversation.pk)).model == "auto"
-    # The rule was unsure (score 0 sits on the border): the cheapest model confirmed, costed.
+    # The rule was unsure (score 0 sits on the border): the cheapest model was asked, costed.
     confirmation = await UsageRecord.objects.aget(purpose="routing", message=reply)
     assert confirmation.cost_usd > 0
-    assert "confirmed by claude-haiku-5-5" in reply.options["route"]["reason"]
+    # A side call: Haiku 5.5 thinks by default, so thinking is turned off (else its few
+    # tokens go to thinking and no answer comes back).
+    [check] = [r["body"] for r in claude.requests() if r["path"] == "/v1/messages"
+               and "Classify" in r["body"]["messages"][0]["content"][0]["text"]]
+    assert check["model"] == "claude-haiku-5-5"
+    assert check["thinking"] == {"type": "disabled"} and check["max_tokens"] >= 5
+    # The offline upstream answers filler, not one of the three words: the rule's choice
+    # stands, and the reason says the check did not confirm it.
+    assert reply.options["route"]["reason"].endswith("(the check gave no answer).")
+    assert reply.options["route"]["confirmed_by"] == ""
 
     report = await database_sync_to_async(auto_versus_default)(Message.objects.all())
     assert report["messages"] == 1
     assert report["default_cost_usd"] > report["cost_usd"]  # Sonnet would have cost more
 
 
-# --- the confirmation and the budget ----------------------------------------------------------
+# --- the confirmation: its answer, and the budget ---------------------------------------------
+
+
+def _completion(text: str):
+    from chatapp.claude.types import Completion, Usage
+
+    return Completion(text=text, model="claude-haiku-5-5", stop_reason="end_turn",
+                      request_id="req_1", usage=Usage())
+
+
+@pytest.mark.django_db
+def test_an_empty_check_leaves_the_rules_choice_and_says_so():
+    from chatapp.model_router import _apply_confirmation
+
+    decision = _apply_confirmation(decide(Request(text="Hi there!")), _completion(""))
+    assert decision.tier == "haiku" and decision.confirmed_by == ""
+    assert decision.reason.endswith("(the check gave no answer).")
+
+
+@pytest.mark.django_db
+def test_a_check_that_judges_otherwise_moves_the_message():
+    from chatapp.model_router import _apply_confirmation
+
+    decision = _apply_confirmation(decide(Request(text="Hi there!")), _completion("Complex."))
+    assert (decision.tier, decision.model) == ("opus", "claude-opus-5-5")
+    assert decision.confirmed_by == "claude-haiku-5-5"
+    same = _apply_confirmation(decide(Request(text="Hi there!")), _completion("simple"))
+    assert same.tier == "haiku" and same.reason.endswith("(confirmed by claude-haiku-5-5).")
 
 
 def _owner_with_budget(limit: str, spent: str):

@@ -1,5 +1,5 @@
-"""Prompt presets: a user's reusable system prompts (with a model and a temperature if they
-like), created, edited, deleted, applied to a conversation and used to start a new chat.
+"""Prompt presets: a user's reusable system prompts (with a model if they like), created,
+edited, deleted, applied to a conversation and used to start a new chat.
 Someone else's presets are never found (tests/test_isolation.py has the doors)."""
 
 import json
@@ -43,11 +43,10 @@ def test_create_list_edit_and_delete_a_preset(owner):
     )
     assert created.status_code == 201
     preset = created.json()
-    assert (preset["name"], preset["model"], preset["temperature"]) == (
-        "Translator",
-        "claude-haiku-4-5",
-        0.2,
-    )
+    # No temperature under API version 2026-10-21: one sent is accepted and ignored.
+    assert (preset["name"], preset["model"]) == ("Translator", "claude-haiku-4-5")
+    assert "temperature" not in preset
+    assert PromptPreset.objects.get(pk=preset["id"]).temperature is None
 
     listed = logged_in(owner).get("/api/presets/").json()["presets"]
     assert [p["name"] for p in listed] == ["Translator"]
@@ -56,7 +55,7 @@ def test_create_list_edit_and_delete_a_preset(owner):
     edited = send(owner, "PATCH", url, {"system_prompt": "Translate into Dutch.", "model": None})
     assert edited.status_code == 200
     assert edited.json()["system_prompt"] == "Translate into Dutch."
-    assert edited.json()["model"] is None and edited.json()["temperature"] == 0.2
+    assert edited.json()["model"] is None
 
     assert send(owner, "DELETE", url).status_code == 204
     assert logged_in(owner).get("/api/presets/").json()["presets"] == []
@@ -69,11 +68,6 @@ def test_create_list_edit_and_delete_a_preset(owner):
         ({"name": "   "}, "A preset needs a name"),
         ({"name": "x" * 101}, "A preset needs a name"),
         ({"name": "Reviewer"}, "You already have a preset named “Reviewer”."),
-        ({"name": "Hot", "temperature": 2}, "Temperature must be a number from 0 to 1"),
-        (
-            {"name": "Opus", "model": "claude-opus-5", "temperature": 0.5},
-            "Claude Opus 5 does not accept a temperature",
-        ),
         ({"name": "Odd", "model": "gpt-5"}, "Unknown model"),
     ],
 )
@@ -91,6 +85,7 @@ def test_two_people_may_use_the_same_preset_name(owner):
 
 def test_applying_a_preset_sets_the_conversations_settings(owner):
     conversation = make_conversation(owner, system_prompt="Old prompt.", max_output_tokens=900)
+    # A temperature stored with the preset before API version 2026-10-21: kept, never applied.
     preset = make_preset(owner, model="claude-haiku-4-5", temperature=0.1)
     applied = send(owner, "PATCH", f"/api/conversations/{conversation.pk}/", {"preset": preset.pk})
     assert applied.status_code == 200
@@ -98,25 +93,25 @@ def test_applying_a_preset_sets_the_conversations_settings(owner):
     assert (conversation.system_prompt, conversation.model, conversation.temperature) == (
         "Review code for bugs first, style last.",
         "claude-haiku-4-5",
-        0.1,
+        None,
     )
     assert conversation.max_output_tokens == 900  # not part of a preset: left alone
 
 
 def test_fields_named_beside_a_preset_win(owner):
     conversation = make_conversation(owner)
-    preset = make_preset(owner, temperature=0.1)
+    preset = make_preset(owner, model="claude-haiku-4-5")
     send(
         owner,
         "PATCH",
         f"/api/conversations/{conversation.pk}/",
-        {"preset": preset.pk, "temperature": 0.9},
+        {"preset": preset.pk, "model": "claude-opus-5"},
     )
     conversation.refresh_from_db()
-    assert conversation.temperature == 0.9
+    assert conversation.model == "claude-opus-5"
 
 
-def test_a_preset_without_model_or_temperature_keeps_the_conversations(owner):
+def test_a_preset_without_a_model_keeps_the_conversations(owner):
     conversation = make_conversation(owner, model="claude-opus-5")
     preset = make_preset(owner)
     send(owner, "PATCH", f"/api/conversations/{conversation.pk}/", {"preset": preset.pk})
@@ -130,7 +125,7 @@ def test_a_new_chat_starts_from_a_preset(owner):
     assert created.status_code == 201
     body = created.json()
     assert body["system_prompt"] == preset.system_prompt
-    assert (body["model"], body["temperature"]) == ("claude-haiku-4-5", 0.5)
+    assert (body["model"], body["temperature"]) == ("claude-haiku-4-5", None)
 
 
 def test_someone_elses_preset_cannot_be_applied_to_your_own_conversation(owner):

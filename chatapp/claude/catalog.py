@@ -68,12 +68,14 @@ class ModelFacts:
 #   goes on where it stopped); the 4.6 generation and later reject it.
 # `fallback_model`: the model a refused reply may be retried on (Anthropic's refusals and
 #   fallback page; chatapp's "Retry with …").
+# `system_messages`: takes mid-conversation `role: "system"` messages (Opus 4.8 and later).
 # No `temperature`: under API version 2026-10-21 (the SDK 2.x) no model takes one.
 _ALL_EFFORTS = ["low", "medium", "high", "xhigh", "max"]
 _NO_XHIGH = ["low", "medium", "high", "max"]
 _COMMON = {"citations": True, "pdf_input": True}
 _THINKS_BY_DEFAULT = {**_COMMON, "thinking": ["adaptive"], "efforts": _ALL_EFFORTS,
-                      "thinks_by_default": True, "default_effort": "high", "prefill": False}
+                      "thinks_by_default": True, "default_effort": "high", "prefill": False,
+                      "system_messages": True}
 _DISABLE = {**_THINKS_BY_DEFAULT, "thinking_off": "disabled"}
 _ALWAYS_THINKS = {**_THINKS_BY_DEFAULT, "thinking_off": "low_effort"}
 _ADAPTIVE_ON_REQUEST = {**_COMMON, "thinking": ["adaptive"], "efforts": _ALL_EFFORTS,
@@ -114,7 +116,8 @@ SEED_MODELS: tuple[ModelFacts, ...] = (
     ModelFacts("claude-opus-5", "Claude Opus 5", "opus", 1_000_000, 128_000, "high",
                512, (_OPUS_5,), {**_DISABLE, "fallback_model": "claude-opus-4-8"}),
     ModelFacts("claude-opus-4-8", "Claude Opus 4.8", "opus", 1_000_000, 128_000, "high",
-               1024, (_OPUS_5,), _ADAPTIVE_ON_REQUEST, batch_max_output_tokens=LONG_OUTPUT),
+               1024, (_OPUS_5,), {**_ADAPTIVE_ON_REQUEST, "system_messages": True},
+               batch_max_output_tokens=LONG_OUTPUT),
     ModelFacts("claude-opus-4-7", "Claude Opus 4.7", "opus", 1_000_000, 128_000, "high",
                2048, (_OPUS_5,), _ADAPTIVE_ON_REQUEST, batch_max_output_tokens=LONG_OUTPUT),
     ModelFacts("claude-opus-4-6", "Claude Opus 4.6", "opus", 1_000_000, 128_000, "standard",

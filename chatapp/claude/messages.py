@@ -79,22 +79,6 @@ def _event(event: Any) -> StreamEvent | None:
     return None
 
 
-# Request fields the SDK's methods no longer name (it dropped the sampling parameters when
-# newer models stopped taking them) but the API still accepts for older models: they travel
-# in ``extra_body``, byte for byte what the API documents.
-_EXTRA_BODY_FIELDS = ("temperature",)
-
-
-def sdk_arguments(request: dict[str, Any]) -> dict[str, Any]:
-    """``request`` as keyword arguments the SDK's ``messages`` methods accept."""
-    extra = {name: request[name] for name in _EXTRA_BODY_FIELDS if name in request}
-    if not extra:
-        return request
-    arguments = {name: value for name, value in request.items() if name not in extra}
-    arguments["extra_body"] = {**request.get("extra_body", {}), **extra}
-    return arguments
-
-
 async def stream_reply(
     request: dict[str, Any], on_retry: RetryListener | None = None
 ) -> AsyncIterator[StreamEvent]:
@@ -108,7 +92,7 @@ async def stream_reply(
     started = False
     listening = retry_listener.set(on_retry)
     try:
-        async with get_client().messages.stream(**sdk_arguments(request)) as stream:
+        async with get_client().messages.stream(**request) as stream:
             retry_listener.reset(listening)
             listening = None
             async for event in stream:
@@ -155,7 +139,7 @@ async def stream_reply(
 async def complete(request: dict[str, Any]) -> Completion:
     """One non-streamed call, for short internal jobs such as titles."""
     try:
-        response = await get_client().messages.with_raw_response.create(**sdk_arguments(request))
+        response = await get_client().messages.with_raw_response.create(**request)
         message = await response.parse()
     except anthropic.AnthropicError as exc:
         raise errors.from_sdk(exc) from exc

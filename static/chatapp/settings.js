@@ -1,5 +1,6 @@
-/* chatapp — the conversation's settings panel (system prompt, model, max output, temperature,
- * prompt cache) and the user's prompt presets (create, edit, delete, apply, start a chat).
+/* chatapp — the conversation's settings panel (system prompt, model, max output, prompt cache)
+ * and the user's prompt presets (create, edit, delete, apply, start a chat). No temperature:
+ * API version 2026-10-21 takes none on any model, so there is no control for one.
  *
  * Depends on (loaded before it): chatapp/api.js and chatapp/chat.js (ChatApp.chat). The server
  * checks everything again and answers mistakes in plain words, shown in the dialog, which
@@ -36,11 +37,6 @@
     model: $("settings-model"),
     maxOutput: $("settings-max-output"),
     maxOutputHint: $("settings-max-output-hint"),
-    tempGroup: $("settings-temperature-group"),
-    tempDefault: $("settings-temperature-default"),
-    tempRange: $("settings-temperature-range"),
-    temp: $("settings-temperature"),
-    tempHint: $("settings-temperature-hint"),
     ttlHints: { auto: $("settings-ttl-auto"), "5m": $("settings-ttl-5m"), "1h": $("settings-ttl-1h") },
     error: $("settings-error"),
     cancel: $("settings-cancel"),
@@ -54,7 +50,6 @@
     presetName: $("preset-name"),
     presetSystem: $("preset-system"),
     presetModel: $("preset-model"),
-    presetTemp: $("preset-temperature"),
     presetError: $("preset-error"),
     presetCancelEdit: $("preset-cancel-edit"),
     presetSubmit: $("preset-submit"),
@@ -87,7 +82,7 @@
   function fillModelOptions(select, first) {
     const options = first ? [first] : [];
     options.push(new Option("Auto", AUTO));
-    for (const m of models()) options.push(new Option(m.display_name, m.id));
+    for (const m of models()) options.push(new Option(m.picker_label || m.display_name, m.id));
     select.replaceChildren(...options);
   }
 
@@ -96,38 +91,6 @@
   function setError(node, text) {
     node.textContent = text || "";
     node.hidden = !text;
-  }
-
-  /** Why a temperature cannot be used right now ("" when it can). */
-  function temperatureBlocked(modelId) {
-    if (modelId !== AUTO) {
-      const facts = modelFacts(modelId);
-      if (facts && !facts.temperature) {
-        return { byModel: true, text: modelName(modelId) + " does not accept a temperature: its replies use the model's default." };
-      }
-    }
-    const thinking = chat.composerThinking();
-    if (thinking && thinking !== "off") {
-      return { byModel: false, text: "Not available while extended thinking is on (the API allows no temperature with it): set Thinking off in the composer to use one." };
-    }
-    return null;
-  }
-
-  function updateTemperature() {
-    const blocked = temperatureBlocked(el.model.value);
-    el.tempGroup.disabled = !!blocked;
-    el.tempGroup.dataset.blockedByModel = blocked && blocked.byModel ? "1" : "";
-    const custom = !el.tempDefault.checked;
-    el.tempRange.disabled = !custom;
-    el.temp.disabled = !custom;
-    if (blocked) {
-      el.tempHint.textContent = blocked.text;
-    } else if (el.model.value === AUTO) {
-      const takers = models().filter((m) => m.temperature).map((m) => m.display_name);
-      el.tempHint.textContent = "Sent only when Auto picks a model that accepts one (" + takers.join(", ") + ").";
-    } else {
-      el.tempHint.textContent = "Lower is more focused and repeatable, higher more varied (0–1).";
-    }
   }
 
   function updateMaxOutput() {
@@ -170,17 +133,8 @@
   }
 
   function refreshFields() {
-    updateTemperature();
     updateMaxOutput();
     updateCacheLines();
-  }
-
-  function setTemperature(value) {
-    const isDefault = value === null || value === undefined;
-    el.tempDefault.checked = isDefault;
-    const shown = isDefault ? 1 : value;
-    el.temp.value = String(shown);
-    el.tempRange.value = String(shown);
   }
 
   function setModelChoice(id) {
@@ -213,7 +167,6 @@
     el.system.value = conv.system_prompt || "";
     setModelChoice(conv.model || chat.composerModel());
     el.maxOutput.value = conv.max_output_tokens ? String(conv.max_output_tokens) : "";
-    setTemperature(conv.temperature);
     const ttl = conv.cache_ttl || "auto";
     for (const radio of el.form.elements.cache_ttl) radio.checked = radio.value === ttl;
     setError(el.error, "");
@@ -231,12 +184,6 @@
     const body = { system_prompt: el.system.value, model: el.model.value };
     if (el.maxOutput.validity.badInput) throw new Error("Max output tokens must be a whole number, or empty for the default.");
     body.max_output_tokens = el.maxOutput.value.trim() === "" ? null : Number(el.maxOutput.value);
-    // A temperature the model refuses is kept as it is (the server would refuse it outright).
-    if (!el.tempGroup.dataset.blockedByModel) {
-      if (el.tempDefault.checked || el.temp.value.trim() === "") body.temperature = null;
-      else if (el.temp.validity.badInput) throw new Error("Temperature must be a number from 0 to 1.");
-      else body.temperature = Number(el.temp.value);
-    }
     const ttl = Array.from(el.form.elements.cache_ttl).find((r) => r.checked);
     body.cache_ttl = ttl ? ttl.value : "auto";
     return body;
@@ -280,7 +227,6 @@
     }
     el.system.value = preset.system_prompt;
     if (preset.model) setModelChoice(preset.model);
-    if (preset.temperature !== null) setTemperature(preset.temperature);
     refreshFields();
     el.status.textContent = "Preset “" + preset.name + "” filled in: Save to use it.";
   }
@@ -289,17 +235,11 @@
   el.form.addEventListener("submit", saveSettings);
   el.cancel.addEventListener("click", () => el.dialog.close());
   el.model.addEventListener("change", refreshFields);
-  el.tempDefault.addEventListener("change", updateTemperature);
-  el.tempRange.addEventListener("input", () => { el.temp.value = el.tempRange.value; });
-  el.temp.addEventListener("input", () => {
-    if (el.temp.value !== "") el.tempRange.value = el.temp.value;
-  });
   el.applyPreset.addEventListener("click", applyPreset);
   el.savePreset.addEventListener("click", () => {
     const draft = {
       system_prompt: el.system.value,
       model: el.model.value,
-      temperature: el.tempDefault.checked || el.tempGroup.disabled ? null : el.temp.value,
     };
     el.dialog.close();
     openPresets(draft);
@@ -318,7 +258,6 @@
   function presetSummary(preset) {
     const parts = [];
     if (preset.model) parts.push(modelName(preset.model));
-    if (preset.temperature !== null) parts.push("temperature " + preset.temperature);
     const prompt = preset.system_prompt.trim();
     const text = prompt ? (prompt.length > 90 ? prompt.slice(0, 90) + "…" : prompt) : "(no system prompt)";
     return parts.length ? text + " · " + parts.join(" · ") : text;
@@ -381,7 +320,6 @@
     el.presetName.value = "";
     el.presetSystem.value = draft ? draft.system_prompt : "";
     el.presetModel.value = draft && draft.model ? draft.model : "";
-    el.presetTemp.value = draft && draft.temperature !== null && draft.temperature !== undefined ? String(draft.temperature) : "";
     setError(el.presetError, "");
   }
 
@@ -397,7 +335,6 @@
       if (!Array.from(el.presetModel.options).some((o) => o.value === preset.model)) el.presetModel.append(new Option(preset.model, preset.model));
       el.presetModel.value = preset.model;
     }
-    el.presetTemp.value = preset.temperature === null ? "" : String(preset.temperature);
     el.presetName.focus();
   }
 
@@ -417,15 +354,10 @@
   async function submitPreset(event) {
     event.preventDefault();
     setError(el.presetError, "");
-    if (el.presetTemp.validity.badInput) {
-      setError(el.presetError, "Temperature must be a number from 0 to 1, or empty.");
-      return;
-    }
     const body = {
       name: el.presetName.value,
       system_prompt: el.presetSystem.value,
       model: el.presetModel.value || null,
-      temperature: el.presetTemp.value.trim() === "" ? null : Number(el.presetTemp.value),
     };
     el.presetSubmit.disabled = true;
     try {
