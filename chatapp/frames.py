@@ -11,9 +11,13 @@ from typing import Any
 
 from django.conf import settings
 
+from chatapp.inputs import broken_text_at, broken_text_message, is_id
+
+from chatapp.thinking import ALL_LEVELS, OFF, ON
+
 MAX_FRAME_BYTES = 512 * 1024
 MAX_ATTACHMENTS = 20
-THINKING_CHOICES = ("off", "on", "low", "medium", "high", "max")
+THINKING_CHOICES = (OFF, ON, *ALL_LEVELS)  # chatapp/thinking.py maps them per model
 
 
 class FrameError(ValueError):
@@ -25,7 +29,7 @@ class UserMessage:
     text: str
     model: str | None = None  # a catalog id, or "auto" (chatapp/model_router.py)
     attachments: tuple[int, ...] = field(default_factory=tuple)
-    thinking: str | None = None  # off / on / low / medium / high / max (chatapp/thinking.py)
+    thinking: str | None = None  # off / on / low … xhigh / max (chatapp/thinking.py)
     edit_of: int | None = None  # `edit_message`: a new version of this earlier question
 
 
@@ -50,8 +54,8 @@ ClientFrame = UserMessage | Stop | Regenerate | Continue
 
 
 def _id(value: Any, name: str) -> int:
-    # bool is an int in Python; an id of `true` is a mistake, not 1.
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+    # bool is an int in Python; an id of `true` is a mistake, not 1; 30 digits fit no row.
+    if not is_id(value):
         raise FrameError(f"{name} must be a positive whole number.")
     return value
 
@@ -124,6 +128,9 @@ def parse_frame(raw: str | bytes | None) -> ClientFrame:
         raise FrameError("The frame is not valid JSON.") from None
     if not isinstance(data, dict):
         raise FrameError("A frame must be a JSON object.")
+    where = broken_text_at(data)  # a lone surrogate would reach the database and the SDK
+    if where is not None:
+        raise FrameError(broken_text_message(where))
     kind = data.get("type")
     parser = _PARSERS.get(kind) if isinstance(kind, str) else None
     if parser is None:
