@@ -154,28 +154,38 @@
 
   /** The thinking control's options for a model entry (all of them for Auto). */
   function thinkingChoices(models, modelId) {
-    if (modelId === "auto") return ["off", "low", "medium", "high", "max"];
+    if (modelId === "auto") return ["off", "low", "medium", "high", "xhigh", "max"];
     const model = models.find((m) => m.id === modelId);
     return (model && Array.isArray(model.thinking) && model.thinking.length) ? model.thinking : ["off"];
   }
 
   const CHOICE_WORDS = { off: "Thinking off", on: "Thinking on", low: "Think: low",
-    medium: "Think: medium", high: "Think: high", max: "Think: max" };
+    medium: "Think: medium", high: "Think: high", xhigh: "Think: extra high", max: "Think: max" };
+  const CONTROL_TITLE = "Extended thinking for this message";
 
-  function fillThinkingSelect(select, choices) {
+  /** What Off means on a model that cannot simply turn thinking off (catalog data: the
+   * model's thinking_off_note, e.g. "This model always thinks; Off uses low effort."). */
+  function thinkingOffNote(models, modelId) {
+    const model = models.find((m) => m.id === modelId);
+    return (model && model.thinking_off_note) || "";
+  }
+
+  function fillThinkingSelect(select, choices, offNote) {
     const previous = select.value;
     select.replaceChildren(...choices.map((value) => {
       const option = document.createElement("option");
       option.value = value;
-      option.textContent = CHOICE_WORDS[value] || value;
+      option.textContent = value === "off" && offNote ? "Thinking: minimum" : CHOICE_WORDS[value] || value;
+      if (value === "off" && offNote) option.title = offNote;
       return option;
     }));
+    select.title = offNote ? CONTROL_TITLE + ". " + offNote : CONTROL_TITLE;
     select.value = choices.includes(previous) ? previous : "off";
     select.hidden = choices.length < 2;
   }
 
   NS.agentic = {
     initView, onDelta, onToolCall, onReplyState, onCompleted, buildParts, paint,
-    canContinue, thinkingChoices, fillThinkingSelect,
+    canContinue, thinkingChoices, thinkingOffNote, fillThinkingSelect,
   };
 })();

@@ -1287,7 +1287,8 @@
 
   /** The thinking control offers what the chosen model supports (everything for Auto). */
   function updateThinkingChoices() {
-    agentic.fillThinkingSelect(el.thinkingSelect, agentic.thinkingChoices(MODELS, el.modelSelect.value));
+    const id = el.modelSelect.value;
+    agentic.fillThinkingSelect(el.thinkingSelect, agentic.thinkingChoices(MODELS, id), agentic.thinkingOffNote(MODELS, id));
   }
 
   function isBusy() {
