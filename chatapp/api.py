@@ -8,8 +8,14 @@ from typing import Any
 
 from asgiref.sync import async_to_sync
 from django.conf import settings
-from django.core.exceptions import BadRequest
+from django.core.exceptions import (
+    BadRequest,
+    RequestDataTooBig,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+)
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http.multipartparser import MultiPartParserError
 
 from chatapp import (
     branches,
@@ -18,12 +24,14 @@ from chatapp import (
     costs,
     estimates,
     presets,
+    ratelimits,
     replies,
     titles,
 )
 from chatapp.access import get_conversation_for_user, get_preset_for_user
 from chatapp.accounting import format_usd
 from chatapp.claude.types import UpstreamError
+from chatapp.inputs import broken_text_at, broken_text_message, is_id
 from chatapp.models import ClaudeModel, Conversation
 from chatapp.presenters import conversation_json, message_json, model_json
 
@@ -45,9 +53,27 @@ def _refusal(request: HttpRequest, user: Any, methods: tuple[str, ...]) -> HttpR
     return None
 
 
-def _error_response(exc: Http404 | BadRequest) -> JsonResponse:
+# Django's own refusals of a malformed request body, which it would answer with an HTML page.
+_UNREADABLE_BODY = (MultiPartParserError, RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent)
+# Every refusal an endpoint may raise, answered as JSON in plain words.
+REFUSALS = (Http404, BadRequest, ratelimits.RateLimited, *_UNREADABLE_BODY)
+
+
+def _error_response(exc: Exception) -> JsonResponse:
     if isinstance(exc, Http404):
         return json_error(str(exc) or "Not found.", 404)
+    if isinstance(exc, ratelimits.RateLimited):
+        response = json_error(exc.message, 429)
+        response["Retry-After"] = str(exc.retry_after)
+        return response
+    if isinstance(exc, RequestDataTooBig):
+        return json_error("The request is too large.", 413)
+    if isinstance(exc, _UNREADABLE_BODY):
+        # E.g. a file name over 1 KB: Django reads at most 1 KB of a part's headers.
+        return json_error(
+            "The upload could not be read: its form is damaged, or a file name is longer "
+            "than 1,000 characters. Rename the file and try again.", 400
+        )
     return json_error(str(exc), 400)
 
 
@@ -67,7 +93,7 @@ def api_endpoint(*methods: str) -> Callable:
                     return refusal
                 try:
                     return await view(request, *args, **kwargs)
-                except (Http404, BadRequest) as exc:
+                except REFUSALS as exc:
                     return _error_response(exc)
 
             return async_wrapper
@@ -79,7 +105,7 @@ def api_endpoint(*methods: str) -> Callable:
                 return refusal
             try:
                 return view(request, *args, **kwargs)
-            except (Http404, BadRequest) as exc:
+            except REFUSALS as exc:
                 return _error_response(exc)
 
         return wrapper
@@ -87,15 +113,26 @@ def api_endpoint(*methods: str) -> Callable:
     return decorate
 
 
+def load_json(raw: bytes, invalid: str = "The request body is not valid JSON.") -> Any:
+    """Parsed JSON whose every string is text, or ``BadRequest`` in plain words."""
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise BadRequest(invalid) from None
+    except RecursionError:
+        raise BadRequest("The JSON is nested too deeply to be read.") from None
+    where = broken_text_at(data)
+    if where is not None:
+        raise BadRequest(broken_text_message(where))
+    return data
+
+
 def read_json(request: HttpRequest) -> dict[str, Any]:
     if not request.body:
         return {}
     if len(request.body) > MAX_BODY_BYTES:
         raise BadRequest("The request body is too large.")
-    try:
-        data = json.loads(request.body)
-    except (ValueError, UnicodeDecodeError):
-        raise BadRequest("The request body is not valid JSON.") from None
+    data = load_json(request.body)
     if not isinstance(data, dict):
         raise BadRequest("The request body must be a JSON object.")
     return data
@@ -182,9 +219,7 @@ def models(request: HttpRequest) -> HttpResponse:
 
 
 def _id_list(value: Any, name: str) -> list[int]:
-    if not isinstance(value, list) or not all(
-        isinstance(item, int) and not isinstance(item, bool) and item > 0 for item in value
-    ):
+    if not isinstance(value, list) or not all(is_id(item) for item in value):
         raise BadRequest(f"{name} must be a list of ids.")
     return value
 
@@ -198,9 +233,7 @@ async def estimate(request: HttpRequest) -> HttpResponse:
     if not isinstance(text, str) or len(text) > limit:
         raise BadRequest(f"text must be text of at most {limit:,} characters.")
     conversation_id = data.get("conversation")
-    if conversation_id is not None and (
-        not isinstance(conversation_id, int) or isinstance(conversation_id, bool)
-    ):
+    if conversation_id is not None and not is_id(conversation_id):
         raise BadRequest("conversation must be a conversation id or null.")
     model, level = data.get("model"), data.get("thinking")
     if not isinstance(model, str | None) or not isinstance(level, str | None):

@@ -8,7 +8,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from chatapp import exports
 from chatapp.access import get_conversation_for_user
-from chatapp.api import api_endpoint
+from chatapp.api import api_endpoint, load_json
 from chatapp.presenters import conversation_json
 
 FORMATS = {
@@ -39,10 +39,7 @@ def import_conversation(request: HttpRequest) -> HttpResponse:
     if len(raw) > exports.MAX_IMPORT_BYTES:
         limit = exports.MAX_IMPORT_BYTES // (1024 * 1024)
         return JsonResponse({"error": f"The file is larger than {limit} MB."}, status=413)
-    try:
-        data = json.loads(raw or b"null")
-    except (ValueError, UnicodeDecodeError):
-        raise BadRequest("The file is not valid JSON: choose a chatapp JSON export.") from None
+    data = load_json(raw or b"null", "The file is not valid JSON: choose a chatapp JSON export.")
     try:
         imported = exports.import_conversation(request.user, data)
     except exports.ImportRefused as exc:

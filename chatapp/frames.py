@@ -12,7 +12,6 @@ from typing import Any
 from django.conf import settings
 
 from chatapp.inputs import broken_text_at, broken_text_message, is_id
-
 from chatapp.thinking import ALL_LEVELS, OFF, ON
 
 MAX_FRAME_BYTES = 512 * 1024
