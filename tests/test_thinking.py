@@ -2,7 +2,8 @@
 
 import pytest
 
-from chatapp.claude.catalog import SEED_BY_ID
+from chatapp.claude.catalog import SEED_BY_ID, SEED_MODELS
+from chatapp.claude.messages import complete
 from chatapp.thinking import choices, off_note, request_params, side_call_params
 
 ADAPTIVE = {"thinking": ["adaptive"], "efforts": ["low", "medium", "high", "xhigh", "max"],
@@ -80,3 +81,43 @@ def test_a_side_call_leaves_its_text_room_whatever_the_model_thinks(model_id):
         # It still thinks, at low effort: room for that on top of the 24 tokens of text.
         assert params["output_config"] == {"effort": "low"}
         assert params["max_tokens"] > 24 + 1024
+
+
+# --- Through the real SDK against the offline upstream (as strict as the API) ---------------
+
+OFFERED = [facts for facts in SEED_MODELS if facts.is_active]
+QUESTION = [{"role": "user", "content": [{"type": "text", "text": "Why is the sky blue?"}]}]
+
+
+def _request(facts, **params) -> dict:
+    return {"model": facts.id, "messages": QUESTION, **params}
+
+
+@pytest.mark.parametrize(
+    ("model_id", "level"),
+    [(facts.id, level) for facts in OFFERED for level in choices(facts.capabilities)],
+)
+async def test_off_and_every_level_the_control_offers_are_accepted(claude, model_id, level):
+    facts = SEED_BY_ID[model_id]
+    params = request_params(facts.capabilities, level, 4096, facts.max_output_tokens)
+    completion = await complete(_request(facts, **{"max_tokens": 4096, **params}))
+    assert completion.text and completion.stop_reason == "end_turn"
+
+
+@pytest.mark.parametrize("model_id", ["claude-opus-5-5", "claude-fable-5-1", "claude-fable-5-2"])
+async def test_off_on_a_model_that_always_thinks_sends_low_effort(claude, model_id):
+    facts = SEED_BY_ID[model_id]
+    await complete(_request(facts, max_tokens=4096,
+                            **request_params(facts.capabilities, "off", 4096, 128_000)))
+    [sent] = [r["body"] for r in claude.requests() if r["path"] == "/v1/messages"]
+    assert "thinking" not in sent and sent["output_config"] == {"effort": "low"}
+
+
+@pytest.mark.parametrize("model_id", [facts.id for facts in OFFERED])
+async def test_a_24_token_side_call_gets_text_back_on_every_model(claude, model_id):
+    """The title's budget: the 5.x models think by default and thinking counts against
+    max_tokens, so without side_call_params a 24-token call can end with no text at all."""
+    facts = SEED_BY_ID[model_id]
+    params = side_call_params(facts.capabilities, 24, facts.max_output_tokens)
+    completion = await complete(_request(facts, **params))
+    assert completion.text.strip()
