@@ -27,7 +27,9 @@ from chatapp.models import (
     ModelTier,
 )
 
-_TIERS = {"haiku": ModelTier.HAIKU, "sonnet": ModelTier.SONNET, "opus": ModelTier.OPUS}
+# The API's model lines → the catalog's tiers (the lines above Opus share its top tier).
+_TIERS = {"haiku": ModelTier.HAIKU, "sonnet": ModelTier.SONNET, "opus": ModelTier.OPUS,
+          "fable": ModelTier.OPUS, "mythos": ModelTier.OPUS}
 # How Off is sent, by the thinking types the API says a model takes (first match wins); a model
 # that takes none of them cannot turn thinking off: Off is its lowest effort.
 _OFF_BY_TYPE = (("disabled", "disabled"), ("between_tools", "between_tools"))

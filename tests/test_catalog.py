@@ -72,3 +72,118 @@ def test_every_model_says_how_thinking_is_turned_off(facts):
     assert not (caps["thinks_by_default"] and caps["thinking_off"] == "omit"), facts.id
     if facts.successor:
         assert facts.successor in SEED_BY_ID and facts.lifecycle != "active"
+
+
+# --- The catalog in the database: dated prices, the migration, the sync with models.list() ---
+
+
+@pytest.mark.django_db
+def test_sonnet_55_usage_is_priced_at_the_rate_in_force_when_it_happened():
+    from chatapp.accounting import rates_in_force
+
+    def read_rate(day):
+        (band,) = rates_in_force("claude-sonnet-5-5", datetime(2026, 10, day, 12, tzinfo=UTC))
+        return band.cache_read
+
+    assert (read_rate(6), read_rate(7)) == (Decimal("0.20"), Decimal("0.10"))
+    (now,) = rates_in_force("claude-sonnet-5-5")
+    assert now.cache_read == Decimal("0.10")
+
+
+def _an_install_from_before_0014():
+    """The catalog as migrations 0002-0013 left it: no Fable, no 4.5 models, Sonnet 5.5's
+    read at $0.10 from the start, Haiku 5.5 at 4,096 tokens and standard images, the old
+    capability keys; a conversation still on a model that has since retired."""
+    from chatapp.models import ClaudeModel, ModelPrice
+
+    ClaudeModel.objects.filter(pk__in=["claude-fable-5-1", "claude-fable-5-2",
+                                       "claude-opus-4-5"]).delete()
+    ClaudeModel.objects.filter(pk="claude-sonnet-4-5").update(
+        is_active=True, lifecycle="active", retires_at=None, successor=None)
+    ModelPrice.objects.filter(model_id="claude-sonnet-5-5").delete()
+    ModelPrice.objects.create(
+        model_id="claude-sonnet-5-5", effective_from=datetime(2026, 1, 1, tzinfo=UTC),
+        input_per_mtok=2, output_per_mtok=10, cache_write_5m_per_mtok=Decimal("2.5"),
+        cache_write_1h_per_mtok=4, cache_read_per_mtok=Decimal("0.10"))
+    ClaudeModel.objects.filter(pk="claude-haiku-5-5").update(
+        min_cacheable_tokens=4096, image_tier="standard",
+        capabilities={"thinking": ["adaptive"], "effort": True, "prefill": False,
+                      "temperature": False, "citations": True, "pdf_input": True})
+
+
+@pytest.mark.django_db
+def test_the_migration_brings_an_existing_install_up_to_date():
+    from chatapp.accounting import rates_in_force
+    from chatapp.claude.catalog import apply_current_facts
+    from chatapp.models import ClaudeModel, Conversation, Message, ModelPrice
+    from tests.factories import make_conversation, make_exchange
+
+    _an_install_from_before_0014()
+    old_chat = make_conversation(model="claude-sonnet-4-5")
+    make_exchange(old_chat, "Hi", "Hello!")
+    apply_current_facts(ClaudeModel, ModelPrice, Conversation, Message)
+
+    haiku = ClaudeModel.objects.get(pk="claude-haiku-5-5")
+    assert (haiku.min_cacheable_tokens, haiku.image_tier) == (512, "high")
+    assert haiku.capabilities["thinking_off"] == "disabled"
+    assert "temperature" not in haiku.capabilities and "effort" not in haiku.capabilities
+    assert haiku.capabilities["efforts"][-1] == "max"
+    for model_id in ("claude-fable-5-1", "claude-fable-5-2", "claude-opus-4-5"):
+        assert ClaudeModel.objects.get(pk=model_id).is_active and rates_in_force(model_id)
+    (before,) = rates_in_force("claude-sonnet-5-5", datetime(2026, 9, 30, tzinfo=UTC))
+    assert before.cache_read == Decimal("0.20")
+    retired = ClaudeModel.objects.get(pk="claude-sonnet-4-5")
+    assert not retired.is_active and retired.successor_id == "claude-sonnet-5-5"
+    old_chat.refresh_from_db()
+    assert old_chat.model == "claude-sonnet-5-5"
+    reply = old_chat.messages.get(role="assistant")
+    assert reply.notes == ["Claude Sonnet 4.5 was retired on 2026-11-30: this conversation "
+                           "now uses Claude Sonnet 5.5."]
+    # Run twice (a migration re-applied, or 0002's seed already had it): nothing changes.
+    apply_current_facts(ClaudeModel, ModelPrice, Conversation, Message)
+    assert ModelPrice.objects.filter(model_id="claude-sonnet-5-5").count() == 2
+    assert len(old_chat.messages.get(role="assistant").notes) == 1
+
+
+@pytest.mark.django_db
+def test_sync_marks_what_the_api_deprecates_and_learns_a_new_models_thinking(claude):
+    from chatapp.catalog_sync import sync_catalog
+    from chatapp.models import ClaudeModel
+
+    ClaudeModel.objects.filter(pk="claude-fable-5-2").delete()  # one the catalog lacks
+    summary = sync_catalog()
+    assert "added: claude-fable-5-2" in summary
+    opus_45 = ClaudeModel.objects.get(pk="claude-opus-4-5")
+    assert opus_45.is_active and opus_45.lifecycle == "deprecated"
+    assert opus_45.retires_at == datetime(2027, 1, 22, tzinfo=UTC)
+    # Added switched off (no price yet), with the thinking the API reports: it cannot turn
+    # thinking off (no `disabled` or `between_tools`), so Off is its lowest effort.
+    fable = ClaudeModel.objects.get(pk="claude-fable-5-2")
+    assert not fable.is_active and fable.tier == "opus"
+    assert fable.capabilities["thinking"] == ["adaptive"]
+    assert fable.capabilities["thinking_off"] == "low_effort"
+    assert ClaudeModel.objects.get(pk="claude-haiku-5-5").capabilities["thinking_off"] == (
+        "disabled")
+
+
+@pytest.mark.django_db
+def test_a_retired_model_is_hidden_and_its_conversations_move_to_its_successor(claude):
+    from chatapp.catalog_sync import reconcile
+    from chatapp.models import ClaudeModel
+    from tests.factories import logged_in, make_conversation, make_exchange, make_user
+
+    owner = make_user()
+    chat = make_conversation(owner, model="claude-opus-4-5")
+    make_exchange(chat, "Plan my week", "Here is a plan.")
+    listed = [{"id": m.pk, "lifecycle": "active"} for m in ClaudeModel.objects.all()]
+    for entry in listed:
+        if entry["id"] == "claude-opus-4-5":
+            entry.update(lifecycle="retired", retires_at="2027-01-22T00:00:00Z")
+    report = reconcile(listed)
+    assert report["retired"] == ["claude-opus-4-5"]
+    chat.refresh_from_db()
+    assert chat.model == "claude-opus-5-5"
+    assert chat.messages.get(role="assistant").notes == [
+        "Claude Opus 4.5 was retired on 2027-01-22: this conversation now uses Claude Opus 5.5."]
+    offered = [m["id"] for m in logged_in(owner).get("/api/models/").json()["models"]]
+    assert "claude-opus-4-5" not in offered and "claude-opus-5-5" in offered
