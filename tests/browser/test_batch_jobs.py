@@ -94,3 +94,34 @@ def test_a_job_over_the_budget_is_refused_on_the_page_in_the_apis_words(
         page.locator('form input[type="submit"]').click()  # "Yes, I'm sure"
         expect(page.locator("#result_list tbody a", has_text="$0.01")).to_have_count(0)
         context.close()
+
+
+def test_answers_leave_tokens_cost_and_the_follow_up_in_view_at_1280_px(page, live_app,
+                                                                       tmp_path):
+    """An answer with a code block used to widen the Answer column until Tokens, Cost and
+    "Ask a follow-up" were scrolled off to the right."""
+    live_app.upstream.set_batch_seconds(1)
+    path = tmp_path / "lease.txt"
+    path.write_text("Lease. The tenant pays the rent on the first of the month.")
+    page.goto(f"{live_app.url}/batch-jobs/")
+    page.set_input_files("#upload-input", [str(path)])
+    expect(page.locator("#upload-status")).to_have_text("Uploaded 1 of 1.")
+    page.get_by_label("Prompt").fill(PROMPT)
+    expect(page.locator("#estimate")).to_contain_text("at batch prices")
+    page.get_by_role("button", name="Submit job").click()
+    page.wait_for_url(re.compile(r"/batch-jobs/\d+/$"))
+    expect(page.locator("#job-status")).to_have_text("Finished", timeout=30_000)
+    row = page.locator("#job-items tr").first
+    expect(row.locator("pre")).to_have_count(1)  # the offline answer's code block
+
+    assert page.viewport_size["width"] == 1280
+    wrap = page.locator(".batch-table-wrap").bounding_box()
+    visible_right = min(1280, wrap["x"] + wrap["width"])
+    cells = {"tokens": row.locator("td").nth(2), "cost": row.locator("td").nth(3),
+             "follow-up": row.get_by_role("button", name="Ask a follow-up")}
+    for name, cell in cells.items():
+        box = cell.bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= visible_right, (name, box, wrap)
+    # Nothing to scroll sideways, on the page or in the table.
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1280
+    assert page.locator(".batch-table-wrap").evaluate("e => e.scrollWidth <= e.clientWidth")
