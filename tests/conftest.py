@@ -5,12 +5,46 @@ app reaches it through the real SDK over loopback.
 """
 
 import os
+import tempfile
 import uuid
+from pathlib import Path
 
 import pytest
 from django.conf import settings as django_settings
 
+from chatapp.offline_upstream.state import RECORD_BODIES_ENV
+
 pytest_plugins = ["tests.upstream_fixtures"]
+RECORDED_BODIES = pytest.StashKey[Path]()
+
+
+def pytest_configure(config):
+    """The offline upstream records every Messages body it accepts (issue 17 point 10)."""
+    if not os.environ.get(RECORD_BODIES_ENV):
+        path = Path(tempfile.mkdtemp(prefix="upstream-bodies-")) / "bodies.jsonl"
+        os.environ[RECORD_BODIES_ENV] = str(path)
+        config.stash[RECORDED_BODIES] = path
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Every recorded body must fit the SDK's own request types: a field they do not know
+    is one the real API would refuse (or read otherwise), however lenient the upstream is."""
+    path = session.config.stash.get(RECORDED_BODIES, None)
+    if path is None:
+        return
+    from chatapp.offline_upstream.request_types import problems
+
+    found = problems(path)
+    if not found:
+        path.unlink(missing_ok=True)
+        path.parent.rmdir()
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    reporter.write_sep("=", "request bodies the anthropic SDK's types do not know", red=True)
+    for problem in found:
+        reporter.write_line(problem)
+    reporter.write_line(f"(all recorded bodies: {path})")
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def pytest_collection_modifyitems(config, items):
