@@ -10,12 +10,21 @@ messages counted with ``count_tokens`` (once each; the counts are saved with the
 write). When even the exact size would leave less than ``max_tokens`` of the window, the older
 turns are summarised by the cheapest catalog model (a priced ``UsageRecord`` with purpose
 ``summary``); the summary then stands in for them. The last turns and every document or image
-of the summarised turns are always sent whole. The reply carries a note.
+of the summarised turns are always sent whole. The reply carries a note saying how many
+messages the summary stands in for; a summary that comes back empty fails the reply instead.
+
+A summary rewrites the start of the prompt, and on the 5.5 models every thinking block sent
+back is bound to its exact prefix: the replies written before the summary are then sent
+without their thinking blocks, in every later request alike (the reply that made the summary
+is marked with ``SUMMARISED_THROUGH`` in its options; replies._request_for reads it), so the
+prompt is append-only again from the summary on. See docs/caching.md.
 
 ``ContextGuard`` does this before a reply's first call (``fit``) and again before every later
-call of the same reply (tool rounds, recovery retries): a tool round whose results would
-overflow the window first summarises older turns, then cuts the longest tool results to a
-fair share of the room left, with a marker the model reads and a note the user reads.
+call of the same reply (tool rounds, recovery retries). Within a reply nothing already sent is
+changed (its own rounds' thinking is bound to what came before them): a tool round whose new
+results would overflow the window has those new results cut, once, before they are first
+sent, to a fair share of the room left, with a marker the model reads and a note the user
+reads; what is cut is stored cut, so later requests send the same bytes.
 """
 
 import asyncio
@@ -56,6 +65,11 @@ SUMMARY_MAX_TOKENS = 1024
 EXCERPT_CHARS = 4000
 TRANSCRIPT_CHARS = 400_000
 SUMMARY_HEADING = "Summary of the earlier part of this conversation (written to save space):"
+# The option on the reply that made the conversation's current summary (its value: the last
+# message summarised): replies before it are sent without their thinking blocks.
+SUMMARISED_THROUGH = "summarised_through"
+# The question option with the system prompt it was asked under (replies.SYSTEM_PROMPT_OPTION).
+_SYSTEM_PROMPT_OPTION = "system_prompt"
 _COUNTED_STATUSES = (MessageStatus.COMPLETE, MessageStatus.CANCELLED, MessageStatus.INTERRUPTED)
 COUNT_CONCURRENCY = 8
 # Cutting tool results: characters removed per token over (no tokenizer packs more), at most
@@ -75,13 +89,15 @@ def summary_turns(conversation: Conversation) -> list[Turn]:
     if not conversation.summary or conversation.summary_through_id is None:
         return []
     kept: list[dict[str, Any]] = []
+    instructions = None  # the system prompt the last summarised question recorded, if any
     summarised = conversation.messages.filter(
         role=Role.USER, pk__lte=conversation.summary_through_id, superseded=False
-    ).only("conversation", "content")  # not deferred: see replies._request_for
+    ).only("conversation", "content", "options")  # not deferred: see replies._request_for
     for message in summarised:
         kept += [block for block in message.content if block.get("type") != "text"]
+        instructions = message.options.get(_SYSTEM_PROMPT_OPTION, instructions)
     text = {"type": "text", "text": f"{SUMMARY_HEADING}\n\n{conversation.summary}"}
-    return [Turn(Role.USER, [*kept, text])]
+    return [Turn(Role.USER, [*kept, text], instructions=instructions)]
 
 
 def reply_token_count(content: list[dict[str, Any]], output_tokens: int) -> int:
@@ -150,8 +166,8 @@ def save_counts(counts: Mapping[int, int]) -> None:
 
 
 async def _count_message(model: str, message: Message, sizing: Sizing) -> int:
-    """A question's exact size: its own blocks counted by the API, its attachments by the counts
-    stored with them (documents are sent at the start of the prompt, not in their turn)."""
+    """A question's exact size: its own blocks counted by the API, its attachments (sent in
+    this turn) by the counts stored with them."""
     own = [
         block
         for block in message.content
@@ -212,7 +228,8 @@ def summary_request(model: str, previous: str, older: list[Message]) -> dict[str
 @transaction.atomic
 def _save_summary(
     reply_id: int, through_id: int, completion: Completion, count: int, budget: budgets.CallBudget
-) -> None:
+) -> bool:
+    """Bill the summary call and keep the summary; False (nothing kept) when it is empty."""
     reply = Message.objects.select_for_update().select_related("conversation").get(pk=reply_id)
     conversation = reply.conversation
     budget.release_all()  # settled: the record below adds the actual cost instead
@@ -225,12 +242,19 @@ def _save_summary(
         conversation_id=conversation.pk,
         message_id=reply.pk,
     )
+    summary = completion.text.strip()
+    if not summary:  # an empty summary would silently lose every turn it stands in for
+        return False
     Conversation.objects.filter(pk=conversation.pk).update(
-        summary=completion.text.strip(), summary_through_id=through_id
+        summary=summary, summary_through_id=through_id
     )
     note = f"Earlier turns ({count} messages) were summarised to fit the model's context window."
     reply.notes = [*reply.notes, note]
-    reply.save(update_fields=["notes", "updated_at"])
+    # From this reply on the prompt starts with the summary: the thinking of earlier replies
+    # is bound to the turns it replaced (replies._request_for leaves it out).
+    reply.options = {**reply.options, SUMMARISED_THROUGH: through_id}
+    reply.save(update_fields=["notes", "options", "updated_at"])
+    return True
 
 
 async def _summarise(reply: Message, older: list[Message]) -> None:
@@ -249,9 +273,11 @@ async def _summarise(reply: Message, older: list[Message]) -> None:
     except BaseException:
         await database_sync_to_async(budget.release_all)()
         raise
-    await database_sync_to_async(_save_summary)(
+    saved = await database_sync_to_async(_save_summary)(
         reply.pk, older[-1].pk, completion, len(older), budget
     )
+    if not saved:
+        raise UpstreamError("context_too_long", _NO_SUMMARY)
 
 
 _TOO_LONG = (
@@ -261,10 +287,16 @@ _TOO_LONG = (
 )
 
 
+_NO_SUMMARY = (
+    "This conversation is too long for the model, and summarising its earlier turns gave "
+    "nothing back. Start a new chat or choose a model with a larger context window."
+)
+
+
 _TOO_LONG_IN_TOOLS = (
-    "This reply's tool results no longer fit the model's context window, even with earlier "
-    "turns summarised and the results cut short. Ask for less at a time, start a new chat or "
-    "choose a model with a larger context window."
+    "This reply's tool results no longer fit the model's context window, even with its newest "
+    "results cut short. Ask for less at a time, start a new chat or choose a model with a "
+    "larger context window."
 )
 
 
@@ -291,7 +323,8 @@ class ContextGuard:
     ``fit`` sizes the conversation before the first call (summarising older turns if needed);
     calling the guard with the request's base and the request about to be sent does it again
     before every later call, adding the reply's own rounds by their upper bound and counting
-    exactly only near the limit. ``counts`` are the exact counts made, for the final write.
+    exactly only near the limit, and cutting only the newest tool results (never anything
+    sent already). ``counts`` are the exact counts made, for the final write.
     """
 
     def __init__(self, reply_id: int, *, request_for: RequestFor, notify: Notify) -> None:
@@ -350,7 +383,11 @@ class ContextGuard:
     # --- before every later call --------------------------------------------------------------
 
     async def __call__(self, base: dict[str, Any], request: dict[str, Any]) -> Refit:
-        """What must change so that ``request`` (``base`` and the reply's own rounds) fits."""
+        """What must change so that ``request`` (``base`` and the reply's own rounds) fits.
+
+        Only what this call sends for the first time may change: the base and the reply's
+        earlier rounds were sent already (and their thinking is bound to them), so older turns
+        are not summarised here and a result sent once is never cut afterwards."""
         budget = self._budget(request)
         own = request["messages"][len(base["messages"]) :]
         own_bound = messages_bound(own)
@@ -364,17 +401,7 @@ class ContextGuard:
         size = await self._count(request, own_bound)
         if size <= budget:
             return Refit()
-        refit = Refit()
-        if await self._summarise_older():
-            fresh = await database_sync_to_async(self._request_for)(self.reply_id)
-            base = {**base, "messages": fresh["messages"]}
-            request = {**request, "messages": [*base["messages"], *own]}
-            self._base_size = await claude_messages.count_tokens(base)
-            size = await self._count(request, own_bound)
-            refit = Refit(base=base)
-            if size <= budget:
-                return refit
-        return await self._cut_results(refit, request, own, size - budget)
+        return await self._cut_results(request, own, size - budget)
 
     async def _count(self, request: dict[str, Any], own_bound: int) -> int:
         # The request as sent, tools included: nothing is left to estimate.
@@ -383,23 +410,15 @@ class ContextGuard:
         self.size = tokens
         return tokens
 
-    async def _summarise_older(self) -> bool:
-        sizing = await database_sync_to_async(_sizing)(self.reply_id)
-        older, _recent = _split(sizing.history)
-        if not older:
-            return False
-        await self._notify("Summarising earlier turns to fit the model's context window…")
-        await _summarise(sizing.reply, older)
-        return True
-
     async def _cut_results(
-        self, refit: Refit, request: dict[str, Any], own: list[dict[str, Any]], over: int
+        self, request: dict[str, Any], own: list[dict[str, Any]], over: int
     ) -> Refit:
-        """Cut the longest of the reply's tool results to a fair share of the room left."""
+        """Cut the longest of the new tool results (the last turn, not sent yet) to a fair
+        share of the room left; the results of earlier rounds were sent and stay as they are."""
+        newest = own[-1].get("content", []) if own and own[-1].get("role") == "user" else []
         results = {
             b["tool_use_id"]: b["content"]
-            for m in own
-            for b in m.get("content", [])
+            for b in newest
             if isinstance(b, dict)
             and b.get("type") == "tool_result"
             and isinstance(b.get("content"), str)
@@ -409,7 +428,9 @@ class ContextGuard:
         cut: dict[str, str] = {}
         for _try in range(CUT_TRIES):
             lengths = {use_id: len(text) for use_id, text in results.items()}
-            room = sum(lengths.values()) - over * CUT_CHARS_PER_TOKEN
+            # Half of what would just fit: what is cut stays cut, so the rounds that may follow
+            # need room of their own (each cut leaves as much again).
+            room = (sum(lengths.values()) - over * CUT_CHARS_PER_TOKEN) // 2
             cap = _fair_share(lengths, room)
             longer = {use_id for use_id, length in lengths.items() if length > cap}
             if room <= 0 or not longer:
@@ -421,7 +442,7 @@ class ContextGuard:
             self._measured = None  # the rounds changed: size them afresh next time
             over = size - self._budget(request)
             if over <= 0:
-                return Refit(base=refit.base, cut=cut, note=self._cut_note(own, cut))
+                return Refit(cut=cut, note=self._cut_note(own, cut))
         raise UpstreamError("context_too_long", _TOO_LONG_IN_TOOLS)
 
     def _cut_note(self, own: list[dict[str, Any]], cut: dict[str, str]) -> str:

@@ -39,6 +39,7 @@ from chatapp import (
     titles,
 )
 from chatapp import shutdown as shutdown_hook
+from chatapp.claude import prompt
 from chatapp.claude.prompt import Turn, build_request, user_content
 from chatapp.claude.types import UpstreamError, Usage
 from chatapp.generation import Call, ReplyGeneration
@@ -57,6 +58,10 @@ from chatapp.relay import RelayResult, ReplyRelay
 logger = logging.getLogger(__name__)
 
 CONTROL_GROUP = "chatapp.reply-control"
+# A question's options record the system prompt it was asked under when it differs from the
+# one before (the first question always records it): the prompt's top-level ``system`` stays
+# the first one, and each change is sent as a system message after its question.
+SYSTEM_PROMPT_OPTION = "system_prompt"
 _HISTORY_STATUSES = (MessageStatus.COMPLETE, MessageStatus.CANCELLED, MessageStatus.INTERRUPTED)
 
 
@@ -143,7 +148,8 @@ def _open_turn(
     question = Message.objects.create(
         conversation=conversation, role=Role.USER, parent_id=parent_id,
         content=[*kept, *references, *user_content(text)],
-        options={"edit_of": edit_of} if edit_of else {},
+        options={**({"edit_of": edit_of} if edit_of else {}),
+                 **_instructions_changed(conversation)},
     )
     attachments.mark_sent(pending, question)
     reply = Message.objects.create(
@@ -160,6 +166,22 @@ def _open_turn(
     conversation.model = model_router.AUTO if "route" in options else model.pk
     conversation.save(update_fields=["model", "updated_at"])
     return question, reply
+
+
+def _instructions_changed(conversation: Conversation) -> dict[str, str]:
+    """{SYSTEM_PROMPT_OPTION: the system prompt} for a new question when it is not the one the
+    questions on screen were last asked under (always, for the first one); else {}."""
+    recorded = (
+        conversation.messages.filter(
+            role=Role.USER, superseded=False, options__has_key=SYSTEM_PROMPT_OPTION
+        )
+        .order_by("-pk")
+        .values_list("options", flat=True)
+        .first()
+    )
+    if recorded is not None and recorded[SYSTEM_PROMPT_OPTION] == conversation.system_prompt:
+        return {}
+    return {SYSTEM_PROMPT_OPTION: conversation.system_prompt}
 
 
 def _edit_point(
@@ -234,30 +256,74 @@ def _reopen_turn(conversation_id: int, message_id: int, fallback: bool = False) 
     return reply
 
 
+def _outcome_of(message: Message) -> str:
+    """How a stored reply takes part in later requests (claude/prompt.py ``kept_turns``)."""
+    if message.stop_reason == "refusal" or message.error_code == "refusal":
+        return prompt.REFUSED
+    return prompt.ANSWERED if message.status in _HISTORY_STATUSES else prompt.FAILED
+
+
+def _thinking_epoch(conversation: Conversation) -> int | None:
+    """The reply that made the conversation's current summary: the replies before it were
+    written with the turns it stands in for, so their thinking blocks are bound to a prefix
+    no request sends any more (chatapp/compaction.py)."""
+    if conversation.summary_through_id is None:
+        return None
+    return (
+        conversation.messages.filter(
+            role=Role.ASSISTANT, options__summarised_through=conversation.summary_through_id
+        )
+        .order_by("-pk")
+        .values_list("pk", flat=True)
+        .first()
+    )
+
+
+def _turn(message: Message, epoch: int | None) -> Turn:
+    if message.role == Role.USER:
+        return Turn(message.role, message.content,
+                    instructions=message.options.get(SYSTEM_PROMPT_OPTION))
+    return Turn(message.role, message.content, outcome=_outcome_of(message),
+                keep_thinking=epoch is None or message.pk >= epoch)
+
+
+def starting_system_prompt(conversation: Conversation) -> str:
+    """The system prompt the conversation's first question was asked under (the top-level
+    ``system`` of every request), or its current one when none was recorded."""
+    recorded = (
+        conversation.messages.filter(
+            role=Role.USER, superseded=False, options__has_key=SYSTEM_PROMPT_OPTION
+        )
+        .order_by("pk")
+        .values_list("options", flat=True)
+        .first()
+    )
+    return recorded[SYSTEM_PROMPT_OPTION] if recorded else conversation.system_prompt
+
+
 def _request_for(reply_id: int) -> dict[str, Any]:
     reply = Message.objects.select_related("conversation").get(pk=reply_id)
     conversation = reply.conversation
     # "conversation" too: a related manager sets each row's conversation, and a deferred
     # conversation_id would cost a query per message.
     history = conversation.messages.filter(pk__lt=reply_id, superseded=False).only(
-        "conversation", "role", "content", "status"
+        "conversation", "role", "content", "status", "stop_reason", "error_code", "options"
     )
     if conversation.summary_through_id:  # older turns were summarised (chatapp/compaction.py)
         history = history.filter(pk__gt=conversation.summary_through_id)
-    turns = compaction.summary_turns(conversation) + [
-        Turn(m.role, m.content)
-        for m in history
-        if m.role == Role.USER or m.status in _HISTORY_STATUSES
-    ]
+    epoch = _thinking_epoch(conversation)
+    turns = compaction.summary_turns(conversation) + [_turn(m, epoch) for m in history]
     model = ClaudeModel.objects.filter(pk=reply.model).first()
+    start = starting_system_prompt(conversation)
     return build_request(
         model=reply.model,
         turns=turns,
         max_tokens=conversation_settings.reply_max_tokens(conversation, model),
-        system_prompt=conversation.system_prompt,
+        system_prompt=start,
         attachments=attachments.for_prompt(conversation, reply_id, model) if model else {},
         cache_ttl=caching.ttl_for(conversation, reply_id, reply.model),
         previous_message_id=caching.previous_upstream_id(conversation, reply_id),
+        system_messages=bool(model and model.capabilities.get("system_messages")),
     )
 
 

@@ -1,6 +1,8 @@
 """Long conversations: older turns are summarised before the prompt outgrows the context
 window; documents and the last turns stay whole; the summary is a priced call."""
 
+import itertools
+
 import pytest
 from channels.db import database_sync_to_async
 
@@ -169,11 +171,23 @@ async def test_tool_results_that_would_overflow_the_window_are_cut_short_and_the
     assert [b["content"] for b in stored] == [r["content"] for r in sent_results(calls[-1])]
 
 
-async def test_a_tool_loop_that_outgrows_the_window_summarises_earlier_turns_on_the_way(
+def without_marks(messages):
+    """Messages as the prefix is compared: cache_control marks move and are no part of it."""
+    return [
+        {**m, "content": [{k: v for k, v in b.items() if k != "cache_control"}
+                          for b in m["content"]]}
+        if isinstance(m["content"], list) else m
+        for m in messages
+    ]
+
+
+async def test_a_tool_loop_that_outgrows_the_window_cuts_its_newest_results_never_what_it_sent(
     claude, settings, finish_replies
 ):
     # The conversation (about 9,000 tokens) fits 13,000 less 1,000 for the reply; three
-    # searches of about 1,500 tokens each do not, until the earlier turns are summarised.
+    # searches of about 1,500 tokens each do not. Summarising the earlier turns on the way (as
+    # it once did) would rewrite the prefix the loop's own thinking blocks are bound to: only
+    # the newest results, not sent yet, are cut.
     await small_window(claude, settings, 13_000)
 
     def earlier_turns():
@@ -191,20 +205,16 @@ async def test_a_tool_loop_that_outgrows_the_window_summarises_earlier_turns_on_
     frames = await ask(conversation, f"Zebras? {'zebra stripes ' * 200} {SEARCH} [[tool_rounds:3]]")
 
     assert frames[-1]["status"] == "complete" and frames[-1]["error"] is None
-    kinds = [f["type"] for f in frames]
-    summarising = kinds.index("notice")
-    assert "Summarising earlier turns" in frames[summarising]["text"]
-    assert "tool_call" in kinds[:summarising]  # during the tool loop, not before it
-    assert frames[-1]["notes"] == [
-        "Earlier turns (4 messages) were summarised to fit the model's context window."
-    ]
+    assert not [f for f in frames if f["type"] == "notice" and "Summarising" in f["text"]]
+    (note,) = frames[-1]["notes"]
+    assert note.startswith("Tool results were too long for the model's context window")
     calls = reply_requests(claude)
     assert len(calls) == 4
-    first = calls[-1]["body"]["messages"][0]["content"]
-    assert any(SUMMARY_HEADING in block.get("text", "") for block in first)
+    for earlier, later in itertools.pairwise(calls):
+        sent = without_marks(earlier["body"]["messages"])
+        assert without_marks(later["body"]["messages"])[: len(sent)] == sent
     saved = await Conversation.objects.aget(pk=conversation.pk)
-    assert saved.summary and saved.summary_through_id is not None
-    assert await UsageRecord.objects.filter(purpose="summary", conversation=conversation).aexists()
+    assert not saved.summary and saved.summary_through_id is None
 
 
 def test_a_replys_tool_results_are_sized_by_their_bytes_not_their_characters():
@@ -213,3 +223,36 @@ def test_a_replys_tool_results_are_sized_by_their_bytes_not_their_characters():
 
     content = [{"type": "tool_result", "tool_use_id": "t1", "content": "漢" * 300}]
     assert reply_token_count(content, output_tokens=20) == 20 + 300
+
+
+async def test_after_a_summary_earlier_thinking_is_left_out_and_the_conversation_goes_on(
+    claude, settings, finish_replies
+):
+    # Claude Sonnet 5.5 binds each thinking block to its exact prefix: once a summary stands in
+    # for the older turns, the replies written before it are sent without their thinking (which
+    # the upstream would refuse), and the replies written after it keep theirs.
+    model = "claude-sonnet-5-5"
+    await small_window(claude, settings, 9000, model=model)
+    conversation = await database_sync_to_async(
+        lambda: make_conversation(make_user(), model=model)
+    )()
+    asked = []
+    for number in range(7):
+        long = number < 5  # five long questions force summaries, two short ones follow
+        text = f"Question {number}: " + ("why " * 1000 if long else "and then?")
+        _question, reply = await replies.start_reply(
+            conversation.pk, text, None, thinking="medium"
+        )
+        await replies.wait_for_all()
+        asked.append(await Message.objects.aget(pk=reply.pk))
+
+    assert all(r.status == "complete" for r in asked), [r.error_message for r in asked]
+    summarised = [r for r in asked if any("were summarised" in n for n in r.notes)]
+    assert summarised  # the window forced a summary on the way
+    epoch = summarised[-1]
+    bodies = [r["body"] for r in reply_requests(claude)]
+    last = bodies[-1]["messages"]
+    assert any(SUMMARY_HEADING in b.get("text", "") for b in last[0]["content"])
+    thinking_sent = sum(b["type"] == "thinking" for m in last for b in m["content"])
+    written_since = [r for r in asked[:-1] if r.pk >= epoch.pk]
+    assert thinking_sent == len(written_since) > 0

@@ -9,6 +9,9 @@ import pytest
 
 from chatapp.claude.pricing import PriceRates
 from chatapp.claude.prompt import (
+    FAILED,
+    NO_INSTRUCTIONS,
+    REFUSED,
     Breakpoint,
     PromptAttachment,
     Turn,
@@ -16,9 +19,12 @@ from chatapp.claude.prompt import (
     attachment_reference,
     build_request,
     choose_ttl,
+    continuation_content,
+    continuation_text,
     document_block,
     image_block,
     order_breakpoints,
+    system_message,
     user_content,
 )
 
@@ -34,20 +40,45 @@ def test_turns_alternate_and_start_with_the_user():
     assert [m["role"] for m in messages] == ["user"]  # trailing assistant is not a prefill
 
 
-def test_two_user_turns_in_a_row_are_joined():
-    messages = alternate([text_turn("user", "first"), text_turn("user", "second")])
+def test_two_user_turns_in_a_row_stay_two_messages_so_the_first_is_sent_as_it_was():
+    # A question whose reply failed, then the next one: the API reads consecutive user
+    # messages as one turn, and joining them would rewrite a message already sent.
+    messages = alternate([text_turn("user", "first"), Turn("assistant", [], outcome=FAILED),
+                          text_turn("user", "second")])
     assert messages == [
-        {"role": "user", "content": [{"type": "text", "text": "first"},
-                                     {"type": "text", "text": "second"}]}
+        {"role": "user", "content": [{"type": "text", "text": "first"}]},
+        {"role": "user", "content": [{"type": "text", "text": "second"}]},
     ]
 
 
-def test_empty_replies_are_left_out():
+def test_empty_and_failed_replies_are_left_out_and_their_questions_stay():
     messages = alternate(
-        [text_turn("user", "a"), Turn("assistant", []), text_turn("assistant", "  "),
-         text_turn("user", "b")]
+        [text_turn("user", "a"), Turn("assistant", []), text_turn("user", "b"),
+         text_turn("assistant", "  "), text_turn("user", "c"),
+         Turn("assistant", [{"type": "text", "text": "half"}], outcome=FAILED),
+         text_turn("user", "d")]
     )
-    assert len(messages) == 1 and len(messages[0]["content"]) == 2
+    assert [m["content"][0]["text"] for m in messages] == ["a", "b", "c", "d"]
+
+
+def test_a_refused_reply_and_the_question_it_refused_are_left_out():
+    refused = Turn("assistant", [{"type": "text", "text": "I can't help with that."}],
+                   outcome=REFUSED)
+    request = build_request(model="m", max_tokens=10, turns=[
+        text_turn("user", "q1"), text_turn("assistant", "a1"),
+        text_turn("user", "refused question"), refused, text_turn("user", "q3"),
+    ])
+    texts = [b["text"] for m in request["messages"] for b in m["content"]]
+    assert texts == ["q1", "a1", "q3"]
+
+
+def test_a_request_after_a_failed_reply_begins_with_the_failed_request():
+    asked = [text_turn("user", "q1"), text_turn("assistant", "a1"), text_turn("user", "q2")]
+    failed = build_request(model="m", max_tokens=10, turns=asked)
+    later = build_request(model="m", max_tokens=10, turns=[
+        *asked, Turn("assistant", [], outcome=FAILED), text_turn("user", "q3")])
+    sent = without_marks(failed["messages"])
+    assert without_marks(later["messages"])[: len(sent)] == sent
 
 
 def test_the_previous_turn_and_the_newest_one_carry_the_breakpoints():
@@ -147,13 +178,28 @@ def test_order_is_system_then_documents_then_turns():
     assert [block["type"] for block in first_turn] == ["document", "text"]
 
 
-def test_documents_sent_later_join_the_first_turn_and_leave_nothing_in_their_own():
+def test_a_document_attached_later_stays_in_the_question_it_was_attached_to():
     turns = [asked_with(1), text_turn("assistant", "a1"), asked_with(2, text="And this one?")]
     attachments = {1: contract("one.pdf"), 2: contract("two.pdf")}
     request = build_request(model="m", max_tokens=10, turns=turns, attachments=attachments)
     first, _reply, newest = request["messages"]
-    assert [b.get("title") for b in first["content"]] == ["one.pdf", "two.pdf", None]
-    assert [b["type"] for b in newest["content"]] == ["text"]
+    assert [b.get("title") for b in first["content"]] == ["one.pdf", None]
+    assert [b.get("title") for b in newest["content"]] == ["two.pdf", None]
+
+
+def test_attaching_a_document_after_the_first_reply_never_changes_what_was_sent():
+    thinking = {"type": "thinking", "thinking": "", "signature": "sig"}
+    history = [text_turn("user", "q1"), Turn("assistant", [thinking, {"type": "text",
+                                                                      "text": "a1"}])]
+    before = build_request(model="m", max_tokens=10, system_prompt="S",
+                           turns=[*history, text_turn("user", "q2")])
+    after = build_request(model="m", max_tokens=10, system_prompt="S",
+                          turns=[*history, text_turn("user", "q2"), text_turn("assistant", "a2"),
+                                 asked_with(1, text="Read this")],
+                          attachments={1: contract()})
+    sent = without_marks(before["messages"])
+    assert without_marks(after["messages"])[: len(sent)] == sent
+    assert after["messages"][-1]["content"][0]["type"] == "document"
 
 
 def test_the_last_document_block_carries_a_breakpoint():
@@ -237,12 +283,12 @@ def test_the_one_hour_cache_is_chosen_only_when_its_rates_make_it_cheaper():
     assert choose_ttl(slow, None) == "5m"
 
 
-def test_the_previous_reply_is_named_for_cache_diagnostics():
+def test_the_previous_reply_is_named_for_cache_diagnostics_and_the_first_turn_opts_in():
     request = build_request(model="m", max_tokens=10, turns=[text_turn("user", "q")],
                             previous_message_id="msg_01")
     assert request["diagnostics"] == {"previous_message_id": "msg_01"}
-    assert "diagnostics" not in build_request(model="m", max_tokens=10,
-                                              turns=[text_turn("user", "q")])
+    first = build_request(model="m", max_tokens=10, turns=[text_turn("user", "q")])
+    assert first["diagnostics"] == {"previous_message_id": None}
 
 
 def test_an_image_stays_in_its_turn_before_the_question():
@@ -272,12 +318,85 @@ def test_an_attachment_that_cannot_be_sent_leaves_a_note_in_its_place():
     ]
 
 
-def test_earlier_replies_are_sent_without_their_citations():
-    cited = {"type": "text", "text": "“three months”",
-             "citations": [{"type": "page_location", "document_index": 0}]}
+def test_earlier_replies_keep_their_citations_and_no_user_turn_gets_any():
+    citations = [{"type": "page_location", "document_index": 0, "cited_text": "three months",
+                  "document_title": "contract.pdf", "start_page_number": 1,
+                  "end_page_number": 2}]
+    cited = {"type": "text", "text": "“three months”", "citations": citations}
     stored = [asked_with(1), Turn("assistant", [cited]), text_turn("user", "q2")]
     request = build_request(model="m", max_tokens=10, turns=stored, attachments={1: contract()})
     assert request["messages"][1]["content"][0] == {
-        "type": "text", "text": "“three months”", "cache_control": {"type": "ephemeral"}
+        **cited, "cache_control": {"type": "ephemeral"}
     }
-    assert "citations" in cited  # the stored reply keeps them
+    users = [b for m in request["messages"] if m["role"] == "user" for b in m["content"]]
+    assert not any("citations" in b for b in users if b["type"] == "text")
+
+
+# --- Instructions changed mid-conversation (docs/caching.md) ----------------------------------
+
+
+def test_a_changed_system_prompt_is_a_system_message_after_its_question_not_a_new_top():
+    turns = [
+        Turn("user", user_content("q1"), instructions="Be brief."),  # the first records it
+        text_turn("assistant", "a1"),
+        Turn("user", user_content("q2"), instructions="Answer in French."),
+    ]
+    request = build_request(model="m", max_tokens=10, system_prompt="Be brief.", turns=turns)
+    assert request["system"] == [{"type": "text", "text": "Be brief."}]
+    assert [m["role"] for m in request["messages"]] == ["user", "assistant", "user", "system"]
+    assert request["messages"][-1]["content"][0]["text"] == "Answer in French."
+
+
+def test_an_emptied_system_prompt_says_the_earlier_instructions_no_longer_apply():
+    turns = [text_turn("user", "q1"), text_turn("assistant", "a1"),
+             Turn("user", user_content("q2"), instructions="")]
+    request = build_request(model="m", max_tokens=10, system_prompt="Be brief.", turns=turns)
+    assert without_marks(request["messages"][-1]) == system_message(NO_INSTRUCTIONS)
+
+
+def test_a_model_without_system_messages_gets_the_latest_prompt_on_top():
+    turns = [text_turn("user", "q1"), text_turn("assistant", "a1"),
+             Turn("user", user_content("q2"), instructions="Answer in French.")]
+    request = build_request(model="m", max_tokens=10, system_prompt="Be brief.", turns=turns,
+                            system_messages=False)
+    assert request["system"] == [{"type": "text", "text": "Answer in French."}]
+    assert [m["role"] for m in request["messages"]] == ["user", "assistant", "user"]
+
+
+def test_instructions_of_a_refused_question_move_to_the_next_one():
+    turns = [text_turn("user", "q1"), text_turn("assistant", "a1"),
+             Turn("user", user_content("refused"), instructions="Answer in French."),
+             Turn("assistant", user_content("No."), outcome=REFUSED), text_turn("user", "q3")]
+    request = build_request(model="m", max_tokens=10, system_prompt="Be brief.", turns=turns)
+    assert [m["role"] for m in request["messages"]] == ["user", "assistant", "user", "system"]
+    assert request["messages"][2]["content"][0]["text"] == "q3"
+
+
+# --- Thinking whose prefix was rewritten ---------------------------------------------------------
+
+THOUGHT = {"type": "thinking", "thinking": "", "signature": "sig"}
+
+
+def test_a_reply_whose_prefix_was_rewritten_is_sent_without_its_thinking():
+    turns = [text_turn("user", "summary"),
+             Turn("assistant", [THOUGHT, {"type": "text", "text": "old"}], keep_thinking=False),
+             text_turn("user", "q"), Turn("assistant", [THOUGHT, {"type": "text", "text": "new"}]),
+             text_turn("user", "q2")]
+    request = build_request(model="m", max_tokens=10, turns=turns)
+    kinds = [[b["type"] for b in m["content"]] for m in request["messages"]]
+    assert kinds == [["text"], ["text"], ["text"], ["thinking", "text"], ["text"]]
+
+
+def test_replies_after_a_removed_file_lose_their_thinking_and_those_before_keep_it():
+    turns = [text_turn("user", "q1"), Turn("assistant", [THOUGHT, {"type": "text", "text": "a1"}]),
+             asked_with(9), Turn("assistant", [THOUGHT, {"type": "text", "text": "a2"}]),
+             text_turn("user", "q3")]
+    request = build_request(model="m", max_tokens=10, turns=turns, attachments={})
+    kinds = [[b["type"] for b in m["content"]] for m in request["messages"]]
+    assert kinds == [["text"], ["thinking", "text"], ["text", "text"], ["text"], ["text"]]
+
+
+def test_a_reply_cut_short_is_continued_by_a_question_of_its_own():
+    assert "output limit" in continuation_text("max_tokens")
+    assert "context window" in continuation_text("model_context_window_exceeded")
+    assert continuation_content(None) == user_content(continuation_text(None))

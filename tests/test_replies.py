@@ -1,6 +1,8 @@
 """How a reply's request is read from the database (the streaming path itself is specified in
 test_consumers.py and test_generation.py)."""
 
+import itertools
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -39,3 +41,120 @@ def test_a_long_history_costs_no_more_queries_than_a_short_one(summarised):
     assert queries_for_a_reply_after(30, summarised=summarised) == queries_for_a_reply_after(
         2, summarised=summarised
     )
+
+
+# --- Append-only conversations, through the real SDK against the offline upstream ------------
+# On the 5.5 models every thinking block sent back is bound to its exact prefix (system, tools,
+# every earlier message and block); the upstream answers a rewritten prefix with a 400.
+
+
+def _without_marks(messages):
+    """Messages as the prefix is compared: cache_control marks move and are no part of it."""
+    return [
+        {**m, "content": [{k: v for k, v in b.items() if k != "cache_control"}
+                          for b in m["content"]]}
+        if isinstance(m["content"], list) else m
+        for m in messages
+    ]
+
+
+def _replies_sent(claude):
+    return [r["body"] for r in claude.requests()
+            if r["path"] == "/v1/messages" and r["body"].get("stream")]
+
+
+async def _ask(conversation_id, text, attachment_ids=()):
+    _question, reply = await replies.start_reply(
+        conversation_id, text, None, attachment_ids, thinking="medium"
+    )
+    await replies.wait_for_all()
+    return await Message.objects.aget(pk=reply.pk)
+
+
+def _assert_append_only(bodies):
+    for earlier, later in itertools.pairwise(bodies):
+        sent = _without_marks(earlier["messages"])
+        assert _without_marks(later["messages"])[: len(sent)] == sent
+        assert later.get("system") == earlier.get("system")
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("model", ["claude-sonnet-5-5", "claude-opus-5-5"])
+async def test_a_document_attached_after_the_first_reply_keeps_the_conversation_going(
+    claude, finish_replies, model
+):
+    from channels.db import database_sync_to_async
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from chatapp import attachments
+    from tests.factories import make_user
+
+    conversation = await database_sync_to_async(
+        lambda: make_conversation(make_user(), model=model, system_prompt="Be precise.")
+    )()
+    first = await _ask(conversation.pk, "What makes a lease valid?")
+    document = await attachments.add_upload(conversation, SimpleUploadedFile(
+        "lease.txt", b"Clause 1: the rent is due monthly. Clause 2: notice is three months."))
+    later = [
+        await _ask(conversation.pk, "What does this lease say about notice?", (document.pk,)),
+        await _ask(conversation.pk, "And the rent?"),
+        await _ask(conversation.pk, "Summarise both clauses."),
+    ]
+
+    for reply in (first, *later):
+        assert reply.status == MessageStatus.COMPLETE, reply.error_message
+    assert any(b["type"] == "thinking" for b in first.content)  # bound blocks are sent back
+    bodies = _replies_sent(claude)
+    assert len(bodies) == 4
+    _assert_append_only(bodies)
+    sent_back = [b for m in bodies[-1]["messages"] for b in m["content"]]
+    assert sum(b["type"] == "thinking" for b in sent_back) == 3
+    assert [b["type"] for b in bodies[1]["messages"][-1]["content"]] == ["document", "text"]
+    assert bodies[0]["diagnostics"] == {"previous_message_id": None}
+    assert bodies[1]["diagnostics"] == {"previous_message_id": first.upstream_id}
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_refused_question_is_left_out_of_later_requests_and_stays_stored(
+    claude, finish_replies
+):
+    from channels.db import database_sync_to_async
+
+    from tests.factories import make_user
+
+    conversation = await database_sync_to_async(
+        lambda: make_conversation(make_user(), model="claude-sonnet-5-5")
+    )()
+    first = await _ask(conversation.pk, "What is a lease?")
+    refused = await _ask(conversation.pk, "Something refused [[fault:refusal]]")
+    after = await _ask(conversation.pk, "What is a deposit?")
+
+    assert refused.stop_reason == "refusal"
+    assert first.status == after.status == MessageStatus.COMPLETE, after.error_message
+    bodies = _replies_sent(claude)
+    texts = [b.get("text", "") for m in bodies[-1]["messages"] for b in m["content"]]
+    assert not any("[[fault:refusal]]" in text for text in texts)
+    _assert_append_only([bodies[0], bodies[-1]])
+    assert await Message.objects.filter(
+        conversation_id=conversation.pk, content__icontains="[[fault:refusal]]"
+    ).aexists()  # the question stays stored (and on screen)
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_question_whose_reply_failed_is_sent_again_as_it_was(claude, finish_replies):
+    from channels.db import database_sync_to_async
+
+    from tests.factories import make_user
+
+    conversation = await database_sync_to_async(
+        lambda: make_conversation(make_user(), model="claude-sonnet-5-5")
+    )()
+    await _ask(conversation.pk, "What is a lease?")
+    failed = await _ask(conversation.pk, "And a sublease? [[fault:invalid]]")
+    after = await _ask(conversation.pk, "What is a deposit?")
+
+    assert failed.status == MessageStatus.ERROR
+    assert after.status == MessageStatus.COMPLETE, after.error_message
+    bodies = _replies_sent(claude)
+    _assert_append_only(bodies[1:])  # the failed request opens the next one unchanged
+    assert [m["role"] for m in bodies[-1]["messages"]][-2:] == ["user", "user"]

@@ -1,16 +1,21 @@
 """A conversation → one Messages API request. Pure functions, no I/O.
 
-The request must be byte-identical up to the newest turn from one call to the next, so that
-Anthropic's prompt cache can serve the history: blocks are sent exactly as stored, in order,
-with no timestamps or ids mixed in, and cache breakpoints are added to copies, never to the
-stored blocks.
+A conversation is **append-only**: whatever one request sent, every later request of the
+conversation sends again byte for byte, in the same place. The prompt cache needs it (it reads
+a prefix that matches exactly), and on the 5.5 models every thinking block sent back is bound
+to its exact prefix (system, tools, every earlier message and block): a rewritten prefix makes
+the request a 400. So blocks are sent exactly as stored, in order, with no timestamps or ids
+mixed in; a document or image stays in the question it was attached to; citations stay on the
+reply text they came with; a change of instructions is appended as a mid-conversation system
+message rather than written over the top-level ``system``; cache breakpoints are added to
+copies, never to the stored blocks. The rules and their reasons are in docs/caching.md.
 """
 
 import base64
 import copy
 import statistics
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from itertools import pairwise
 from typing import Any
@@ -22,17 +27,33 @@ CACHE_1H = {"type": "ephemeral", "ttl": "1h"}
 MAX_BREAKPOINTS = 4
 # Blocks the API does not let carry a cache_control.
 _UNMARKABLE = {"thinking", "redacted_thinking"}
+_THINKING = frozenset({"thinking", "redacted_thinking"})
 # The stored stand-in for an attachment in a user message's content (never sent as such).
 REFERENCE = "attachment"
 PDF = "application/pdf"
 
+# How a stored reply takes part in later requests (``Turn.outcome``).
+ANSWERED = "answered"  # sent back as it is stored
+FAILED = "failed"  # no reply to keep (an error, stopped before any text): left out
+REFUSED = "refused"  # stop_reason "refusal": left out together with the question it refused
+
 
 @dataclass(frozen=True)
 class Turn:
-    """One stored message as the prompt sees it."""
+    """One stored message as the prompt sees it.
+
+    ``instructions``: on a question, the system prompt that took effect with it (it differs
+    from the one before); sent as a mid-conversation system message right after it.
+    ``keep_thinking``: False on a reply whose prefix was rewritten after it was written (older
+    turns summarised, a file removed): its thinking blocks are bound to a prefix that no longer
+    exists, so they are left out of it, in every later request alike.
+    """
 
     role: str  # "user" or "assistant"
     content: list[dict[str, Any]]
+    outcome: str = ANSWERED
+    instructions: str | None = None
+    keep_thinking: bool = True
 
 
 def _sendable(turn: Turn) -> bool:
@@ -42,26 +63,59 @@ def _sendable(turn: Turn) -> bool:
     )
 
 
-def alternate(turns: Iterable[Turn]) -> list[dict[str, Any]]:
-    """Messages that alternate user/assistant and start with the user.
+def kept_turns(turns: Iterable[Turn]) -> list[Turn]:
+    """The turns later requests carry: a failed or empty reply is left out (its question stays,
+    and the next question follows it as a user turn of its own, so nothing already sent
+    changes); a refused reply is left out with the question it refused (resending it would be
+    refused again). Instructions that came with a refused question move to the next one."""
+    kept: list[Turn] = []
+    carried: str | None = None
+    for turn in turns:
+        if turn.role == "user":
+            if carried is not None and turn.instructions is None:
+                turn = replace(turn, instructions=carried)
+            carried = None
+            kept.append(turn)
+        elif turn.outcome == REFUSED:
+            if kept and kept[-1].role == "user":
+                carried = kept.pop().instructions
+        elif turn.outcome == ANSWERED and _sendable(turn):
+            kept.append(turn)
+    return kept
 
-    Two user turns in a row happen when a reply failed; they are joined into one turn so
-    the model sees both questions.
+
+def _without_thinking(content: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [block for block in content if block.get("type") not in _THINKING]
+
+
+# What a system message says when the system prompt was emptied (empty text is refused).
+NO_INSTRUCTIONS = "The earlier system instructions no longer apply."
+
+
+def system_message(text: str) -> dict[str, Any]:
+    """A mid-conversation system message: instructions that apply from this point on."""
+    return {"role": "system", "content": [{"type": "text", "text": text}]}
+
+
+def alternate(turns: Iterable[Turn]) -> list[dict[str, Any]]:
+    """The API messages for the kept turns, one (or, for a tool loop, several) per turn.
+
+    Nothing is joined: two user turns in a row (a question whose reply failed, then the next
+    one) stay two messages, which the API reads as one turn, so the first is sent exactly as
+    it was the first time. A question with new instructions is followed by a system message.
     """
     messages: list[dict[str, Any]] = []
-    for turn in turns:
-        if not _sendable(turn):
-            continue
-        segments = expand_reply(turn.content) if turn.role == "assistant" else [
-            {"role": turn.role, "content": list(turn.content)}
-        ]
+    for turn in kept_turns(turns):
+        content = turn.content if turn.keep_thinking else _without_thinking(turn.content)
+        if turn.role == "assistant":
+            segments = expand_reply(content)
+        else:
+            segments = [{"role": turn.role, "content": list(content)}]
         for segment in segments:
-            if not messages and segment["role"] != "user":
-                continue
-            if messages and messages[-1]["role"] == segment["role"]:
-                messages[-1]["content"] = messages[-1]["content"] + segment["content"]
-            else:
+            if segment["content"] and (messages or segment["role"] == "user"):
                 messages.append(segment)
+        if turn.role == "user" and turn.instructions is not None and messages:
+            messages.append(system_message(turn.instructions or NO_INSTRUCTIONS))
     # A trailing assistant turn would be read as a prefill, which current models reject.
     while messages and messages[-1]["role"] == "assistant":
         messages.pop()
@@ -121,56 +175,43 @@ def _note(text: str) -> dict[str, Any]:
 
 
 def _resolved(block: dict[str, Any], attachments: Mapping[int, PromptAttachment]) -> list[dict]:
-    """What a stored reference becomes in its turn. Documents are sent once, at the start of
-    the conversation (``_with_documents``), so in their turn they leave nothing behind."""
+    """What a stored reference becomes in its turn: the document or image itself, where it was
+    attached (a document moved to an earlier turn would rewrite what was already sent)."""
     found = attachments.get(block.get("attachment_id"))
     if found is None:
         return [_note(f"The {block.get('kind', 'file')} “{block.get('name', '')}” attached "
                       "here has been removed.")]
     if found.block is None:
         return [_note(found.note)]
-    return [found.block] if found.kind == "image" else []
-
-
-def _uncited(block: dict[str, Any]) -> dict[str, Any]:
-    return {key: value for key, value in block.items() if key != "citations"}
+    return [found.block]
 
 
 def resolve_references(
     turns: Iterable[Turn], attachments: Mapping[int, PromptAttachment]
 ) -> Iterator[Turn]:
-    """Turns with every attachment reference replaced by what is sent for it, and earlier
-    replies without their citations: those point at documents by position, which a removed
-    document shifts, and the cited words are in the reply's text anyway."""
+    """Turns with every attachment reference replaced by what is sent for it. Replies keep
+    their citations: they were sent with them, and they point at documents by their place in
+    the request, which only ever grows at its end (a user turn never gets any: the API refuses
+    citations on text in a user message)."""
     for turn in turns:
-        if turn.role == "assistant" and any("citations" in block for block in turn.content):
-            yield Turn(turn.role, [_uncited(block) for block in turn.content])
-        elif any(block.get("type") == REFERENCE for block in turn.content):
+        if turn.role == "user" and any(block.get("type") == REFERENCE for block in turn.content):
             content: list[dict[str, Any]] = []
             for block in turn.content:
                 is_reference = block.get("type") == REFERENCE
                 content.extend(_resolved(block, attachments) if is_reference else [block])
-            yield Turn(turn.role, content)
+            yield replace(turn, content=content)
         else:
             yield turn
 
 
-def _with_documents(
-    messages: list[dict[str, Any]], attachments: Mapping[int, PromptAttachment]
-) -> int:
-    """Put every sendable document at the start of the first user turn; returns how many.
-
-    Tools → system → documents → turns: the documents are the large, stable part of the
-    prompt, so they sit right after the system prompt and are cached as one prefix.
-    """
-    documents = [
-        item.block for item in attachments.values()
-        if item.kind == "document" and item.block is not None
-    ]
-    if documents and messages:
-        messages[0] = {"role": messages[0]["role"],
-                       "content": [*documents, *messages[0]["content"]]}
-    return len(documents) if messages else 0
+def _last_document(messages: list[dict[str, Any]]) -> tuple[int, int] | None:
+    """(message, block) of the newest document block: the end of the largest stable part."""
+    for m in range(len(messages) - 1, -1, -1):
+        content = messages[m]["content"]
+        for b in range(len(content) - 1, -1, -1):
+            if content[b].get("type") == "document":
+                return m, b
+    return None
 
 
 # --- Cache breakpoints and their TTL ---------------------------------------------------------
@@ -209,20 +250,20 @@ def _last_markable(content: list[dict[str, Any]]) -> int | None:
     return None
 
 
-def plan_breakpoints(
-    messages: list[dict[str, Any]], documents: int, ttl: str
-) -> list[Breakpoint]:
+def plan_breakpoints(messages: list[dict[str, Any]], ttl: str) -> list[Breakpoint]:
     """Where the cache breakpoints go (see docs/caching.md):
 
-    - on the last document block: the documents are written once and read by every question;
+    - on the newest document block: the documents are the large part of the prompt, and
+      this one entry serves every later question even when the moving breakpoints below are
+      more than about 20 blocks (the API's look-back) past the last entry;
     - at the end of the previous turn: the moving breakpoint, which finds the history cached
-      by the last request however many blocks the new question brings (the API looks back
-      only about 20 blocks from a breakpoint);
+      by the last request however many blocks the new question brings;
     - on the newest turn: the next request reads everything up to here.
     """
     candidates = []
-    if documents:
-        candidates.append((0, documents - 1))
+    document = _last_document(messages)
+    if document is not None:
+        candidates.append(document)
     for index in (len(messages) - 2, len(messages) - 1):
         if index >= 0:
             block = _last_markable(messages[index]["content"])
@@ -275,6 +316,50 @@ def choose_ttl(asked_at: Sequence[datetime], rates: PriceRates | None) -> str:
     return "1h" if two_questions_1h < 2 * rates.cache_write_5m else "5m"
 
 
+def _after_removed_files(
+    turns: list[Turn], attachments: Mapping[int, PromptAttachment]
+) -> list[Turn]:
+    """A file removed after it was sent rewrites the question it was in (a note stands in for
+    it): the replies after that question lose their thinking blocks, bound to the old bytes."""
+    removed = False
+    kept = []
+    for turn in turns:
+        if turn.role == "user":
+            removed = removed or any(
+                block.get("type") == REFERENCE and block.get("attachment_id") not in attachments
+                for block in turn.content
+            )
+        elif removed:
+            turn = replace(turn, keep_thinking=False)
+        kept.append(turn)
+    return kept
+
+
+def _changes_only(turns: list[Turn], system_prompt: str) -> list[Turn]:
+    """Instructions only where they change what applies (the first question records the
+    prompt it was asked under, which is the top-level ``system`` already)."""
+    applying, changed = system_prompt, []
+    for turn in turns:
+        if turn.instructions is not None:
+            if turn.instructions == applying:
+                turn = replace(turn, instructions=None)
+            else:
+                applying = turn.instructions
+        changed.append(turn)
+    return changed
+
+
+def _single_system(turns: list[Turn], system_prompt: str) -> tuple[list[Turn], str]:
+    """For a model that takes no system message: the latest instructions as the top-level
+    ``system`` (a change then misses the cache, as it always did on these models; none of
+    them binds thinking blocks to their prefix)."""
+    latest = system_prompt
+    for turn in turns:
+        if turn.instructions is not None:
+            latest = turn.instructions
+    return [replace(turn, instructions=None) for turn in turns], latest
+
+
 def build_request(
     *,
     model: str,
@@ -284,25 +369,56 @@ def build_request(
     attachments: Mapping[int, PromptAttachment] | None = None,
     cache_ttl: str = "5m",
     previous_message_id: str = "",
+    system_messages: bool = True,
 ) -> dict[str, Any]:
     """The keyword arguments for ``messages.create``/``messages.stream``.
 
-    Order: system → documents → turns. Everything before the newest turn is byte-identical
-    from one request to the next (only the cache_control marks move, and they are not part
-    of the cached prefix), so the documents and the history are read from the cache.
-    ``attachments`` (by id, in upload order) resolves the references stored in user turns.
+    ``system_prompt`` is the one the conversation started with; later changes come with the
+    questions they took effect with (``Turn.instructions``) and are sent as mid-conversation
+    system messages where ``system_messages`` (the model takes them), else the latest one is
+    the top-level ``system``. Order: system → turns, each document and image in the question
+    it was attached to. Everything before the newest turn is byte-identical from one request
+    to the next (only the cache_control marks move, and they are not part of the cached
+    prefix). ``attachments`` (by id, in upload order) resolves the references in user turns.
     """
     attachments = attachments or {}
+    turns = _changes_only(_after_removed_files(kept_turns(turns), attachments), system_prompt)
+    if not system_messages:
+        turns, system_prompt = _single_system(turns, system_prompt)
     messages = alternate(resolve_references(turns, attachments))
-    documents = _with_documents(messages, attachments)
-    _apply_breakpoints(messages, plan_breakpoints(messages, documents, cache_ttl))
+    _apply_breakpoints(messages, plan_breakpoints(messages, cache_ttl))
     request: dict[str, Any] = {"model": model, "max_tokens": max_tokens, "messages": messages}
     if system_prompt.strip():
         request["system"] = [{"type": "text", "text": system_prompt}]
-    if previous_message_id:
-        # The API then says in `diagnostics.cache_miss_reason` where the prefix diverged.
-        request["diagnostics"] = {"previous_message_id": previous_message_id}
+    # Cache diagnostics from the first turn on (null: nothing to compare with yet); the API
+    # then says in `diagnostics.cache_miss_reason` where the prefix diverged.
+    request["diagnostics"] = {"previous_message_id": previous_message_id or None}
     return request
+
+
+# What a new question says to go on with a reply cut short, by the reply's stop_reason: the
+# models that bind thinking refuse an assistant prefill, so the reply is left as it is and
+# continued in a turn of its own.
+CONTINUE_TEXTS = {
+    "max_tokens": "Your previous reply was cut off at the output limit. Continue it exactly "
+    "where it stopped, without repeating anything and without any preamble.",
+    "model_context_window_exceeded": "Your previous reply was cut off because the "
+    "conversation filled the context window. Continue it exactly where it stopped, without "
+    "repeating anything and without any preamble.",
+}
+CONTINUE_DEFAULT = "Continue your previous reply exactly where it stopped, without repeating "\
+    "anything and without any preamble."
+
+
+def continuation_text(stop_reason: str | None) -> str:
+    """The text of the user turn that continues a reply cut short (``stop_reason``
+    ``max_tokens`` or ``model_context_window_exceeded``): store it as a new question."""
+    return CONTINUE_TEXTS.get(stop_reason or "", CONTINUE_DEFAULT)
+
+
+def continuation_content(stop_reason: str | None) -> list[dict[str, Any]]:
+    """The stored content of that question (``user_content`` of ``continuation_text``)."""
+    return user_content(continuation_text(stop_reason))
 
 
 def count_request(*, model: str, block: dict[str, Any]) -> dict[str, Any]:
