@@ -6,7 +6,9 @@
 - ``pending_references`` / ``mark_sent``: the composer's attachments join a user message as
   references (ids and facts; the bytes stay in files, never in the database).
 - ``for_prompt`` gives ``claude/prompt.py`` the conversation's sent attachments as API blocks,
-  within the model's per-request limits; what cannot be sent comes with a note instead.
+  within the model's per-request limits; what cannot be sent comes with a note instead. An
+  image is sent as the bytes prepared at upload, every time: never re-encoded per request, so
+  the conversation stays append-only (its cache and its thinking blocks' binding survive).
 - Removing a row (directly, or with its conversation) deletes its files once committed.
 """
 
@@ -135,8 +137,15 @@ def _check_name(name: str, family: str | None) -> None:
         )
 
 
-def _prepare_image(raw: bytes, name: str, limits: ModelLimits) -> PreparedUpload:
-    image = images.prepare_image(raw, limits.image_tier)
+def _prepare_image(
+    raw: bytes, name: str, limits: ModelLimits, images_before: int
+) -> PreparedUpload:
+    # Above 20 images a request takes none longer than 2000 px: an image that will be the 21st
+    # or later is made that size now, once, rather than shrunk later in every request.
+    image = images.prepare_image(
+        raw, limits.image_tier, max_side=images.request_max_side(images_before + 1),
+        max_base64_bytes=settings.ANTHROPIC_MAX_IMAGE_BASE64_BYTES,
+    )
     return PreparedUpload(
         kind=AttachmentKind.IMAGE, name=name, media_type=image.media_type,
         original_media_type=image.original_media_type, raw=raw,
@@ -167,8 +176,12 @@ def _prepare_document(raw: bytes, name: str, limits: ModelLimits) -> PreparedUpl
     )
 
 
-def prepare_upload(raw: bytes, name: str, limits: ModelLimits) -> PreparedUpload:
-    """Check and prepare an uploaded file, judged by its content; ``UploadRejected`` if unfit."""
+def prepare_upload(
+    raw: bytes, name: str, limits: ModelLimits, *, images_before: int = 0
+) -> PreparedUpload:
+    """Check and prepare an uploaded file, judged by its content; ``UploadRejected`` if unfit.
+
+    ``images_before``: images the conversation already holds (sent or waiting to be)."""
     if not raw:
         raise UploadRejected("The file is empty.", 400)
     if len(raw) > settings.CHATAPP_MAX_UPLOAD_BYTES:
@@ -176,7 +189,7 @@ def prepare_upload(raw: bytes, name: str, limits: ModelLimits) -> PreparedUpload
     family = _content_family(raw)
     _check_name(name, family)
     if family == "image":
-        return _prepare_image(raw, name, limits)
+        return _prepare_image(raw, name, limits, images_before)
     return _prepare_document(raw, name, limits)
 
 
@@ -223,6 +236,13 @@ def _limits_of(conversation: Conversation) -> ModelLimits:
     return ModelLimits.of(model)
 
 
+def _upload_facts(conversation: Conversation) -> tuple[ModelLimits, int]:
+    """The model's limits and how many images the conversation holds (on any branch: an
+    upper bound of what a request of it can carry)."""
+    held = conversation.attachments.filter(kind=AttachmentKind.IMAGE).count()
+    return _limits_of(conversation), held
+
+
 def _store(
     conversation: Conversation | None, upload: PreparedUpload, owner_id: int | None = None
 ) -> Attachment:
@@ -250,8 +270,8 @@ async def add_upload(conversation: Conversation, upload: UploadedFile) -> Attach
 
     Raises ``UploadRejected`` (nothing stored) for a file Claude cannot be sent.
     """
-    limits = await database_sync_to_async(_limits_of)(conversation)
-    prepared = await _prepared(upload, limits)
+    limits, images_before = await database_sync_to_async(_upload_facts)(conversation)
+    prepared = await _prepared(upload, limits, images_before)
     return await database_sync_to_async(_store)(conversation, prepared)
 
 
@@ -266,10 +286,14 @@ async def add_document(owner_id: int, upload: UploadedFile, model: ClaudeModel) 
     return await database_sync_to_async(_store)(None, prepared, owner_id)
 
 
-async def _prepared(upload: UploadedFile, limits: ModelLimits) -> PreparedUpload:
+async def _prepared(
+    upload: UploadedFile, limits: ModelLimits, images_before: int = 0
+) -> PreparedUpload:
     raw = await sync_to_async(_read, thread_sensitive=False)(upload)
     name = display_name(upload.name)
-    prepared = await sync_to_async(prepare_upload, thread_sensitive=False)(raw, name, limits)
+    prepared = await sync_to_async(prepare_upload, thread_sensitive=False)(
+        raw, name, limits, images_before=images_before
+    )
     if prepared.kind == AttachmentKind.DOCUMENT:
         prepared = replace(prepared, tokens=await _count_tokens(prepared, limits))
         if prepared.tokens > limits.context_window:
@@ -341,33 +365,82 @@ def _sent_size(attachment: Attachment) -> int:
     return len(attachment.text.encode())
 
 
+def media_cap(model: ClaudeModel) -> int:
+    """Images and PDF pages one request may carry together ("Too much media: N document pages
+    + M images > 100"): 100 on 200K-context models, 600 on the others, which is the catalog's
+    ``max_pdf_pages``."""
+    return model.max_pdf_pages
+
+
+@dataclass
+class _Room:
+    """What is left of one request's limits while attachments are taken in, oldest first."""
+
+    media: int
+    bytes: int
+    images: int = 0
+    large_image: bool = False  # an image taken in has a side over MANY_IMAGES_MAX_SIDE
+
+    def image_refusal(self, attachment: Attachment, size: int) -> str:
+        """Why this image cannot join the request ("" if it can), ``size`` its base64 bytes."""
+        long_side = max(attachment.width or 0, attachment.height or 0)
+        if self.images + 1 > images.MANY_IMAGES and (
+            self.large_image or long_side > images.MANY_IMAGES_MAX_SIDE
+        ):
+            # Shrinking the images already sent would rewrite what was sent.
+            return (
+                f"beyond {images.MANY_IMAGES} images Claude takes only images of at most "
+                f"{images.MANY_IMAGES_MAX_SIDE} px a side, and images already sent in this "
+                "conversation are not made smaller. Please start a new conversation for it."
+            )
+        if size > settings.ANTHROPIC_MAX_IMAGE_BASE64_BYTES:  # stored under a higher limit
+            limit = settings.ANTHROPIC_MAX_IMAGE_BASE64_BYTES / 1_000_000
+            return f"it is larger than the {limit:g} MB per image Claude accepts here."
+        return ""
+
+    def take(self, attachment: Attachment, media: int, size: int) -> None:
+        self.media, self.bytes = self.media - media, self.bytes - size
+        if attachment.kind == AttachmentKind.IMAGE:
+            self.images += 1
+            long_side = max(attachment.width or 0, attachment.height or 0)
+            self.large_image |= long_side > images.MANY_IMAGES_MAX_SIDE
+
+
+def _refusal(attachment: Attachment, room: _Room, media: int, size: int,
+             model: ClaudeModel) -> str:
+    if attachment.kind == AttachmentKind.IMAGE and (why := room.image_refusal(attachment, size)):
+        return why
+    if media > room.media:
+        return (f"with it the request would carry more than {media_cap(model):,} images and "
+                f"PDF pages, the most {model.display_name} reads at once.")
+    if size > room.bytes:
+        return (f"with it the request would be larger than the "
+                f"{MAX_REQUEST_BYTES // 2**20} MB Claude accepts.")
+    return ""
+
+
 def _plan(sent: Sequence[Attachment], model: ClaudeModel) -> dict[int, str]:
     """Which attachments fit one request, oldest first: id → "" (sent) or why it is left out.
 
-    Decided from the stored facts alone, so notes can be given without reading any file.
+    Decided from the stored facts alone, so notes can be given without reading any file. An
+    attachment's fate never depends on later ones (the conversation is append-only): one sent
+    once is sent, byte for byte, in every later request, and one left out of its own turn
+    stays out with the same note. Nothing already sent is ever dropped or shrunk to make room.
     """
-    pages_left, bytes_left = model.max_pdf_pages, MAX_REQUEST_BYTES
+    room = _Room(media=media_cap(model), bytes=MAX_REQUEST_BYTES)
     plan: dict[int, str] = {}
     for attachment in sent:
-        pages = attachment.pages or 0
+        media = 1 if attachment.kind == AttachmentKind.IMAGE else (attachment.pages or 0)
         try:
             size = _sent_size(attachment)
         except OSError:
             plan[attachment.pk] = _unreadable(attachment)
             continue
-        if pages > pages_left:
-            plan[attachment.pk] = (
-                f"The {attachment.kind} “{attachment.name}” was left out: with it the request "
-                f"would carry more than {model.max_pdf_pages:,} PDF pages, the most "
-                f"{model.display_name} reads at once."
-            )
-        elif size > bytes_left:
-            plan[attachment.pk] = (
-                f"The {attachment.kind} “{attachment.name}” was left out: with it the request "
-                f"would be larger than the {MAX_REQUEST_BYTES // 2**20} MB Claude accepts."
-            )
+        why = _refusal(attachment, room, media, size, model)
+        if why:
+            plan[attachment.pk] = f"The {attachment.kind} “{attachment.name}” was left out: {why}"
         else:
-            pages_left, bytes_left = pages_left - pages, bytes_left - size
+            room.take(attachment, media, size)
             plan[attachment.pk] = ""
     return plan
 
@@ -376,26 +449,13 @@ def _unreadable(attachment: Attachment) -> str:
     return f"The {attachment.kind} “{attachment.name}” could not be read and was left out."
 
 
-def _image_for(
-    attachment: Attachment, image_count: int, image_tier: str
-) -> images.PreparedImage:
-    """The prepared image, made smaller only if this request's image count demands it."""
-    with attachment.prepared.open("rb") as file:
-        data = file.read()
-    image = images.PreparedImage(
-        data=data, media_type=attachment.media_type, width=attachment.width or 1,
-        height=attachment.height or 1, tokens=attachment.tokens,
-        original_media_type=attachment.original_media_type, original_width=attachment.width or 1,
-        original_height=attachment.height or 1, original_bytes=attachment.size,
-    )
-    return images.fit_for_request(image, image_count, image_tier)
-
-
-def _block(attachment: Attachment, image_count: int, image_tier: str) -> dict[str, Any]:
-    """The attachment's API block, read from its files (the same bytes every time)."""
+def _block(attachment: Attachment) -> dict[str, Any]:
+    """The attachment's API block, read from its files (the same bytes every time: an image is
+    its stored prepared bytes, never encoded again for a request)."""
     if attachment.kind == AttachmentKind.IMAGE:
-        image = _image_for(attachment, image_count, image_tier)
-        return prompt.image_block(media_type=image.media_type, data=image.data)
+        with attachment.prepared.open("rb") as file:
+            data = file.read()
+        return prompt.image_block(media_type=attachment.media_type, data=data)
     if attachment.media_type == documents.PDF:
         with attachment.original.open("rb") as file:
             data: bytes | str = file.read()
@@ -405,15 +465,12 @@ def _block(attachment: Attachment, image_count: int, image_tier: str) -> dict[st
                                  data=data)
 
 
-def _prompt_attachment(
-    attachment: Attachment, note: str, image_count: int, image_tier: str
-) -> prompt.PromptAttachment:
+def _prompt_attachment(attachment: Attachment, note: str) -> prompt.PromptAttachment:
     kind, name = attachment.kind, attachment.name
     if note:
         return prompt.PromptAttachment(kind, name, note=note)
     try:
-        return prompt.PromptAttachment(kind, name, block=_block(attachment, image_count,
-                                                                 image_tier))
+        return prompt.PromptAttachment(kind, name, block=_block(attachment))
     except (OSError, UploadRejected):
         logger.exception("attachment %s could not be read", attachment.pk)
         return prompt.PromptAttachment(kind, name, note=_unreadable(attachment))
@@ -429,10 +486,7 @@ def for_prompt(
     """
     sent = _sent_attachments(conversation, before_message_id)
     plan = _plan(sent, model)
-    image_count = sum(1 for a in sent if a.kind == AttachmentKind.IMAGE and not plan[a.pk])
-    return {
-        a.pk: _prompt_attachment(a, plan[a.pk], image_count, model.image_tier) for a in sent
-    }
+    return {a.pk: _prompt_attachment(a, plan[a.pk]) for a in sent}
 
 
 def left_out_notes(conversation: Conversation, model: ClaudeModel) -> list[str]:

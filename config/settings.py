@@ -204,6 +204,19 @@ AXES_COOLOFF_TIME = timedelta(minutes=env_int("CHATAPP_LOGIN_LOCKOUT_MINUTES", 1
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "chatapp.views.locked_out"
+# Mail: only for password resets. Without EMAIL_HOST the reset pages do not exist (Django's
+# would accept any address, unthrottled, and log a traceback for want of an SMTP server).
+EMAIL_HOST = env_str("EMAIL_HOST")
+EMAIL_PORT = env_int("EMAIL_PORT", 587, minimum=1)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "chatapp@localhost")
+CHATAPP_PASSWORD_RESET = bool(EMAIL_HOST)
+# Addresses (or networks, "10.0.0.0/8") of reverse proxies whose X-Forwarded-For and
+# X-Forwarded-Proto are believed (config/proxies.py); none by default: a client that reaches a
+# server directly cannot choose its address and so dodge the login lockout.
+CHATAPP_TRUSTED_PROXIES = env_list("CHATAPP_TRUSTED_PROXIES")
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
@@ -251,6 +264,11 @@ ANTHROPIC_CONNECT_TIMEOUT_SECONDS = env_float(
     "ANTHROPIC_CONNECT_TIMEOUT_SECONDS", 10.0, minimum=0.1
 )
 ANTHROPIC_MAX_RETRIES = env_int("ANTHROPIC_MAX_RETRIES", 2, minimum=0)
+# Base64 bytes one image may take: 10 MB on the Claude API; set 5000000 for Amazon Bedrock
+# or Google Cloud. Images are prepared to fit it once, at upload (docs/images.md).
+ANTHROPIC_MAX_IMAGE_BASE64_BYTES = env_int(
+    "ANTHROPIC_MAX_IMAGE_BASE64_BYTES", 10_000_000, minimum=100_000
+)
 
 CHATAPP_DEFAULT_MODEL = env_str("CHATAPP_DEFAULT_MODEL", "claude-sonnet-5-5")
 CHATAPP_MAX_OUTPUT_TOKENS = env_int("CHATAPP_MAX_OUTPUT_TOKENS", 8192, minimum=1)
@@ -296,6 +314,8 @@ CHATAPP_PHONE_REGION = env_str("CHATAPP_PHONE_REGION", "US").upper()
 # Per user, per window (cache-backed); 0 turns a limit off.
 CHATAPP_MESSAGE_RATE_LIMIT = env_int("CHATAPP_MESSAGE_RATE_LIMIT", 30, minimum=0)
 CHATAPP_UPLOAD_RATE_LIMIT = env_int("CHATAPP_UPLOAD_RATE_LIMIT", 60, minimum=0)
+# Cost estimates (one upstream count_tokens each); the composer asks one per pause in typing.
+CHATAPP_ESTIMATE_RATE_LIMIT = env_int("CHATAPP_ESTIMATE_RATE_LIMIT", 120, minimum=0)
 CHATAPP_RATE_LIMIT_WINDOW_SECONDS = env_int("CHATAPP_RATE_LIMIT_WINDOW_SECONDS", 60, minimum=1)
 
 if not ANTHROPIC_API_KEY and not OFFLINE_UPSTREAM and env_bool("CHATAPP_REQUIRE_UPSTREAM", False):

@@ -408,3 +408,101 @@ def test_question_messages_keep_references_not_file_bytes(owner, conversation, l
     Message.objects.create(conversation=conversation, role=Role.USER,
                            content=[ref, {"type": "text", "text": "q"}])
     assert len(str(Message.objects.get(conversation=conversation).content)) < 300
+
+
+# --- Images: sent as prepared, within the request's media limits --------------------------------
+
+
+def png(size, colour=(200, 30, 30)) -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", size, colour).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+@database_sync_to_async
+def upload_images(owner, conversation, sizes, prefix="picture") -> list[int]:
+    client = logged_in(owner)
+    ids = []
+    for n, size in enumerate(sizes):
+        raw = png(size, (n * 9 % 256, 90, 40))  # each one different
+        response = upload(client, conversation, f"{prefix}-{n}.png", raw)
+        assert response.status_code == 201, response.content
+        ids.append(response.json()["id"])
+    return ids
+
+
+def images_in(body) -> list[str]:
+    """The base64 data of every image a request carries, in order."""
+    return [block["source"]["data"] for message in body["messages"]
+            if isinstance(message["content"], list)
+            for block in message["content"] if block.get("type") == "image"]
+
+
+@pytest.fixture
+def high_tier(owner):
+    return make_conversation(owner, model="claude-opus-4-8")
+
+
+async def test_beyond_twenty_images_a_new_one_is_left_out_rather_than_earlier_ones_shrunk(
+    claude, owner, high_tier, finish_replies
+):
+    # One image wider than the 2000 px a request of more than 20 images allows, 19 small ones.
+    first_ids = await upload_images(owner, high_tier, [(2400, 1200)] + [(64, 64)] * 19)
+    socket = await ready_socket(owner, high_tier.pk)
+    _q, done = await ask(socket, "Compare them.", attachments=first_ids)
+    assert done["status"] == "complete"
+    sent_first = images_in(message_requests(claude)[-1])
+    assert len(sent_first) == 20
+
+    later_ids = await upload_images(owner, high_tier, [(64, 64)] * 2, prefix="later")
+    _q, done = await ask(socket, "And these two?", attachments=later_ids)
+    assert done["status"] == "complete"
+    body = message_requests(claude)[-1]
+    assert images_in(body) == sent_first  # the same 20 images, byte for byte
+    reply = await fetch(Message, done["message_id"])
+    assert len(reply.notes) == 2
+    assert all("was left out: beyond 20 images" in note for note in reply.notes)
+    last_turn = [b.get("text", "") for b in body["messages"][-1]["content"]]
+    assert sum("“later-" in t and "left out" in t for t in last_turn) == 2  # in its own turn
+    await socket.disconnect()
+
+
+async def test_once_twenty_images_are_held_new_ones_are_prepared_small_enough_to_join(
+    claude, owner, high_tier, finish_replies
+):
+    first_ids = await upload_images(owner, high_tier, [(64, 64)] * 20)
+    socket = await ready_socket(owner, high_tier.pk)
+    await ask(socket, "Look.", attachments=first_ids)
+    sent_first = images_in(message_requests(claude)[-1])
+
+    (big,) = await upload_images(owner, high_tier, [(2400, 1200)])
+    assert (await fetch(Attachment, big)).width == 2000  # the 21st: made 2000 px at upload
+    _q, done = await ask(socket, "And this one?", attachments=[big])
+    assert done["status"] == "complete"
+    sent = images_in(message_requests(claude)[-1])
+    assert len(sent) == 21 and sent[:20] == sent_first
+    await socket.disconnect()
+
+
+async def test_images_and_pdf_pages_share_the_models_media_cap(
+    claude, owner, conversation, lease, finish_replies
+):
+    from chatapp.models import ClaudeModel
+
+    cap = lease.pages + 1  # room for the PDF's pages and one image
+    await database_sync_to_async(
+        ClaudeModel.objects.filter(pk=conversation.model).update
+    )(max_pdf_pages=cap)
+    image_ids = await upload_images(owner, conversation, [(64, 64)] * 2)
+    socket = await ready_socket(owner, conversation.pk)
+    _q, done = await ask(socket, "Read all.", attachments=[lease.pk, *image_ids])
+    assert done["status"] == "complete"
+    reply = await fetch(Message, done["message_id"])
+    assert reply.notes == [
+        f"The image “picture-1.png” was left out: with it the request would carry more than "
+        f"{cap} images and PDF pages, the most Claude Sonnet 4.6 reads at once."
+    ]
+    assert len(images_in(message_requests(claude)[-1])) == 1
+    await socket.disconnect()

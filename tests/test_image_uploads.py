@@ -9,7 +9,7 @@ from django.test import Client
 from PIL import Image
 
 from chatapp.models import Attachment
-from chatapp.uploads.images import IMAGE_TIERS
+from chatapp.uploads.images import IMAGE_TIERS, base64_size
 from tests.factories import make_conversation, make_user
 from tests.image_files import (
     HTML,
@@ -95,6 +95,22 @@ def test_a_screenshot_stays_png(owner, conversation):
     body = upload(client_for(owner), conversation, "screen.png", raw).json()
 
     assert body["media_type"] == "image/png"
+
+
+def test_a_screenshot_is_prepared_once_within_the_platforms_per_image_limit(
+    owner, settings, media_root
+):
+    settings.ANTHROPIC_MAX_IMAGE_BASE64_BYTES = 200_000  # a platform stricter than any real one
+    conversation = make_conversation(owner, model="claude-opus-4-8")  # high image tier
+    raw = encode(detailed((2576, 1449)), "PNG")
+    assert len(raw) * 4 / 3 > 200_000
+
+    body = upload(client_for(owner), conversation, "screen.png", raw).json()
+
+    prepared = Attachment.objects.get(pk=body["id"]).prepared
+    assert base64_size(prepared.size) <= 200_000
+    # Every pixel the tier keeps, as JPEG: the stored bytes are what each request sends.
+    assert (body["width"], body["height"], body["media_type"]) == (2576, 1449, "image/jpeg")
 
 
 @pytest.mark.parametrize(

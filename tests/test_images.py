@@ -20,10 +20,10 @@ from chatapp.uploads.images import (
     MAX_BASE64_BYTES,
     PreparedImage,
     base64_size,
-    fit_for_request,
     fit_size,
     image_tokens,
     prepare_image,
+    request_max_side,
     sniff_image,
     tokens_by_tier,
 )
@@ -300,17 +300,14 @@ def test_a_12000_pixel_square_png_is_refused_as_too_large():
 # ---------------------------------------------------------------- requests with many images
 
 
-def test_more_than_twenty_images_get_sides_of_at_most_2000_pixels():
-    prepared = prepare_image(encode(detailed((3000, 2000)), "JPEG"), "high")
-    assert prepared.width > MANY_IMAGES_MAX_SIDE
+def test_an_image_that_will_be_beyond_the_twentieth_is_prepared_at_most_2000_pixels():
+    raw = encode(detailed((3000, 2000)), "JPEG")
+    assert prepare_image(raw, "high", max_side=request_max_side(MANY_IMAGES)).width > 2000
 
-    assert fit_for_request(prepared, MANY_IMAGES, "high") is prepared
-    smaller = fit_for_request(prepared, MANY_IMAGES + 1, "high")
+    prepared = prepare_image(raw, "high", max_side=request_max_side(MANY_IMAGES + 1))
 
-    assert max(smaller.width, smaller.height) == MANY_IMAGES_MAX_SIDE
-    assert smaller.original_width == 3000
-    # Same image, same request size: same bytes, so the cached prompt prefix survives.
-    assert fit_for_request(prepared, MANY_IMAGES + 1, "high").data == smaller.data
+    assert max(prepared.width, prepared.height) == MANY_IMAGES_MAX_SIDE
+    assert prepared.original_width == 3000
 
 
 def test_preparing_is_repeatable_byte_for_byte():
@@ -329,6 +326,46 @@ def test_an_image_too_heavy_for_the_byte_limit_is_sent_as_jpeg():
 
     assert base64_size(prepared.byte_size) <= MAX_BASE64_BYTES
     assert prepared.media_type == "image/jpeg"
+    assert (prepared.width, prepared.height) == (2100, 1400)  # every pixel the tier keeps
+
+
+@pytest.fixture(scope="module")
+def screenshot() -> tuple[bytes, PreparedImage]:
+    """A busy high-tier screenshot (PNG) and what it becomes under the Claude API's limit."""
+    raw = encode(detailed((2576, 1449)), "PNG")
+    return raw, prepare_image(raw, "high")
+
+
+@pytest.mark.parametrize(
+    ("limit_of", "media_type", "full_size"),
+    [
+        (lambda png: png - 4, "image/png", True),  # an optimised PNG fits
+        (lambda png: png * 9 // 10, "image/jpeg", True),  # a JPEG at 90 fits
+        (lambda png: png * 3 // 10, "image/jpeg", True),  # a JPEG at 80 fits
+        (lambda png: png // 8, "image/jpeg", False),  # only a smaller picture fits
+    ],
+    ids=["optimised png", "jpeg 90", "jpeg 80", "downscaled"],
+)
+def test_a_screenshot_over_the_platforms_limit_is_fitted_keeping_pixels_while_it_can(
+    screenshot, limit_of, media_type, full_size
+):
+    raw, as_usual = screenshot
+    assert as_usual.media_type == "image/png" and as_usual.width == 2576
+    limit = limit_of(base64_size(as_usual.byte_size))
+
+    prepared = prepare_image(raw, "high", max_base64_bytes=limit)
+
+    assert base64_size(prepared.byte_size) <= limit
+    assert prepared.media_type == media_type
+    assert ((prepared.width, prepared.height) == (2576, 1449)) is full_size
+    assert opened(prepared).size == (prepared.width, prepared.height)
+
+
+def test_bedrocks_5_mb_takes_a_full_size_noisy_screenshot_as_jpeg():
+    noise = Image.frombytes("RGB", (2576, 1449), os.urandom(2576 * 1449 * 3))
+    prepared = prepare_image(encode(noise, "PNG"), "high", max_base64_bytes=5_000_000)
+    assert base64_size(prepared.byte_size) <= 5_000_000
+    assert (prepared.width, prepared.height) == (2576, 1449)
 
 
 # ---------------------------------------------------------------- refused, in plain words

@@ -11,7 +11,8 @@ import io
 import math
 import re
 import warnings
-from dataclasses import dataclass, replace
+from collections.abc import Iterator
+from dataclasses import dataclass
 
 import pillow_heif
 from PIL import ExifTags, Image, ImageCms
@@ -50,7 +51,9 @@ PATCH_PX = 28  # one token per started 28 × 28 px patch
 MAX_IMAGE_SIDE = 8000
 MANY_IMAGES = 20  # above this many images in one request…
 MANY_IMAGES_MAX_SIDE = 2000  # …every side must stay within this
-MAX_BASE64_BYTES = 10_000_000  # 10 MB of base64 (Bedrock and Vertex allow only 5 MB)
+# Per image, in base64: 10 MB on the Claude API, 5 MB on Amazon Bedrock and Google Cloud.
+# The default of the setting ANTHROPIC_MAX_IMAGE_BASE64_BYTES, which callers pass in.
+MAX_BASE64_BYTES = 10_000_000
 
 # Our own limits, so that one upload cannot exhaust a worker's memory.
 MAX_SOURCE_BYTES = 50 * 1024 * 1024
@@ -61,6 +64,9 @@ MAX_SOURCE_PIXELS = 150_000_000
 MAX_DECODED_PIXELS = 50_000_000
 
 JPEG_QUALITY = 90
+# A lossless image over the base64 limit is sent as JPEG at these qualities, still with every
+# pixel the tier keeps; only if none fits is it made smaller, at the last quality.
+FALLBACK_JPEG_QUALITIES = (90, 80)
 SHRINK_STEP = 0.8  # when the encoded image is over the byte limit
 
 
@@ -192,32 +198,6 @@ def base64_size(byte_count: int) -> int:
 def request_max_side(image_count: int) -> int:
     """The longest side the API accepts for each image of a request with this many images."""
     return MANY_IMAGES_MAX_SIDE if image_count > MANY_IMAGES else MAX_IMAGE_SIDE
-
-
-def fits_request(width: int, height: int, byte_count: int, image_count: int) -> bool:
-    """Whether a prepared image may be sent as it is in a request with ``image_count`` images."""
-    return (
-        max(width, height) <= request_max_side(image_count)
-        and base64_size(byte_count) <= MAX_BASE64_BYTES
-    )
-
-
-def fit_for_request(image: PreparedImage, image_count: int, image_tier: str) -> PreparedImage:
-    """``image`` itself when the request allows it, else a smaller version of it.
-
-    The result depends only on its inputs, so a conversation that keeps more than
-    ``MANY_IMAGES`` images sends the same bytes on every turn and its cached prefix survives.
-    """
-    if fits_request(image.width, image.height, image.byte_size, image_count):
-        return image
-    smaller = prepare_image(image.data, image_tier, max_side=request_max_side(image_count))
-    return replace(
-        smaller,
-        original_media_type=image.original_media_type,
-        original_width=image.original_width,
-        original_height=image.original_height,
-        original_bytes=image.original_bytes,
-    )
 
 
 # ---------------------------------------------------------------- recognising the file
@@ -390,26 +370,48 @@ def _pixels_only(image: Image.Image) -> Image.Image:
     return Image.frombytes(image.mode, image.size, image.tobytes())
 
 
-def _encode(image: Image.Image, photographic: bool) -> tuple[bytes, str]:
+def _jpeg(image: Image.Image, quality: int = JPEG_QUALITY) -> tuple[bytes, str]:
     buffer = io.BytesIO()
-    if photographic:
-        image.save(buffer, "JPEG", quality=JPEG_QUALITY, optimize=True)
-        return buffer.getvalue(), "image/jpeg"
-    image.save(buffer, "PNG")
+    image.save(buffer, "JPEG", quality=quality, optimize=True)
+    return buffer.getvalue(), "image/jpeg"
+
+
+def _png(image: Image.Image, optimize: bool = False) -> tuple[bytes, str]:
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG", optimize=optimize)
     return buffer.getvalue(), "image/png"
 
 
-def _encode_within_limit(image: Image.Image, photographic: bool) -> tuple[Image.Image, bytes, str]:
-    """Encoded within the base64 limit: first as is, then as JPEG, then smaller."""
-    data, media_type = _encode(image, photographic)
-    if base64_size(len(data)) <= MAX_BASE64_BYTES:
-        return image, data, media_type
-    while True:
-        data, media_type = _encode(image, photographic=True)
-        if base64_size(len(data)) <= MAX_BASE64_BYTES:
+def _encodings(image: Image.Image, photographic: bool) -> Iterator[tuple[bytes, str]]:
+    """Ways to encode ``image`` at its full size, best first; made only when asked for."""
+    if photographic:
+        yield _jpeg(image)
+    else:
+        yield _png(image)
+        yield _png(image, optimize=True)  # slower, a few per cent smaller
+    # Transparency is already flattened, so JPEG loses nothing but fine detail.
+    for quality in FALLBACK_JPEG_QUALITIES:
+        if photographic and quality == JPEG_QUALITY:
+            continue  # tried above
+        yield _jpeg(image, quality)
+
+
+def _encode_within_limit(
+    image: Image.Image, photographic: bool, max_base64_bytes: int
+) -> tuple[Image.Image, bytes, str]:
+    """Encoded within the base64 limit: the usual format, a smaller PNG, JPEG, then smaller.
+
+    Done once, when the file is prepared: the stored bytes are what every request sends."""
+    for data, media_type in _encodings(image, photographic):
+        if base64_size(len(data)) <= max_base64_bytes:
             return image, data, media_type
+    quality = FALLBACK_JPEG_QUALITIES[-1]
+    while True:
         size = max(1, int(image.width * SHRINK_STEP)), max(1, int(image.height * SHRINK_STEP))
         image = image.resize(size, Image.Resampling.LANCZOS)
+        data, media_type = _jpeg(image, quality)
+        if base64_size(len(data)) <= max_base64_bytes:
+            return image, data, media_type
 
 
 def _photographic(raw: bytes, source: SourceFormat) -> bool:
@@ -421,11 +423,18 @@ def _photographic(raw: bytes, source: SourceFormat) -> bool:
 # ---------------------------------------------------------------- the pipeline
 
 
-def prepare_image(raw: bytes, image_tier: str, *, max_side: int | None = None) -> PreparedImage:
+def prepare_image(
+    raw: bytes,
+    image_tier: str,
+    *,
+    max_side: int | None = None,
+    max_base64_bytes: int = MAX_BASE64_BYTES,
+) -> PreparedImage:
     """The version of an uploaded image to send to a model of ``image_tier``.
 
     Raises ``UploadRejected`` for anything that is not a readable image. ``max_side`` lowers
-    the long edge further (the API's rule for requests with many images).
+    the long edge further (the API's rule for requests with many images);
+    ``max_base64_bytes`` is the platform's limit for one image.
     """
     source = _source_format(raw)
     with _open(raw, source) as image:
@@ -444,7 +453,9 @@ def prepare_image(raw: bytes, image_tier: str, *, max_side: int | None = None) -
     if turn is not None:  # turned after downscaling: fewer pixels to move
         prepared = prepared.transpose(turn)
     original_size = stored_size[::-1] if turn in QUARTER_TURNS else stored_size
-    prepared, data, media_type = _encode_within_limit(prepared, _photographic(raw, source))
+    prepared, data, media_type = _encode_within_limit(
+        prepared, _photographic(raw, source), max_base64_bytes
+    )
     return PreparedImage(
         data=data,
         media_type=media_type,
