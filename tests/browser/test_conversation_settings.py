@@ -44,8 +44,9 @@ def test_settings_shape_the_next_reply_and_mistakes_are_explained(page: Page, li
     expect(dialog).to_contain_text("Changing it starts the prompt cache afresh")
     dialog.get_by_label("System prompt").fill("Answer like a pirate.")
     dialog.get_by_label("Model", exact=True).select_option(label="Claude Sonnet 4.6")
-    dialog.get_by_label("Model's default").uncheck()
-    dialog.get_by_role("spinbutton", name="Temperature", exact=True).fill("0.3")
+    # API version 2026-10-21 takes no temperature on any model: the panel offers none.
+    expect(dialog.get_by_text("Temperature")).to_have_count(0)
+    expect(dialog.get_by_role("spinbutton", name="Temperature")).to_have_count(0)
     max_output = dialog.get_by_role("spinbutton", name="Max output tokens")
     max_output.fill("999999")
     expect(dialog).to_contain_text("Up to 128,000 for Claude Sonnet 4.6")
@@ -62,24 +63,25 @@ def test_settings_shape_the_next_reply_and_mistakes_are_explained(page: Page, li
     expect(page.locator(".toast")).to_contain_text("Settings saved")
 
     ask(page, "Who are you? [[show_request]]")
-    expect(last_reply(page).locator(".md")).to_contain_text(
-        'system prompt "Answer like a pirate."; temperature 0.3; max_tokens 400'
-    )
+    answer = last_reply(page).locator(".md")
+    expect(answer).to_contain_text('system prompt "Answer like a pirate."')
+    expect(answer).to_contain_text("max_tokens 400")
 
-    # A model that takes no temperature: the control says why and cannot be used.
-    page.get_by_role("button", name="Settings").click()
-    dialog.get_by_label("Model", exact=True).select_option(label="Claude Opus 5")
-    expect(dialog.get_by_role("spinbutton", name="Temperature", exact=True)).to_be_disabled()
-    expect(dialog).to_contain_text("Claude Opus 5 does not accept a temperature")
-    dialog.get_by_role("button", name="Cancel").click()
-    expect(dialog).to_be_hidden()
 
-    # Extended thinking in the composer: no temperature either.
-    page.get_by_label("Thinking").select_option("low")
-    page.get_by_role("button", name="Settings").click()
-    expect(dialog.get_by_role("spinbutton", name="Temperature", exact=True)).to_be_disabled()
-    expect(dialog).to_contain_text("Not available while extended thinking is on")
-    dialog.get_by_role("button", name="Cancel").click()
+def test_the_thinking_control_says_when_a_model_cannot_turn_thinking_off(page: Page, live_app):
+    start_new_chat(page, live_app)
+    picker, thinking = page.locator("#model-select"), page.get_by_label("Thinking")
+    picker.select_option(label="Claude Opus 5.5")
+    always = re.compile("This model always thinks; Off uses low effort")
+    expect(thinking).to_have_attribute("title", always)
+    expect(thinking.locator("option").first).to_have_text("Thinking: minimum")
+    picker.select_option(label="Claude Haiku 5.5")  # takes {"type": "disabled"}: a plain Off
+    expect(thinking.locator("option").first).to_have_text("Thinking off")
+    expect(thinking).not_to_have_attribute("title", re.compile("always thinks"))
+    # A deprecated model is still offered, marked with its retirement date.
+    expect(picker.locator("option", has_text="Claude Opus 4.5")).to_have_text(
+        "Claude Opus 4.5 (deprecated, retires on 2027-01-22)")
+    expect(picker.locator("option", has_text="Claude Sonnet 4.5")).to_have_count(0)  # retired
 
 
 def test_a_preset_fills_the_settings_and_starts_a_new_chat(page: Page, live_app):
@@ -91,11 +93,11 @@ def test_a_preset_fills_the_settings_and_starts_a_new_chat(page: Page, live_app)
     dialog.get_by_label("Name").fill(name)
     dialog.get_by_label("System prompt").fill("Answer in haiku.")
     dialog.get_by_label("Model", exact=True).select_option(label="Claude Haiku 4.5")
-    dialog.get_by_label("Temperature").fill("0.7")
+    expect(dialog.get_by_label("Temperature")).to_have_count(0)  # no model takes one
     dialog.get_by_role("button", name="Add preset").click()
     expect(dialog.get_by_role("status")).to_contain_text(f"Added “{name}”")
     expect(dialog.locator(".preset-row", has_text=name)).to_contain_text(
-        "Answer in haiku. · Claude Haiku 4.5 · temperature 0.7"
+        "Answer in haiku. · Claude Haiku 4.5"
     )
     dialog.get_by_role("button", name="Close").click()
 
@@ -105,14 +107,11 @@ def test_a_preset_fills_the_settings_and_starts_a_new_chat(page: Page, live_app)
     settings.get_by_label("Preset").select_option(label=name)
     settings.get_by_role("button", name="Apply").click()
     expect(settings.get_by_label("System prompt")).to_have_value("Answer in haiku.")
-    expect(settings.get_by_role("spinbutton", name="Temperature", exact=True)).to_have_value("0.7")
     settings.get_by_role("button", name="Save", exact=True).click()
     expect(settings).to_be_hidden()
     expect(page.locator("#model-select")).to_have_value("claude-haiku-4-5")  # the picker
     ask(page, "And now? [[show_request]]")
-    expect(last_reply(page).locator(".md")).to_contain_text(
-        'system prompt "Answer in haiku."; temperature 0.7'
-    )
+    expect(last_reply(page).locator(".md")).to_contain_text('system prompt "Answer in haiku."')
 
     chat_url = page.url
     page.get_by_role("button", name="Prompt presets").click()
