@@ -238,9 +238,11 @@ async def estimate(request: HttpRequest) -> HttpResponse:
     model, level = data.get("model"), data.get("thinking")
     if not isinstance(model, str | None) or not isinstance(level, str | None):
         raise BadRequest("model and thinking must be text.")
+    user = await request.auser()
+    await ratelimits.spend(user.pk, "estimate")  # 429 past the limit (api_endpoint)
     try:
         result = await estimates.estimate(
-            await request.auser(), conversation_id=conversation_id, text=text, model_id=model,
+            user, conversation_id=conversation_id, text=text, model_id=model,
             attachment_ids=_id_list(data.get("attachments", []), "attachments"),
             thinking_level=level,
         )

@@ -1,7 +1,7 @@
-"""Per-user rate limits on messages and uploads, counted in the cache.
+"""Per-user rate limits on messages, uploads and cost estimates, counted in the cache.
 
 A fixed window: each user may do an action N times per window (settings
-``CHATAPP_MESSAGE_RATE_LIMIT``, ``CHATAPP_UPLOAD_RATE_LIMIT``,
+``CHATAPP_MESSAGE_RATE_LIMIT``, ``CHATAPP_UPLOAD_RATE_LIMIT``, ``CHATAPP_ESTIMATE_RATE_LIMIT``,
 ``CHATAPP_RATE_LIMIT_WINDOW_SECONDS``). The count lives in Django's cache, which is Redis when
 several processes serve the site, so the limit holds across all of them. A burst of up to
 2N around a window boundary is possible; that is the price of one cache round trip per action.
@@ -25,6 +25,8 @@ class Action:
 ACTIONS = {
     "message": Action("CHATAPP_MESSAGE_RATE_LIMIT", "messages", "sent"),
     "upload": Action("CHATAPP_UPLOAD_RATE_LIMIT", "files", "uploaded"),
+    # Each estimate is a count_tokens call upstream, which the API rate-limits per key.
+    "estimate": Action("CHATAPP_ESTIMATE_RATE_LIMIT", "cost estimates", "asked for"),
 }
 
 

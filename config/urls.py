@@ -1,10 +1,23 @@
+from django.conf import settings
 from django.contrib import admin
+from django.contrib.auth import urls as auth_urls
 from django.urls import include, path
+
+
+def _account_pages() -> list:
+    """Django's login, logout and password change pages; the password reset pages only when
+    mail is configured (EMAIL_HOST): without it they would take any address, unthrottled, and
+    fail to send (docs/security.md)."""
+    return [
+        pattern for pattern in auth_urls.urlpatterns
+        if settings.CHATAPP_PASSWORD_RESET or not pattern.name.startswith("password_reset")
+    ]
+
 
 urlpatterns = [
     # The cost review lives in the admin (admin.site.admin_view), ahead of its catch-all.
     path("admin/costs/", include("chatapp.cost_review")),
     path("admin/", admin.site.urls),
-    path("accounts/", include("django.contrib.auth.urls")),
+    path("accounts/", include(_account_pages())),
     path("", include("chatapp.urls")),
 ]

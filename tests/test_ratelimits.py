@@ -1,5 +1,7 @@
 """Per-user rate limits: counted in the cache, answered with a clear message, nothing lost."""
 
+import json
+
 import pytest
 from channels.db import database_sync_to_async
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -95,3 +97,69 @@ def test_an_upload_over_the_limit_gets_429_and_stores_nothing(claude, settings, 
     assert refused.status_code == 429
     assert "too many files" in refused.json()["error"]
     assert list(Attachment.objects.values_list("name", flat=True)) == ["first.txt"]
+
+
+# --- Cost estimates: each one is a count_tokens call upstream ------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_estimates_over_the_limit_get_429_and_ask_nothing_upstream(claude, settings):
+    settings.CHATAPP_ESTIMATE_RATE_LIMIT = 3
+    owner = make_user()
+    client = Client()
+    client.force_login(owner)
+    body = json.dumps({"conversation": None, "text": "How far is Porto?",
+                       "model": "claude-haiku-4-5"})
+
+    def estimate():
+        return client.post("/api/estimate/", body, content_type="application/json")
+
+    assert [estimate().status_code for _ in range(3)] == [200, 200, 200]
+    counted = len([r for r in claude.requests() if r["path"].endswith("/count_tokens")])
+    refused = estimate()
+    assert refused.status_code == 429
+    assert "too many cost estimates" in refused.json()["error"]
+    assert 1 <= int(refused["Retry-After"]) <= settings.CHATAPP_RATE_LIMIT_WINDOW_SECONDS
+    assert len([r for r in claude.requests() if r["path"].endswith("/count_tokens")]) == counted
+    # Someone else is not held back by this user's count.
+    other = Client()
+    other.force_login(make_user())
+    assert other.post("/api/estimate/", body, content_type="application/json").status_code == 200
+
+
+# --- Password reset: off unless mail is configured ------------------------------------------
+
+
+@pytest.fixture
+def account_pages(settings):
+    """Rebuild the URL configuration after changing whether mail is configured."""
+    import importlib
+
+    from django.urls import clear_url_caches
+
+    import config.urls
+
+    def build(with_mail: bool):
+        settings.CHATAPP_PASSWORD_RESET = with_mail
+        importlib.reload(config.urls)
+        clear_url_caches()
+
+    yield build
+    build(False)
+
+
+@pytest.mark.django_db
+def test_password_reset_pages_do_not_exist_without_mail(account_pages):
+    account_pages(False)
+    client = Client()
+    for url in ("/accounts/password_reset/", "/accounts/password_reset/done/",
+                "/accounts/reset/MQ/set-password/"):
+        assert client.get(url).status_code == 404, url
+    assert client.post("/accounts/password_reset/", {"email": "a@example.com"}).status_code == 404
+    assert client.get("/accounts/login/").status_code == 200  # logging in is untouched
+
+
+@pytest.mark.django_db
+def test_password_reset_pages_exist_when_mail_is_configured(account_pages):
+    account_pages(True)
+    assert Client().get("/accounts/password_reset/").status_code == 200
