@@ -107,7 +107,7 @@ def _posted_form(page) -> dict:
             value = field.value()
             if hasattr(field.field.widget, "widgets"):  # date and time as two inputs
                 for index, part in enumerate(field.field.widget.decompress(value)):
-                    data[f"{field.html_name}_{index}"] = str(part)
+                    data[f"{field.html_name}_{index}"] = "" if part is None else str(part)
             elif value is True:
                 data[field.html_name] = "on"
             elif value is not None and value is not False:
