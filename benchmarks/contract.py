@@ -4,8 +4,10 @@ Run with `make bench-contract` (or `.venv/bin/python -m benchmarks.contract`). I
 the real app: a throw-away SQLite database, the upload service (content checks, count_tokens),
 `replies.start_reply` for each question (prompt assembly, cache breakpoints, TTL choice, the
 SDK stream, usage and cost recording), against the offline upstream, which implements the
-prompt cache as the API documents it. Time is simulated: between questions the upstream's
-cache clock is moved forward and the questions' timestamps are set a gap apart.
+prompt cache as the API documents it. The contract is attached to the first question, or (case
+``late``) to the third, where it stays: the conversation is append-only. Time is simulated:
+between questions the upstream's cache clock is moved forward and the questions' timestamps
+are set a gap apart.
 
 Three costs are reported for each case:
 - with caching: what the replies were billed (the sum of their recorded costs);
@@ -74,6 +76,7 @@ class Case:
     file_name: str
     raw: bytes
     gap: timedelta
+    attach_at: int = 1  # the question (from 1) the contract is attached to
 
 
 @dataclass
@@ -141,7 +144,7 @@ async def run_case(case: Case, upstream) -> Outcome:
             # gap into the past (the app judges the pace from their timestamps).
             upstream.advance_clock(case.gap.total_seconds())
             await database_sync_to_async(earlier.update)(created_at=F("created_at") - case.gap)
-        ids = (document.pk,) if number == 0 else ()
+        ids = (document.pk,) if number + 1 == case.attach_at else ()
         _asked, reply = await replies.start_reply(conversation.pk, question, MODEL, ids)
         await replies.wait_for_all()
         reply = await database_sync_to_async(Message.objects.get)(pk=reply.pk)
@@ -179,8 +182,8 @@ def report(outcome: Outcome) -> str:
     lines = [
         f"### {case.name}",
         "",
-        f"Document: {outcome.document_tokens:,} tokens (count_tokens). Questions "
-        f"{case.gap.total_seconds() / 60:g} minute(s) apart.",
+        f"Document: {outcome.document_tokens:,} tokens (count_tokens), attached to question "
+        f"{case.attach_at}. Questions {case.gap.total_seconds() / 60:g} minute(s) apart.",
         "",
         "| question | input | cache write 5m | cache write 1h | cache read | output | cost |",
         "|---|---|---|---|---|---|---|",
@@ -229,13 +232,18 @@ def build_cases(which: str) -> list[Case]:
         "pdf": Case("The same contract as a 100-page PDF", "contract.pdf", make_pdf(pages), minute),
         "slow": Case("As text, questions 20 minutes apart", "contract.md", text,
                      timedelta(minutes=20)),
+        # The document joins the conversation later and stays in that question's turn
+        # (append-only: nothing already sent moves), so the first two questions are cached
+        # as they are and the contract is written once, with the third.
+        "late": Case("As text, attached to the third question", "contract.md", text, minute,
+                     attach_at=3),
     }
     return [cases[name] for name in (cases if which == "all" else [which])]
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--case", choices=["all", "text", "pdf", "slow"], default="all")
+    parser.add_argument("--case", choices=["all", "text", "pdf", "slow", "late"], default="all")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
     for outcome in main(args.case):
