@@ -39,7 +39,15 @@ def accept_deflate(offers: list[Any]) -> PerMessageDeflateOfferAccept | None:
 
 
 class CompressingServer(Server):
-    """daphne's Server whose WebSocket factory accepts permessage-deflate."""
+    """daphne's Server whose WebSocket factory accepts permessage-deflate, and which never
+    believes X-Forwarded-* itself: daphne would from anyone (``--proxy-headers``); the ASGI
+    application does, from CHATAPP_TRUSTED_PROXIES only (config/proxies.py)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.proxy_forwarded_address_header = None
+        self.proxy_forwarded_port_header = None
+        self.proxy_forwarded_proto_header = None
 
     @property
     def ws_factory(self) -> Any:
@@ -49,7 +57,9 @@ class CompressingServer(Server):
     def ws_factory(self, factory: Any) -> None:
         # Server.run() builds the factory and then sets its own options; ours are added here,
         # before the reactor accepts the first connection.
-        factory.setProtocolOptions(perMessageCompressionAccept=accept_deflate)
+        # failByDrop=False: a socket that breaks a rule (a message over daphne's 1 MiB limit)
+        # is closed with its code (1009 "message too big"), not dropped (the browser's 1006).
+        factory.setProtocolOptions(perMessageCompressionAccept=accept_deflate, failByDrop=False)
         self._ws_factory = factory
 
 

@@ -16,6 +16,7 @@ from chatapp import api_attachments, attachments  # noqa: E402
 from chatapp.routing import websocket_urlpatterns  # noqa: E402
 from config.limits import UploadSizeLimit  # noqa: E402
 from config.origins import SameOriginOnly  # noqa: E402
+from config.proxies import TrustedProxies  # noqa: E402
 
 # An upload over the limit is answered 413 before its body is read (config/limits.py).
 http_app = UploadSizeLimit(
@@ -25,9 +26,13 @@ http_app = UploadSizeLimit(
     message=lambda: attachments.too_large().message,
 )
 
-application = ProtocolTypeRouter(
-    {
-        "http": http_app,
-        "websocket": SameOriginOnly(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
-    }
+# The client's address from X-Forwarded-For only behind CHATAPP_TRUSTED_PROXIES
+# (config/proxies.py): the login lockout counts by address.
+application = TrustedProxies(
+    ProtocolTypeRouter(
+        {
+            "http": http_app,
+            "websocket": SameOriginOnly(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        }
+    )
 )

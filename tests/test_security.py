@@ -2,17 +2,27 @@
 pages, CSRF on every view, login throttling, and the API key kept out of the logs (out of
 pages: tests/test_settings.py)."""
 
+import http.cookiejar
+import json
 import os
+import re
 import subprocess
 import sys
+import urllib.error
+import urllib.parse
+import urllib.request
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.sync.client import connect
 
 from tests.factories import PASSWORD, make_user
+from tests.servers import PASSWORD as PASSWORD_FOR_SERVERS
+from tests.servers import Servers
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.django_db
@@ -177,3 +187,107 @@ def test_the_api_key_never_reaches_the_logs_even_at_debug_level(upstream, tmp_pa
     assert "HTTP Request: POST" in run.stderr  # and the debug logs were on
     assert SECRET_KEY_VALUE not in run.stdout + run.stderr
     assert "careless: key=[redacted API key]" in run.stderr
+
+
+# --- Real server processes: addresses behind proxies, origins and frames on the wire ------------
+
+
+class ProxyHeaderServers(Servers):
+    """Servers started the way docs/operations.md starts them behind a proxy."""
+
+    def _spawn(self, port: int) -> subprocess.Popen:
+        return subprocess.Popen(
+            [sys.executable, "-m", "chatapp.server", "-b", "127.0.0.1", "-p", str(port),
+             "--proxy-headers", "config.asgi:application"],
+            env=self.env, cwd=ROOT, stderr=subprocess.DEVNULL,
+        )
+
+
+@pytest.fixture(scope="module")
+def direct_server(offline_upstream):
+    """One process reached directly (no proxy in front) and no CHATAPP_TRUSTED_PROXIES."""
+    servers = ProxyHeaderServers(offline_upstream, CHATAPP_LOGIN_FAILURE_LIMIT="3")
+    yield servers
+    servers.stop()
+
+
+@pytest.fixture(scope="module")
+def server_behind_proxy(offline_upstream):
+    """One process whose connections come from a trusted proxy on 127.0.0.1."""
+    servers = ProxyHeaderServers(
+        offline_upstream, CHATAPP_LOGIN_FAILURE_LIMIT="3", CHATAPP_TRUSTED_PROXIES="127.0.0.1"
+    )
+    yield servers
+    servers.stop()
+
+
+def login_attempts(base_url: str):
+    """A browser-like login form poster: ``attempt(password, forwarded_for) → status``."""
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(
+        urllib.request.HTTPCookieProcessor(jar), _NoRedirects()
+    )
+    page = opener.open(f"{base_url}/accounts/login/", timeout=20).read().decode()
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+
+    def attempt(password: str, forwarded_for: str | None = None) -> int:
+        form = urllib.parse.urlencode(
+            {"username": "demo", "password": password, "csrfmiddlewaretoken": token}
+        ).encode()
+        headers = {"Referer": base_url}
+        if forwarded_for is not None:
+            headers["X-Forwarded-For"] = forwarded_for
+        request = urllib.request.Request(f"{base_url}/accounts/login/", data=form,
+                                         headers=headers)
+        try:
+            return opener.open(request, timeout=20).status
+        except urllib.error.HTTPError as error:
+            return error.code
+
+    return attempt
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None  # a successful login's 302 is the answer itself
+
+
+def test_rotating_x_forwarded_for_does_not_dodge_the_login_lockout(direct_server):
+    attempt = login_attempts(direct_server.url())
+    statuses = [attempt("wrong", f"203.0.113.{n}") for n in range(1, 6)]
+    assert statuses[:2] == [200, 200]  # the form again, with its error
+    assert set(statuses[2:]) == {429}  # paused: every address was the connection's own
+    assert attempt(PASSWORD_FOR_SERVERS, "198.51.100.1") == 429
+
+
+def test_behind_a_trusted_proxy_the_lockout_counts_the_forwarded_address(server_behind_proxy):
+    attempt = login_attempts(server_behind_proxy.url())
+    assert [attempt("wrong", "203.0.113.5") for _ in range(3)] == [200, 200, 429]
+    # A client cannot shed its address by writing one of its own in front of it.
+    assert attempt("wrong", "198.51.100.1, 203.0.113.5") == 429
+    # Someone else behind the same proxy logs in.
+    assert attempt(PASSWORD_FOR_SERVERS, "203.0.113.6") == 302
+
+
+@pytest.mark.parametrize("origin", [
+    "http://127.0.0.1:9999", "https://127.0.0.1", "http://localhost:4444", "http://localhost",
+    "null",
+])
+def test_the_real_server_refuses_a_handshake_from_another_origin(direct_server, origin):
+    conversation = direct_server.new_conversation()
+    cookies = "; ".join(f"{c.name}={c.value}" for c in direct_server.cookies)
+    url = f"ws://127.0.0.1:{direct_server.ports[0]}/ws/conversations/{conversation}/"
+    with pytest.raises(InvalidStatus) as refused:
+        connect(url, additional_headers={"Cookie": cookies, "Origin": origin}, open_timeout=20)
+    assert refused.value.response.status_code == 403
+    _, frames = direct_server.socket(conversation)  # its own origin still gets in
+    assert frames[-1]["type"] == "ready"
+
+
+def test_a_frame_over_1_mb_closes_the_socket_with_message_too_big(direct_server):
+    ws, _ = direct_server.socket(direct_server.new_conversation())
+    ws.send(json.dumps({"type": "user_message", "text": "x" * (1536 * 1024)}))
+    with pytest.raises(ConnectionClosed) as closed:
+        ws.recv(timeout=20)
+    assert closed.value.rcvd is not None, "dropped without a close frame (1006)"
+    assert closed.value.rcvd.code == 1009  # RFC 6455: message too big
