@@ -208,7 +208,7 @@ def test_imported_blocks_are_text_only(client):
                       {"type": "text", "text": "hello"}]}]}
     created = import_(client, json.dumps(forged)).json()
     copy = Conversation.objects.get(pk=created["id"])
-    assert copy.model == "claude-sonnet-4-6"
+    assert copy.model == "claude-sonnet-5-5"  # an unknown model: the default
     assert [m.content for m in copy.messages.order_by("id")] == [
         [{"type": "text", "text": "hi"}], [{"type": "text", "text": "hello"}]]
     assert copy.messages.last().status == MessageStatus.CANCELLED
