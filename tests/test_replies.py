@@ -158,3 +158,33 @@ async def test_a_question_whose_reply_failed_is_sent_again_as_it_was(claude, fin
     bodies = _replies_sent(claude)
     _assert_append_only(bodies[1:])  # the failed request opens the next one unchanged
     assert [m["role"] for m in bodies[-1]["messages"]][-2:] == ["user", "user"]
+
+
+def _asked_under(conversation, text, system_prompt):
+    """A question asked (through the reply service) after the system prompt was set."""
+    conversation.system_prompt = system_prompt
+    conversation.save()
+    _question, reply = replies._open_turn(conversation.pk, text, None)
+    reply.status, reply.content = MessageStatus.COMPLETE, [{"type": "text", "text": "Yes."}]
+    reply.save()
+    return reply
+
+
+@pytest.mark.parametrize(
+    ("model", "system", "roles"),
+    [
+        ("claude-sonnet-5-5", "Be brief.", ["user", "assistant"] * 2 + ["user", "system"]),
+        ("claude-sonnet-4-6", "Answer in French.", ["user", "assistant"] * 2 + ["user"]),
+    ],
+)
+def test_a_changed_system_prompt_never_rewrites_the_top_of_the_prompt(model, system, roles):
+    conversation = make_conversation(model=model)
+    _asked_under(conversation, "q1", "Be brief.")
+    _asked_under(conversation, "q2", "Be brief.")
+    latest = _asked_under(conversation, "q3", "Answer in French.")
+
+    request = replies._request_for(latest.pk)
+    assert request["system"] == [{"type": "text", "text": system}]
+    assert [m["role"] for m in request["messages"]] == roles
+    if roles[-1] == "system":  # the models that take system messages get the change there
+        assert request["messages"][-1]["content"][0]["text"] == "Answer in French."
