@@ -1,6 +1,8 @@
 """Building batch requests and splitting them within the API's per-batch limits."""
 
 import json
+import socket
+import threading
 
 import pytest
 
@@ -9,6 +11,7 @@ from chatapp.claude.batches import (
     MAX_REQUESTS_PER_BATCH,
     BatchRequest,
     item_request,
+    retrieve,
     split,
     submit,
 )
@@ -82,3 +85,43 @@ async def test_a_create_of_more_than_10000_requests_is_refused_before_it_is_sent
     with pytest.raises(UpstreamError) as raised:
         await submit(requests, long_output=False)
     assert raised.value.code == "invalid_request" and "10,000" in raised.value.message
+
+
+@pytest.fixture
+def hanging_up_server():
+    """A server that accepts each connection and closes it without answering (a create whose
+    answer is lost), counting the connections: each is one attempt."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    attempts = []
+
+    def serve():
+        while True:
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                return
+            attempts.append(1)
+            connection.recv(65536)
+            connection.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}", attempts
+    listener.close()
+
+
+async def test_a_batch_create_is_attempted_once_though_the_client_retries_other_calls(
+    hanging_up_server, settings
+):
+    base_url, attempts = hanging_up_server
+    settings.ANTHROPIC_API_KEY, settings.ANTHROPIC_BASE_URL = "test-key", base_url
+    settings.ANTHROPIC_MAX_RETRIES = 2
+
+    with pytest.raises(UpstreamError) as raised:
+        await retrieve("msgbatch_01")  # a look: retried by the SDK, harmless
+    assert raised.value.code == "upstream_unreachable" and len(attempts) == 3
+
+    attempts.clear()
+    with pytest.raises(UpstreamError) as raised:
+        await submit([request("a")], long_output=False)
+    # No idempotency key: a second attempt could make a second batch. Looked up instead.
+    assert raised.value.retryable and len(attempts) == 1
