@@ -16,6 +16,7 @@ class ChatappConfig(AppConfig):
         # Prices in force are remembered per process; an edited price is used from the next call.
         post_save.connect(accounting.forget_prices, sender=ModelPrice)
         post_delete.connect(accounting.forget_prices, sender=ModelPrice)
+        self._end_sockets_with_their_login()
         from config.env import ConfigurationError
 
         # A typo in the content policy stops the process now, not at the first reply.
@@ -23,3 +24,18 @@ class ChatappConfig(AppConfig):
             content_checks.policy_from_settings()
         except content_checks.PolicyError as exc:
             raise ConfigurationError(f"CHATAPP_CONTENT_ACTIONS: {exc}") from None
+
+    @staticmethod
+    def _end_sockets_with_their_login() -> None:
+        """Logout, a new password, deactivation, deletion: the user's sockets close."""
+        from django.contrib.auth import get_user_model
+        from django.contrib.auth.signals import user_logged_out
+        from django.db.models.signals import post_delete, post_save, pre_save
+
+        from chatapp import socket_sessions
+
+        user_model = get_user_model()
+        user_logged_out.connect(socket_sessions.on_logged_out)
+        pre_save.connect(socket_sessions.on_user_saving, sender=user_model)
+        post_save.connect(socket_sessions.on_user_saved, sender=user_model)
+        post_delete.connect(socket_sessions.on_user_deleted, sender=user_model)

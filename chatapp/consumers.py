@@ -1,6 +1,7 @@
 """The conversation socket: authorise, parse frames, delegate to ``replies``, forward frames.
 
-Close codes: 4401 not logged in, 4403 someone else's conversation, 4404 no such conversation.
+Close codes: 4401 not logged in (also when the login ends: chatapp/socket_sessions.py),
+4403 someone else's conversation, 4404 no such conversation.
 """
 
 import json
@@ -11,7 +12,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.http import Http404
 
-from chatapp import broadcast, ratelimits, replies
+from chatapp import broadcast, ratelimits, replies, socket_sessions
 from chatapp.access import NotYours, get_conversation_for_socket
 from chatapp.frames import Continue, FrameError, Regenerate, Stop, UserMessage, parse_frame
 
@@ -24,6 +25,7 @@ SEQUENCED_FRAMES = ("delta", "reply_state", "tool_call")
 class ConversationConsumer(AsyncWebsocketConsumer):
     conversation_id: int
     group: str = ""
+    user_group: str = ""
 
     async def connect(self) -> None:
         user = self.scope.get("user")
@@ -44,6 +46,9 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         self.group = broadcast.group_name(self.conversation_id)
         self.last_seq: dict[int, int] = {}
         await self.channel_layer.group_add(self.group, self.channel_name)
+        # Logging out, a new password or deactivation closes the socket (session_ended).
+        self.user_group = socket_sessions.user_group(user.pk)
+        await self.channel_layer.group_add(self.user_group, self.channel_name)
         await self.accept()
         replies.ensure_background()
         frames = await replies.live_frames(self.conversation_id)
@@ -59,6 +64,13 @@ class ConversationConsumer(AsyncWebsocketConsumer):
     async def disconnect(self, code: int) -> None:
         if self.group:
             await self.channel_layer.group_discard(self.group, self.channel_name)
+        if self.user_group:
+            await self.channel_layer.group_discard(self.user_group, self.channel_name)
+
+    async def session_ended(self, event: dict[str, Any]) -> None:
+        """The user's login ended (socket_sessions.end_sockets): all of it, or this session."""
+        if event.get("session_key") in (None, self.scope["session"].session_key):
+            await self.close(code=socket_sessions.SESSION_ENDED_CODE)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         try:
@@ -68,6 +80,12 @@ class ConversationConsumer(AsyncWebsocketConsumer):
             return
         try:
             if isinstance(frame, UserMessage | Regenerate | Continue):  # each starts a reply
+                # Spending money: the login must still be good now, not just at the handshake.
+                if not await database_sync_to_async(socket_sessions.session_is_current)(
+                    self.scope["session"].session_key, self.scope["user"].pk
+                ):
+                    await self.close(code=socket_sessions.SESSION_ENDED_CODE)
+                    return
                 await ratelimits.spend(self.scope["user"].pk, "message")
             await self._handle(frame)
         except (replies.ReplyRefused, ratelimits.RateLimited) as exc:

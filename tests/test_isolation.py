@@ -17,6 +17,7 @@ import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.contrib import admin
+from django.contrib.sessions.models import Session
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
@@ -34,7 +35,7 @@ from chatapp.models import (
 )
 from config.asgi import application
 from tests.factories import logged_in, make_conversation, make_exchange, make_user
-from tests.sockets import close_code, open_socket
+from tests.sockets import close_code, next_frame, open_socket, send
 
 # transaction=True: the upload door is an async view, whose ORM calls run in other threads.
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -311,3 +312,94 @@ def test_the_admin_is_closed_to_people_without_staff_rights(url, owner, ids):
     response = logged_in(owner).get(url)
     assert response.status_code == 302
     assert response["Location"].startswith("/admin/login/")
+
+
+# --- A socket lives no longer than its login ----------------------------------------------------
+
+
+def _logged_in_client(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+async def _socket_of(client: Client, conversation_id: int) -> WebsocketCommunicator:
+    """A socket opened with ``client``'s session cookie, past its ``ready`` frame."""
+    cookie = f"sessionid={client.cookies['sessionid'].value}".encode()
+    headers = [(b"origin", b"http://127.0.0.1:8000"), (b"host", b"127.0.0.1:8000"),
+               (b"cookie", cookie)]
+    socket = WebsocketCommunicator(
+        application, f"/ws/conversations/{conversation_id}/", headers=headers
+    )
+    connected, _ = await socket.connect(timeout=10)
+    assert connected
+    assert (await next_frame(socket))["type"] == "ready"
+    return socket
+
+
+@pytest.fixture
+def two_sessions():
+    """The owner logged in twice (a laptop and a phone), each with a socket on one chat."""
+    async def make():
+        owner = await database_sync_to_async(make_user)()
+        conversation = await database_sync_to_async(make_conversation)(owner)
+        laptop = await database_sync_to_async(_logged_in_client)(owner)
+        phone = await database_sync_to_async(_logged_in_client)(owner)
+        sockets = [await _socket_of(client, conversation.pk) for client in (laptop, phone)]
+        return owner, (laptop, phone), sockets
+    return make
+
+
+async def test_logging_out_closes_that_sessions_sockets(two_sessions):
+    _, (laptop, _), (laptop_socket, phone_socket) = await two_sessions()
+    await database_sync_to_async(laptop.post)("/accounts/logout/")
+    assert await close_code(laptop_socket) == 4401
+    # The phone is still logged in: its socket carries on.
+    await send(phone_socket, type="stop")
+    assert await phone_socket.receive_nothing(timeout=0.5)
+    await phone_socket.disconnect()
+
+
+@pytest.mark.parametrize("change", ["password", "deactivated", "deleted"])
+async def test_a_new_password_deactivation_or_deletion_closes_every_socket(two_sessions, change):
+    owner, _, sockets = await two_sessions()
+
+    def apply():
+        if change == "password":
+            owner.set_password("a-new-password-4711")
+            owner.save()
+        elif change == "deactivated":
+            owner.is_active = False
+            owner.save()
+        else:
+            owner.delete()
+
+    await database_sync_to_async(apply)()
+    for socket in sockets:
+        assert await close_code(socket) == 4401
+
+
+async def test_a_frame_that_spends_money_checks_the_login_again(claude, two_sessions):
+    """Sessions can end without a signal (expiry, a flush, an update() of is_active): a
+    message from such a socket is not sent to Claude."""
+    _, _, (laptop_socket, phone_socket) = await two_sessions()
+
+    def end_quietly():
+        Session.objects.all().delete()
+
+    await database_sync_to_async(end_quietly)()
+    await send(laptop_socket, type="user_message", text="bill the account that logged out")
+    assert await close_code(laptop_socket) == 4401
+    assert not await database_sync_to_async(Message.objects.exists)()
+    await phone_socket.disconnect()
+
+
+async def test_a_user_deactivated_without_signals_cannot_spend(claude, two_sessions):
+    owner, _, (laptop_socket, phone_socket) = await two_sessions()
+    await database_sync_to_async(
+        lambda: type(owner).objects.filter(pk=owner.pk).update(is_active=False)
+    )()
+    await send(laptop_socket, type="user_message", text="still here?")
+    assert await close_code(laptop_socket) == 4401
+    assert not await database_sync_to_async(Message.objects.exists)()
+    await phone_socket.disconnect()
