@@ -8,6 +8,7 @@ import io
 import json
 from collections.abc import Iterator
 
+from chatapp.costs import csv_usd
 from chatapp.models import BatchJob
 from chatapp.presenters import batch_item_json
 
@@ -49,7 +50,7 @@ def csv_lines(job: BatchJob) -> Iterator[str]:
             row["document_id"] or "", spreadsheet_safe(item.document_name), row["status"],
             spreadsheet_safe(row["text"]), row["stop_reason"], usage["input_tokens"],
             usage["output_tokens"], usage["cache_write_5m_tokens"],
-            usage["cache_write_1h_tokens"], usage["cache_read_tokens"], row["cost_usd"] or "",
+            usage["cache_write_1h_tokens"], usage["cache_read_tokens"], csv_usd(item.cost_usd),
             spreadsheet_safe(error),
         ])
 

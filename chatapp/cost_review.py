@@ -149,8 +149,8 @@ def _csv_lines(period: costs.DateRange) -> Iterator[str]:
         yield writer.writerow([
             row["user__username"], row["requests"], row["input_tokens"], row["output_tokens"],
             row["cache_write_tokens"], row["cache_read_tokens"],
-            "" if row["cost"] is None else row["cost"],
-            row["cache_savings"], row["batch_savings"],
+            costs.csv_usd(row["cost"]),
+            costs.csv_usd(row["cache_savings"]), costs.csv_usd(row["batch_savings"]),
         ])
 
 
@@ -173,8 +173,9 @@ def _strategy_lines(comparison: costs.Comparison) -> Iterator[str]:
     for _, name, by_key in everyone + comparison.users:
         for row in comparison.rows(by_key):
             strategy = row["strategy"]
-            yield writer.writerow([name, strategy.key, strategy.label, row["cost"],
-                                   row["difference"], strategy.assumption])
+            yield writer.writerow([name, strategy.key, strategy.label,
+                                   costs.csv_usd(row["cost"]), costs.csv_usd(row["difference"]),
+                                   strategy.assumption])
 
 
 @staff_view

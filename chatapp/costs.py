@@ -50,6 +50,17 @@ from chatapp.models import (
 )
 
 MONEY = DecimalField(max_digits=20, decimal_places=8)
+CSV_PLACES = Decimal("0.00000001")  # the places every cost is stored with (``UsageFields``)
+
+
+def csv_usd(amount: Decimal | None) -> str:
+    """Money in a CSV, one rule for every column and file: dollars to 8 places, the places
+    costs are stored with (exact: nothing rounded away, so the cells add up to the totals),
+    never an exponent (a database sum can come back as ``0E-18``); empty when unpriced."""
+    if amount is None:
+        return ""
+    value = Decimal(amount).quantize(CSV_PLACES)
+    return f"{value.copy_abs() if value.is_zero() else value:f}"  # no "-0.00000000"
 
 
 class InvalidRange(ValueError):

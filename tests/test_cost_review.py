@@ -230,3 +230,19 @@ def test_a_deleted_conversations_calls_stay_apart_from_batch_jobs(staff, team):
     page = staff.get(f"/admin/costs/users/{alice.pk}/{NOVEMBER}").content.decode()
     assert "(deleted conversations)" in page and "$0.0183" in page
     assert 'id="cost-batch-jobs"' not in page
+
+
+MONEY_CELL = r"-?\d+\.\d{8}"  # the one form money takes in every CSV (costs.csv_usd)
+
+
+def test_every_money_cell_of_the_csvs_has_one_form(staff, team):
+    import re
+
+    for url, columns in ((f"/admin/costs/export.csv{NOVEMBER}", [6, 7, 8]),
+                         (f"/admin/costs/strategies.csv{NOVEMBER}&wait=50", [3, 4])):
+        text = b"".join(staff.get(url).streaming_content).decode()
+        rows = list(csv.reader(io.StringIO(text)))[1:]
+        cells = [row[n] for row in rows for n in columns]
+        assert cells and all(re.fullmatch(MONEY_CELL, cell) for cell in cells), cells
+    # What the sums came back as before: an exponent, or 16 to 18 places.
+    assert "E-" not in text and not re.search(r"\.\d{9,}", text)

@@ -6,6 +6,7 @@ from decimal import Decimal
 import pytest
 
 from chatapp import costs
+from chatapp.costs import csv_usd
 from tests.cost_data import make_team
 
 pytestmark = pytest.mark.django_db
@@ -160,3 +161,16 @@ def test_the_comparison_per_user_adds_up_to_the_whole(team):
     )
     rows = comparison.rows(bob)
     assert rows[0]["difference"] == 0 and rows[0]["strategy"].label == "As it actually ran"
+
+
+@pytest.mark.parametrize("amount, written", [
+    (Decimal("0E-18"), "0.00000000"),  # a database sum of nothing but zeros
+    (Decimal("-0E-17"), "0.00000000"),
+    (Decimal("0.0183000000000000"), "0.01830000"),
+    (Decimal("-0.02039000000000000"), "-0.02039000"),
+    (Decimal("0.0000005"), "0.00000050"),  # half a millionth: a batch token, kept
+    (Decimal("12345.678"), "12345.67800000"),
+    (None, ""),  # unpriced: no number, never zero
+])
+def test_money_in_a_csv_has_one_form(amount, written):
+    assert csv_usd(amount) == written
