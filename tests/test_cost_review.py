@@ -179,9 +179,9 @@ def test_auto_replies_are_set_against_the_default_model(staff, team):
         created_at=datetime(2026, 11, 7, tzinfo=UTC), model="claude-haiku-4-5"
     )
     page = staff.get(f"/admin/costs/{NOVEMBER}").content.decode()
-    # a million input tokens: $1 on Haiku 4.5, $3 on the default Sonnet 4.6
+    # a million input tokens: $1 on Haiku 4.5, $2 on the default Sonnet 5.5
     assert "1 replies where the model was picked by Auto cost $1" in page
-    assert "would have cost $3" in page and "Auto saved $2" in page
+    assert "would have cost $2" in page and "Auto saved $1" in page
 
 
 def _answered(job, item, usage, when):
