@@ -27,6 +27,10 @@ ACTIONS = {
     "upload": Action("CHATAPP_UPLOAD_RATE_LIMIT", "files", "uploaded"),
     # Each estimate is a count_tokens call upstream, which the API rate-limits per key.
     "estimate": Action("CHATAPP_ESTIMATE_RATE_LIMIT", "cost estimates", "asked for"),
+    # Counted per client address (nobody is logged in): each sends a mail.
+    "password_reset": Action(
+        "CHATAPP_PASSWORD_RESET_RATE_LIMIT", "password reset requests", "made"
+    ),
 }
 
 
@@ -45,8 +49,9 @@ class RateLimited(Exception):
         super().__init__(self.message)
 
 
-def spend_sync(user_id: int, action: str) -> None:
-    """Count one ``action`` for the user, or raise ``RateLimited`` if that is one too many."""
+def spend_sync(user_id: int | str, action: str) -> None:
+    """Count one ``action`` for the user (or a client address), or raise ``RateLimited`` if
+    that is one too many."""
     limit = getattr(settings, ACTIONS[action].setting)
     if limit <= 0:
         return

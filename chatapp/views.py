@@ -1,10 +1,14 @@
 """Pages: the chat page (one for every conversation). The page fetches the rest as JSON."""
 
+from typing import Any
+
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import PasswordResetView
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from chatapp import ratelimits
 from chatapp.access import get_batch_job_for_user, get_conversation_for_user
 from chatapp.models import ClaudeModel
 from chatapp.presenters import model_json
@@ -54,3 +58,17 @@ def locked_out(request: HttpRequest, original_response=None, credentials=None) -
     minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
     context = {"failure_limit": settings.AXES_FAILURE_LIMIT, "minutes": minutes}
     return render(request, "registration/locked_out.html", context, status=429)
+
+
+class ThrottledPasswordResetView(PasswordResetView):
+    """Django's reset form (only when mail is configured), a few requests per address: each
+    one sends a mail to whatever account the address typed belongs to."""
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            ratelimits.spend_sync(request.META.get("REMOTE_ADDR") or "-", "password_reset")
+        except ratelimits.RateLimited as exc:
+            response = HttpResponse(exc.message, status=429, content_type="text/plain")
+            response["Retry-After"] = str(exc.retry_after)
+            return response
+        return super().post(request, *args, **kwargs)

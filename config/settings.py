@@ -213,6 +213,8 @@ EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "chatapp@localhost")
 CHATAPP_PASSWORD_RESET = bool(EMAIL_HOST)
+# Reset requests (each sends a mail) per client address per rate-limit window.
+CHATAPP_PASSWORD_RESET_RATE_LIMIT = env_int("CHATAPP_PASSWORD_RESET_RATE_LIMIT", 5, minimum=0)
 # Addresses (or networks, "10.0.0.0/8") of reverse proxies whose X-Forwarded-For and
 # X-Forwarded-Proto are believed (config/proxies.py); none by default: a client that reaches a
 # server directly cannot choose its address and so dodge the login lockout.

@@ -3,15 +3,22 @@ from django.contrib import admin
 from django.contrib.auth import urls as auth_urls
 from django.urls import include, path
 
+from chatapp.views import ThrottledPasswordResetView
+
 
 def _account_pages() -> list:
     """Django's login, logout and password change pages; the password reset pages only when
-    mail is configured (EMAIL_HOST): without it they would take any address, unthrottled, and
-    fail to send (docs/security.md)."""
-    return [
+    mail is configured (EMAIL_HOST): without it they would take any address and fail to send
+    (docs/security.md). The reset form itself is throttled per address."""
+    pages = [
         pattern for pattern in auth_urls.urlpatterns
         if settings.CHATAPP_PASSWORD_RESET or not pattern.name.startswith("password_reset")
     ]
+    if settings.CHATAPP_PASSWORD_RESET:
+        throttled = path("password_reset/", ThrottledPasswordResetView.as_view(),
+                         name="password_reset")
+        pages = [throttled if p.name == "password_reset" else p for p in pages]
+    return pages
 
 
 urlpatterns = [

@@ -160,6 +160,16 @@ def test_password_reset_pages_do_not_exist_without_mail(account_pages):
 
 
 @pytest.mark.django_db
-def test_password_reset_pages_exist_when_mail_is_configured(account_pages):
+def test_with_mail_password_resets_are_sent_a_few_per_address(account_pages, settings, mailoutbox):
     account_pages(True)
+    settings.CHATAPP_PASSWORD_RESET_RATE_LIMIT = 2
+    make_user("member", email="member@example.com")
     assert Client().get("/accounts/password_reset/").status_code == 200
+    asks = [Client().post("/accounts/password_reset/", {"email": "member@example.com"})
+            for _ in range(3)]
+    assert [ask.status_code for ask in asks] == [302, 302, 429]
+    assert "too many password reset requests" in asks[-1].content.decode()
+    assert len(mailoutbox) == 2
+    # Another address is not held back.
+    other = Client(REMOTE_ADDR="192.0.2.44")
+    assert other.post("/accounts/password_reset/", {"email": "x@example.com"}).status_code == 302
