@@ -132,6 +132,7 @@ SEED_MODELS: tuple[ModelFacts, ...] = (
     # first, hides the second and moves its conversations to the successor).
     ModelFacts("claude-opus-4-5", "Claude Opus 4.5", "opus", 200_000, 64_000, "standard",
                4096, (_OPUS_5,), _BUDGET, max_pdf_pages=100, lifecycle="deprecated",
+               deprecated_at=datetime(2026, 11, 23, tzinfo=UTC),
                retires_at=datetime(2027, 1, 22, tzinfo=UTC), successor="claude-opus-5-5"),
     ModelFacts("claude-sonnet-4-5", "Claude Sonnet 4.5", "sonnet", 200_000, 64_000, "standard",
                1024, (_SONNET_46, Rates("6", "22.50", "7.50", "12", "0.60",
