@@ -29,6 +29,7 @@ from chatapp.claude.pricing import (
 )
 from chatapp.claude.types import Usage
 from chatapp.models import ModelPrice, UsageRecord
+from chatapp.operations import metrics
 
 # Prices in force are read on every priced call (and by the TTL choice, the estimate, the
 # budget's reservation), so each process remembers them. An entry lasts until the next known
@@ -185,6 +186,7 @@ def record_call(
         )
         budgets.add_spend(user_id, record.cost_usd, record.created_at)
         daily_usage.add(record)
+        metrics.usage_recorded(record)
     return record
 
 

@@ -16,6 +16,7 @@ from chatapp import attachments, batch_exports, batch_jobs, budgets, ratelimits
 from chatapp.access import get_batch_job_for_user, get_item_in_batch_job
 from chatapp.api import api_endpoint, json_error, read_json
 from chatapp.models import Attachment, AttachmentKind, BatchJob, ClaudeModel
+from chatapp.operations import metrics
 from chatapp.presenters import batch_document_json, batch_item_json, batch_job_json
 from chatapp.uploads import UploadRejected
 
@@ -65,6 +66,7 @@ def batch_jobs_collection(request: HttpRequest) -> HttpResponse:
         try:
             job = batch_jobs.create_job(request.user, **_job_fields(read_json(request)))
         except budgets.BudgetExceeded as exc:
+            metrics.budget_refused("batch_job")
             return json_error(exc.message, 402)
         return JsonResponse(_summary(_job_for(request.user, job.pk)), status=201)
     jobs = batch_jobs.with_progress(BatchJob.objects.filter(owner=request.user))

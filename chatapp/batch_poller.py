@@ -44,6 +44,7 @@ from chatapp.models import (
     MessageBatch,
     MessageBatchStatus,
 )
+from chatapp.operations import heartbeat
 
 log = logging.getLogger(__name__)
 
@@ -366,6 +367,7 @@ class BatchPoller:
         self.results_chunk = results_chunk
 
     async def tick(self) -> None:
+        await heartbeat.beat()  # /readyz: a poller is at work (also `poll_batches --once`)
         await self.submit_jobs()
         await self.send_cancellations()
         await self.poll_batches()

@@ -32,6 +32,7 @@ from chatapp.claude import messages as claude_messages
 from chatapp.claude.pricing import worst_case_cost
 from chatapp.claude.types import UpstreamError
 from chatapp.models import Budget, BudgetReservation, MonthlySpend
+from chatapp.operations import metrics
 
 WARN_AT = Decimal("0.8")
 REPLY_ADVICE = (
@@ -380,6 +381,7 @@ class CallBudget:
                 prompt_bound=self.prompt_size() if self.prompt_size else None,
             )
         except BudgetExceeded as exc:
+            metrics.budget_refused("call")
             raise UpstreamError(exc.code, exc.message) from None
         if reservation is not None:
             self.held.append(reservation)

@@ -14,6 +14,8 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.cache import cache
 
+from chatapp.operations import metrics
+
 
 @dataclass(frozen=True)
 class Action:
@@ -42,6 +44,7 @@ class RateLimited(Exception):
     def __init__(self, action: str, retry_after: int) -> None:
         what = ACTIONS[action]
         self.retry_after = retry_after
+        metrics.rate_limited(action)
         self.message = (
             f"You have {what.verb} too many {what.noun} in a short time. "
             f"Wait {retry_after} s and try again; nothing was lost."

@@ -52,6 +52,7 @@ from chatapp.models import (
     MessageStatus,
     Role,
 )
+from chatapp.operations import metrics
 from chatapp.presenters import completed_frame, message_json
 from chatapp.relay import RelayResult, ReplyRelay
 
@@ -123,6 +124,7 @@ def _refuse_if_over_budget(conversation: Conversation) -> None:
     try:
         budgets.refuse_if_exhausted(conversation.owner_id)
     except budgets.BudgetExceeded as exc:
+        metrics.budget_refused("reply")
         raise ReplyRefused(exc.code, exc.message) from None
 
 
@@ -511,6 +513,7 @@ async def _generate(job: ReplyJob) -> None:
 
 async def _close(job: ReplyJob, result: RelayResult, status_override: str | None) -> Message | None:
     reply = await database_sync_to_async(_finish)(job, result, status_override)
+    metrics.reply_finished(job.model, result, reply)
     await get_live_store().clear(job.message_id)
     await liveness.forget(job.message_id)
     if reply is not None:
@@ -528,6 +531,7 @@ def _launch(reply: Message, *, continuing: bool = False) -> ReplyJob:
         initial_text=reply.text if continuing else "",
     )
     _jobs[reply.pk] = job
+    metrics.reply_started(reply.model)
     job.task = asyncio.create_task(_run(job), name=f"reply-{reply.pk}")
     _ensure_control_listener()
     return job

@@ -306,6 +306,18 @@ CHATAPP_BATCH_POLL_MAX_SECONDS = env_float("CHATAPP_BATCH_POLL_MAX_SECONDS", 60.
 # How often the poller looks for new jobs and cancellations when it has nothing due.
 CHATAPP_BATCH_IDLE_SECONDS = env_float("CHATAPP_BATCH_IDLE_SECONDS", 1.0, minimum=0.05)
 
+# --- Operations: probes, metrics (docs/operations.md) -----------------------------------------
+# GET /metrics answers this bearer token (or a staff session); unset, only staff sessions.
+CHATAPP_METRICS_TOKEN = env_str("METRICS_TOKEN")
+# /readyz fails when no batch poller went round its loop for this long (a tick that reads a
+# large batch's results can take minutes). Off for deployments that run no poller.
+CHATAPP_READY_NEEDS_BATCH_POLLER = env_bool("CHATAPP_READY_NEEDS_BATCH_POLLER", True)
+CHATAPP_BATCH_POLLER_STALE_SECONDS = env_int("CHATAPP_BATCH_POLLER_STALE_SECONDS", 300, minimum=5)
+# Embedded setup only (no Redis): the poller's heartbeat is this file's modification time.
+CHATAPP_BATCH_POLLER_HEARTBEAT_FILE = VAR_DIR / "batch-poller.alive"
+# Probes and scrapes often come over plain HTTP from inside the network.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
+
 # --- Safety: content checks and rate limits (docs/security.md) --------------------------------
 # "kind or category=flag|redact|withhold|off", e.g. "personal_data=redact,uncertainty=off";
 # anything not named is flagged. Checked at start-up (chatapp/apps.py).

@@ -3,6 +3,7 @@ from django.contrib import admin
 from django.contrib.auth import urls as auth_urls
 from django.urls import include, path
 
+from chatapp.operations import views as operations
 from chatapp.views import ThrottledPasswordResetView
 
 
@@ -22,6 +23,10 @@ def _account_pages() -> list:
 
 
 urlpatterns = [
+    # Probes and metrics (docs/operations.md): no login; metrics ask for a token or staff.
+    path("healthz", operations.healthz, name="healthz"),
+    path("readyz", operations.readyz, name="readyz"),
+    path("metrics", operations.metrics_view, name="metrics"),
     # The cost review lives in the admin (admin.site.admin_view), ahead of its catch-all.
     path("admin/costs/", include("chatapp.cost_review")),
     path("admin/", admin.site.urls),

@@ -4,6 +4,7 @@ import anthropic
 import httpx2
 
 from chatapp.claude.types import UpstreamError
+from chatapp.operations import metrics
 
 # error.type from the API body → (our code, what we tell the user, worth retrying)
 _BY_TYPE: dict[str, tuple[str, str, bool]] = {
@@ -35,6 +36,7 @@ _CONTEXT_HINTS = ("prompt is too long", "context window", "context length")
 
 def from_sdk(error: Exception) -> UpstreamError:
     """Map any exception raised by an SDK call to an ``UpstreamError``."""
+    metrics.upstream_error(error)
     if isinstance(error, anthropic.APITimeoutError | httpx2.TimeoutException):
         return UpstreamError(
             "upstream_unreachable", "Claude did not answer in time. Please try again.",

@@ -1,0 +1,64 @@
+"""The batch poller's heartbeat: when a poller last went round its loop.
+
+With Redis (several processes) it is a cache key every process reads. In the embedded setup the
+cache is each process's own memory, and the poller is a process of its own (``make run`` starts
+it beside daphne), so there it is a file's modification time under var/. Either way a beat is
+written at most every ``BEAT_EVERY`` seconds, however fast the loop goes.
+"""
+
+import logging
+import time
+from pathlib import Path
+
+from django.conf import settings
+from django.core.cache import cache
+
+log = logging.getLogger(__name__)
+CACHE_KEY = "chatapp:batch-poller:seen"
+BEAT_EVERY = 5.0
+
+_last_beat = 0.0
+
+
+def _file() -> Path:
+    return Path(settings.CHATAPP_BATCH_POLLER_HEARTBEAT_FILE)
+
+
+def beat_sync() -> None:
+    """Record that a poller is alive now (cheap: skipped within BEAT_EVERY of the last)."""
+    global _last_beat
+    now = time.time()
+    if now - _last_beat < BEAT_EVERY:
+        return
+    if settings.REDIS_URL:
+        cache.set(CACHE_KEY, now, timeout=settings.CHATAPP_BATCH_POLLER_STALE_SECONDS * 2)
+    else:
+        _file().touch()
+    _last_beat = now
+
+
+async def beat() -> None:
+    """``beat_sync`` off the event loop; a failed beat is logged, never stops the poller's
+    work (readiness then says the poller was not seen, which is the truth to act on)."""
+    from asgiref.sync import sync_to_async
+
+    try:
+        await sync_to_async(beat_sync, thread_sensitive=False)()
+    except Exception:
+        log.warning("The batch poller's heartbeat could not be written", exc_info=True)
+
+
+def forget() -> None:
+    """The next beat is written whatever the time (a new loop, or a test)."""
+    global _last_beat
+    _last_beat = 0.0
+
+
+def last_seen() -> float | None:
+    """When a poller last beat (a Unix time), or None if none ever did."""
+    if settings.REDIS_URL:
+        return cache.get(CACHE_KEY)
+    try:
+        return _file().stat().st_mtime
+    except FileNotFoundError:
+        return None
