@@ -400,3 +400,17 @@ def test_a_reply_cut_short_is_continued_by_a_question_of_its_own():
     assert "output limit" in continuation_text("max_tokens")
     assert "context window" in continuation_text("model_context_window_exceeded")
     assert continuation_content(None) == user_content(continuation_text(None))
+
+
+def test_a_citation_goes_back_with_the_fields_a_request_takes():
+    # The API's responses add `file_id` to a citation; its request types have no such field.
+    cited = {"type": "text", "text": "“ten years”", "citations": [
+        {"type": "char_location", "cited_text": "ten years", "document_index": 0,
+         "document_title": "lease.txt", "start_char_index": 0, "end_char_index": 9,
+         "file_id": None}]}
+    request = build_request(model="m", max_tokens=10, attachments={1: contract()},
+                            turns=[asked_with(1), Turn("assistant", [cited]),
+                                   text_turn("user", "q2")])
+    (sent,) = request["messages"][1]["content"][0]["citations"]
+    assert "file_id" not in sent and sent["cited_text"] == "ten years"
+    assert "file_id" in cited["citations"][0]  # the stored reply is left as it is

@@ -14,11 +14,14 @@ copies, never to the stored blocks. The rules and their reasons are in docs/cach
 import base64
 import copy
 import statistics
+import typing
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from itertools import pairwise
 from typing import Any
+
+from anthropic.types import TextCitationParam
 
 from chatapp.claude.pricing import PriceRates
 
@@ -88,6 +91,33 @@ def _without_thinking(content: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [block for block in content if block.get("type") not in _THINKING]
 
 
+def _citation_fields() -> dict[str, frozenset[str]]:
+    """The fields a request's citation may carry, by citation type (from the SDK's types)."""
+    fields = {}
+    for param in typing.get_args(TextCitationParam):
+        (kind,) = typing.get_args(typing.get_type_hints(param)["type"])
+        fields[kind] = frozenset(param.__required_keys__ | param.__optional_keys__)
+    return fields
+
+
+# A response's citation has fields a request's does not take (``file_id``); the same fields
+# are dropped every time, so the reply is sent the same way in every request.
+_CITATION_FIELDS = _citation_fields()
+
+
+def _as_sent(block: dict[str, Any]) -> dict[str, Any]:
+    """A reply's block as requests carry it: citations with the fields a request takes."""
+    citations = block.get("citations")
+    if block.get("type") != "text" or not isinstance(citations, list):
+        return block
+    kept = [
+        {k: v for k, v in c.items() if k in _CITATION_FIELDS[c.get("type")]}
+        if isinstance(c, dict) and c.get("type") in _CITATION_FIELDS else c
+        for c in citations
+    ]
+    return {**block, "citations": kept} if kept != citations else block
+
+
 # What a system message says when the system prompt was emptied (empty text is refused).
 NO_INSTRUCTIONS = "The earlier system instructions no longer apply."
 
@@ -108,7 +138,7 @@ def alternate(turns: Iterable[Turn]) -> list[dict[str, Any]]:
     for turn in kept_turns(turns):
         content = turn.content if turn.keep_thinking else _without_thinking(turn.content)
         if turn.role == "assistant":
-            segments = expand_reply(content)
+            segments = expand_reply([_as_sent(block) for block in content])
         else:
             segments = [{"role": turn.role, "content": list(content)}]
         for segment in segments:
