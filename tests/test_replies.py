@@ -188,3 +188,32 @@ def test_a_changed_system_prompt_never_rewrites_the_top_of_the_prompt(model, sys
     assert [m["role"] for m in request["messages"]] == roles
     if roles[-1] == "system":  # the models that take system messages get the change there
         assert request["messages"][-1]["content"][0]["text"] == "Answer in French."
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_system_prompt_changed_mid_conversation_keeps_the_thinking_valid(
+    claude, finish_replies
+):
+    from channels.db import database_sync_to_async
+
+    from chatapp.models import Conversation
+    from tests.factories import make_user
+
+    conversation = await database_sync_to_async(
+        lambda: make_conversation(make_user(), model="claude-sonnet-5-5",
+                                  system_prompt="Be brief.")
+    )()
+    first = await _ask(conversation.pk, "What is a lease?")
+    await Conversation.objects.filter(pk=conversation.pk).aupdate(
+        system_prompt="Answer like a pirate."
+    )
+    later = [await _ask(conversation.pk, "What is a deposit?"),
+             await _ask(conversation.pk, "And a landlord?")]
+
+    for reply in (first, *later):
+        assert reply.status == MessageStatus.COMPLETE, reply.error_message
+    bodies = _replies_sent(claude)
+    _assert_append_only(bodies)
+    assert bodies[-1]["system"] == [{"type": "text", "text": "Be brief."}]
+    system_messages = [m for m in bodies[-1]["messages"] if m["role"] == "system"]
+    assert [m["content"][0]["text"] for m in system_messages] == ["Answer like a pirate."]

@@ -169,6 +169,11 @@ def _spec(
 FABLE_5_1_READS = frozenset({"claude-opus-5", "claude-opus-5-5"})
 FABLE_5_2_READS = FABLE_5_1_READS | {"claude-fable-5-1"}
 UNLOCKED_THINKING = frozenset({"claude-haiku-5-5"})
+# Mid-conversation system messages (`role: "system"` in `messages`): Opus 4.8 and later.
+SYSTEM_MESSAGE_MODELS = frozenset({
+    "claude-fable-5-2", "claude-fable-5-1", "claude-opus-5-5", "claude-sonnet-5-5",
+    "claude-haiku-5-5", "claude-opus-5", "claude-sonnet-5", "claude-opus-4-8",
+})
 
 # Newest first, the order `GET /v1/models` returns.
 MODELS: tuple[ModelSpec, ...] = (

@@ -12,7 +12,7 @@ from typing import Any
 
 from . import media
 from .errors import ApiError, invalid
-from .models import EFFORTS, ModelSpec, find_model
+from .models import EFFORTS, SYSTEM_MESSAGE_MODELS, ModelSpec, find_model
 from .prompt import as_blocks, walk_blocks
 
 MAX_REQUEST_BYTES = 32 * 1024 * 1024
@@ -20,7 +20,7 @@ MAX_IMAGE_SIDE = 8000
 # Above MANY_IMAGES images in one request every side must stay within MANY_IMAGES_SIDE.
 MANY_IMAGES, MANY_IMAGES_SIDE = 20, 2000
 MIN_THINKING_BUDGET = 1024
-ROLES = ("user", "assistant")
+ROLES = ("user", "assistant", "system")
 # Base64 text of one image, at most (the Claude API's limit; Bedrock and Google Cloud: 5 MB).
 MAX_IMAGE_BASE64_BYTES = 10 * 1024 * 1024
 # The API version SDK 2.x sends; from it on the stricter rules below apply (the lenient
@@ -115,7 +115,7 @@ def _check_message(index: int, message: Any, is_last: bool) -> None:
     if not isinstance(message, dict):
         raise invalid(f"{where}: Input should be a valid dictionary")
     if message.get("role") not in ROLES:
-        raise invalid(f"{where}.role: Input should be 'user' or 'assistant'")
+        raise invalid(f"{where}.role: Input should be 'user', 'assistant' or 'system'")
     content = _require_content(message, where)
     blocks = as_blocks(content)
     if not blocks and not (is_last and message["role"] == "assistant"):
@@ -146,6 +146,21 @@ def _check_messages(body: dict[str, Any]) -> list[dict[str, Any]]:
     if messages[0]["role"] != "user":
         raise invalid('messages: first message must use the "user" role')
     return messages
+
+
+def _check_system_messages(messages: list[dict[str, Any]], model: ModelSpec) -> None:
+    """Mid-conversation system messages: only on the models that take them, right after a
+    user message, text blocks only."""
+    for index, message in enumerate(messages):
+        if message["role"] != "system":
+            continue
+        where = f"messages.{index}"
+        if model.id not in SYSTEM_MESSAGE_MODELS:
+            raise invalid(f"{where}.role: role 'system' is not supported on this model")
+        if index == 0 or messages[index - 1]["role"] != "user":
+            raise invalid(f"{where}: a system message must come right after a user message")
+        if any(block.get("type") != "text" for block in as_blocks(message["content"])):
+            raise invalid(f"{where}.content: a system message takes text blocks only")
 
 
 def _check_system(body: dict[str, Any]) -> None:
@@ -413,6 +428,7 @@ def validate_request(
     max_tokens = None if count_only else _check_max_tokens(body, model, limit)
     messages = _check_messages(body)
     _check_system(body)
+    _check_system_messages(messages, model)
     stop_sequences = body.get("stop_sequences")
     if stop_sequences is not None and not (
         isinstance(stop_sequences, list) and all(isinstance(s, str) for s in stop_sequences)
