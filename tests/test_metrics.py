@@ -1,0 +1,150 @@
+"""GET /metrics: Prometheus' text format, for a bearer token or a staff session, counting what
+the app does (real replies through the SDK against the offline upstream) and summing every
+process's counts in multiprocess mode."""
+
+import os
+import subprocess
+import sys
+from decimal import Decimal
+
+import pytest
+from asgiref.sync import sync_to_async
+from django.test import Client
+from prometheus_client.parser import text_string_to_metric_families
+
+from chatapp import ratelimits, replies
+from chatapp.models import BatchJob, BatchJobStatus, Budget, MessageStatus
+from tests.factories import logged_in, make_conversation, make_exchange, make_user
+
+TOKEN = "scrape-secret-0123456789"
+MODEL = "claude-sonnet-4-6"
+
+
+@pytest.fixture(autouse=True)
+def metrics_token(settings, monkeypatch):
+    settings.CHATAPP_METRICS_TOKEN = TOKEN
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+
+
+def scrape(client: Client | None = None) -> dict[tuple[str, frozenset], float]:
+    """Every sample of a scrape, by name and labels."""
+    client = client or Client(headers={"Authorization": f"Bearer {TOKEN}"})
+    response = client.get("/metrics")
+    assert response.status_code == 200, response.content
+    assert response["Content-Type"].startswith("text/plain; version=")
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(response.content.decode())
+        for sample in family.samples
+    }
+
+
+def value(samples, name: str, **labels) -> float:
+    return samples.get((name, frozenset(labels.items())), 0.0)
+
+
+@pytest.mark.django_db
+def test_metrics_need_the_bearer_token_or_a_staff_session():
+    anonymous = Client().get("/metrics")
+    assert anonymous.status_code == 401
+    assert anonymous["WWW-Authenticate"].startswith("Bearer")
+    wrong = Client(headers={"Authorization": "Bearer not-the-token"}).get("/metrics")
+    assert wrong.status_code == 401
+    assert logged_in(make_user()).get("/metrics").status_code == 403
+    scrape(logged_in(make_user(is_staff=True)))
+    scrape()
+
+
+@pytest.mark.django_db
+def test_without_a_configured_token_no_bearer_is_believed(settings):
+    settings.CHATAPP_METRICS_TOKEN = ""
+    assert Client(headers={"Authorization": "Bearer "}).get("/metrics").status_code == 401
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_reply_is_counted_with_its_tokens_cost_and_timings(claude, finish_replies):
+    conversation = await sync_to_async(make_conversation)(model=MODEL)
+    before = await sync_to_async(scrape)()
+    await replies.start_reply(conversation.pk, "Say hello.", None, ())
+    await replies.wait_for_all()
+    after = await sync_to_async(scrape)()
+
+    def grew(name, **labels):
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    assert grew("chatapp_replies_started_total", model=MODEL) == 1
+    assert grew("chatapp_replies_finished_total", model=MODEL, outcome="complete") == 1
+    assert grew("chatapp_reply_time_to_first_token_seconds_count", model=MODEL) == 1
+    assert grew("chatapp_reply_duration_seconds_count", model=MODEL) == 1
+    assert grew("chatapp_reply_duration_seconds_sum", model=MODEL) > 0
+    assert grew("chatapp_tokens_total", model=MODEL, kind="input") > 0
+    assert grew("chatapp_tokens_total", model=MODEL, kind="output") > 0
+    assert grew("chatapp_cost_usd_total", model=MODEL, kind="output") > 0
+    assert value(after, "chatapp_streams_in_progress") == 0
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_failed_reply_is_counted_by_outcome_and_upstream_error_type(
+    claude, finish_replies
+):
+    conversation = await sync_to_async(make_conversation)(model=MODEL)
+    claude.add_faults([{"kind": "status", "status": 529}])
+    before = await sync_to_async(scrape)()
+    await replies.start_reply(conversation.pk, "Say hello.", None, ())
+    await replies.wait_for_all()
+    after = await sync_to_async(scrape)()
+    for name, labels in [
+        ("chatapp_replies_finished_total", {"model": MODEL, "outcome": "error"}),
+        ("chatapp_upstream_errors_total", {"type": "overloaded_error"}),
+    ]:
+        assert value(after, name, **labels) - value(before, name, **labels) == 1, name
+
+
+@pytest.mark.django_db
+def test_budget_and_rate_limit_refusals_are_counted(settings):
+    settings.CHATAPP_MESSAGE_RATE_LIMIT = 1
+    user = make_user()
+    conversation = make_conversation(owner=user)
+    Budget.objects.create(user=user, monthly_usd=Decimal("0"))
+    before = scrape()
+    with pytest.raises(replies.ReplyRefused):
+        replies._refuse_if_over_budget(conversation)
+    ratelimits.spend_sync(user.pk, "message")
+    with pytest.raises(ratelimits.RateLimited):
+        ratelimits.spend_sync(user.pk, "message")
+    after = scrape()
+    assert value(after, "chatapp_budget_refusals_total", stage="reply") - value(
+        before, "chatapp_budget_refusals_total", stage="reply") == 1
+    assert value(after, "chatapp_rate_limit_refusals_total", action="message") - value(
+        before, "chatapp_rate_limit_refusals_total", action="message") == 1
+
+
+@pytest.mark.django_db
+def test_streams_in_progress_and_batch_jobs_by_state_come_from_the_database():
+    conversation = make_conversation()
+    make_exchange(conversation, "Still going?", "Yes", status=MessageStatus.STREAMING)
+    owner = conversation.owner
+    for status in (BatchJobStatus.IN_PROGRESS, BatchJobStatus.IN_PROGRESS,
+                   BatchJobStatus.SUBMITTING):
+        BatchJob.objects.create(owner=owner, prompt="Who?", model=MODEL, max_tokens=100,
+                                status=status)
+    samples = scrape()
+    assert value(samples, "chatapp_streams_in_progress") == 1
+    assert value(samples, "chatapp_batch_jobs", state="in_progress") == 2
+    assert value(samples, "chatapp_batch_jobs", state="submitting") == 1
+    # Every state is there, an empty one as 0 (absent would read as "unknown").
+    assert all(("chatapp_batch_jobs", frozenset({("state", state)})) in samples
+               for state in BatchJobStatus.values)
+
+
+@pytest.mark.django_db
+def test_in_multiprocess_mode_a_scrape_sums_every_process(tmp_path, monkeypatch):
+    """Two other processes count replies; a scrape of this one reports both."""
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+    count = "from chatapp.operations import metrics; metrics.reply_started('claude-x')"
+    for _ in range(2):
+        subprocess.run([sys.executable, "-c", count], env=env, check=True, timeout=60)
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    samples = scrape()
+    assert value(samples, "chatapp_replies_started_total", model="claude-x") == 2
+    assert ("chatapp_streams_in_progress", frozenset()) in samples  # the database's, too
