@@ -1,6 +1,11 @@
 /* chatapp — what a reply shows besides its answer: the "Thinking" panel, tool call cards,
  * and its notes (restarted, earlier turns summarised, which model Auto chose and why).
  *
+ * Thinking written between tool calls (Opus 5.5 and Sonnet 5.5 send the text they write
+ * between tool calls as thinking blocks) is shown on the card of the call it leads to, not
+ * in the panel; a thinking block with no text (display "omitted") opens no empty panel: the
+ * reply just says that Claude thought.
+ *
  * Classic script: attaches ChatApp.agentic. chat.js owns the message views and calls these
  * with them; everything here is drawn with textContent (no HTML from the server).
  */
@@ -17,22 +22,26 @@
     let thinking = "";
     let hidden = "";
     let order = 0;
-    for (const block of content) {
+    let lead = ""; // a thinking block right before a tool call: what led to that call
+    content.forEach((block, index) => {
       if (block.type === "thinking") {
-        if (block.thinking) thinking += (thinking ? "\n\n" : "") + block.thinking;
-        else hidden = hidden || "omitted";
+        const next = content[index + 1];
+        if (!block.thinking) hidden = hidden || "omitted";
+        else if (next && next.type === "tool_use") lead = block.thinking;
+        else thinking += (thinking ? "\n\n" : "") + block.thinking;
       } else if (block.type === "redacted_thinking") {
         hidden = "redacted";
       } else if (block.type === "tool_use") {
         order += 1;
-        cards.set(block.id, { id: block.id, order, name: block.name, input: block.input || {}, status: "running" });
+        cards.set(block.id, { id: block.id, order, name: block.name, input: block.input || {}, status: "running", lead });
+        lead = "";
       } else if (block.type === "tool_result" && cards.has(block.tool_use_id)) {
         const card = cards.get(block.tool_use_id);
         card.status = block.is_error ? "error" : "done";
         card.result = typeof block.content === "string" ? block.content : JSON.stringify(block.content);
         if (toolMs[block.tool_use_id] !== undefined) card.ms = toolMs[block.tool_use_id];
       }
-    }
+    });
     return {
       thinking,
       thinkingHidden: hidden,
@@ -75,7 +84,10 @@
     const stored = fromMessage(frame);
     if (Array.isArray(frame.content)) {
       view.tools = stored.tools;
-      view.thinking = stored.thinking || view.thinking;
+      // The stored blocks say where each thought belongs (the panel, or a tool card); a reply
+      // stopped mid-thought stores none, and keeps what streamed.
+      const thought = frame.content.some((block) => block.type === "thinking" && block.thinking);
+      view.thinking = thought ? stored.thinking : view.thinking;
       view.thinkingHidden = stored.thinkingHidden;
     }
     if (Array.isArray(frame.notes)) view.notes = stored.notes;
@@ -89,13 +101,15 @@
     const thinkingText = h("div", { class: "trace-thinking" });
     const tools = h("ol", { class: "tool-cards" });
     const trace = h("details", { class: "msg-trace", hidden: true }, summary, thinkingText);
+    // Thinking with nothing to show (omitted or redacted): a line, never an empty panel.
+    const thought = h("p", { class: "msg-thought", hidden: true });
     trace.addEventListener("toggle", () => {
       // Our own opening and closing also fire "toggle": only a change we did not make counts.
       if ((trace.open ? "open" : "closed") !== trace.dataset.auto) trace.dataset.userToggled = "1";
     });
     const notes = h("ul", { class: "msg-notes", hidden: true });
     const actions = h("div", { class: "msg-actions", hidden: true });
-    return { trace, summary, thinkingText, tools, notes, actions };
+    return { trace, thought, summary, thinkingText, tools, notes, actions };
   }
 
   function describeInput(input) {
@@ -115,6 +129,8 @@
       h("span", { class: "tool-status", text: status + time }));
     const input = h("pre", { class: "tool-input", text: describeInput(tool.input) });
     const children = [head, input];
+    // What Claude wrote on its way to this call (between tool calls).
+    if (tool.lead) children.unshift(h("p", { class: "tool-lead", text: tool.lead }));
     if (typeof tool.result === "string") {
       children.push(h("pre", { class: "tool-result", text: tool.result }));
     }
@@ -123,7 +139,7 @@
 
   function paint(view, parts, h) {
     const streaming = view.status === "streaming";
-    const hasThinking = !!view.thinking || !!view.thinkingHidden;
+    const hasThinking = !!view.thinking;
     // The panel is open while Claude thinks, then collapses (unless the reader toggled it).
     if (!parts.trace.dataset.userToggled) {
       const open = streaming && !view.text;
@@ -131,10 +147,15 @@
       parts.trace.open = open;
     }
     parts.trace.hidden = !hasThinking;
+    const tokens = view.thinkingTokens ? " · " + view.thinkingTokens.toLocaleString("en-US") + " tokens" : "";
+    let thought = "";
+    if (!hasThinking && view.thinkingHidden === "redacted") thought = "Claude's thinking was redacted by the safety system";
+    else if (!hasThinking && view.thinkingHidden) thought = "Claude thought (not shown)";
+    parts.thought.hidden = !thought;
+    parts.thought.textContent = thought ? thought + tokens : "";
     let label = "Thinking";
-    if (view.thinkingHidden === "redacted") label = "Thinking (redacted by the safety system)";
-    else if (view.thinkingHidden === "omitted" && !view.thinking) label = "Thinking (omitted)";
-    if (view.thinkingTokens) label += " · " + view.thinkingTokens.toLocaleString("en-US") + " tokens";
+    if (view.thinkingHidden === "redacted") label = "Thinking (partly redacted by the safety system)";
+    label += tokens;
     if (streaming && hasThinking && !view.text) label += "…";
     if (parts.summary.textContent !== label) parts.summary.textContent = label;
     if (parts.thinkingText.textContent !== view.thinking) parts.thinkingText.textContent = view.thinking;

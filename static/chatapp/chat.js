@@ -367,6 +367,9 @@
       content: Array.isArray(msg.content) ? msg.content : [], // blocks: attachments, citations
       cache_saved_usd: msg.cache_saved_usd === undefined ? null : msg.cache_saved_usd,
       versions: msg.versions || null, // {index, count, previous_id, next_id}: other versions
+      reply_to: msg.reply_to === undefined ? null : msg.reply_to, // a reply's question
+      stop_reason: msg.stop_reason || "",
+      options: msg.options || {}, // stop_details of a refusal; `continues` of a continuation
       notice: "",
       retrying: false,
       renderedText: null,
@@ -385,9 +388,10 @@
       const versions = h("div", { class: "msg-versions", hidden: true });
       // An icon, not a word: the message's text content stays exactly what was said.
       const edit = h("button", { type: "button", class: "icon-btn msg-edit", "data-action": "edit", "aria-label": "Edit this message", title: "Edit" }, icon("pencil"));
-      const tools = h("div", { class: "msg-tools" }, versions, edit);
+      const refused = h("span", { class: "msg-refused-mark", hidden: true }); // text when shown
+      const tools = h("div", { class: "msg-tools" }, refused, versions, edit);
       view.node = h("article", { class: "msg msg-user", "aria-label": "You said" }, files, h("div", { class: "msg-bubble" }, textNode), tools);
-      view.parts = { text: textNode, files, versions, edit };
+      view.parts = { text: textNode, files, versions, edit, refused };
     } else {
       const md = h("div", { class: "md" });
       const thinking = h("div", { class: "msg-thinking", "aria-hidden": "true" }, h("span"), h("span"), h("span"));
@@ -399,7 +403,7 @@
       const flags = h("p", { class: "msg-flags", hidden: true });
       const versions = h("div", { class: "msg-versions", hidden: true });
       const extra = agentic.buildParts(h); // thinking panel and tool cards above, notes below
-      const content = h("div", { class: "msg-content" }, extra.trace, extra.tools, md, thinking,
+      const content = h("div", { class: "msg-content" }, extra.trace, extra.thought, extra.tools, md, thinking,
         notice, status, extra.actions, extra.notes, error, flags, footer, versions, cache);
       view.node = h("article", { class: "msg msg-assistant", "aria-label": "Claude replied" },
         h("div", { class: "msg-avatar", "aria-hidden": "true" }, "✳"), content);
@@ -435,6 +439,11 @@
       }
       view.node.classList.toggle("is-pending", view.id === null);
       view.node.classList.toggle("is-failed", !!view.failed);
+      // Claude declined it: the question stays, marked (its reply says why, if it was told).
+      view.node.classList.toggle("is-refused", !!view.refused);
+      view.parts.refused.hidden = !view.refused;
+      view.parts.refused.textContent = view.refused ? "Declined" : ""; // the bubble's text stays what was said
+      view.node.classList.toggle("is-continuation", !!(view.options && view.options.continues));
       view.parts.edit.hidden = view.id === null || !!view.editing;
       paintVersions(view.parts.versions, view);
       return;
@@ -454,22 +463,29 @@
     }
     p.thinking.hidden = !(streaming && !view.text && !view.thinking);
     agentic.paint(view, p.extra, h);
-    // A stopped reply can go on (an interrupted one offers it in its error box, with Retry).
-    const stopped = view.status === "cancelled" && agentic.canContinue(view);
-    p.extra.actions.hidden = !stopped;
-    p.extra.actions.replaceChildren(...(stopped ? [continueButton(view)] : []));
+    markQuestion(view);
+    // A stopped or cut-short reply, the last on screen, can go on (an interrupted one offers
+    // it in its error box, with Retry).
+    const cut = cutShortWords(view);
+    const goesOn = (view.status === "cancelled" || !!cut) && !!view.text.trim() && isLastOnScreen(view);
+    p.extra.actions.hidden = !goesOn;
+    p.extra.actions.replaceChildren(...(goesOn ? [continueButton(view)] : []));
 
     p.notice.hidden = !(streaming && view.notice);
     p.notice.textContent = view.notice || "";
 
-    // "Stopped" (an interrupted reply says so in its error box, with Retry)
-    const statusText = view.status === "cancelled" ? "Stopped" : "";
+    // "Stopped", or why the reply ended early (an interrupted one says so in its error box)
+    const statusText = view.status === "cancelled" ? "Stopped" : cut;
     p.status.hidden = !statusText;
     p.status.textContent = statusText;
+    p.status.classList.toggle("is-cut", !!cut);
 
-    // error with Retry
     const showError = view.status === "error" || view.status === "interrupted" || (!!view.error && !streaming);
-    if (showError) {
+    if (showError && isRefusal(view)) {
+      p.error.replaceChildren(...refusalBox(view));
+      p.error.hidden = false;
+    } else if (showError) {
+      // error with Retry
       const words = render.describeError(view.error, view.status);
       const retry = h("button", { type: "button", class: "btn btn-small retry-btn", "data-action": "retry", disabled: view.retrying || null },
         icon("retry"), view.retrying ? "Retrying…" : "Retry");
@@ -501,6 +517,70 @@
     const cacheText = streaming ? "" : render.cacheLine(view.usage, view.cache_saved_usd);
     p.cache.hidden = !cacheText;
     p.cache.textContent = cacheText;
+  }
+
+  // Why a finished reply stopped before its end (stop_reason), as the reader is told.
+  const CUT_SHORT = {
+    max_tokens: "Cut short: the reply reached its length limit",
+    model_context_window_exceeded: "Cut short: the reply reached the model's context window",
+  };
+
+  function cutShortWords(view) {
+    return view.status === "complete" ? CUT_SHORT[view.stop_reason] || "" : "";
+  }
+
+  function isRefusal(view) {
+    return view.stop_reason === "refusal" || !!(view.error && view.error.code === "refusal");
+  }
+
+  /** The last message on screen (nothing sent after it yet): only it can be continued. */
+  function isLastOnScreen(view) {
+    let last = el.messages.lastElementChild;
+    while (last && last.classList.contains("is-pending")) last = last.previousElementSibling;
+    return last === view.node && !state.pending.length;
+  }
+
+  /** Replies cut short lose their Continue once something follows them. */
+  function refreshEndings() {
+    for (const view of state.messages.values()) {
+      if (view.role === "assistant" && cutShortWords(view)) markDirty(view);
+    }
+  }
+
+  /** The question of a declined reply is marked. One reply to a question is on screen at a
+   * time, so the one painted last decides (a retried answer takes the mark off). */
+  function markQuestion(view) {
+    const question = view.reply_to === null ? null : state.messages.get(view.reply_to);
+    if (!question || question.role !== "user") return;
+    const refused = isRefusal(view);
+    if (question.refused === refused) return;
+    question.refused = refused;
+    paint(question);
+  }
+
+  /** The model a declined reply can be asked again on (the catalog's fallback_model). */
+  function fallbackFor(view) {
+    const model = MODELS.find((m) => m.id === view.model);
+    const id = model && model.fallback_model;
+    return (id && MODELS.find((m) => m.id === id)) || null;
+  }
+
+  /** A declined question: why (Claude's explanation, when it gave one) and where to ask it. */
+  function refusalBox(view) {
+    const details = (view.options && view.options.stop_details) || {};
+    const explanation = typeof details.explanation === "string" ? details.explanation.trim() : "";
+    const children = [
+      h("p", { class: "msg-error-text", text: "Claude declined to answer this question." }),
+      h("p", { class: "msg-error-detail msg-refusal-explanation",
+        text: explanation || "No reason was given. You can edit the question, or ask another model." }),
+    ];
+    const fallback = fallbackFor(view);
+    if (fallback) {
+      children.push(h("button", { type: "button", class: "btn btn-small fallback-btn", "data-action": "fallback",
+        disabled: view.retrying || null }, icon("retry"),
+      view.retrying ? "Retrying…" : "Retry with " + fallback.display_name));
+    }
+    return children;
   }
 
   /** ‹ 2 / 3 ›: this message's place among its versions (edits, regenerated replies). */
@@ -624,6 +704,7 @@
       el.messages.insertBefore(view.node, state.pending[0].node);
     } else el.messages.append(view.node);
     paint(view);
+    refreshEndings();
     updateEmptyState();
   }
 
@@ -659,15 +740,21 @@
     const list = visibleMessages(Array.isArray(conv.messages) ? conv.messages : []);
     const keep = new Set();
     const ordered = [];
+    let missed = 0; // replies that ended after the server read this snapshot: not in its cost
     for (const msg of list) {
       let view = state.messages.get(msg.id);
       if (!view) {
         view = newView(msg);
       } else {
+        if (msg.status === "streaming" && view.status !== "streaming") missed += Number(view.cost_usd) || 0;
         mergeSnapshotMessage(view, msg);
       }
       keep.add(view);
       ordered.push(view);
+    }
+    if (missed) {
+      state.current.cost_usd = ((Number(conv.cost_usd) || 0) + missed).toFixed(6);
+      showConversationCost(state.current.cost_usd);
     }
     for (const view of Array.from(state.messages.values())) {
       if (!keep.has(view)) removeView(view);
@@ -728,6 +815,8 @@
     view.flags = Array.isArray(msg.flags) ? msg.flags : [];
     view.content = Array.isArray(msg.content) ? msg.content : view.content;
     view.cache_saved_usd = msg.cache_saved_usd === undefined ? null : msg.cache_saved_usd;
+    view.stop_reason = msg.stop_reason || "";
+    view.options = msg.options || {};
     agentic.initView(view, msg);
     view.retrying = false;
   }
@@ -845,7 +934,8 @@
     const id = frame.message_id;
     let view = state.messages.get(id);
     if (!view) {
-      view = newView({ id, role: "assistant", status: "streaming", text: "", seq: 0, model: frame.model });
+      view = newView({ id, role: "assistant", status: "streaming", text: "", seq: 0, model: frame.model,
+        reply_to: frame.reply_to });
       const question = state.messages.get(frame.reply_to);
       let placed = false;
       if (question && question.node.parentNode === el.messages) {
@@ -955,6 +1045,8 @@
     view.cost_usd = frame.cost_usd === undefined ? null : frame.cost_usd;
     view.model = frame.model || view.model;
     view.error = frame.error || (view.status === "error" ? view.error : null);
+    view.stop_reason = frame.stop_reason || "";
+    if (frame.options) view.options = frame.options;
     view.flags = Array.isArray(frame.flags) ? frame.flags : [];
     if (Array.isArray(frame.content)) view.content = frame.content; // citations come here
     view.cache_saved_usd = frame.cache_saved_usd === undefined ? null : frame.cache_saved_usd;
@@ -970,9 +1062,11 @@
     addToConversationCost(frame.cost_usd);
     touchConversation(state.currentId);
     document.dispatchEvent(new CustomEvent("chatapp:reply-finished", { detail: { status: view.status } }));
-    if (view.status === "complete") {
+    if (isRefusal(view)) {
+      announce("Claude declined to answer this question.");
+    } else if (view.status === "complete") {
       const preview = view.text.length > 300 ? view.text.slice(0, 300) + "…" : view.text;
-      announce("Claude replied: " + preview);
+      announce("Claude replied: " + preview + (cutShortWords(view) ? " (" + cutShortWords(view) + ")" : ""));
     } else if (view.status === "cancelled") {
       announce("Reply stopped.");
     } else {
@@ -1354,6 +1448,7 @@
     state.pending.push(view);
     el.messages.append(view.node);
     paint(view);
+    refreshEndings();
     updateEmptyState();
 
     el.input.value = "";
@@ -1380,7 +1475,8 @@
       disabled: view.retrying || null }, "Continue");
   }
 
-  /** An interrupted or stopped reply goes on after its text (the same message grows). */
+  /** An interrupted, stopped or cut-short reply goes on: the same message grows where the
+   * model takes a prefill, else a short question asks for the rest in a new reply. */
   function continueReply(view) {
     if (!state.socket || isBusy() || view.retrying) return;
     view.retrying = true;
@@ -1397,6 +1493,16 @@
     state.awaitingReply = true;
     updateComposer();
     state.socket.send({ type: "regenerate", message_id: view.id });
+  }
+
+  /** A declined question asked again of the declining model's fallback (billed as usual). */
+  function retryOnFallback(view) {
+    if (!state.socket || isBusy() || view.retrying || !fallbackFor(view)) return;
+    view.retrying = true;
+    paintNow(view);
+    state.awaitingReply = true;
+    updateComposer();
+    state.socket.send({ type: "regenerate", message_id: view.id, fallback: true });
   }
 
   async function changeModel() {
@@ -1489,6 +1595,7 @@
       else if (button.dataset.action === "edit") startEdit(view);
       else if (button.dataset.action === "retry") retryReply(view);
       else if (button.dataset.action === "continue") continueReply(view);
+      else if (button.dataset.action === "fallback") retryOnFallback(view);
       else if (button.dataset.action === "copy-reply") {
         const ok = await render.copyText(view.text);
         flashButton(button, ok ? "Copied" : "Copy failed");

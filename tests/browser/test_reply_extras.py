@@ -1,5 +1,6 @@
-"""In the browser: a broken reply restarted with a note, Continue after an interruption, the
-Thinking panel and tool cards, and Auto routing's one-line reason."""
+"""In the browser: a broken reply restarted with a note, Continue after an interruption (a new
+turn where the model takes no prefill), the Thinking panel and tool cards, and Auto routing's
+one-line reason."""
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -22,7 +23,7 @@ def finished(page: Page):
 
 def test_a_broken_stream_restarts_with_a_note(page, live_app):
     live_app.upstream.add_faults([{"kind": "drop", "after_tokens": 40}])
-    send(page, "Tell me a story [[tokens:150]]")
+    send(page, "Tell me a story [[tokens:400]]")
     reply = last_reply(page)
     expect(reply.locator(".msg-note")).to_contain_text("the reply was restarted")
     expect(reply).to_have_attribute("data-status", "complete")
@@ -38,9 +39,18 @@ def test_an_interrupted_reply_offers_continue_and_retry(page, live_app):
     expect(reply.get_by_role("button", name="Retry")).to_be_visible()
     written = reply.locator(".md").inner_text()
     reply.get_by_role("button", name="Continue").click()
-    expect(reply).to_have_attribute("data-status", "complete", timeout=15_000)
-    expect(reply.locator(".md")).to_contain_text(written[:40])
-    assert len(reply.locator(".md").inner_text()) > len(written)
+    # The model takes no prefill: a short question of its own asks for the rest, in a new
+    # reply; the interrupted one stays as it was.
+    replies = page.locator("#messages .msg-assistant")
+    expect(replies).to_have_count(2)
+    expect(page.locator("#messages .msg-user .msg-text").last).to_have_text(
+        "Continue from where you stopped."
+    )
+    expect(replies.last).to_have_attribute("data-status", "complete", timeout=15_000)
+    expect(replies.last.locator(".md")).to_contain_text(
+        'You asked: "Continue from where you stopped."'
+    )
+    expect(replies.first.locator(".md")).to_have_text(written)
 
 
 def test_thinking_and_tool_cards_are_shown(page, live_app):
