@@ -76,18 +76,41 @@ def _check_dict(value: Any, typed: type, path: str) -> list[str]:
     return found
 
 
-def _literal_type(typed: type) -> tuple[Any, ...]:
-    kind = _fields(typed).get("type")
+def _literals(typed: type, key: str) -> tuple[Any, ...]:
+    kind = _fields(typed).get(key)
     return get_args(kind) if get_origin(kind) is Literal else ()
 
 
+_DISPATCH: dict[int, tuple[Any, tuple[str | None, dict[Any, tuple[Any, ...]]]]] = {}
+
+
+def _dispatch(members: tuple[Any, ...]) -> tuple[str | None, dict[Any, tuple[Any, ...]]]:
+    """The tag table of a union's members (see _tag_table), once per union."""
+    known = _DISPATCH.get(id(members))
+    if known is None:
+        known = _DISPATCH[id(members)] = (members, _tag_table(members))
+    return known[1]
+
+
+def _tag_table(members: tuple[Any, ...]) -> tuple[str | None, dict[Any, tuple[Any, ...]]]:
+    """For a union of TypedDicts tagged by a literal key (`type` for blocks, `role` for
+    messages): that key and, for each of its values, the members carrying it."""
+    for key in ("type", "role"):
+        table: dict[Any, list[Any]] = {}
+        for member in members:
+            if _is_typeddict(member):
+                for value in _literals(member, key):
+                    table.setdefault(value, []).append(member)
+        if table:
+            return key, {value: tuple(found) for value, found in table.items()}
+    return None, {}
+
+
 def _check_union(value: Any, members: tuple[Any, ...], path: str) -> list[str]:
-    members = tuple(_unwrap(member) for member in members)
-    if isinstance(value, dict) and "type" in value:
-        # Tagged unions: the member whose `type` literal matches decides.
-        tagged = [m for m in members if _is_typeddict(m) and value["type"] in _literal_type(m)]
-        if tagged:
-            members = tuple(tagged)
+    key, table = _dispatch(members)
+    if key is not None and isinstance(value, dict) and value.get(key) in table:
+        # Tagged unions: the members whose tag matches decide.
+        members = table[value[key]]
     best: tuple[bool, int, list[str]] | None = None
     for member in members:
         found = check(value, member, path)
@@ -124,28 +147,59 @@ def _check_generic(value: Any, kind: Any, origin: Any, path: str) -> list[str]:
     return [p for index, item in enumerate(value) for p in check(item, inner, f"{path}.{index}")]
 
 
-def check(value: Any, kind: Any, path: str = "body") -> list[str]:
-    """What is wrong with `value` as a `kind` (an SDK param type): unknown keys, wrong kinds."""
+# Shapes by id() of the type object: hashing a typing Union walks all its members, which made
+# the lookup cost more than the check.  The entry keeps the type alive, so its id stays its own.
+_SHAPES: dict[int, tuple[Any, tuple[str, Any]]] = {}
+
+
+def _shape(kind: Any) -> tuple[str, Any]:
+    """What kind of type `kind` is, worked out once per type (the walk visits thousands)."""
+    known = _SHAPES.get(id(kind))
+    if known is None:
+        known = _SHAPES[id(kind)] = (kind, _work_out_shape(kind))
+    return known[1]
+
+
+def _work_out_shape(kind: Any) -> tuple[str, Any]:
     kind = _unwrap(kind)
     origin = get_origin(kind)
     if kind in (Any, object) or isinstance(kind, typing.TypeVar):
-        return []
+        return "any", None
     if kind is None or kind is type(None):
-        return [] if value is None else [f"{path}: expected null"]
+        return "none", None
     if origin in _UNIONS:
-        return _check_union(value, get_args(kind), path)
+        return "union", tuple(_unwrap(member) for member in get_args(kind))
     if origin is Literal:
-        return [] if value in get_args(kind) else [
-            f"{path}: {value!r} is not one of {list(get_args(kind))}"]
+        return "literal", get_args(kind)
     if _is_typeddict(kind):
-        return _check_dict(value, kind, path)
+        return "typeddict", kind
     if kind in _SCALARS:
-        return _check_scalar(value, kind, path)
+        return "scalar", kind
     if origin is not None:
-        return _check_generic(value, kind, origin, path)
+        return "generic", (kind, origin)
     if isinstance(kind, type) and issubclass(kind, collections.abc.Iterable) and kind is not str:
-        return [] if isinstance(value, list | dict) else [f"{path}: expected a list"]
-    return []  # a type the walk does not model (bytes, file types): not checked
+        return "iterable", None
+    return "any", None  # a type the walk does not model (bytes, file types): not checked
+
+
+def check(value: Any, kind: Any, path: str = "body") -> list[str]:
+    """What is wrong with `value` as a `kind` (an SDK param type): unknown keys, wrong kinds."""
+    shape, data = _shape(kind)
+    if shape == "any":
+        return []
+    if shape == "none":
+        return [] if value is None else [f"{path}: expected null"]
+    if shape == "union":
+        return _check_union(value, data, path)
+    if shape == "literal":
+        return [] if value in data else [f"{path}: {value!r} is not one of {list(data)}"]
+    if shape == "typeddict":
+        return _check_dict(value, data, path)
+    if shape == "scalar":
+        return _check_scalar(value, data, path)
+    if shape == "generic":
+        return _check_generic(value, data[0], data[1], path)
+    return [] if isinstance(value, list | dict) else [f"{path}: expected a list"]
 
 
 def request_type(entry: dict[str, Any]) -> Any:
