@@ -88,9 +88,10 @@ async def test_turning_thinking_off_where_the_model_allows_it(client):
 # --- display --------------------------------------------------------------------------------
 
 
-async def test_display_is_omitted_by_default_on_the_newer_models(client):
-    message = await client.messages.create(
-        model="claude-opus-5-5", max_tokens=4000, messages=[user("Hi")])
+@pytest.mark.parametrize("model", ["claude-opus-5-5", "claude-sonnet-5-5", "claude-haiku-5-5",
+                                   "claude-opus-5", "claude-sonnet-5", "claude-fable-5-2"])
+async def test_display_is_omitted_by_default_on_the_newer_models(client, model):
+    message = await client.messages.create(model=model, max_tokens=4000, messages=[user("Hi")])
     assert message.content[0].thinking == "" and message.content[0].signature
     # Still billed: the model thought, it is only not shown.
     assert message.usage.output_tokens_details.thinking_tokens > 0

@@ -63,7 +63,8 @@ OLD_BUDGET = _rules("enabled", "disabled")  # Haiku 4.5, Sonnet 4.5: budget thin
 BUDGET_AND_EFFORT = _rules("enabled", "disabled")  # Opus 4.5 (effort, no adaptive)
 ADAPTIVE_AND_BUDGET = _rules("adaptive", "enabled", "disabled", "between_tools")  # 4.6
 ADAPTIVE_ONLY_47 = _rules("adaptive", "disabled", "between_tools")  # 4.7, 4.8: no budget
-SONNET_5 = _rules("adaptive", "disabled", "between_tools", by_default=True)
+SONNET_5 = _rules("adaptive", "disabled", "between_tools", by_default=True,
+                  default_display="omitted")
 OPUS_5 = _rules("adaptive", "disabled", limits={"disabled": UP_TO_HIGH}, by_default=True,
                 default_display="omitted")
 HAIKU_5_5 = _rules("adaptive", "disabled", limits={"disabled": UP_TO_HIGH}, by_default=True,
