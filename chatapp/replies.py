@@ -48,6 +48,7 @@ from chatapp.models import (
     CallPurpose,
     ClaudeModel,
     Conversation,
+    FlagAction,
     Message,
     MessageStatus,
     Role,
@@ -281,12 +282,20 @@ def _thinking_epoch(conversation: Conversation) -> int | None:
     )
 
 
+def _redacted(message: Message) -> bool:
+    """Its stored text differs from what Claude wrote (chatapp/flags.py): a thinking block
+    after the redacted text is bound to the words as written, so the reply's thinking stays
+    out of later requests."""
+    return any(entry.get("action") == FlagAction.REDACT for entry in message.flag_summary)
+
+
 def _turn(message: Message, epoch: int | None) -> Turn:
     if message.role == Role.USER:
         return Turn(message.role, message.content,
                     instructions=message.options.get(SYSTEM_PROMPT_OPTION))
+    current = epoch is None or message.pk >= epoch
     return Turn(message.role, message.content, outcome=_outcome_of(message),
-                keep_thinking=epoch is None or message.pk >= epoch)
+                keep_thinking=current and not _redacted(message))
 
 
 def starting_system_prompt(conversation: Conversation) -> str:
@@ -309,7 +318,8 @@ def _request_for(reply_id: int) -> dict[str, Any]:
     # "conversation" too: a related manager sets each row's conversation, and a deferred
     # conversation_id would cost a query per message.
     history = conversation.messages.filter(pk__lt=reply_id, superseded=False).only(
-        "conversation", "role", "content", "status", "stop_reason", "error_code", "options"
+        "conversation", "role", "content", "status", "stop_reason", "error_code", "options",
+        "flag_summary",
     )
     if conversation.summary_through_id:  # older turns were summarised (chatapp/compaction.py)
         history = history.filter(pk__gt=conversation.summary_through_id)

@@ -217,3 +217,22 @@ async def test_a_system_prompt_changed_mid_conversation_keeps_the_thinking_valid
     assert bodies[-1]["system"] == [{"type": "text", "text": "Be brief."}]
     system_messages = [m for m in bodies[-1]["messages"] if m["role"] == "system"]
     assert [m["content"][0]["text"] for m in system_messages] == ["Answer like a pirate."]
+
+
+def test_a_reply_whose_text_was_redacted_goes_back_without_its_thinking():
+    # The redacted words differ from the ones the thinking after them was bound to.
+    conversation = make_conversation(model="claude-sonnet-5-5")
+    thought = {"type": "thinking", "thinking": "", "signature": "sig"}
+    _, kept = make_exchange(conversation, "q1", "")
+    kept.content = [thought, {"type": "text", "text": "a1"}]
+    kept.save()
+    _, redacted = make_exchange(conversation, "q2", "")
+    redacted.content = [{"type": "text", "text": "key [redacted: API key]"}, thought,
+                        {"type": "text", "text": "a2"}]
+    redacted.flag_summary = [{"kind": "api_key", "action": "redact", "count": 1}]
+    redacted.save()
+    latest = _asked_under(conversation, "q3", "")
+
+    request = replies._request_for(latest.pk)
+    kinds = [[b["type"] for b in m["content"]] for m in request["messages"]]
+    assert kinds[1] == ["thinking", "text"] and kinds[3] == ["text", "text"]
