@@ -262,6 +262,22 @@ async def test_an_edited_thinking_block_is_refused(client):
         "messages.1.content.0: Invalid `signature` in `thinking` block")
 
 
+async def test_a_redacted_block_with_other_data_is_refused(client):
+    request, turn, answer = await _tool_turn(client, "claude-opus-5")
+    request["messages"][0]["content"] += " [[redacted_thinking]]"
+    first = await client.messages.create(**request)
+    assert first.content[0].type == "redacted_thinking"
+    turn = {"role": "assistant", "content": [block.to_dict() for block in first.content]}
+    turn["content"][0]["data"] = turn["content"][0]["data"][:-8] + "AAAAAAA="
+    tool_use = first.content[-1]
+    answer = user([{"type": "tool_result", "tool_use_id": tool_use.id, "content": "42"}])
+    with pytest.raises(anthropic.BadRequestError) as raised:
+        await client.messages.create(**{**request, "messages": [*request["messages"], turn,
+                                                                 answer]})
+    assert raised.value.body["error"]["message"] == (
+        "messages.1.content.0: Invalid `data` in `redacted_thinking` block")
+
+
 async def test_in_a_batch_an_unset_behaviour_drops_instead_of_failing(client, upstream):
     request, turn, answer = await _tool_turn(client, "claude-sonnet-5-5")
     changed = {**request, "system": "Changed.", "messages": [*request["messages"], turn, answer]}

@@ -218,6 +218,8 @@ def _failure(
     """Why a block sent back cannot be used (None: it can); a 400 if it was tampered with."""
     claims = _claims(blocks[b_index])
     if claims is None:
+        if blocks[b_index].get("type") == "redacted_thinking":
+            raise invalid(f"{path}: Invalid `data` in `redacted_thinking` block")
         raise invalid(f"{path}: Invalid `signature` in `thinking` block")
     if not can_read_thinking(model, claims.get("m", "")):
         return "model_binding_mismatch"
