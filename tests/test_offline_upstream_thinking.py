@@ -8,6 +8,7 @@ Facts: /work/shared/anthropic-api.md and Anthropic's "Preserved thinking" docs.
 from __future__ import annotations
 
 import copy
+import time
 from typing import Any
 
 import anthropic
@@ -294,3 +295,21 @@ async def test_in_a_batch_an_unset_behaviour_drops_instead_of_failing(client, up
     assert results["unset"].message.input_transformations[0].reason == "prefix_binding_mismatch"
     assert results["error"].type == "errored"
     assert MISMATCH in results["error"].error.error.message
+
+
+async def test_hidden_thinking_still_takes_its_time_in_the_stream(client, upstream):
+    upstream.set_pace(500)
+    async with client.messages.stream(
+        model="claude-opus-5-5", max_tokens=4000, messages=[user("Take your time")]
+    ) as stream:
+        seen = {}
+        async for event in stream:
+            if event.type == "content_block_start" and event.content_block.type == "thinking":
+                seen["start"] = time.monotonic()
+            if event.type == "content_block_delta" and event.delta.type == "signature_delta":
+                seen["signed"] = time.monotonic()
+        final = await stream.get_final_message()
+    assert final.content[0].thinking == ""  # omitted: nothing shown ...
+    thinking = final.usage.output_tokens_details.thinking_tokens
+    # ... but the block closes only once its tokens have been "thought" at the pace.
+    assert seen["signed"] - seen["start"] >= 0.8 * thinking / 500

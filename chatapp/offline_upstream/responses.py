@@ -261,10 +261,20 @@ class _Stream:
             {"type": "content_block_start", "index": index, "content_block": block},
         )
 
-    async def whole_block(self, index: int, block: dict[str, Any]) -> None:
-        """A thinking, redacted_thinking or tool call block: opened, streamed, closed."""
+    async def whole_block(self, index: int, block: dict[str, Any], hidden: int = 0) -> None:
+        """A thinking, redacted_thinking or tool call block: opened, streamed, closed.
+
+        `hidden`: thinking tokens not shown (display omitted, redacted) that still take the
+        model their time before the block closes."""
         kind = block["type"]
-        if kind == "thinking":
+        if hidden:
+            await self.start_block(index, {**block, "signature": ""} if kind == "thinking"
+                                   else block)
+            await self.pacer.wait(hidden)
+            if kind == "thinking":
+                await self.delta(index, {"type": "signature_delta",
+                                         "signature": block["signature"]})
+        elif kind == "thinking":
             await self.start_block(index, {"type": "thinking", "thinking": "", "signature": ""})
             cpt = self.plan.model.chars_per_token
             for text, tokens in self.pacer.events(
@@ -282,14 +292,28 @@ class _Stream:
             await self.start_block(index, block)
         await self.event("content_block_stop", {"type": "content_block_stop", "index": index})
 
+    def _hidden_thinking_tokens(self) -> int:
+        """Thinking tokens the reply bills but does not show."""
+        cpt = self.plan.model.chars_per_token
+        shown = sum(
+            tokens
+            for block in self.plan.reply.before if block["type"] == "thinking"
+            for _text, tokens in delta_texts(block["thinking"], cpt, 0)
+        )
+        return max(0, self.plan.reply.thinking_tokens - shown)
+
     async def run_with_blocks(self) -> None:
         """A reply with thinking before its text or tool calls after it."""
         await start_response(self.send, 200, sse_headers(self.plan.request_id))
         shell = self.plan.message(content=[], output_tokens=1)
         await self.event("message_start", {"type": "message_start", "message": shell})
         reply = self.plan.reply
+        hidden = self._hidden_thinking_tokens()
         for index, block in enumerate(reply.before):
-            await self.whole_block(index, block)
+            # The hidden thinking takes its time in the first block that hides it.
+            hides = block["type"] == "redacted_thinking" or not block.get("thinking", "x")
+            await self.whole_block(index, block, hidden if hides else 0)
+            hidden = 0 if hides else hidden
         index = len(reply.before)
         await send_body(self.send, PING, more=True)
         if reply.text:  # thinking may have used the whole max_tokens: then no text block
