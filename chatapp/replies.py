@@ -612,9 +612,6 @@ async def start_reply(
 
 # A reply that ended here was cut short: the reader is offered Continue.
 TRUNCATED = ("max_tokens", "model_context_window_exceeded")
-# The question a continuation asks: a user turn of its own, stored like any other, so every
-# later request sends exactly what this one sent (no prefill, which current models reject).
-CONTINUE_TEXT = "Continue from where you stopped."
 
 
 def _continuable(reply: Message) -> bool:
@@ -661,11 +658,14 @@ def _reopen_to_continue(conversation_id: int, message_id: int) -> tuple[Message 
 def _open_continuation(
     conversation: Conversation, reply: Message, model: ClaudeModel
 ) -> tuple[Message, Message]:
-    """A user turn asking Claude to go on, and a reply to it on the same model and settings."""
+    """A user turn asking Claude to go on, and a reply to it on the same model and settings.
+    The question is stored like any other, so every later request sends exactly what this one
+    sent (no prefill, which current models reject)."""
     _refuse_if_over_budget(conversation)
     question = Message.objects.create(
         conversation=conversation, role=Role.USER, parent=reply,
-        content=user_content(CONTINUE_TEXT), options={"continues": reply.pk},
+        content=prompt.continuation_content(reply.stop_reason),
+        options={"continues": reply.pk, **_instructions_changed(conversation)},
     )
     follow_up = Message.objects.create(
         conversation=conversation, role=Role.ASSISTANT, status=MessageStatus.STREAMING,

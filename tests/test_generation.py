@@ -9,6 +9,7 @@ import pytest
 from channels.db import database_sync_to_async
 
 from chatapp import replies
+from chatapp.claude.prompt import continuation_text
 from chatapp.models import ClaudeModel, Conversation, Message, MessageStatus, UsageRecord
 from tests.factories import make_conversation, make_user
 from tests.sockets import frames_until, next_frame, open_socket, send, streamed_text
@@ -192,7 +193,7 @@ async def test_when_recovery_fails_the_reply_is_interrupted_and_can_be_continued
     # Sonnet 4.6 takes no prefill: a new user turn asks Claude to go on, in a reply of its own;
     # the interrupted reply stays as it was (later requests send exactly what this one sent).
     question = next(f for f in more if f["type"] == "message_created")["message"]
-    assert question["text"] == "Continue from where you stopped."
+    assert question["text"] == continuation_text("")  # "Continue your previous reply…"
     assert question["options"] == {"continues": reply_id}
     follow_up = await Message.objects.aget(pk=more[-1]["message_id"])
     assert follow_up.pk != reply_id and more[-1]["status"] == "complete"
@@ -200,7 +201,7 @@ async def test_when_recovery_fails_the_reply_is_interrupted_and_can_be_continued
     last_request = reply_requests(claude)[-1]["body"]["messages"]
     assert last_request[-2]["role"] == "assistant"
     assert last_request[-2]["content"][0]["text"] == interrupted.text
-    assert last_request[-1]["content"][-1]["text"] == "Continue from where you stopped."
+    assert last_request[-1]["content"][-1]["text"] == continuation_text("")
     unchanged = await Message.objects.aget(pk=reply_id)
     assert unchanged.text == interrupted.text and unchanged.status == MessageStatus.INTERRUPTED
     assert await UsageRecord.objects.filter(message_id=follow_up.pk).acount() == 1
@@ -480,7 +481,7 @@ async def test_continue_after_a_cut_short_reply_is_a_new_user_turn(
     frames = await frames_until(socket, "message_completed")
     await replies.wait_for_all()
     created = next(f for f in frames if f["type"] == "message_created")["message"]
-    assert created["role"] == "user" and created["text"] == "Continue from where you stopped."
+    assert created["role"] == "user" and created["text"] == continuation_text(ending)
     assert created["options"] == {"continues": cut.pk}
     follow_up = await Message.objects.aget(pk=frames[-1]["message_id"])
     assert follow_up.pk != cut.pk and follow_up.reply_to_id == created["id"]
@@ -488,7 +489,7 @@ async def test_continue_after_a_cut_short_reply_is_a_new_user_turn(
     # No prefill: the request ends with the new user turn, right after the cut reply.
     messages = reply_requests(claude)[-1]["body"]["messages"]
     assert messages[-1]["role"] == "user"
-    assert messages[-1]["content"][-1]["text"] == "Continue from where you stopped."
+    assert messages[-1]["content"][-1]["text"] == continuation_text(ending)
     assert messages[-2]["role"] == "assistant" and messages[-2]["content"][0]["text"] == cut.text
     await cut.arefresh_from_db()
     assert cut.stop_reason == ending and cut.text  # the cut reply is kept as it was
@@ -537,3 +538,23 @@ async def test_only_the_latest_reply_cut_short_stopped_or_interrupted_can_be_con
     error = await next_frame(socket)
     await socket.disconnect()
     assert error["code"] == "bad_frame" and "cut short" in error["message"]
+
+
+# --- What the real API may send that this app never heard of -----------------------------------
+
+
+async def test_unknown_events_and_fields_in_a_stream_are_ignored(claude, owner, finish_replies):
+    """The recorded basic stream with an event type and fields from a future API version."""
+    future = (RECORDED / "basic_response.txt").read_text().replace(
+        "event: ping\n",
+        'event: future_event\ndata: {"type":"future_event","hint":{"a":1}}\n\nevent: ping\n',
+        1,
+    ).replace('"type":"text_delta"', '"type":"text_delta","confidence":0.9', 1).replace(
+        '"stop_sequence":null}', '"stop_sequence":null,"stop_details":null,"novelty":"x"}', 1
+    )
+    claude.add_faults([{"kind": "replay", "body": future}])
+    frames, reply, records = await ask(owner, "Hi")
+
+    assert frames[-1]["status"] == "complete" and reply.text == "Hello there!"
+    assert streamed_text(frames, reply.pk) == "Hello there!"
+    assert reply.stop_reason == "end_turn" and len(records) == 1

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
+from chatapp.claude.prompt import continuation_text
 from tests.browser.test_chat_page import (
     last_reply,
     no_script_errors,  # noqa: F401 (autouse fixture: any script error fails the test)
@@ -115,11 +116,13 @@ def test_a_reply_cut_at_its_length_limit_says_so_and_continue_brings_the_rest(
     # A new, small turn asks for the rest (current models take no prefill) and it arrives.
     expect(page.locator("#messages .msg-assistant")).to_have_count(2)
     asked = question(page)
-    expect(asked.locator(".msg-text")).to_have_text("Continue from where you stopped.")
+    expect(asked.locator(".msg-text")).to_have_text(continuation_text("max_tokens"))
     expect(asked).to_have_class(re.compile(r"\bis-continuation\b"))
     rest = last_reply(page)
     expect(rest).not_to_have_attribute("data-status", "streaming")
-    expect(rest.locator(".md")).to_contain_text('You asked: "Continue from where you stopped."')
+    expect(rest.locator(".md")).to_contain_text(
+        'You asked: "Your previous reply was cut off at the output limit.'
+    )
     expect(cut.locator(".md")).to_have_text(written)  # the first part stays as it was
     expect(cut.get_by_role("button", name="Continue")).to_have_count(0)  # no longer the last
 
@@ -139,7 +142,7 @@ def test_a_reply_cut_by_the_context_window_says_so_and_can_be_continued(page: Pa
     )
     cut.get_by_role("button", name="Continue").click()
     expect(last_reply(page).locator(".md")).to_contain_text(
-        'You asked: "Continue from where you stopped."'
+        'You asked: "Your previous reply was cut off because the conversation filled the context'
     )
     expect(last_reply(page)).to_have_attribute("data-status", "complete")
 

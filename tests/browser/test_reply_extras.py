@@ -5,6 +5,8 @@ one-line reason."""
 import pytest
 from playwright.sync_api import Page, expect
 
+from chatapp.claude.prompt import continuation_text
+
 pytestmark = pytest.mark.browser
 
 
@@ -44,11 +46,11 @@ def test_an_interrupted_reply_offers_continue_and_retry(page, live_app):
     replies = page.locator("#messages .msg-assistant")
     expect(replies).to_have_count(2)
     expect(page.locator("#messages .msg-user .msg-text").last).to_have_text(
-        "Continue from where you stopped."
+        continuation_text("")
     )
     expect(replies.last).to_have_attribute("data-status", "complete", timeout=15_000)
     expect(replies.last.locator(".md")).to_contain_text(
-        'You asked: "Continue from where you stopped."'
+        'You asked: "Continue your previous reply exactly where it stopped'
     )
     expect(replies.first.locator(".md")).to_have_text(written)
 
