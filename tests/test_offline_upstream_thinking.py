@@ -313,3 +313,34 @@ async def test_hidden_thinking_still_takes_its_time_in_the_stream(client, upstre
     thinking = final.usage.output_tokens_details.thinking_tokens
     # ... but the block closes only once its tokens have been "thought" at the pace.
     assert seen["signed"] - seen["start"] >= 0.8 * thinking / 500
+
+
+async def test_between_tools_thinks_only_between_tool_calls(client):
+    between = {"type": "between_tools"}
+    plain = await client.messages.create(
+        model="claude-sonnet-5-5", max_tokens=4000, thinking=between, messages=[user("Hi")])
+    assert [block.type for block in plain.content] == ["text"]
+    calling = await client.messages.create(
+        model="claude-sonnet-5-5", max_tokens=4000, thinking=between, tools=TOOLS,
+        messages=[user(ASK_TOOL)])
+    assert [block.type for block in calling.content] == ["thinking", "tool_use"]
+
+
+async def test_between_tools_keeps_its_effort_for_the_whole_conversation(client):
+    request, turn, answer = await _tool_turn(
+        client, "claude-sonnet-5-5", thinking={"type": "between_tools"},
+        output_config={"effort": "low"})
+    history = [*request["messages"], turn, answer]
+    same = await client.messages.create(**{**request, "messages": history})
+    assert same.stop_reason == "end_turn"
+    with pytest.raises(anthropic.BadRequestError) as raised:
+        await client.messages.create(**{**request, "messages": history,
+                                        "output_config": {"effort": "high"}})
+    assert raised.value.body["error"]["message"].startswith(
+        "messages.1.content.0: `output_config.effort` cannot change mid-conversation with "
+        "`thinking.type.between_tools`")
+    # Adaptive thinking may change its effort from turn to turn.
+    adaptive = await client.messages.create(**{
+        **request, "messages": history, "thinking": {"type": "adaptive"},
+        "output_config": {"effort": "high"}})
+    assert adaptive.stop_reason == "end_turn"

@@ -28,7 +28,7 @@ import re
 from dataclasses import replace
 from typing import Any
 
-from .binding import sign_reply_blocks
+from .binding import effective_effort, sign_reply_blocks
 from .models import ModelSpec
 from .prompt import as_blocks
 from .replies import SENTENCES, ReplyPlan, plan_reply, split_tokens
@@ -128,9 +128,7 @@ NO_EFFORT_SENTENCES = 2  # models without effort (budget thinking only)
 def _depth(body: dict[str, Any], model: ModelSpec) -> int:
     if not model.takes_effort:
         return NO_EFFORT_SENTENCES
-    config = body.get("output_config")
-    effort = config.get("effort") if isinstance(config, dict) else None
-    return EFFORT_SENTENCES[effort or model.thinking.default_effort]
+    return EFFORT_SENTENCES[effective_effort(body, model)]
 
 
 def _thinking_block(
@@ -237,8 +235,10 @@ def _with_tools(
         text = f"Let me use {names} for this." if calls else "Let me search for that."
         text_tokens = len(split_tokens(text, model.chars_per_token))
         tool_tokens = sum(_tokens(json.dumps(block["input"]), model) + 3 for block in after)
-        if before and model.thinking.text_between_tools_in_thinking:
-            # Opus 5.5 / Sonnet 5.5: what is said between tool calls is thinking too.
+        noting = before or thinking_kind(body, model) == "between_tools"
+        if noting and model.thinking.text_between_tools_in_thinking:
+            # Opus 5.5 / Sonnet 5.5: what is said between tool calls is thinking too (with
+            # `between_tools`, the only thinking there is).
             shown = text if _display(body, model) == "summarized" else ""
             before = (*before, {"type": "thinking", "thinking": shown, "signature": ""})
             thinking_tokens, text = thinking_tokens + text_tokens, ""

@@ -108,10 +108,20 @@ def _open(sealed: bytes) -> dict[str, str] | None:
     return claims
 
 
-def sign_block(block: dict[str, Any], model_id: str, prefix: str, seed: int = 0) -> dict[str, Any]:
+def effective_effort(body: dict[str, Any], model: ModelSpec) -> str:
+    """The request's `output_config.effort`, else the model's default."""
+    config = body.get("output_config")
+    effort = config.get("effort") if isinstance(config, dict) else None
+    return str(effort or model.thinking.default_effort)
+
+
+def sign_block(
+    block: dict[str, Any], model_id: str, prefix: str, seed: int = 0, effort: str = ""
+) -> dict[str, Any]:
     """The block with its signature (thinking) or data (redacted_thinking) bound to
-    `model_id` and `prefix`."""
-    claims = {"m": model_id, "p": prefix, "c": _content_digest(block), "s": str(seed)}
+    `model_id` and `prefix` (and naming the effort it was made at)."""
+    claims = {"m": model_id, "p": prefix, "c": _content_digest(block), "s": str(seed),
+              "e": effort}
     sealed = _seal(claims)
     if block["type"] == "redacted_thinking":
         return {**block, "data": base64.b64encode(_REDACTED_PREFIX + sealed).decode()}
@@ -149,7 +159,7 @@ def sign_reply_blocks(
     for block in blocks:
         if block.get("type") in THINKING_TYPES:
             prefix = prefix_digest(body, messages, "assistant", earlier)
-            block = sign_block(block, model.id, prefix, seed)
+            block = sign_block(block, model.id, prefix, seed, effective_effort(body, model))
         signed.append(block)
         earlier.append(block)
     return signed
@@ -223,10 +233,27 @@ def _failure(
         raise invalid(f"{path}: Invalid `signature` in `thinking` block")
     if not can_read_thinking(model, claims.get("m", "")):
         return "model_binding_mismatch"
+    _check_between_tools_effort(body, model, claims, path)
     if not model.preserved_thinking:
         return None
     prefix = prefix_digest(body, messages[:m_index], "assistant", blocks[:b_index])
     return None if hmac.compare_digest(prefix, claims.get("p", "")) else "prefix_binding_mismatch"
+
+
+def _check_between_tools_effort(
+    body: dict[str, Any], model: ModelSpec, claims: dict[str, str], path: str
+) -> None:
+    """With `between_tools` the effort cannot change mid-conversation (Sonnet 5.5)."""
+    thinking = body.get("thinking")
+    if not isinstance(thinking, dict) or thinking.get("type") != "between_tools":
+        return
+    made_at, asked = claims.get("e"), effective_effort(body, model)
+    if claims.get("m") == model.id and made_at and made_at != asked:
+        raise invalid(
+            f"{path}: `output_config.effort` cannot change mid-conversation with "
+            f"`thinking.type.between_tools`: this block was made at `{made_at}`, this request "
+            f"asks for `{asked}`."
+        )
 
 
 def _without(
