@@ -37,7 +37,7 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 from django.db import transaction
 
-from chatapp import accounting, budgets
+from chatapp import accounting, budgets, thinking
 from chatapp.claude import messages as claude_messages
 from chatapp.claude.prompt import REFERENCE, Turn
 from chatapp.claude.types import Completion, UpstreamError
@@ -210,6 +210,16 @@ def _excerpt(message: Message) -> str:
     return f"{'User' if message.role == Role.USER else 'Assistant'}: {text}"
 
 
+def transcript_chars(older: list[Message]) -> int:
+    """The length of the transcript the summariser is given (before any cut)."""
+    return len("\n\n".join(_excerpt(m) for m in older))
+
+
+def transcript_cut(chars: int) -> bool:
+    """Whether a transcript that long loses its start (``TRANSCRIPT_CHARS``): the user is told."""
+    return chars > TRANSCRIPT_CHARS
+
+
 def summary_request(model: str, previous: str, older: list[Message]) -> dict[str, Any]:
     transcript = "\n\n".join(_excerpt(m) for m in older)[-TRANSCRIPT_CHARS:]
     if previous:
@@ -227,7 +237,8 @@ def summary_request(model: str, previous: str, older: list[Message]) -> dict[str
 
 @transaction.atomic
 def _save_summary(
-    reply_id: int, through_id: int, completion: Completion, count: int, budget: budgets.CallBudget
+    reply_id: int, through_id: int, completion: Completion, count: int, budget: budgets.CallBudget,
+    older_chars: int = 0,
 ) -> bool:
     """Bill the summary call and keep the summary; False (nothing kept) when it is empty."""
     reply = Message.objects.select_for_update().select_related("conversation").get(pk=reply_id)
@@ -249,6 +260,9 @@ def _save_summary(
         summary=summary, summary_through_id=through_id
     )
     note = f"Earlier turns ({count} messages) were summarised to fit the model's context window."
+    if transcript_cut(older_chars):
+        note += (" The oldest of them were too long for the summariser to read at once and are "
+                 "not in the summary.")
     reply.notes = [*reply.notes, note]
     # From this reply on the prompt starts with the summary: the thinking of earlier replies
     # is bound to the turns it replaced (replies._request_for leaves it out).
@@ -257,11 +271,25 @@ def _save_summary(
     return True
 
 
+def _side_call(model_id: str) -> dict[str, Any]:
+    """The summariser's max_tokens and thinking-off fields: on a model that thinks by default
+    its thinking must not use up the room the summary needs (chatapp/thinking.py)."""
+    model = ClaudeModel.objects.filter(pk=model_id).first()
+    if model is None:
+        return {}
+    return thinking.side_call_params(
+        model.capabilities, text_tokens=SUMMARY_MAX_TOKENS, model_max=model.max_output_tokens
+    )
+
+
 async def _summarise(reply: Message, older: list[Message]) -> None:
     model = await database_sync_to_async(accounting.cheapest_model_id)()
     if model is None:
         raise UpstreamError("context_too_long", _TOO_LONG)
-    request = summary_request(model, reply.conversation.summary, older)
+    request = {
+        **summary_request(model, reply.conversation.summary, older),
+        **await database_sync_to_async(_side_call)(model),
+    }
     # Its worst case is reserved like any call's: a summary the budget cannot cover fails the
     # reply with budget_exceeded before anything is sent.
     budget = budgets.CallBudget(
@@ -274,7 +302,7 @@ async def _summarise(reply: Message, older: list[Message]) -> None:
         await database_sync_to_async(budget.release_all)()
         raise
     saved = await database_sync_to_async(_save_summary)(
-        reply.pk, older[-1].pk, completion, len(older), budget
+        reply.pk, older[-1].pk, completion, len(older), budget, transcript_chars(older)
     )
     if not saved:
         raise UpstreamError("context_too_long", _NO_SUMMARY)

@@ -73,6 +73,10 @@ async def test_a_conversation_beyond_the_window_is_summarised_and_answered(
     assert saved.summary and saved.summary_through_id is not None
     summary = await UsageRecord.objects.aget(purpose="summary", conversation=conversation)
     assert summary.model == "claude-haiku-5-5" and summary.cost_usd > 0
+    # A side call: Haiku 5.5 thinks by default, and thinking must not eat the summary's room.
+    (summarising,) = [r["body"] for r in claude.requests() if r["path"] == "/v1/messages"
+                      and "compress" in str(r["body"].get("system"))]
+    assert summarising["thinking"] == {"type": "disabled"}
     reply = await Message.objects.aget(pk=frames[-1]["message_id"])
     assert reply.notes == [
         "Earlier turns (16 messages) were summarised to fit the model's context window."
@@ -256,3 +260,11 @@ async def test_after_a_summary_earlier_thinking_is_left_out_and_the_conversation
     thinking_sent = sum(b["type"] == "thinking" for m in last for b in m["content"])
     written_since = [r for r in asked[:-1] if r.pk >= epoch.pk]
     assert thinking_sent == len(written_since) > 0
+
+
+def test_a_summary_that_cannot_read_every_earlier_turn_says_so():
+    # The summariser reads at most TRANSCRIPT_CHARS: turns beyond it are never silently lost.
+    from chatapp.compaction import TRANSCRIPT_CHARS, transcript_cut
+
+    assert not transcript_cut(TRANSCRIPT_CHARS)
+    assert transcript_cut(TRANSCRIPT_CHARS + 1)
