@@ -262,8 +262,9 @@ async def test_after_a_summary_earlier_thinking_is_left_out_and_the_conversation
     assert thinking_sent == len(written_since) > 0
 
 
-def test_a_summary_that_cannot_read_every_earlier_turn_says_so():
-    # The summariser reads at most TRANSCRIPT_CHARS: turns beyond it are never silently lost.
+def test_a_transcript_over_what_the_summariser_reads_counts_as_cut():
+    # The summariser reads at most TRANSCRIPT_CHARS; beyond it the reply's note says turns are
+    # missing from the summary (_save_summary).
     from chatapp.compaction import TRANSCRIPT_CHARS, transcript_cut
 
     assert not transcript_cut(TRANSCRIPT_CHARS)
