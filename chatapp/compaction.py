@@ -126,10 +126,12 @@ class Sizing:
     fixed: int  # system prompt, summary turn (with the documents it keeps), tools, markers
 
     def size_of(self, message: Message) -> int:
-        """Its count when it has one, else the upper bound of its content."""
+        """Its count when it has one, else the upper bound of its content; a question's new
+        instructions (a system message after it) by their bound on top."""
+        instructions = text_bound(message.options.get(_SYSTEM_PROMPT_OPTION) or "")
         if message.token_count is not None:
-            return message.token_count
-        return content_bound(message.content, self.attachment_tokens)
+            return message.token_count + instructions
+        return content_bound(message.content, self.attachment_tokens) + instructions
 
     def size(self) -> int:
         return self.fixed + sum(self.size_of(m) for m in self.history)
@@ -140,7 +142,7 @@ def _history(reply: Message):
     # Only what sizing and summarising read: a message has several more JSON fields, and
     # every reply reads the whole history.
     history = conversation.messages.filter(pk__lt=reply.pk, superseded=False).only(
-        "conversation", "role", "status", "content", "token_count"
+        "conversation", "role", "status", "content", "token_count", "options"
     )
     if conversation.summary_through_id:
         history = history.filter(pk__gt=conversation.summary_through_id)
