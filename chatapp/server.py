@@ -7,20 +7,35 @@ socket; with it (and the compression context kept across a socket's messages) a 
 cost about their text. The server's compressor uses a 4 KiB window and memory level 5 (what the
 `websockets` library, and so uvicorn, uses), about 40 KiB per socket that has sent a frame,
 instead of zlib's 256 KiB defaults; JSON frames repeat within a few hundred bytes anyway.
+
+Request bodies are limited where their bytes arrive. daphne (twisted's HTTP channel) writes a
+whole body to memory or a temporary file before the application sees the request, so a limit
+in the ASGI application came too late: a POST declaring 2 GB was received and spooled to disk
+first. ``BodyLimitedRequest`` checks the declared Content-Length (and, for a chunked body, the
+bytes so far) against ``config.limits.request_body_limit`` for the path and answers 413 at once,
+without spooling anything.
 """
 
+import json
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from autobahn.websocket.compress import (
     PerMessageDeflateOffer,
     PerMessageDeflateOfferAccept,
 )
 from daphne.cli import CommandLineInterface
+from daphne.http_protocol import HTTPFactory, WebRequest
 from daphne.server import Server
+
+from config.limits import request_body_limit
 
 # zlib's window (log2 bytes) and memory level for what the server compresses.
 SERVER_WINDOW_BITS = 12
 SERVER_MEMORY_LEVEL = 5
+# After a 413 the rest of the body is read and dropped for at most this long (a client still
+# sending would otherwise get a connection reset instead of the answer), then cut off.
+REFUSED_BODY_LINGER_SECONDS = 5.0
 
 
 def accept_deflate(offers: list[Any]) -> PerMessageDeflateOfferAccept | None:
@@ -38,8 +53,93 @@ def accept_deflate(offers: list[Any]) -> PerMessageDeflateOfferAccept | None:
     return None
 
 
+def _request_path(target: bytes) -> str:
+    """The path of a request line's target (origin form or absolute URL), without the query."""
+    return unquote(urlsplit(target.decode("latin-1")).path)
+
+
+def too_large_response(message: str) -> bytes:
+    """A complete HTTP/1.1 413 answer that closes the connection."""
+    body = json.dumps({"error": message}).encode()
+    head = (
+        "HTTP/1.1 413 Content Too Large\r\n"
+        "Content-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n"
+        "Connection: close\r\n\r\n"
+    )
+    return head.encode() + body
+
+
+class BodyLimitedRequest(WebRequest):
+    """daphne's request, refusing a body over its path's limit before any of it is kept.
+
+    twisted calls ``gotLength`` once the headers are in (None: chunked) and
+    ``handleContentChunk`` for each piece of body; the stock request spools every piece."""
+
+    refused = False
+    body_limit = 0
+    body_received = 0
+    too_large_message = ""
+
+    def gotLength(self, length: int | None) -> None:
+        self.body_limit, self.too_large_message = request_body_limit(
+            _request_path(self.channel._path)
+        )
+        if length is not None and length > self.body_limit:
+            self._refuse()
+            return
+        super().gotLength(length)
+
+    def handleContentChunk(self, data: bytes) -> None:
+        if self.refused:
+            return  # dropped: the connection is closing
+        self.body_received += len(data)
+        if self.body_received > self.body_limit:
+            self._refuse()
+            return
+        super().handleContentChunk(data)
+
+    def process(self) -> Any:
+        if not self.refused:  # a refused body that still arrived whole is not served
+            return super().process()
+        return None
+
+    def check_timeouts(self) -> None:
+        if not self.refused:
+            super().check_timeouts()
+
+    def _refuse(self) -> None:
+        self.refused = True
+        if self.content is not None:
+            self.content.close()  # a chunked body's spool so far: gone
+        self.content = None
+        # No "100 Continue" after the answer (twisted sends it right after gotLength).
+        self.requestHeaders.removeHeader(b"Expect")
+        transport = self.channel.transport
+        transport.write(too_large_response(self.too_large_message))
+        # Half-close: the answer goes out, what the client still sends is read and dropped
+        # (closing with unread bytes would reset the connection before it reads the 413).
+        transport.loseWriteConnection()
+        from twisted.internet import reactor  # daphne installed the asyncio reactor first
+
+        reactor.callLater(REFUSED_BODY_LINGER_SECONDS, _abort, transport)
+
+
+def _abort(transport: Any) -> None:
+    if transport.connected:
+        transport.abortConnection()
+
+
+class BodyLimitedHTTPFactory(HTTPFactory):
+    def buildProtocol(self, addr: Any) -> Any:
+        protocol = super().buildProtocol(addr)
+        protocol.requestFactory = BodyLimitedRequest
+        return protocol
+
+
 class CompressingServer(Server):
-    """daphne's Server whose WebSocket factory accepts permessage-deflate, and which never
+    """daphne's Server whose WebSocket factory accepts permessage-deflate, whose requests
+    refuse an oversized body before spooling it (``BodyLimitedRequest``), and which never
     believes X-Forwarded-* itself: daphne would from anyone (``--proxy-headers``); the ASGI
     application does, from CHATAPP_TRUSTED_PROXIES only (config/proxies.py)."""
 
@@ -48,6 +148,15 @@ class CompressingServer(Server):
         self.proxy_forwarded_address_header = None
         self.proxy_forwarded_port_header = None
         self.proxy_forwarded_proto_header = None
+
+    @property
+    def http_factory(self) -> Any:
+        return self._http_factory
+
+    @http_factory.setter
+    def http_factory(self, factory: Any) -> None:
+        # Server.run() builds daphne's own factory; ours replaces it before it listens.
+        self._http_factory = BodyLimitedHTTPFactory(self)
 
     @property
     def ws_factory(self) -> Any:

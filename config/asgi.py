@@ -2,7 +2,6 @@
 and port: config/origins.py) → session auth → routes."""
 
 import os
-import re
 
 from django.core.asgi import get_asgi_application
 
@@ -14,14 +13,16 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from chatapp import api_attachments, attachments  # noqa: E402
 from chatapp.routing import websocket_urlpatterns  # noqa: E402
-from config.limits import UploadSizeLimit  # noqa: E402
+from config.limits import UPLOAD_PATHS, UploadSizeLimit  # noqa: E402
 from config.origins import SameOriginOnly  # noqa: E402
 from config.proxies import TrustedProxies  # noqa: E402
 
-# An upload over the limit is answered 413 before its body is read (config/limits.py).
+# An upload over the limit is answered 413 before its body is read (config/limits.py). Under
+# `python -m chatapp.server` the server refuses it even earlier, before spooling it; this guard
+# covers other ASGI servers.
 http_app = UploadSizeLimit(
     django_asgi_app,
-    paths=re.compile(r"^/api/(conversations/\d+/attachments|batch-documents)/$"),
+    paths=UPLOAD_PATHS,
     limit=api_attachments.upload_body_limit,
     message=lambda: attachments.too_large().message,
 )

@@ -1,4 +1,9 @@
-"""An ASGI guard that refuses an oversized upload before its body is read.
+"""How large a request body may be, by path, and an ASGI guard that refuses an oversized upload.
+
+``request_body_limit(path)`` is the limit the server itself enforces where the bytes arrive
+(``chatapp/server.py``: daphne would otherwise receive and spool a whole body, of any declared
+size, to memory or disk before the application saw the request): uploads get the upload limit,
+imports the import limit, everything else ``DEFAULT_BODY_LIMIT``.
 
 Django's ASGI handler reads a whole request body (into a spooled temporary file) before any
 view runs, so a view cannot refuse a 40 MB upload without receiving all 40 MB first. This
@@ -10,7 +15,65 @@ is answered 413 at once, and a body that grows past the limit without declaring 
 import json
 import re
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
+
+# Every other request (forms, JSON) is small: Django's own DATA_UPLOAD_MAX_MEMORY_SIZE is 1 MiB.
+DEFAULT_BODY_LIMIT = 1024 * 1024
+UPLOAD_PATHS = re.compile(r"^/api/(conversations/\d+/attachments|batch-documents)/$")
+IMPORT_PATHS = re.compile(r"^/api/conversations/import/$")
+
+
+def _upload_limit() -> int:
+    from chatapp import api_attachments  # needs Django set up: looked up per request
+
+    return api_attachments.upload_body_limit()
+
+
+def _upload_message() -> str:
+    from chatapp import attachments
+
+    return attachments.too_large().message
+
+
+def _import_limit() -> int:
+    from chatapp import exports
+
+    return exports.MAX_IMPORT_BYTES + 1  # one byte more, so the view says "larger than 10 MB"
+
+
+def _import_message() -> str:
+    from chatapp import exports
+
+    return f"The file is larger than {exports.MAX_IMPORT_BYTES // 2**20} MB."
+
+
+@dataclass(frozen=True)
+class BodyLimit:
+    """A path's limit on request bodies, and what a request over it is told."""
+
+    paths: re.Pattern[str]
+    limit: Callable[[], int]
+    message: Callable[[], str]
+
+
+# Paths with a larger body than DEFAULT_BODY_LIMIT, first match wins.
+BODY_LIMITS: tuple[BodyLimit, ...] = (
+    BodyLimit(UPLOAD_PATHS, _upload_limit, _upload_message),
+    BodyLimit(IMPORT_PATHS, _import_limit, _import_message),
+)
+
+
+def request_body_limit(path: str) -> tuple[int, str]:
+    """The most bytes a request body to ``path`` may have, and the words for one over it."""
+    for rule in BODY_LIMITS:
+        if rule.paths.match(path):
+            return rule.limit(), rule.message()
+    return DEFAULT_BODY_LIMIT, (
+        f"The request is larger than {DEFAULT_BODY_LIMIT // 2**20} MB, the most this "
+        "address accepts."
+    )
+
 
 Scope = dict[str, Any]
 Message = dict[str, Any]
