@@ -491,7 +491,7 @@
         icon("retry"), view.retrying ? "Retrying…" : "Retry");
       const children = [h("p", { class: "msg-error-text", text: words.headline })];
       if (words.detail) children.push(h("p", { class: "msg-error-detail", text: words.detail }));
-      if (agentic.canContinue(view)) children.push(continueButton(view));
+      if (agentic.canContinue(view) && isLastOnScreen(view)) children.push(continueButton(view));
       children.push(retry);
       p.error.replaceChildren(...children);
       p.error.hidden = false;
@@ -540,10 +540,10 @@
     return last === view.node && !state.pending.length;
   }
 
-  /** Replies cut short lose their Continue once something follows them. */
+  /** Replies that could go on lose their Continue once something follows them. */
   function refreshEndings() {
     for (const view of state.messages.values()) {
-      if (view.role === "assistant" && cutShortWords(view)) markDirty(view);
+      if (view.role === "assistant" && (cutShortWords(view) || agentic.canContinue(view))) markDirty(view);
     }
   }
 
