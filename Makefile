@@ -8,6 +8,14 @@ PORT ?= 8000
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/chatapp
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/9
 PYTEST_ARGS ?=
+# Where settings.py keeps the database, static files and uploads (CHATAPP_VAR_DIR).
+VAR := $(or $(CHATAPP_VAR_DIR),var)
+# Running needs the app's dependencies only; tests add their tools (pyproject's [test] extra).
+RUN_STAMP := $(VENV)/.installed-run
+TEST_STAMP := $(VENV)/.installed-test
+# collectstatic again only when a static source file changed.
+STATIC_STAMP := $(VAR)/staticfiles/.collected
+STATIC_SOURCES := $(shell find static -type f -not -name .built 2>/dev/null)
 
 .PHONY: run test test-embedded test-services lint static chromium lock clean help bench-images \
 	bench screenshots bench-contract
@@ -17,9 +25,15 @@ help:
 	@echo "make test   - install test needs (incl. chromium) and run the whole suite"
 	@echo "make lint   - ruff"
 
-$(VENV)/.installed: pyproject.toml constraints.txt
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+$(PY):
+	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
+
+$(RUN_STAMP): pyproject.toml constraints.txt | $(PY)
+	$(PY) -m pip install --quiet -c constraints.txt -e .
+	touch $@
+
+$(TEST_STAMP): $(RUN_STAMP)
 	$(PY) -m pip install --quiet -c constraints.txt -e '.[test]'
 	touch $@
 
@@ -31,17 +45,24 @@ static/vendor/.built: node_modules/.installed
 	npm run --silent build
 	touch $@
 
-static: $(VENV)/.installed static/vendor/.built
+$(STATIC_STAMP): $(RUN_STAMP) static/vendor/.built $(STATIC_SOURCES)
 	$(PY) manage.py collectstatic --noinput --verbosity 0
+	touch $@
 
+static: $(STATIC_STAMP)
+
+# Migrations are applied by `serve` itself, and only when some are pending (one Python start
+# less). Metrics of every process meet in PROMETHEUS_MULTIPROC_DIR, emptied at each start
+# (docs/operations.md, Metrics).
 run: static
-	$(PY) manage.py migrate --noinput --verbosity 0
-	$(PY) manage.py serve --host $(HOST) --port $(PORT)
+	rm -rf $(VAR)/prometheus && mkdir -p $(VAR)/prometheus
+	PROMETHEUS_MULTIPROC_DIR=$(abspath $(VAR)/prometheus) \
+		$(PY) manage.py serve --migrate --host $(HOST) --port $(PORT)
 
 chromium:
 	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
 
-test: static chromium
+test: $(TEST_STAMP) static chromium
 	$(MAKE) --no-print-directory test-embedded
 	$(MAKE) --no-print-directory test-services
 
@@ -66,24 +87,24 @@ test-services:
 	fi
 
 # The README's pictures, taken in real Chromium against a throwaway server (scripts/screenshots.py).
-screenshots: static chromium
+screenshots: $(TEST_STAMP) static chromium
 	$(PY) scripts/screenshots.py
 
 # Time and peak memory to prepare a 12 MP photo and a 4000×3000 screenshot (docs/benchmarks.md).
-bench-images: $(VENV)/.installed
+bench-images: $(TEST_STAMP)
 	$(PY) -m benchmarks.images
 
 # The contract workload: a 100-page contract, ten questions a minute apart (docs/benchmarks.md).
-bench-contract: $(VENV)/.installed
+bench-contract: $(TEST_STAMP)
 	$(PY) -m benchmarks.contract
 
 # What the relay adds to a streaming reply, under daphne and uvicorn (docs/benchmarks.md).
 # BENCH_ARGS=--redis: PostgreSQL + Redis, two processes; --help lists the run sizes.
 BENCH_ARGS ?=
-bench: $(VENV)/.installed
+bench: $(TEST_STAMP)
 	env -u DATABASE_URL -u REDIS_URL $(PY) -m benchmarks.relay $(BENCH_ARGS)
 
-lint: $(VENV)/.installed
+lint: $(TEST_STAMP)
 	$(VENV)/bin/ruff check .
 
 # Re-pin: install from pyproject.toml without constraints, then freeze.

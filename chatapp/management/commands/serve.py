@@ -3,6 +3,7 @@ import socket
 from django.core.management.base import BaseCommand
 
 from chatapp import launcher
+from chatapp.operations import startup
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -20,8 +21,12 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument("--upstream-port", type=int, default=0,
                             help="the offline upstream's port (default: any free port)")
+        parser.add_argument("--migrate", action="store_true",
+                            help="apply pending migrations first (none pending: no time lost)")
 
     def handle(self, *args, **options):
+        if options["migrate"]:
+            startup.migrate_if_needed()
         upstream_port = options["upstream_port"] or free_port()
         code = launcher.run(options["host"], options["port"], upstream_port)
         if code:
