@@ -123,3 +123,64 @@ def test_a_file_that_is_not_a_backup_is_refused(tmp_path):
     bogus.write_bytes(b"not an archive")
     with pytest.raises(backup.BackupError, match="not a chatapp backup"):
         backup.restore(bogus)
+
+
+def _conversations_and_their_messages(archive: Path, tmp_path: Path) -> tuple[set, set]:
+    """Conversation ids, and the conversation ids messages point at, as the archive has them."""
+    with tarfile.open(archive) as opened:
+        manifest = json.load(opened.extractfile("manifest.json"))
+        opened.extract(manifest["database"], tmp_path, filter="data")
+    database = tmp_path / manifest["database"]
+    if manifest["engine"] == "sqlite":
+        import sqlite3
+
+        with sqlite3.connect(database) as db:
+            conversations = {row[0] for row in db.execute("SELECT id FROM chatapp_conversation")}
+            pointed = {row[0] for row in db.execute("SELECT conversation_id FROM chatapp_message")}
+        return conversations, pointed
+    rows = json.loads(database.read_text())
+    conversations = {row["pk"] for row in rows if row["model"] == "chatapp.conversation"}
+    pointed = {row["fields"]["conversation"] for row in rows if row["model"] == "chatapp.message"}
+    return conversations, pointed
+
+
+def test_a_backup_taken_while_conversations_are_written_is_one_moment(settings, tmp_path):
+    """A writer keeps adding conversations with their messages (each in one transaction) while
+    the backup runs: every message in the archive has its conversation there too. Tables read
+    at different moments (PostgreSQL without REPEATABLE READ) would hold messages of
+    conversations the archive does not have."""
+    import threading
+
+    from django.db import close_old_connections, connections, transaction
+
+    settings.MEDIA_ROOT = tmp_path / "media"
+    owner = make_user()
+    for number in range(200):  # enough rows that dumping them takes a while
+        make_exchange(make_conversation(owner=owner), f"Question {number}", f"Answer {number}")
+    started, stop = threading.Event(), threading.Event()
+    written = []
+
+    def write() -> None:
+        try:
+            while not stop.is_set():
+                with transaction.atomic():
+                    conversation = make_conversation(owner=owner)
+                    make_exchange(conversation, "Written during the backup", "Yes")
+                written.append(conversation.pk)
+                started.set()
+        finally:
+            close_old_connections()
+            connections.close_all()
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    try:
+        assert started.wait(30)
+        call_command("backup", str(tmp_path / "site.tar.gz"), verbosity=0)
+    finally:
+        stop.set()
+        writer.join(30)
+    conversations, pointed = _conversations_and_their_messages(tmp_path / "site.tar.gz", tmp_path)
+    assert pointed <= conversations
+    assert len(conversations) >= 200
+    assert len(written) > 1  # the writer did write while the backup ran
