@@ -1,8 +1,10 @@
 """Attachments: the files a user gives a conversation, documents or images.
 
-- ``add_upload`` judges a file by its content, checks and prepares it off the event loop
-  (``uploads/documents.py``, ``uploads/images.py``), counts its tokens, then stores its files
-  and its row together: a refused or failed upload leaves nothing behind.
+- ``add_upload`` judges a file by its content, checks and prepares it off the event loop, a
+  few at a time, each in a short-lived process with a time and memory limit
+  (``uploads/isolation.py``, ``uploads/documents.py``, ``uploads/images.py``), counts its
+  tokens, then stores its files and its row together: a refused or failed upload leaves
+  nothing behind.
 - ``pending_references`` / ``mark_sent``: the composer's attachments join a user message as
   references (ids and facts; the bytes stay in files, never in the database).
 - ``for_prompt`` gives ``claude/prompt.py`` the conversation's sent attachments as API blocks,
@@ -39,7 +41,7 @@ from chatapp.claude import prompt
 from chatapp.claude.pricing import PriceRates, price_usage
 from chatapp.claude.types import UpstreamError, Usage
 from chatapp.models import Attachment, AttachmentKind, ClaudeModel, Conversation, Message, Role
-from chatapp.uploads import UploadRejected, documents, images
+from chatapp.uploads import UploadRejected, documents, images, isolation
 
 logger = logging.getLogger(__name__)
 
@@ -142,8 +144,9 @@ def _prepare_image(
 ) -> PreparedUpload:
     # Above 20 images a request takes none longer than 2000 px: an image that will be the 21st
     # or later is made that size now, once, rather than shrunk later in every request.
-    image = images.prepare_image(
-        raw, limits.image_tier, max_side=images.request_max_side(images_before + 1),
+    image = isolation.run_isolated(
+        images.prepare_image, raw, limits.image_tier,
+        max_side=images.request_max_side(images_before + 1),
         max_base64_bytes=settings.ANTHROPIC_MAX_IMAGE_BASE64_BYTES,
     )
     return PreparedUpload(
@@ -156,8 +159,9 @@ def _prepare_image(
 
 def _prepare_document(raw: bytes, name: str, limits: ModelLimits) -> PreparedUpload:
     markdown = PurePath(name).suffix.lower() in _MARKDOWN
-    document = documents.prepare_document(
-        raw, max_pages=limits.max_pdf_pages, model_name=limits.display_name,
+    document = isolation.run_isolated(
+        documents.prepare_document, raw, max_pages=limits.max_pdf_pages,
+        model_name=limits.display_name,
         text_media_type="text/markdown" if markdown else documents.TEXT,
     )
     if document.media_type == documents.PDF and _base64_size(len(raw)) > MAX_REQUEST_BYTES:
@@ -291,9 +295,12 @@ async def _prepared(
 ) -> PreparedUpload:
     raw = await sync_to_async(_read, thread_sensitive=False)(upload)
     name = display_name(upload.name)
-    prepared = await sync_to_async(prepare_upload, thread_sensitive=False)(
-        raw, name, limits, images_before=images_before
-    )
+    # A few at a time (a small file can take hundreds of MB to prepare), each in a process of
+    # its own with a time and memory limit (uploads/isolation.py).
+    async with isolation.preparation_slot():
+        prepared = await sync_to_async(prepare_upload, thread_sensitive=False)(
+            raw, name, limits, images_before=images_before
+        )
     if prepared.kind == AttachmentKind.DOCUMENT:
         prepared = replace(prepared, tokens=await _count_tokens(prepared, limits))
         if prepared.tokens > limits.context_window:

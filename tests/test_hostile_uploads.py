@@ -5,6 +5,9 @@ The pipeline is ``chatapp.attachments.prepare_upload`` (content sniffing, then t
 document preparers); the endpoint is ``POST /api/conversations/<id>/attachments/``.
 """
 
+import asyncio
+import time
+from contextlib import AsyncExitStack
 from pathlib import Path
 
 import pytest
@@ -14,8 +17,10 @@ from hypothesis import strategies as st
 
 from chatapp.attachments import ModelLimits, PreparedUpload, display_name, prepare_upload
 from chatapp.models import Attachment
-from chatapp.uploads import UploadRejected
+from chatapp.uploads import UploadRejected, isolation
+from chatapp.uploads.images import fit_size
 from tests.factories import make_conversation, make_user
+from tests.hostile_files import markup_heavy_docx, semi_transparent_png
 
 LIMITS = ModelLimits("claude-sonnet-4-6", "Claude Sonnet 4.6", 1_000_000, "standard", 600)
 
@@ -115,3 +120,83 @@ def test_a_file_whose_name_is_only_a_path_is_refused_and_nothing_is_stored(
     assert response.status_code == 400
     assert response.json() == {"error": "Send the file in a form field named “file”."}
     assert not Attachment.objects.exists() and not any(tmp_path.iterdir())
+
+
+# --- Small files, huge work (issue 24 item 3) ------------------------------------------------
+# Preparation is bounded: memory per image judged from its header, markup counted while
+# streaming a Word document, a time limit, and a few preparations at a time (uploads/isolation.py).
+# tests/test_upload_memory.py measures a real server's memory around the same files.
+
+
+def test_a_small_png_that_decodes_to_hundreds_of_mb_is_refused_from_its_header():
+    raw = semi_transparent_png(7000, 7000)  # under 1 MB on disk, 196 MB of pixels
+    assert len(raw) < 1_000_000
+    with pytest.raises(UploadRejected) as refused:
+        prepare_upload(raw, "poster.png", LIMITS)
+    assert refused.value.status == 413
+    assert "7,000 × 7,000 pixels" in refused.value.message
+    assert "MB of memory" in refused.value.message and "megapixels" in refused.value.message
+
+
+def test_an_image_within_the_memory_budget_is_still_prepared():
+    raw = semi_transparent_png(4000, 3000)  # 12 megapixels with transparency: 144 MB at most
+    prepared = prepare_upload(raw, "poster.png", LIMITS)
+    assert prepared.kind == "image"
+    assert (prepared.width, prepared.height) == fit_size(4000, 3000, LIMITS.image_tier)
+
+
+def test_a_small_docx_with_95_mb_of_markup_is_refused_in_seconds():
+    raw = markup_heavy_docx(95)  # a few hundred KB; python-docx took minutes and 1.6 GB
+    assert len(raw) < 1_000_000
+    start = time.monotonic()
+    with pytest.raises(UploadRejected) as refused:
+        prepare_upload(raw, "report.docx", LIMITS)
+    assert time.monotonic() - start < 10
+    assert refused.value.status == 413
+    assert "500,000 pieces of markup" in refused.value.message
+    assert "save it as PDF" in refused.value.message
+
+
+def test_a_word_document_with_ordinary_markup_is_still_read():
+    raw = markup_heavy_docx(0.2)  # 35,000 empty paragraphs and one word: under the count
+    assert prepare_upload(raw, "report.docx", LIMITS).text == "Hello"
+
+
+def test_a_preparation_over_its_time_limit_is_given_up_with_a_422(monkeypatch):
+    # No image is prepared in a millisecond (a process must even start): the limit is hit.
+    monkeypatch.setattr(isolation, "TIME_LIMIT_SECONDS", 0.001)
+    with pytest.raises(UploadRejected) as refused:
+        prepare_upload(semi_transparent_png(400, 300), "poster.png", LIMITS)
+    assert refused.value.status == 422
+    assert "longer than 0.001 seconds to prepare" in refused.value.message
+
+
+async def test_when_every_preparation_slot_is_taken_an_upload_hears_the_server_is_busy(
+    monkeypatch,
+):
+    monkeypatch.setattr(isolation, "QUEUE_WAIT_SECONDS", 0.2)
+    async with AsyncExitStack() as held:
+        for _ in range(isolation.MAX_CONCURRENT):
+            await held.enter_async_context(isolation.preparation_slot())
+        with pytest.raises(UploadRejected) as refused:
+            async with isolation.preparation_slot():
+                pass
+    assert refused.value.status == 503
+    assert "busy preparing other files" in refused.value.message
+    async with isolation.preparation_slot():  # the slots came back
+        pass
+
+
+async def test_an_upload_waits_for_a_slot_that_frees_up(monkeypatch):
+    async with AsyncExitStack() as held:
+        for _ in range(isolation.MAX_CONCURRENT):
+            await held.enter_async_context(isolation.preparation_slot())
+        waiting = asyncio.create_task(_take_a_slot())
+        await asyncio.sleep(0)
+        assert not waiting.done()
+    assert await waiting == "prepared"
+
+
+async def _take_a_slot() -> str:
+    async with isolation.preparation_slot():
+        return "prepared"

@@ -11,3 +11,7 @@ class UploadRejected(Exception):
         super().__init__(message)
         self.message = message
         self.status = status
+
+    def __reduce__(self) -> tuple:
+        # Pickled with its status (it crosses from a preparation's process: isolation.py).
+        return type(self), (self.message, self.status)

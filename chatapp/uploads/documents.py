@@ -26,6 +26,11 @@ TEXT = "text/plain"
 
 # A Word document is a ZIP; these sizes keep a "zip bomb" from filling memory when unpacked.
 MAX_DOCX_UNPACKED_BYTES = 100 * 1024 * 1024
+# XML elements in all of a Word document's parts together, counted while streaming before
+# python-docx builds its tree (about 150 bytes of memory each there, plus its own objects).
+# A 500-page report has about 300,000; 95 MB of empty paragraphs has 16 million.
+MAX_DOCX_ELEMENTS = 500_000
+XML_READ_BYTES = 64 * 1024
 # A PDF's file ends with %%EOF within its last bytes; a truncated download does not.
 EOF_WINDOW = 4096
 # Bytes looked at to tell text from binary data.
@@ -168,6 +173,55 @@ def _check_docx_archive(raw: bytes) -> None:
         )
 
 
+class _TooManyElements(Exception):
+    pass
+
+
+class _ElementCounter:
+    """An lxml parser target that only counts elements: nothing of the tree is kept."""
+
+    def __init__(self, allowed: int) -> None:
+        self.allowed = allowed
+        self.count = 0
+
+    def start(self, tag: str, attrib: dict[str, str]) -> None:
+        self.count += 1
+        if self.count > self.allowed:
+            raise _TooManyElements
+
+    def close(self) -> int:
+        return self.count
+
+
+def _count_elements(archive: zipfile.ZipFile, name: str, allowed: int) -> int:
+    from lxml import etree
+
+    counter = _ElementCounter(allowed)
+    parser = etree.XMLParser(target=counter, resolve_entities=False, no_network=True)
+    with archive.open(name) as member:
+        while chunk := member.read(XML_READ_BYTES):
+            parser.feed(chunk)
+    return parser.close()
+
+
+def _check_docx_elements(raw: bytes) -> None:
+    """Refuse a document whose XML has more elements than python-docx may load."""
+    left = MAX_DOCX_ELEMENTS
+    try:
+        with zipfile.ZipFile(io.BytesIO(raw)) as archive:
+            for name in archive.namelist():
+                if name.endswith((".xml", ".rels")):
+                    left -= _count_elements(archive, name, left)
+    except _TooManyElements:
+        raise UploadRejected(
+            f"This Word document has more than {MAX_DOCX_ELEMENTS:,} pieces of markup, too "
+            "many to read safely. Please save it as PDF and attach that, or split it.",
+            413,
+        ) from None
+    except Exception:
+        return  # malformed XML: python-docx says "damaged" in its own turn
+
+
 def _docx_text(raw: bytes) -> str:
     import docx  # python-docx loads lxml and its XML schema: only when a document comes
 
@@ -192,6 +246,7 @@ def _docx_text(raw: bytes) -> str:
 
 def prepare_docx(raw: bytes) -> PreparedDocument:
     _check_docx_archive(raw)
+    _check_docx_elements(raw)
     text = _docx_text(raw)
     if not text:
         raise UploadRejected(

@@ -62,6 +62,15 @@ MAX_SOURCE_BYTES = 50 * 1024 * 1024
 MAX_SOURCE_PIXELS = 150_000_000
 # Pixels actually decoded into memory (≤ 200 MB for RGBA).
 MAX_DECODED_PIXELS = 50_000_000
+# Memory one image's preparation may take: pixels × bytes per pixel × PEAK_COPIES, judged from
+# the header before any pixel is decoded. A 7000 × 7000 PNG with transparency would take about
+# 590 MB (decoded, made opaque on white, and the intermediate copies of that).
+MAX_PREPARATION_BYTES = 384 * 1024 * 1024
+PEAK_COPIES = 3
+# Bytes per pixel of the copies made while preparing, by decoded mode: grey stays one byte;
+# everything else (palette, 16-bit, colour, with alpha) is worked on in Pillow's 4-byte modes.
+BYTES_PER_PIXEL = {"1": 1, "L": 1}
+WIDE_PIXEL_BYTES = 4
 
 JPEG_QUALITY = 90
 # A lossless image over the base64 limit is sent as JPEG at these qualities, still with every
@@ -277,6 +286,28 @@ def _too_many_pixels(width: int | None = None, height: int | None = None) -> Upl
     )
 
 
+def _pixel_bytes(image: Image.Image) -> int:
+    if "transparency" in image.info:  # grey with a transparent colour becomes LA
+        return WIDE_PIXEL_BYTES
+    return BYTES_PER_PIXEL.get(image.mode, WIDE_PIXEL_BYTES)
+
+
+def preparation_bytes(image: Image.Image) -> int:
+    """The memory preparing this (opened, not yet decoded) image takes at most."""
+    return image.width * image.height * _pixel_bytes(image) * PEAK_COPIES
+
+
+def _too_much_memory(image: Image.Image, needed: int) -> UploadRejected:
+    fitting = MAX_PREPARATION_BYTES // (PEAK_COPIES * _pixel_bytes(image))
+    return UploadRejected(
+        f"This image ({image.width:,} × {image.height:,} pixels) would need about "
+        f"{needed / 10**6:,.0f} MB of memory to prepare, more than the "
+        f"{MAX_PREPARATION_BYTES // 2**20} MB one image may take. Please scale it down to "
+        f"at most {fitting / 10**6:.0f} megapixels (or save it as JPEG) and try again.",
+        413,
+    )
+
+
 def _damaged() -> UploadRejected:
     return UploadRejected(
         "This image is damaged or incomplete and cannot be read. Please attach it again.", 400
@@ -306,9 +337,13 @@ def _open(raw: bytes, source: SourceFormat) -> Image.Image:
 
 def _decode(image: Image.Image, target: tuple[int, int]) -> None:
     """Load the pixels, at a reduced JPEG scale where that still covers ``target``."""
-    image.draft(image.mode, target)
+    image.draft(image.mode, target)  # JPEG: decoded at 1/2, 1/4 or 1/8 scale if that covers it
     if image.width * image.height > MAX_DECODED_PIXELS:
         raise _too_many_pixels(image.width, image.height)
+    # Judged from the header (Image.open reads no pixels): refused before any is decoded.
+    needed = preparation_bytes(image)
+    if needed > MAX_PREPARATION_BYTES:
+        raise _too_much_memory(image, needed)
     try:
         image.load()  # a truncated file raises here: we never use half an image
     except Image.DecompressionBombError as exc:
