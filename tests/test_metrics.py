@@ -84,18 +84,24 @@ async def test_a_reply_is_counted_with_its_tokens_cost_and_timings(claude, finis
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(("fault", "outcome", "error_type"), [
+    ({"kind": "status", "status": 529}, "error", "overloaded_error"),
+    # Midway the SDK lets the transport error through unwrapped: still counted, by its kind.
+    ({"kind": "drop", "after_tokens": 3}, "interrupted", "connection"),
+], ids=["overloaded", "dropped-midway"])
 async def test_a_failed_reply_is_counted_by_outcome_and_upstream_error_type(
-    claude, finish_replies
+    claude, finish_replies, settings, fault, outcome, error_type
 ):
+    settings.CHATAPP_STREAM_RECOVERIES = 0
     conversation = await sync_to_async(make_conversation)(model=MODEL)
-    claude.add_faults([{"kind": "status", "status": 529}])
+    claude.add_faults([fault])
     before = await sync_to_async(scrape)()
     await replies.start_reply(conversation.pk, "Say hello.", None, ())
     await replies.wait_for_all()
     after = await sync_to_async(scrape)()
     for name, labels in [
-        ("chatapp_replies_finished_total", {"model": MODEL, "outcome": "error"}),
-        ("chatapp_upstream_errors_total", {"type": "overloaded_error"}),
+        ("chatapp_replies_finished_total", {"model": MODEL, "outcome": outcome}),
+        ("chatapp_upstream_errors_total", {"type": error_type}),
     ]:
         assert value(after, name, **labels) - value(before, name, **labels) == 1, name
 

@@ -152,15 +152,16 @@ def _count_usage(record: Any) -> None:
 def error_type(error: Exception) -> str:
     """The API's error type (``overloaded_error``...), or what went wrong on the way."""
     import anthropic
+    import httpx2
 
-    if isinstance(error, anthropic.APITimeoutError):
+    # Once a stream has started, the SDK lets transport errors through unwrapped.
+    if isinstance(error, anthropic.APITimeoutError | httpx2.TimeoutException):
         return "timeout"
-    if isinstance(error, anthropic.APIConnectionError):
+    if isinstance(error, anthropic.APIConnectionError | httpx2.TransportError):
         return "connection"
     if isinstance(error, anthropic.APIStatusError):
         return error.type or f"http_{error.status_code}"
-    name = type(error).__name__.lower()
-    return "timeout" if "timeout" in name else "connection" if "transport" in name else "other"
+    return "other"
 
 
 @_safely
