@@ -82,9 +82,10 @@ class BodyLimitedRequest(WebRequest):
     too_large_message = ""
 
     def gotLength(self, length: int | None) -> None:
-        self.body_limit, self.too_large_message = request_body_limit(
-            _request_path(self.channel._path)
-        )
+        # HTTP/1.1's channel knows the request line by now; another channel (HTTP/2 over TLS)
+        # may not: then the default limit, the smallest.
+        target = getattr(self.channel, "_path", b"")
+        self.body_limit, self.too_large_message = request_body_limit(_request_path(target))
         if length is not None and length > self.body_limit:
             self._refuse()
             return
