@@ -8,7 +8,7 @@ from django.contrib.auth.views import PasswordResetView
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from chatapp import ratelimits
+from chatapp import empty_conversations, ratelimits
 from chatapp.access import get_batch_job_for_user, get_conversation_for_user
 from chatapp.models import ClaudeModel
 from chatapp.presenters import model_json
@@ -18,6 +18,7 @@ from chatapp.presenters import model_json
 def chat(request: HttpRequest, conversation_id: int | None = None) -> HttpResponse:
     if conversation_id is not None:
         get_conversation_for_user(request.user, conversation_id)
+    empty_conversations.delete_abandoned(request.user, keep=conversation_id)
     models = [model_json(m) for m in ClaudeModel.objects.filter(is_active=True)]
     return render(
         request,

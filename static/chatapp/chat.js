@@ -1564,19 +1564,15 @@
     el.modelSelect.addEventListener("change", changeModel);
     el.modelSelect.addEventListener("change", updateThinkingChoices);
 
-    el.newChat.addEventListener("click", async () => {
+    // A new chat is stored when its first message is sent (ensureConversation), so clicks
+    // that lead nowhere leave no empty conversations behind.
+    el.newChat.addEventListener("click", () => {
       closeSidebar();
-      el.newChat.disabled = true;
-      try {
-        const conv = await api.createConversation({ model: el.modelSelect.value || DEFAULT_MODEL });
-        upsertConversation(conv);
-        await navigate(conv.id, { push: true, known: conv });
+      if (state.currentId === null) {
         el.input.focus();
-      } catch (err) {
-        toast("Couldn't start a new conversation. " + err.message, "error");
-      } finally {
-        el.newChat.disabled = false;
+        return;
       }
+      navigate(null, { push: true });
     });
 
     el.messages.addEventListener("click", async (event) => {

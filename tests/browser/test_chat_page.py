@@ -218,10 +218,33 @@ def test_a_reply_whose_end_is_lost_on_the_way_still_ends_on_screen(page: Page, l
     assert len(lost) == 1  # the end really was lost; the page found out by itself
 
 
+def test_new_chat_stores_nothing_until_the_first_message(page: Page, live_app):
+    start_new_chat(page, live_app)
+    send(page, "The one real question")
+    expect(last_reply(page).locator(".msg-footer")).to_contain_text(FOOTER, timeout=30_000)
+    rows = page.locator("#conv-list .conv-item")
+    before = rows.count()
+
+    new_chat = page.get_by_role("button", name="New chat", exact=True)
+    for _ in range(3):
+        new_chat.click()
+        expect(page).to_have_url(f"{live_app.url}/")
+        expect(page.get_by_text("Start a conversation — ask Claude anything")).to_be_visible()
+    expect(rows).to_have_count(before)
+    page.reload()
+    expect(page.locator("#conv-status")).not_to_contain_text("Loading")
+    expect(rows).to_have_count(before)
+
+    send(page, "A second question")  # the first message stores the conversation
+    expect(page).to_have_url(re.compile(r"/c/\d+/$"))
+    expect(rows).to_have_count(before + 1)
+
+
 def test_rename_and_delete_a_conversation(page: Page, live_app):
     start_new_chat(page, live_app)
-    page.get_by_role("button", name="New chat", exact=True).click()
+    send(page, "Something to rename")  # a conversation is stored with its first message
     expect(page).to_have_url(re.compile(r"/c/\d+/$"))
+    expect(last_reply(page).locator(".msg-footer")).to_contain_text(FOOTER, timeout=30_000)
     current = page.locator(".conv-item.is-current")
     expect(current).to_have_count(1)
 
