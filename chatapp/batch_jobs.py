@@ -18,7 +18,7 @@ from django.db import transaction
 from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
-from chatapp import accounting, attachments, budgets
+from chatapp import accounting, attachments, budgets, thinking
 from chatapp.access import get_documents_for_user
 from chatapp.claude import batches as claude_batches
 from chatapp.claude import prompt as claude_prompt
@@ -224,8 +224,24 @@ def document_block(document: Attachment) -> dict[str, Any]:
     )
 
 
-def item_request(job: BatchJob, item: BatchItem) -> claude_batches.BatchRequest:
-    """The request for one item (reads its document: run off the event loop)."""
+def _sent_params(model: ClaudeModel, max_tokens: int) -> dict[str, Any]:
+    """``max_tokens`` and the thinking-off fields each item is sent with: a batch answer has no
+    thinking control, and the 5.x models think unless told not to (a model that cannot stop
+    thinking gets room for it on top of the answer's ``max_tokens``, reserved as output)."""
+    return thinking.side_call_params(model.capabilities, max_tokens, output_limit(model))
+
+
+def thinking_off(job: BatchJob) -> dict[str, Any]:
+    """``_sent_params`` of a job (read once for all its items)."""
+    model = ClaudeModel.objects.get(pk=job.model)
+    return _sent_params(model, job.max_tokens)
+
+
+def item_request(
+    job: BatchJob, item: BatchItem, thinking_params: dict[str, Any] | None = None
+) -> claude_batches.BatchRequest:
+    """The request for one item (reads its document: run off the event loop).
+    ``thinking_params``: ``thinking_off(job)``, read once for all of a job's items."""
     if item.document is None:
         raise FileNotFoundError(item.document_name)
     params = claude_batches.item_request(
@@ -233,6 +249,7 @@ def item_request(job: BatchJob, item: BatchItem) -> claude_batches.BatchRequest:
         max_tokens=job.max_tokens,
         prompt=job.prompt,
         document=document_block(item.document),
+        thinking=thinking_off(job) if thinking_params is None else thinking_params,
     )
     return claude_batches.BatchRequest(item.custom_id, params)
 
@@ -274,6 +291,7 @@ def _item_usages(
     1-hour cache by every request, where it is long enough to be cached at all."""
     prefix = _tokens_of(claude_batches.BATCH_SYSTEM + prompt) + REQUEST_OVERHEAD_TOKENS
     cached = prefix if prefix >= model.min_cacheable_tokens else 0
+    max_tokens = _sent_params(model, max_tokens)["max_tokens"]
     return [
         Usage(
             input_tokens=prefix - cached + _document_tokens(document),
@@ -310,7 +328,7 @@ def estimate(
     return Estimate(
         documents=len(documents),
         input_tokens=sum(usage.prompt_tokens for usage in usages),
-        max_output_tokens=max_tokens * len(documents),
+        max_output_tokens=sum(usage.output_tokens for usage in usages),
         batch_usd=total(batch=True),
         interactive_usd=total(batch=False),
     )

@@ -184,9 +184,10 @@ def next_batch(job_id: int) -> tuple[int, list[claude_batches.BatchRequest], boo
 
 def _lazy_requests(job: BatchJob, items):
     """Requests one at a time, so a job of any size is read one batch's worth at a time."""
+    thinking_params = batch_jobs.thinking_off(job)
     for item in items.select_related("document").order_by("id").iterator():
         try:
-            yield batch_jobs.item_request(job, item)
+            yield batch_jobs.item_request(job, item, thinking_params)
         except (FileNotFoundError, OSError):
             with transaction.atomic():
                 _error_items(

@@ -463,3 +463,20 @@ async def test_a_cancelled_job_finds_its_unanswered_batch_and_cancels_it(upstrea
     assert batch.upstream_id == made
     assert counts["succeeded"] == 4  # answered before the cancel arrived: kept and billed
 
+
+
+@pytest.mark.parametrize("model", ["claude-haiku-5-5", "claude-sonnet-5-5", "claude-opus-5-5"])
+async def test_a_5x_model_is_told_not_to_think_so_a_short_answer_still_has_text(upstream, model):
+    # The 5.x models think unless told otherwise, and thinking spends max_tokens: a batch that
+    # sent no thinking field got answers with no text at all at a small max_tokens.
+    job = await start_job(2, model_id=model, max_tokens=60)
+    poller = BatchPoller()
+    await poller.tick()
+    (create,) = batch_creates(upstream)
+    upstream.advance_clock(BATCH_SECONDS)
+    await poller.tick()
+    job, counts, items = await reload(job)
+    assert counts["succeeded"] == 2
+    assert all(item.text.strip() for item in items)
+    sent = create["body"]["requests"][0]["params"]
+    assert "thinking" in sent or "output_config" in sent

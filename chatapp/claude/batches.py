@@ -77,12 +77,16 @@ class BatchResult:
 
 
 def item_request(
-    *, model: str, max_tokens: int, prompt: str, document: dict[str, Any]
+    *, model: str, max_tokens: int, prompt: str, document: dict[str, Any],
+    thinking: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The Messages API parameters for one document of a job."""
+    """The Messages API parameters for one document of a job. ``thinking``: the model's
+    thinking-off fields (the 5.x models think unless told not to, and thinking would spend the
+    answer's ``max_tokens``)."""
     return {
         "model": model,
         "max_tokens": max_tokens,
+        **(thinking or {}),
         "system": [{"type": "text", "text": BATCH_SYSTEM}],
         "messages": [
             {
