@@ -113,6 +113,25 @@ def _estimated(started: StreamStarted, chars: int) -> Usage:
     return usage
 
 
+def mended(value: Any) -> Any:
+    """``value`` with every lone UTF-16 surrogate in its strings (keys too) replaced by U+FFFD.
+
+    JSON from upstream may escape one (``"\\ud800"``): Python decodes it into a str that no
+    later request can encode and PostgreSQL cannot store, so a reply keeping it would break
+    the title call, the final write and every later turn of its conversation (append-only:
+    the stored text is sent again). Mended where it arrives, what streams is what is stored.
+    A valid pair is kept; a pair split across two deltas becomes two U+FFFD in the stream."""
+    if isinstance(value, str):
+        if value.isascii():
+            return value
+        return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    if isinstance(value, list):
+        return [mended(item) for item in value]
+    if isinstance(value, dict):
+        return {mended(key): mended(item) for key, item in value.items()}
+    return value
+
+
 def _retry_words(seconds: float, status: int | None) -> str:
     wait = max(1, math.ceil(seconds))
     if status is None:
@@ -273,11 +292,13 @@ class ReplyGeneration:
                 self._open, self._open_chars = event, 0
                 yield event
             elif isinstance(event, TextDelta | ThinkingDelta):
+                event.text = mended(event.text)
                 self._open_chars += len(event.text)
                 if isinstance(event, TextDelta):
                     self._streamed += event.text
                 yield event
             elif isinstance(event, StreamFinished):
+                event.content = mended(event.content)
                 self.calls.append(Call(event.usage, self._open.request_id if self._open else ""))
                 self._open = None
                 self.content.extend(self._after_prefix(event.content))

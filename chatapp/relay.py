@@ -8,6 +8,7 @@ overlapping; the relay itself never touches the database.
 """
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -24,8 +25,24 @@ from chatapp.claude.types import (
 )
 from chatapp.live import LiveStore
 
+logger = logging.getLogger(__name__)
+
+# What the reader is told when a reply fails for a reason that is neither Claude's answer nor
+# the connection (a bug of ours, a stream the SDK could not make sense of): plain words; the
+# traceback goes to the log.
+UNEXPECTED_FAILURE = (
+    "Something went wrong on our side while this reply was being written, so it was stopped "
+    "(the problem was logged). What was written so far is kept; try again."
+)
+
 Publish = Callable[[dict[str, Any]], Awaitable[None]]
 Checkpoint = Callable[[str], Awaitable[None]]
+
+
+def unexpected_failure() -> UpstreamError:
+    """The error a reply ends with after an exception nobody expected (not retryable: an
+    error, not an interruption, since going on would most likely fail the same way)."""
+    return UpstreamError("upstream_error", UNEXPECTED_FAILURE)
 
 
 @dataclass
@@ -144,12 +161,21 @@ class ReplyRelay:
             self.error = exc
         except asyncio.CancelledError:
             self.cancelled = True
+        except Exception:
+            # Anything else (e.g. UnicodeEncodeError building a request) ends the reply as an
+            # error; swallowed here, it would have been stored as a complete, empty reply.
+            logger.exception("reply %s failed", self.message_id)
+            self.error = unexpected_failure()
         finally:
-            aclose = getattr(events, "aclose", None)
-            if aclose is not None:
-                await aclose()
-            self._done = True
-            self._wake.set()
+            try:
+                aclose = getattr(events, "aclose", None)
+                if aclose is not None:
+                    await aclose()
+            except Exception:  # closing failed: the reply must still end
+                logger.exception("reply %s: closing its stream failed", self.message_id)
+            finally:
+                self._done = True
+                self._wake.set()
 
     async def _pump(self) -> None:
         while True:

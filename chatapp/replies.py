@@ -55,7 +55,7 @@ from chatapp.models import (
 )
 from chatapp.operations import metrics
 from chatapp.presenters import completed_frame, message_json
-from chatapp.relay import RelayResult, ReplyRelay
+from chatapp.relay import RelayResult, ReplyRelay, unexpected_failure
 
 logger = logging.getLogger(__name__)
 
@@ -460,6 +460,20 @@ def _finish(job: "ReplyJob", result: RelayResult, status_override: str | None) -
     return reply
 
 
+def _fail_plainly(job: ReplyJob) -> Message | None:
+    """The last resort when the final write failed (and was rolled back): an error, with the
+    text of the last checkpoint."""
+    if job.budget is not None:
+        job.budget.release_all()
+    failure = unexpected_failure()
+    message_id = job.message_id
+    Message.objects.filter(pk=message_id, status=MessageStatus.STREAMING).update(
+        status=MessageStatus.ERROR, error_code=failure.code, error_message=failure.message,
+        updated_at=timezone.now(),
+    )
+    return Message.objects.filter(pk=message_id).first()
+
+
 # --- The reply task ------------------------------------------------------------------------
 
 
@@ -512,9 +526,9 @@ async def _generate(job: ReplyJob) -> None:
         # The process is shutting down: keep what was written, say so, and let it go.
         await _close(job, relay.result(), MessageStatus.INTERRUPTED)
         raise
-    except Exception as exc:  # a bug of ours must not leave the reply streaming forever
+    except Exception:  # a bug of ours must not leave the reply streaming forever
         logger.exception("reply %s failed", job.message_id)
-        relay.error = UpstreamError("upstream_error", f"The reply failed: {exc}")
+        relay.error = unexpected_failure()
         result = relay.result()
     reply = await _close(job, result, MessageStatus.INTERRUPTED if job.shutting_down else None)
     if reply is not None and reply.status == MessageStatus.COMPLETE:
@@ -522,7 +536,11 @@ async def _generate(job: ReplyJob) -> None:
 
 
 async def _close(job: ReplyJob, result: RelayResult, status_override: str | None) -> Message | None:
-    reply = await database_sync_to_async(_finish)(job, result, status_override)
+    try:
+        reply = await database_sync_to_async(_finish)(job, result, status_override)
+    except Exception:  # the final write failed: the reply must not stay "streaming"
+        logger.exception("reply %s: the final write failed", job.message_id)
+        reply = await database_sync_to_async(_fail_plainly)(job)
     metrics.reply_finished(job.model, result, reply)
     await get_live_store().clear(job.message_id)
     await liveness.forget(job.message_id)

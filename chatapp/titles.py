@@ -29,6 +29,8 @@ ATTEMPTS = 2  # an answer without a title is asked once more
 
 def clean_title(raw: str) -> str:
     """First line, without markdown decoration or quotes, at most six words."""
+    # A lone surrogate from upstream could be neither stored nor sent again: U+FFFD instead.
+    raw = raw.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
     line = next((part for part in raw.splitlines() if part.strip()), "")
     line = re.sub(r"[#*_`>\"“”]+", "", line).strip(" .:-")
     words = line.split()
@@ -95,11 +97,19 @@ async def maybe_generate(conversation_id: int) -> None:
                            conversation_id, completion.stop_reason)
     except (UpstreamError, Conversation.DoesNotExist) as exc:
         logger.warning("no title for conversation %s: %s", conversation_id, exc)
-        if budget is not None:
-            await database_sync_to_async(budget.release_all)()
+        await _release(budget)
+        return
+    except Exception:  # anything else is a bug: logged, never an unretrieved task exception
+        logger.exception("no title for conversation %s", conversation_id)
+        await _release(budget)
         return
     if title:
         await announce(conversation_id, title)
+
+
+async def _release(budget: budgets.CallBudget | None) -> None:
+    if budget is not None:
+        await database_sync_to_async(budget.release_all)()
 
 
 async def announce(conversation_id: int, title: str) -> None:
