@@ -23,8 +23,11 @@
     let hidden = "";
     let order = 0;
     let lead = ""; // a thinking block right before a tool call: what led to that call
+    let written = 0; // the reply's text so far: where a tool card stands in it
     content.forEach((block, index) => {
-      if (block.type === "thinking") {
+      if (block.type === "text") {
+        written += (block.text || "").length;
+      } else if (block.type === "thinking") {
         const next = content[index + 1];
         if (!block.thinking) hidden = hidden || "omitted";
         else if (next && next.type === "tool_use") lead = block.thinking;
@@ -33,7 +36,7 @@
         hidden = "redacted";
       } else if (block.type === "tool_use") {
         order += 1;
-        cards.set(block.id, { id: block.id, order, name: block.name, input: block.input || {}, status: "running", lead });
+        cards.set(block.id, { id: block.id, order, at: written, name: block.name, input: block.input || {}, status: "running", lead });
         lead = "";
       } else if (block.type === "tool_result" && cards.has(block.tool_use_id)) {
         const card = cards.get(block.tool_use_id);
@@ -61,11 +64,51 @@
     if (typeof frame.thinking === "string" && frame.thinking) view.thinking += frame.thinking;
   }
 
-  /** A tool_call frame: a card starts or ends. */
+  /** A tool_call frame: a card starts or ends. A new card stands where the text has got to. */
   function onToolCall(view, frame) {
     const card = frame.tool;
     if (!card || typeof card.id !== "string") return;
-    view.tools.set(card.id, Object.assign({}, view.tools.get(card.id) || {}, card));
+    const known = view.tools.get(card.id) || { at: view.text.length };
+    view.tools.set(card.id, Object.assign({}, known, card));
+  }
+
+  function sortedCards(view) {
+    return Array.from(view.tools.values()).sort((a, b) => (a.order || 0) - (b.order || 0));
+  }
+
+  /** The reply in the order it was written: pieces of text ({text}) and the tool cards
+   * called between them ({tools}); null when there is no tool call. */
+  function pieces(view) {
+    const cards = sortedCards(view);
+    if (!cards.length) return null;
+    const text = view.text || "";
+    const items = [];
+    let from = 0;
+    const addText = (piece) => {
+      if (piece.trim()) items.push({ text: piece });
+    };
+    for (const tool of cards) {
+      const at = Math.min(Math.max(typeof tool.at === "number" ? tool.at : text.length, from), text.length);
+      addText(text.slice(from, at));
+      from = at;
+      const last = items[items.length - 1];
+      if (last && last.tools) last.tools.push(tool);
+      else items.push({ tools: [tool] });
+    }
+    addText(text.slice(from));
+    return items;
+  }
+
+  /** The reply's words as the reader sees them: each piece of text its own paragraph. */
+  function plainText(view) {
+    const items = pieces(view);
+    if (!items) return view.text;
+    return items.filter((item) => item.text).map((item) => item.text.trim()).join("\n\n");
+  }
+
+  /** The tool cards of a piece, as list items. */
+  function drawCards(h, tools) {
+    return tools.map((tool) => card(h, tool));
   }
 
   /** A reply_state (joining late, or an attempt restarted in place). */
@@ -160,9 +203,10 @@
     if (parts.summary.textContent !== label) parts.summary.textContent = label;
     if (parts.thinkingText.textContent !== view.thinking) parts.thinkingText.textContent = view.thinking;
 
-    const cards = Array.from(view.tools.values()).sort((a, b) => (a.order || 0) - (b.order || 0));
-    parts.tools.hidden = cards.length === 0;
-    parts.tools.replaceChildren(...cards.map((tool) => card(h, tool)));
+    // The cards stand between the pieces of text they came between (chat.js draws them
+    // with the text); this list above the text holds none.
+    parts.tools.hidden = true;
+    parts.tools.replaceChildren();
 
     parts.notes.hidden = view.notes.length === 0;
     parts.notes.replaceChildren(...view.notes.map((text) => h("li", { class: "msg-note", text })));
@@ -206,7 +250,7 @@
   }
 
   NS.agentic = {
-    initView, onDelta, onToolCall, onReplyState, onCompleted, buildParts, paint,
+    initView, onDelta, onToolCall, onReplyState, onCompleted, buildParts, paint, pieces, plainText, drawCards,
     canContinue, thinkingChoices, thinkingOffNote, fillThinkingSelect,
   };
 })();

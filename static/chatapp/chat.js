@@ -455,9 +455,11 @@
     view.node.dataset.status = view.status;
     // A finished reply that cites its documents is drawn from its blocks, with its sources.
     const cited = !streaming && render.hasCitations(view.content);
-    const drawn = cited ? view.content : view.text;
+    const pieces = cited ? null : agentic.pieces(view);
+    const drawn = cited ? view.content : pieces ? JSON.stringify(pieces) : view.text;
     if (view.renderedText !== drawn) {
       if (cited) render.renderReply(p.md, view.content);
+      else if (pieces) drawPieces(p.md, pieces);
       else render.renderMarkdown(p.md, view.text);
       view.renderedText = drawn;
     }
@@ -517,6 +519,17 @@
     const cacheText = streaming ? "" : render.cacheLine(view.usage, view.cache_saved_usd);
     p.cache.hidden = !cacheText;
     p.cache.textContent = cacheText;
+  }
+
+  /** A reply with tool calls, in the order it was written: each piece of text its own
+   * block, the cards of the calls made after it below it. */
+  function drawPieces(container, pieces) {
+    container.replaceChildren(...pieces.map((piece) => {
+      if (piece.tools) return h("ol", { class: "tool-cards" }, ...agentic.drawCards(h, piece.tools));
+      const part = h("div", { class: "md-part" });
+      render.renderMarkdown(part, piece.text);
+      return part;
+    }));
   }
 
   // Why a finished reply stopped before its end (stop_reason), as the reader is told.
@@ -1593,7 +1606,7 @@
       else if (button.dataset.action === "continue") continueReply(view);
       else if (button.dataset.action === "fallback") retryOnFallback(view);
       else if (button.dataset.action === "copy-reply") {
-        const ok = await render.copyText(view.text);
+        const ok = await render.copyText(agentic.plainText(view));
         flashButton(button, ok ? "Copied" : "Copy failed");
       }
     });

@@ -71,6 +71,35 @@ def test_thinking_and_tool_cards_are_shown(page, live_app):
     expect(reply.locator(".md")).to_contain_text("The tools answered:")
 
 
+def reply_order(reply) -> list[str]:
+    """What the reader sees in a reply, top to bottom: each piece of text, and "card: <tool>"."""
+    return reply.locator(".md > *").evaluate_all(
+        """nodes => nodes.map(n => n.classList.contains('tool-cards')
+            ? 'card: ' + Array.from(n.querySelectorAll('.tool-name')).map(t => t.textContent).join(',')
+            : n.innerText.trim().split('\\n')[0])"""
+    )
+
+
+def test_a_tool_reply_reads_in_the_order_it_was_written(page, live_app):
+    page.get_by_role("combobox", name="Model", exact=True).select_option("claude-sonnet-4-6")
+    send(page, 'Multiply [[tool:calculator {"expression": "6*7"}]]')
+    reply = last_reply(page)
+    expect(reply).to_have_attribute("data-status", "complete")
+    expect(reply.locator(".tool-result")).to_have_text("42")
+
+    def read_in_order():
+        order = reply_order(last_reply(page))
+        assert order[0] == "Let me use calculator for this."
+        assert order[1] == "card: calculator"
+        assert order[2].startswith("The tools answered:")
+        assert "this.The tools" not in last_reply(page).locator(".md").inner_text()
+
+    read_in_order()
+    page.reload()  # drawn from the stored blocks, the same
+    expect(last_reply(page).locator(".tool-result")).to_have_text("42")
+    read_in_order()
+
+
 def test_auto_says_which_model_answered_and_why(page, live_app):
     page.get_by_role("combobox", name="Model", exact=True).select_option("auto")
     send(page, "Hi!")
