@@ -13,7 +13,9 @@
   (several phrases: parallel calls in one turn), stop reason ``tool_use``. Once the tool
   results come back the reply answers, quoting them; ``[[tool_rounds:N]]`` asks for N rounds
   of calls first. Any name can be called, declared in ``tools`` or not (to see how an app
-  copes with a tool it does not have).
+  copes with a tool it does not have). Without a phrase, a question with arithmetic in it
+  ("what is 12*(3+4)?", see reading.py) calls ``calculator`` when the request offers that
+  tool, and the answer then leads with its result. A title call never calls a tool.
 - **Paused turns.** ``[[pause_turn]]`` answers with a ``server_tool_use`` block and stop reason
   ``pause_turn``; the turn sent back as the final assistant message is then continued.
 """
@@ -31,11 +33,13 @@ from typing import Any
 from .binding import effective_effort, sign_reply_blocks
 from .models import ModelSpec
 from .prompt import as_blocks
+from .reading import arithmetic_in, asks_for_title
 from .replies import SENTENCES, ReplyPlan, plan_reply, split_tokens
 
 TOOL_PHRASE = re.compile(r"\[\[tool:([A-Za-z_][\w-]*)\s*(\{.*?\})?\s*\]\]", re.DOTALL)
 ROUNDS_PHRASE = re.compile(r"\[\[tool_rounds:(\d+)\]\]")
 PAUSE_PHRASE = "[[pause_turn]]"
+CALCULATOR = "calculator"  # the tool a question with arithmetic calls, when it is offered
 REDACTED_PHRASE = "[[redacted_thinking]]"
 
 
@@ -87,14 +91,47 @@ def _rounds_done(body: dict[str, Any]) -> int:
     )
 
 
-def _tool_names(body: dict[str, Any]) -> dict[str, str]:
-    """tool_use id → name, for every tool call in the request's assistant turns."""
-    names = {}
+def _tool_uses(body: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """tool_use id → its block, for every tool call in the request's assistant turns."""
+    uses = {}
     for message in _messages(body):
         for block in as_blocks(message.get("content")):
             if block.get("type") == "tool_use":
-                names[str(block.get("id"))] = str(block.get("name"))
-    return names
+                uses[str(block.get("id"))] = block
+    return uses
+
+
+def _tool_names(body: dict[str, Any]) -> dict[str, str]:
+    """tool_use id → name, for every tool call in the request's assistant turns."""
+    return {key: str(block.get("name")) for key, block in _tool_uses(body).items()}
+
+
+def _offers(body: dict[str, Any], name: str) -> bool:
+    return any(isinstance(tool, dict) and tool.get("name") == name
+               for tool in body.get("tools") or [])
+
+
+def _wanted_calls(body: dict[str, Any], question: str) -> list[tuple[str, dict[str, Any]]]:
+    """(name, input) of the calls the question asks for: its tool phrases, else the calculator
+    for arithmetic (only where offered and tool_choice allows it)."""
+    if asks_for_title(body):
+        return []  # a title call is answered with a title
+    phrases = TOOL_PHRASE.findall(question)
+    if phrases:
+        calls = []
+        for name, raw in phrases:
+            try:
+                calls.append((name, json.loads(raw) if raw else {}))
+            except ValueError:
+                calls.append((name, {"raw": raw}))
+        return calls
+    choice = body.get("tool_choice")
+    if isinstance(choice, dict) and choice.get("type") == "none":
+        return []
+    expression = arithmetic_in(question)
+    if expression and _offers(body, CALCULATOR):
+        return [(CALCULATOR, {"expression": expression})]
+    return []
 
 
 def is_paused_turn(message: dict[str, Any]) -> bool:
@@ -156,11 +193,7 @@ def _tool_calls(body: dict[str, Any], seed: int) -> list[dict[str, Any]]:
     if _rounds_done(body) >= (int(wanted.group(1)) if wanted else 1):
         return []
     calls = []
-    for number, (name, raw) in enumerate(TOOL_PHRASE.findall(question)):
-        try:
-            tool_input = json.loads(raw) if raw else {}
-        except ValueError:
-            tool_input = {"raw": raw}
+    for number, (name, tool_input) in enumerate(_wanted_calls(body, question)):
         digest = hashlib.sha256(f"{seed}:{_rounds_done(body)}:{number}".encode()).hexdigest()
         calls.append({"type": "tool_use", "id": f"toolu_{digest[:24]}", "name": name,
                       "input": tool_input})
@@ -180,7 +213,23 @@ def _results_summary(body: dict[str, Any]) -> str:
         flat = " ".join(str(content or "").split())[:100]
         failed = " (error)" if block.get("is_error") else ""
         lines.append(f"- {names.get(str(block.get('tool_use_id')), 'tool')}{failed}: {flat}")
-    return "The tools answered:\n" + "\n".join(lines) + "\n\n"
+    return _calculated(body, results) + "The tools answered:\n" + "\n".join(lines) + "\n\n"
+
+
+def _calculated(body: dict[str, Any], results: list[dict[str, Any]]) -> str:
+    """For a calculation the question asked for (no tool phrase): its result, said first."""
+    if TOOL_PHRASE.search(question_text(body)):
+        return ""
+    uses = _tool_uses(body)
+    for block in results:
+        use = uses.get(str(block.get("tool_use_id"))) or {}
+        content = block.get("content")
+        if isinstance(content, list):
+            content = " ".join(str(b.get("text", "")) for b in content if isinstance(b, dict))
+        if use.get("name") == CALCULATOR and not block.get("is_error") and content:
+            expression = (use.get("input") or {}).get("expression", "")
+            return f"`{expression}` = **{' '.join(str(content).split())}**\n\n"
+    return ""
 
 
 def _paused(body: dict[str, Any], seed: int) -> dict[str, Any] | None:
@@ -228,7 +277,7 @@ def _with_tools(
     before: tuple[dict[str, Any], ...], thinking_tokens: int,
 ) -> ReplyPlan:
     calls = _tool_calls(body, plan.seed)
-    paused = None if calls else _paused(body, plan.seed)
+    paused = None if calls or asks_for_title(body) else _paused(body, plan.seed)
     if calls or paused:
         after = tuple(calls) if calls else (paused,)
         names = ", ".join(block["name"] for block in after)

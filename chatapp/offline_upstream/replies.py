@@ -18,6 +18,7 @@ from typing import Any
 from .citations import choose_citation
 from .models import ModelSpec
 from .prompt import as_blocks, count_kind
+from .reading import asks_for_title, title_for
 from .tokens import compact_json
 
 TOKENS_PHRASE = re.compile(r"\[\[tokens:(\d+)\]\]")
@@ -120,6 +121,9 @@ def compose_blocks(body: dict[str, Any], model_id: str, seed: int) -> list[Reply
     """The full reply before any max_tokens or stop-sequence cut, as its text blocks: with
     citable documents, the quoted passage is a block of its own carrying its citation."""
     question = last_user_text(body)
+    if asks_for_title(body):
+        # A title call (the app's side call) is answered with a title, not a reply.
+        return [ReplyBlock(title_for(question))]
     asked = f'You asked: "{_quote(question)}"\n\n'
     rest = compose_text(body, model_id, seed).removeprefix(asked)
     citation = choose_citation(body, question)
@@ -229,7 +233,7 @@ def plan_reply(body: dict[str, Any], model: ModelSpec) -> ReplyPlan:
     blocks = compose_blocks(body, model.id, seed)
     pieces = split_tokens("".join(block.text for block in blocks), cpt)
     wanted = TOKENS_PHRASE.search(last_user_text(body))
-    if wanted:
+    if wanted and not asks_for_title(body):  # a title stays a title
         pieces = _sized(pieces, min(int(wanted.group(1)), MAX_REQUESTED_TOKENS), seed, cpt)
     whole = "".join(pieces)
     if prefix and whole.startswith(prefix):
