@@ -63,9 +63,11 @@ def run(host: str, port: int, upstream_port: int) -> int:
         print(sync_catalog(), flush=True)
     try:
         if not settings.ANTHROPIC_API_KEY:
+            # Its own "Uvicorn running on http://127.0.0.1:…" is not the address to open:
+            # only its warnings and errors are shown.
             upstream = _spawn(
                 [sys.executable, "-m", "chatapp.offline_upstream",
-                 "--host", "127.0.0.1", "--port", str(upstream_port)],
+                 "--host", "127.0.0.1", "--port", str(upstream_port), "--log-level", "warning"],
                 env,
             )
             children.append(upstream)
@@ -99,20 +101,41 @@ def run(host: str, port: int, upstream_port: int) -> int:
                 child.kill()
 
 
-def _announce(host: str, port: int, password: str | None, orphans: int, *, offline: bool) -> None:
-    lines = ["", f"chatapp is running: open http://{host}:{port}/ and log in as '{DEMO_USERNAME}'."]
-    if password:
-        lines.append(f"Password for '{DEMO_USERNAME}' (shown once): {password}")
-    else:
-        lines.append(
-            f"(Forgot the password? .venv/bin/python manage.py changepassword {DEMO_USERNAME})"
-        )
+RULE = "─" * 72
+
+
+def announce_lines(
+    host: str, port: int, password: str | None, orphans: int, *, offline: bool
+) -> list[str]:
+    """What `make run` prints once everything answers: notes first, then the address to open
+    and the login, last, where a new user looks."""
+    lines = ["", RULE]
     if offline:
         lines.append(
-            "No ANTHROPIC_API_KEY is set: replies come from the OFFLINE DEMO UPSTREAM, a local "
+            "No ANTHROPIC_API_KEY is set: replies come from the OFFLINE DEMO UPSTREAM, a local\n"
             "stand-in for the Claude API. Set ANTHROPIC_API_KEY to talk to Claude."
         )
     if orphans:
         lines.append(f"{orphans} reply(ies) left streaming by an earlier run marked interrupted.")
-    lines.append("Press Ctrl-C to stop.\n")
-    print("\n".join(lines), flush=True)
+    lines.append(
+        "Staff pages (/admin/, the cost review /admin/costs/) need a staff account:\n"
+        "  .venv/bin/python manage.py createsuperuser"
+    )
+    lines += ["", f"  Open   http://{_shown_host(host)}:{port}/",
+              f"  Log in as '{DEMO_USERNAME}'" + (
+                  f" with the password {password}  (shown once)" if password else
+                  f"  (forgot the password? .venv/bin/python manage.py changepassword "
+                  f"{DEMO_USERNAME})"),
+              "", "Press Ctrl-C to stop.", RULE, ""]
+    return lines
+
+
+def _shown_host(host: str) -> str:
+    """A host a browser can open: the wildcard addresses mean this machine."""
+    if host in ("0.0.0.0", "::", ""):
+        return "127.0.0.1"
+    return f"[{host}]" if ":" in host else host
+
+
+def _announce(host: str, port: int, password: str | None, orphans: int, *, offline: bool) -> None:
+    print("\n".join(announce_lines(host, port, password, orphans, offline=offline)), flush=True)

@@ -1,0 +1,64 @@
+"""`make run` (`manage.py serve`) as a new user sees it: the one address it prints is the app's,
+printed last with the demo login; the offline upstream's own uvicorn banner is not shown."""
+
+import os
+import re
+import selectors
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+from tests.servers import free_port
+
+ROOT = Path(__file__).resolve().parents[1]
+READY_TIMEOUT = 90  # a fresh database is migrated first
+
+
+def _output_until_ready(process: subprocess.Popen) -> list[str]:
+    """The lines `serve` printed up to and including its rule after "Press Ctrl-C"."""
+    lines: list[str] = []
+    selector = selectors.DefaultSelector()
+    selector.register(process.stdout, selectors.EVENT_READ)
+    deadline = time.monotonic() + READY_TIMEOUT
+    while time.monotonic() < deadline:
+        if not selector.select(timeout=deadline - time.monotonic()):
+            break
+        line = process.stdout.readline()
+        if not line:
+            break
+        lines.append(line.rstrip("\n"))
+        if len(lines) >= 2 and lines[-2] == "Press Ctrl-C to stop.":
+            return lines
+    raise AssertionError("serve never said it was ready:\n" + "\n".join(lines))
+
+
+def test_serve_prints_the_apps_address_and_login_last_and_no_upstream_banner():
+    port = free_port()
+    env = {key: value for key, value in os.environ.items()
+           if key not in ("DATABASE_URL", "REDIS_URL", "ANTHROPIC_API_KEY", "DEMO_PASSWORD")}
+    env.update(CHATAPP_VAR_DIR=tempfile.mkdtemp(prefix="chatapp-launcher-"),
+               PYTHONUNBUFFERED="1")
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "serve", "--migrate", "--port", str(port)],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        lines = _output_until_ready(process)
+        # The printed address is the app's (its liveness probe answers there).
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as page:
+            assert page.status == 200
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+    printed = "\n".join(lines)
+    assert "Uvicorn running" not in printed and "Application startup complete" not in printed
+    assert re.findall(r"http://\S+", printed) == [f"http://127.0.0.1:{port}/"]
+    opened = lines.index(f"  Open   http://127.0.0.1:{port}/")
+    assert re.fullmatch(r"  Log in as 'demo' with the password \S+  \(shown once\)",
+                        lines[opened + 1])
+    assert lines[opened + 2:] == ["", "Press Ctrl-C to stop.", "─" * 72]
+    assert "manage.py createsuperuser" in printed  # how to reach /admin/costs/
+    assert "OFFLINE DEMO UPSTREAM" in printed
