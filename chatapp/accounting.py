@@ -162,12 +162,18 @@ def record_call(
     conversation_id: int | None = None,
     message_id: int | None = None,
     batch: bool = False,
+    estimated: bool = False,
 ) -> UsageRecord:
-    """Price one call, store its usage record and count it towards the user's month."""
+    """Price one call, store its usage record and count it towards the user's month.
+
+    ``estimated``: the whole usage is an estimate (recorded from a reply's last checkpoint
+    after its process died, chatapp/checkpoints.py): its breakdown says ``estimated``."""
     rates = _rates_for(model_id, usage)
     cost = price_usage(usage, rates, batch=batch) if rates else None
     savings = _savings_fields(rates, usage, batch)
     fields = usage_fields(usage, cost)
+    if estimated:
+        fields["cost_breakdown"]["estimated"] = True
     if savings["cache_savings_usd"] is not None:
         # In the breakdown too: a reply shows what caching saved it, summed over its calls.
         fields["cost_breakdown"]["cache_saved"] = str(savings["cache_savings_usd"])

@@ -201,6 +201,14 @@ class ReplyGeneration:
             total = total + call.usage
         return total
 
+    def calls_so_far(self) -> list[Call]:
+        """Every call that reached Claude, the one streaming now included (its output
+        estimated from the characters so far): what a checkpoint keeps for billing."""
+        if self._open is None:
+            return list(self.calls)
+        return [*self.calls, Call(_estimated(self._open, self._open_chars),
+                                  self._open.request_id)]
+
     def final_content(self) -> list[dict[str, Any]]:
         """The stored content: every round, the current partial text, no dangling tool call."""
         content = self.content + _kept_partial([self._carried()])

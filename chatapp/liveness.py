@@ -21,8 +21,7 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
-from chatapp import broadcast
-from chatapp.claude.prompt import user_content
+from chatapp import broadcast, checkpoints
 from chatapp.live import get_live_store
 from chatapp.models import Message, MessageStatus
 from chatapp.presenters import completed_frame
@@ -89,19 +88,16 @@ def _suspects(quiet_since) -> list[tuple[int, int]]:
 
 
 def _interrupt(message_id: int, text: str | None) -> Message | None:
-    """Streaming → interrupted, only if it still is (its own process may just have ended it)."""
-    changes = {
-        "status": MessageStatus.INTERRUPTED,
-        "error_code": "interrupted",
-        "error_message": ORPHAN_MESSAGE,
-        "updated_at": timezone.now(),
-    }
-    if text:  # the live state is fresher than the last checkpoint
-        changes["content"] = user_content(text)
-    updated = Message.objects.filter(pk=message_id, status=MessageStatus.STREAMING).update(
-        **changes
+    """Streaming → interrupted, only if it still is (its own process may just have ended it);
+    the calls its last checkpoint knew of are billed as estimates (chatapp/checkpoints.py).
+    ``text``: the live state's, fresher than the last checkpoint."""
+    return checkpoints.end_orphan(
+        message_id,
+        status=MessageStatus.INTERRUPTED,
+        error_code="interrupted",
+        error_message=ORPHAN_MESSAGE,
+        text=text,
     )
-    return Message.objects.get(pk=message_id) if updated else None
 
 
 async def sweep(local_ids: LocalIds, *, grace: bool = True) -> list[int]:

@@ -1,9 +1,10 @@
-"""Replies that a stopped or crashed process left "streaming" are marked interrupted."""
+"""Replies that a stopped or crashed process left "streaming" are marked interrupted, and the
+calls their last checkpoint knew of are billed as estimates."""
 
 from asgiref.sync import async_to_sync
 from django.conf import settings
 
-from chatapp import budgets, liveness
+from chatapp import budgets, checkpoints, liveness
 from chatapp.models import Message, MessageStatus
 
 
@@ -14,8 +15,15 @@ def mark_orphaned_replies() -> int:
     if settings.REDIS_URL:
         return len(async_to_sync(liveness.sweep)(set, grace=False))
     budgets.release_all_open()  # what those replies reserved can never be settled now
-    return Message.objects.filter(status=MessageStatus.STREAMING).update(
-        status=MessageStatus.INTERRUPTED,
-        error_code="interrupted",
-        error_message="The server stopped while this reply was being written.",
-    )
+    orphans = Message.objects.filter(status=MessageStatus.STREAMING).values_list("pk", flat=True)
+    # One at a time: each is billed from its last checkpoint (chatapp/checkpoints.py).
+    ended = [
+        checkpoints.end_orphan(
+            message_id,
+            status=MessageStatus.INTERRUPTED,
+            error_code="interrupted",
+            error_message="The server stopped while this reply was being written.",
+        )
+        for message_id in list(orphans)
+    ]
+    return sum(reply is not None for reply in ended)
