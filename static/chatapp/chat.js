@@ -746,29 +746,25 @@
     delete state.current.messages;
     setTitle(conversationTitle(conv));
     setModel(conv.model);
-    showConversationCost(conv.cost_usd);
+    state.costPico = render.toPico(conv.cost_usd);
     upsertConversation({ id: conv.id, title: conv.title, model: conv.model,
       created_at: conv.created_at, updated_at: conv.updated_at });
 
     const list = visibleMessages(Array.isArray(conv.messages) ? conv.messages : []);
     const keep = new Set();
     const ordered = [];
-    let missed = 0; // replies that ended after the server read this snapshot: not in its cost
+    const known = new Map(); // what each reply on screen counted before this snapshot
     for (const msg of list) {
       let view = state.messages.get(msg.id);
-      if (!view) {
-        view = newView(msg);
-      } else {
-        if (msg.status === "streaming" && view.status !== "streaming") missed += Number(view.cost_usd) || 0;
+      if (!view) view = newView(msg);
+      else {
+        known.set(msg.id, view.counted);
         mergeSnapshotMessage(view, msg);
       }
       keep.add(view);
       ordered.push(view);
     }
-    if (missed) {
-      state.current.cost_usd = ((Number(conv.cost_usd) || 0) + missed).toFixed(6);
-      showConversationCost(state.current.cost_usd);
-    }
+    rebaseConversationCost(conv, known);
     for (const view of Array.from(state.messages.values())) {
       if (!keep.has(view)) removeView(view);
     }
@@ -849,20 +845,77 @@
     }
   }
 
-  function showConversationCost(cost) {
-    if (cost === null || cost === undefined || cost === "" || Number(cost) === 0) {
+  /** The header's conversation cost: state.costPico (null: nothing priced yet). */
+  function showConversationCost() {
+    const total = state.costPico;
+    if (total === null || total === undefined || total === BigInt(0)) {
       el.convCost.hidden = true;
       return;
     }
-    el.convCost.textContent = "Conversation cost " + render.formatCost(cost);
+    el.convCost.textContent = "Conversation cost " + render.formatCost(total);
     el.convCost.hidden = false;
   }
 
-  function addToConversationCost(cost) {
-    if (!state.current || cost === null || cost === undefined) return;
-    const total = (Number(state.current.cost_usd) || 0) + (Number(cost) || 0);
-    state.current.cost_usd = total.toFixed(6);
-    showConversationCost(state.current.cost_usd);
+  /** The conversation's total as the server added it up (every reply, title, summary and
+   * Auto's routing), plus what ended after the server read it. `known`: message id -> the
+   * cost the page had counted for it (pico-dollars). */
+  function rebaseConversationCost(conv, known) {
+    let total = render.toPico(conv.cost_usd);
+    for (const msg of Array.isArray(conv.messages) ? conv.messages : []) {
+      const view = state.messages.get(msg.id);
+      if (!view) continue;
+      const stored = render.toPico(msg.cost_usd);
+      const before = known.get(msg.id);
+      // A reply that ended after the server read this: its end is not in the total yet.
+      if (msg.status === "streaming" && view.status !== "streaming" && before !== undefined && before !== null) {
+        total = (total === null ? BigInt(0) : total) + before - (stored === null ? BigInt(0) : stored);
+        view.counted = before;
+      } else {
+        view.counted = stored;
+      }
+    }
+    state.costPico = total;
+    showConversationCost();
+  }
+
+  /** Read the total again once a reply has ended or the title came: the calls made besides
+   * replies (the title, summaries, Auto's routing) are billed to the conversation too, and
+   * the header should say what a reload would. */
+  let costRefresh = null;
+  let costRefreshAgain = false;
+  function refreshConversationCost() {
+    const id = state.currentId;
+    const token = state.loadToken;
+    if (id === null) return;
+    if (costRefresh) {
+      costRefreshAgain = true; // what is being read may predate the call just billed
+      return;
+    }
+    costRefresh = api.getConversation(id).then((conv) => {
+      if (token !== state.loadToken) return;
+      const known = new Map();
+      for (const [messageId, view] of state.messages) known.set(messageId, view.counted);
+      rebaseConversationCost(conv, known);
+    }).catch(() => { /* the running total stays; a reload shows the stored one */ })
+      .finally(() => {
+        costRefresh = null;
+        if (costRefreshAgain && token === state.loadToken) {
+          costRefreshAgain = false;
+          refreshConversationCost();
+        }
+      });
+  }
+
+  /** One rule for the running total, after a snapshot as after a live reply: a message
+   * counts once, at its latest cost (a reply continued in place is stored with the cost of
+   * all its parts, so only what it cost since it was last counted is added). */
+  function countMessageCost(view, cost) {
+    const now = render.toPico(cost);
+    if (now === null) return;
+    const before = view.counted === null || view.counted === undefined ? BigInt(0) : view.counted;
+    state.costPico = (state.costPico === null || state.costPico === undefined ? BigInt(0) : state.costPico) + now - before;
+    view.counted = now;
+    showConversationCost();
   }
 
   // --- frames from the server ----------------------------------------------------------
@@ -1072,7 +1125,8 @@
     state.awaitingReply = false;
     paintNow(view);
     updateComposer();
-    addToConversationCost(frame.cost_usd);
+    if (state.current) countMessageCost(view, frame.cost_usd);
+    refreshConversationCost();
     touchConversation(state.currentId);
     document.dispatchEvent(new CustomEvent("chatapp:reply-finished", { detail: { status: view.status } }));
     if (isRefusal(view)) {
@@ -1090,6 +1144,7 @@
   function onConversationUpdated(frame) {
     if (typeof frame.title !== "string") return;
     if (state.current) state.current.title = frame.title;
+    refreshConversationCost(); // the title's call is billed to the conversation
     setTitle(conversationTitle({ title: frame.title }));
     const conv = state.conversations.find((c) => c.id === state.currentId);
     if (conv) {
@@ -1333,7 +1388,8 @@
     clearMessages();
     hideBanner();
     showConnectionState("open");
-    showConversationCost(null);
+    state.costPico = null;
+    showConversationCost();
     // A conversation created for an upload or a message keeps the composer's attachments.
     attachments.show(id, { keepTray: !!opts.known });
 

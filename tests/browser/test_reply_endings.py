@@ -188,3 +188,33 @@ def test_what_sonnet_5_5_writes_between_tool_calls_is_shown_on_the_call(page: Pa
     expect(card.locator(".tool-result")).to_have_text("42")
     expect(reply.locator(".trace-thinking")).not_to_contain_text("Let me use calculator")
     expect(reply.locator(".md")).to_contain_text("The tools answered:")
+
+
+def test_a_stopped_reply_continued_in_place_is_counted_once_in_the_conversation_cost(
+    page: Page, live_app
+):
+    live_app.upstream.set_pace(40)  # slow enough to stop it mid-reply
+    start_new_chat(page, live_app)
+    pick_model(page, "claude-haiku-4-5")  # takes a prefill: Continue grows the same reply
+    send(page, "Tell me everything [[tokens:400]]")
+    reply = last_reply(page)
+    expect(reply.locator(".md")).to_contain_text("You asked:")
+    page.get_by_role("button", name="Stop", exact=True).click()
+    expect(reply.locator(".msg-status")).to_have_text("Stopped")
+    expect(page.locator("#conv-cost")).to_be_visible()
+
+    live_app.upstream.set_pace(0)
+    reply.get_by_role("button", name="Continue").click()
+    expect(page.locator("#messages .msg-assistant")).to_have_count(1)
+    expect(reply).to_have_attribute("data-status", "complete")
+    expect(reply.locator(".msg-footer")).to_be_visible()
+    expect(page.locator("#conv-title")).not_to_have_text("New chat")  # the title's call is in
+
+    # What a reload shows (the stored total: each reply once, at its whole cost, and the
+    # title's call) is what the page shows without one.
+    fresh = page.context.new_page()
+    fresh.goto(page.url)
+    stored = fresh.locator("#conv-cost")
+    expect(stored).to_have_text(re.compile(r"Conversation cost \$\d"))
+    expect(page.locator("#conv-cost")).to_have_text(stored.inner_text())
+    fresh.close()

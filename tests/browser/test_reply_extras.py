@@ -75,7 +75,8 @@ def reply_order(reply) -> list[str]:
     """What the reader sees in a reply, top to bottom: each piece of text, and "card: <tool>"."""
     return reply.locator(".md > *").evaluate_all(
         """nodes => nodes.map(n => n.classList.contains('tool-cards')
-            ? 'card: ' + Array.from(n.querySelectorAll('.tool-name')).map(t => t.textContent).join(',')
+            ? 'card: ' + Array.from(n.querySelectorAll('.tool-name'))
+                .map(t => t.textContent).join(',')
             : n.innerText.trim().split('\\n')[0])"""
     )
 
