@@ -143,7 +143,8 @@
       const data = await response.json().catch(() => ({}));
       if (!response.ok) throw new Error(data.error || "The server could not import that file.");
       chat.added(data);
-      chat.toast("Imported “" + (data.title || "conversation") + "”.");
+      // The server says what it left out (attached files are listed in an export, not carried).
+      chat.toast("Imported “" + (data.title || "conversation") + "”." + (data.notice ? " " + data.notice : ""));
       chat.open(data.id);
     } catch (err) {
       chat.toast("Couldn't import “" + file.name + "”. " + err.message, "error");

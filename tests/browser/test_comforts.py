@@ -112,15 +112,20 @@ def test_export_then_import_gives_the_same_conversation(page: Page, live_app, tm
     data = json.loads(saved.read_text())
     assert [m["role"] for m in data["messages"]] == ["user", "assistant"]
     original_reply = data["messages"][1]["text"]
+    # As if the question had a file: an export lists it but does not carry it.
+    data["messages"][0]["attachments"] = [{"name": "menu.txt", "kind": "document",
+                                           "media_type": "text/plain", "size": 17, "pages": None}]
+    saved.write_text(json.dumps(data))
 
     with page.expect_file_chooser() as chooser:
         page.get_by_role("button", name="Import…").click()
     chooser.value.set_files(saved)
     expect(page.locator(".toast")).to_contain_text("Imported")
+    expect(page.locator(".toast")).to_contain_text("1 attached file was not imported")
     expect(page).not_to_have_url(original_url)
     expect(page.locator("#conv-title")).to_contain_text("(imported)")
     expect(page.locator("#messages .msg-user .msg-text")).to_have_text(
-        ["Export me [[tokens:20]]"])
+        ["Export me [[tokens:20]]\n\n[Attached in the original: menu.txt (text/plain)]"])
     expect(page.locator("#messages .msg-assistant .md")).to_have_text([original_reply])
 
 
