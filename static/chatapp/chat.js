@@ -1385,6 +1385,7 @@
     state.frameBuffer = [];
     state.needsResync = false;
     state.stickToBottom = true;
+    el.jump.hidden = true; // the last conversation's "Jump to latest" means nothing here
     clearMessages();
     hideBanner();
     showConnectionState("open");

@@ -240,6 +240,19 @@ def test_new_chat_stores_nothing_until_the_first_message(page: Page, live_app):
     expect(rows).to_have_count(before + 1)
 
 
+def test_jump_to_latest_is_not_carried_to_an_empty_chat(page: Page, live_app):
+    start_new_chat(page, live_app)
+    send(page, "A long answer please [[tokens:1500]]")
+    expect(last_reply(page)).to_have_attribute("data-status", "complete", timeout=30_000)
+    page.locator("#scroller").evaluate("s => s.scrollTo(0, 0)")  # read from the top
+    jump = page.get_by_role("button", name="Jump to latest")
+    expect(jump).to_be_visible()
+
+    page.get_by_role("button", name="New chat", exact=True).click()
+    expect(page.get_by_text("Start a conversation — ask Claude anything")).to_be_visible()
+    expect(jump).to_be_hidden()
+
+
 def test_rename_and_delete_a_conversation(page: Page, live_app):
     start_new_chat(page, live_app)
     send(page, "Something to rename")  # a conversation is stored with its first message
