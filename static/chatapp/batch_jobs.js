@@ -54,11 +54,8 @@
     banner.textContent = "";
   }
 
-  function money(usd) {
-    if (usd === null || usd === undefined) return "unpriced";
-    const value = Number(usd);
-    return "$" + value.toFixed(value !== 0 && value < 0.01 ? 4 : 2);
-  }
+  // The one rule for amounts, as on the chat page (render.js).
+  const money = (usd) => window.ChatApp.render.formatCost(usd);
 
   const number = (value) => Number(value || 0).toLocaleString("en-US");
 

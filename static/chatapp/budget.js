@@ -12,10 +12,8 @@
   const node = document.getElementById("budget-status");
   if (!node || !NS.api) return;
 
-  function money(value) {
-    const amount = Number(value);
-    return "$" + amount.toFixed(amount > 0 && amount < 0.01 ? 4 : 2);
-  }
+  // The page's one rule for amounts (render.js).
+  const money = (value) => NS.render.formatCost(value);
 
   function renewal(isoDate) {
     const day = new Date(isoDate + "T00:00:00Z");

@@ -21,11 +21,8 @@
 
   const count = (n) => Number(n).toLocaleString("en-US");
 
-  function money(value) {
-    const amount = Number(value);
-    if (amount >= 1) return "$" + amount.toFixed(2);
-    return "$" + amount.toFixed(4);
-  }
+  // The page's one rule for amounts (render.js).
+  const money = (value) => NS.render.formatCost(value);
 
   function attachmentIds() {
     const attachments = NS.attachments;

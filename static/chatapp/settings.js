@@ -107,9 +107,8 @@
     }
   }
 
-  function usd(value) {
-    return "$" + Number(value).toLocaleString("en-US", { maximumFractionDigits: 4 });
-  }
+  // The page's one rule for amounts (render.js).
+  const usd = (value) => window.ChatApp.render.formatCost(value);
 
   function times(part, whole) {
     return (Math.round((Number(part) / Number(whole)) * 100) / 100) + "×";

@@ -42,3 +42,37 @@ def test_the_estimate_appears_and_grows_when_a_document_is_attached(page: Page, 
 def test_the_composer_shows_this_months_spend(page: Page, live_app):
     page.goto(f"{live_app.url}/")
     expect(page.locator("#budget-status")).to_have_text(re.compile(r"^This month: \$\d+\.\d{2}"))
+
+
+# The page's one rule for amounts: under $1 to four decimals, from $1 to cents, "$0.00" for
+# nothing and "<$0.0001" for less than shows.
+ONE_RULE = re.compile(r"^(<?\$0\.\d{4}|\$[1-9][\d,]*\.\d{2}|\$0\.00)$")
+AMOUNT = re.compile(r"<?\$[\d,]*\.?\d*")
+
+
+def amounts(text: str) -> list[str]:
+    return [a.rstrip(".,") for a in AMOUNT.findall(text)]
+
+
+def test_every_amount_on_the_page_follows_one_rule(page: Page, live_app):
+    page.goto(f"{live_app.url}/")
+    box = page.get_by_role("textbox", name="Message Claude")
+    box.fill("What does a carrot cost?")
+    box.press("Enter")
+    reply = page.locator("#messages .msg-assistant").last
+    expect(reply).to_have_attribute("data-status", "complete")
+    expect(page.locator("#conv-cost")).to_be_visible()
+    expect(page.locator("#budget-status")).to_contain_text("$")
+    box.fill("And a potato?")
+    expect(page.locator("#cost-estimate")).to_contain_text("$")
+    page.get_by_role("button", name="Settings").click()
+    dialog = page.get_by_role("dialog", name="Conversation settings")
+    dialog.get_by_label("Model", exact=True).select_option(label="Claude Sonnet 4.6")
+    expect(dialog).to_contain_text("reading $")
+
+    shown = [page.locator(selector).inner_text() for selector in
+             ("#conv-cost", "#budget-status", "#cost-estimate", "#messages .msg-footer")]
+    shown.append(dialog.inner_text())
+    found = [amount for text in shown for amount in amounts(text)]
+    assert len(found) >= 6, found
+    assert [a for a in found if not ONE_RULE.match(a)] == []
