@@ -8,7 +8,8 @@ output estimated from the characters so far. It is kept in the reply's ``options
 ``CHECKPOINT_USAGE`` (a JSON field it already has: no migration) and dropped by the final
 write. A reply that never gets its final write (``kill -9``, a failed final write) is ended by
 ``end_orphan``, which records those calls as usage records marked estimated, priced, in the
-user's month, and shows their sum on the reply with ``cost_breakdown["estimated"]``.
+user's month, and shows their sum on the reply with ``cost_breakdown["estimated"]`` (and
+``options["cost_estimated"]``, which the page reads: its footer shows "≈ $… (estimate)").
 Synchronous: call through ``database_sync_to_async``.
 """
 
@@ -24,6 +25,7 @@ from chatapp.claude.types import Usage
 from chatapp.models import CallPurpose, Message, MessageStatus, UsageRecord
 
 CHECKPOINT_USAGE = "checkpoint_usage"
+COST_ESTIMATED = "cost_estimated"
 
 
 def snapshot(calls: list[tuple[Usage, str]], *, continuing: bool) -> dict[str, Any] | None:
@@ -91,6 +93,8 @@ def _bill_snapshot(reply: Message) -> None:
             conversation_id=reply.conversation_id, message_id=reply.pk, estimated=True,
         ))
     bill_reply(reply, records, usages, adding=bool(kept.get("continuing")))
+    # For the page (options reach it with the reply): the footer shows the cost as "≈".
+    reply.options = {**reply.options, COST_ESTIMATED: True}
 
 
 @transaction.atomic

@@ -42,7 +42,7 @@ Checkpoint = Callable[[str], Awaitable[None]]
 def unexpected_failure() -> UpstreamError:
     """The error a reply ends with after an exception nobody expected (not retryable: an
     error, not an interruption, since going on would most likely fail the same way)."""
-    return UpstreamError("upstream_error", UNEXPECTED_FAILURE)
+    return UpstreamError("internal", UNEXPECTED_FAILURE)
 
 
 @dataclass

@@ -118,7 +118,8 @@ async def test_an_unexpected_exception_ends_the_reply_as_an_error_and_the_next_o
     reply = await Message.objects.aget(pk=reply_id)
     ended = frames[-1]
     assert ended["status"] == "error" and reply.status == MessageStatus.ERROR
-    assert ended["error"]["message"] == UNEXPECTED_FAILURE == reply.error_message
+    assert ended["error"] == {"code": "internal", "message": UNEXPECTED_FAILURE}
+    assert reply.error_message == UNEXPECTED_FAILURE
     assert reply.text == "The first words "  # what was shown is kept
     (logged,) = [r for r in caplog.records if f"reply {reply_id} failed" in r.getMessage()]
     assert logged.exc_info is not None  # with its traceback
