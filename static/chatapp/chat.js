@@ -505,12 +505,16 @@
     paintFlags(p.flags, view);
 
     // footer: model · in · out · cost (once the reply has ended)
-    if (!streaming && (view.usage || (view.cost_usd !== null && view.cost_usd !== undefined))) {
+    // A failed reply offers Retry in its error box: no Regenerate beside it, no Copy without
+    // words, and no "0 in · 0 out" when nothing was billed.
+    const failed = showError && !isRefusal(view);
+    const billed = !failed || wasBilled(view);
+    if (!streaming && billed && (view.usage || (view.cost_usd !== null && view.cost_usd !== undefined))) {
       const line = h("span", { class: "msg-usage", text: render.formatFooter(view) });
       if (view.usage) line.title = render.usageDetails(view.usage);
-      const copy = h("button", { type: "button", class: "link-btn msg-copy", "data-action": "copy-reply", "aria-label": "Copy reply" }, "Copy");
-      const again = h("button", { type: "button", class: "link-btn msg-regenerate", "data-action": "retry", "aria-label": "Regenerate this reply" }, "Regenerate");
-      p.footer.replaceChildren(line, copy, again);
+      const copy = view.text.trim() ? h("button", { type: "button", class: "link-btn msg-copy", "data-action": "copy-reply", "aria-label": "Copy reply" }, "Copy") : null;
+      const again = failed ? null : h("button", { type: "button", class: "link-btn msg-regenerate", "data-action": "retry", "aria-label": "Regenerate this reply" }, "Regenerate");
+      p.footer.replaceChildren(...[line, copy, again].filter(Boolean));
       p.footer.hidden = false;
     } else {
       p.footer.hidden = true;
@@ -530,6 +534,14 @@
       render.renderMarkdown(part, piece.text);
       return part;
     }));
+  }
+
+  /** Whether a reply used any tokens or cost anything. */
+  function wasBilled(view) {
+    const cost = render.toPico(view.cost_usd);
+    if (cost !== null && cost !== BigInt(0)) return true;
+    const usage = view.usage || {};
+    return Object.keys(usage).some((key) => key.endsWith("_tokens") && Number(usage[key]) > 0);
   }
 
   // Why a finished reply stopped before its end (stop_reason), as the reader is told.

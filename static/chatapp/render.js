@@ -291,7 +291,10 @@
     const message = error && typeof error.message === "string" ? error.message.trim() : "";
     let headline = ERROR_WORDS[code] || (status === "interrupted" ? ERROR_WORDS.interrupted : "");
     if (!headline) headline = message || "Something went wrong with this reply.";
-    const detail = message && message !== headline ? message : "";
+    // The server's message often says the headline again, with more: say it once.
+    const stem = headline.replace(/[.!]\s*$/, "");
+    if (message.startsWith(stem) && message.length > headline.length) return { headline: message, detail: "" };
+    const detail = message && !headline.includes(message) ? message : "";
     return { headline, detail };
   }
 

@@ -312,6 +312,22 @@ def test_retry_replaces_a_failed_reply_with_a_new_one(page: Page, live_app):
     expect(page.locator("#messages .msg-assistant")).to_have_count(1)
 
 
+def test_a_failed_reply_says_what_happened_once_and_offers_only_retry(page: Page, live_app):
+    live_app.upstream.add_faults([{"kind": "status", "status": 529}])  # the next call fails
+    start_new_chat(page, live_app)
+    send(page, "Hello during an outage")
+
+    reply = last_reply(page)
+    error = reply.locator(".msg-error")
+    expect(error).to_contain_text("overloaded", timeout=30_000)
+    assert error.inner_text().lower().count("overloaded") == 1  # said once, not twice
+    expect(error.get_by_role("button", name="Retry", exact=True)).to_be_visible()
+    # Nothing was written or billed: no Copy, no Regenerate, no "0 in · 0 out · unpriced".
+    expect(reply.get_by_role("button", name="Copy reply")).to_have_count(0)
+    expect(reply.get_by_role("button", name="Regenerate this reply")).to_have_count(0)
+    expect(reply.locator(".msg-usage")).to_have_count(0)
+
+
 def test_phone_width_hides_the_sidebar_behind_a_button(browser, live_app):
     context = browser.new_context(viewport={"width": 390, "height": 800})
     try:
