@@ -86,6 +86,13 @@ async def test_a_title_call_is_never_a_tool_call_nor_a_long_reply(client):
     assert [b.text for b in message.content] == ["Multiply"]
 
 
+async def test_a_users_system_prompt_that_mentions_titles_still_gets_a_reply(client):
+    message = await client.messages.create(
+        model="claude-haiku-4-5", max_tokens=500, system="Give every answer a title.",
+        messages=[user("How do I boil an egg?")])
+    assert message.content[0].text.startswith('You asked: "How do I boil an egg?"')
+
+
 def test_titles_name_a_calculation_by_its_expression():
     assert title_for("User: What is 17% of 2,340?\n\nAssistant: …") == "Calculating 17% of 2,340"
     assert title_for("Hi") == "Hi" and title_for("[[tokens:5]]") == "A short exchange"

@@ -20,7 +20,10 @@ from .prompt import as_blocks
 
 TITLE_WORDS = 5
 # A system prompt that asks for a title (what the app's title job and similar side calls say).
-TITLE_ASK = re.compile(r"\bname (?:conversations|this conversation|chats)\b|\ba title\b", re.I)
+# Narrow on purpose: a user's own system prompt that mentions titles still gets a reply.
+TITLE_ASK = re.compile(
+    r"\bname (?:conversations|this conversation|chats)\b"
+    r"|\b(?:reply|respond|answer) with (?:only )?a (?:short )?title\b", re.I)
 # The app's title excerpt is "User: <question>\n\nAssistant: <answer>": only the question counts.
 EXCERPT_QUESTION = re.compile(r"^\s*User:\s*(.*?)(?:\n\s*\n\s*Assistant:|\Z)", re.S)
 MAGIC_PHRASE = re.compile(r"\[\[.*?\]\]", re.S)
