@@ -1714,6 +1714,18 @@
     window.addEventListener("resize", autoGrow);
   }
 
+  /** Toasts rise above the composer, however tall it grows (attachments, a long message). */
+  function keepToastsClearOfComposer() {
+    const wrap = el.composer.closest(".composer-wrap") || el.composer;
+    const update = () => {
+      const clearance = Math.max(0, window.innerHeight - wrap.getBoundingClientRect().top);
+      document.documentElement.style.setProperty("--composer-clearance", Math.round(clearance) + "px");
+    };
+    new ResizeObserver(update).observe(wrap);
+    window.addEventListener("resize", update);
+    update();
+  }
+
   function flashButton(button, text) {
     const original = button.textContent;
     button.textContent = text;
@@ -1732,6 +1744,7 @@
     announce,
   });
   wire();
+  keepToastsClearOfComposer();
   // For chatapp/comforts.js: search, shortcuts, export and import.
   window.ChatApp.chat = {
     currentId: () => state.currentId,

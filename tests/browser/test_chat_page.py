@@ -328,6 +328,43 @@ def test_a_failed_reply_says_what_happened_once_and_offers_only_retry(page: Page
     expect(reply.locator(".msg-usage")).to_have_count(0)
 
 
+def boxes_overlap(a: dict, b: dict) -> bool:
+    return (a["x"] < b["x"] + b["width"] and b["x"] < a["x"] + a["width"]
+            and a["y"] < b["y"] + b["height"] and b["y"] < a["y"] + a["height"])
+
+
+def test_a_toast_leaves_send_and_the_budget_line_uncovered(page: Page, live_app):
+    start_new_chat(page, live_app)
+    composer(page).fill("Typed, about to send")
+    expect(page.locator("#budget-status")).to_be_visible()
+    with page.expect_file_chooser() as chooser:
+        page.get_by_role("button", name="Import…").click()
+    chooser.value.set_files({"name": "broken.json", "mimeType": "application/json",
+                             "buffer": b"{ not json"})
+    toast = page.locator(".toast").last
+    expect(toast).to_contain_text("Couldn't import")
+    for covered in (send_button(page), page.locator("#budget-status")):
+        assert not boxes_overlap(toast.bounding_box(), covered.bounding_box())
+
+
+def test_the_sidebar_tools_stay_in_reach_with_many_conversations(page: Page, live_app):
+    start_new_chat(page, live_app)
+    page.evaluate("""async () => {
+        for (let n = 1; n <= 30; n++) {
+            await window.ChatApp.api.createConversation({ title: "Kept chat " + n });
+        }
+    }""")
+    page.reload()
+    expect(page.locator("#conv-list .conv-item")).to_have_count(30, timeout=10_000)
+    for name in ("Import…", "Prompt presets", "Keyboard shortcuts"):
+        expect(page.get_by_role("button", name=name)).to_be_in_viewport(ratio=1)
+    page.locator("#conv-list").hover()
+    page.mouse.wheel(0, 5000)  # the list scrolls under them
+    expect(page.locator("#conv-list .conv-item").first).not_to_be_in_viewport()
+    expect(page.get_by_role("button", name="Import…")).to_be_in_viewport(ratio=1)
+    expect(page.get_by_role("button", name="New chat", exact=True)).to_be_in_viewport(ratio=1)
+
+
 def test_phone_width_hides_the_sidebar_behind_a_button(browser, live_app):
     context = browser.new_context(viewport={"width": 390, "height": 800})
     try:
