@@ -183,9 +183,37 @@
     });
   }
 
+  // The sidebar's groups, newest first: how long ago a conversation was last used, in days
+  // by the reader's calendar (0: today).
+  const DATE_GROUPS = [
+    { label: "Today", upTo: 0 },
+    { label: "Yesterday", upTo: 1 },
+    { label: "Previous 7 days", upTo: 7 },
+    { label: "Older", upTo: Infinity },
+  ];
+
+  function dateGroup(conv, today) {
+    const when = new Date(conv.updated_at || conv.created_at || 0);
+    const day = new Date(when.getFullYear(), when.getMonth(), when.getDate());
+    const daysAgo = Math.round((today - day) / 86400000);
+    return DATE_GROUPS.find((group) => daysAgo <= group.upTo) || DATE_GROUPS[DATE_GROUPS.length - 1];
+  }
+
   function renderSidebar() {
     if (!state.conversationsLoaded) return;
-    const items = state.conversations.map((conv) => sidebarItem(conv));
+    const now = new Date();
+    const today = new Date(now.getFullYear(), now.getMonth(), now.getDate());
+    const items = [];
+    let group = null;
+    for (const conv of state.conversations) {
+      const next = dateGroup(conv, today);
+      if (next !== group) {
+        group = next;
+        items.push(h("li", { class: "conv-group", role: "presentation" },
+          h("h3", { class: "sidebar-heading conv-group-heading", text: group.label })));
+      }
+      items.push(sidebarItem(conv));
+    }
     el.convList.replaceChildren(...items);
     if (state.conversations.length === 0) {
       el.convStatus.textContent = "No conversations yet.";

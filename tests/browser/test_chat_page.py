@@ -6,6 +6,7 @@ Playwright's auto-waiting `expect(...)` assertions; nothing sleeps.
 """
 
 import re
+from datetime import datetime, timedelta
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -355,7 +356,8 @@ def test_the_sidebar_tools_stay_in_reach_with_many_conversations(page: Page, liv
         }
     }""")
     page.reload()
-    expect(page.locator("#conv-list .conv-item")).to_have_count(30, timeout=10_000)
+    expect(page.locator("#conv-list .conv-item", has_text="Kept chat 30")).to_have_count(1)
+    assert page.locator("#conv-list .conv-item").count() >= 30
     for name in ("Import…", "Prompt presets", "Keyboard shortcuts"):
         expect(page.get_by_role("button", name=name)).to_be_in_viewport(ratio=1)
     page.locator("#conv-list").hover()
@@ -363,6 +365,28 @@ def test_the_sidebar_tools_stay_in_reach_with_many_conversations(page: Page, liv
     expect(page.locator("#conv-list .conv-item").first).not_to_be_in_viewport()
     expect(page.get_by_role("button", name="Import…")).to_be_in_viewport(ratio=1)
     expect(page.get_by_role("button", name="New chat", exact=True)).to_be_in_viewport(ratio=1)
+
+
+def test_the_sidebar_groups_conversations_by_when_they_were_last_used(page: Page, live_app):
+    start_new_chat(page, live_app)
+    page.evaluate("() => window.ChatApp.api.createConversation({ title: 'Grouped chat' })")
+    row = page.locator("#conv-list li").filter(has_text="Grouped chat")
+
+    def heading_above():
+        return row.evaluate("""row => {
+            for (let li = row.previousElementSibling; li; li = li.previousElementSibling) {
+                if (li.classList.contains('conv-group')) return li.textContent;
+            }
+            return null;
+        }""")
+
+    now = datetime.now()
+    for days_later, group in ((0, "Today"), (1, "Yesterday"), (4, "Previous 7 days"),
+                              (40, "Older")):
+        page.clock.set_fixed_time(now + timedelta(days=days_later))  # the reader's today
+        page.reload()
+        expect(row).to_have_count(1)
+        assert heading_above() == group
 
 
 def test_phone_width_hides_the_sidebar_behind_a_button(browser, live_app):
