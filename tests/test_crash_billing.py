@@ -78,10 +78,9 @@ def test_a_killed_reply_is_billed_from_its_last_checkpoint(upstream):
         assert input_tokens == kept["input_tokens"] > 0
         assert kept["output_tokens"] <= output_tokens < 5000
 
-        count, billed, record_breakdown = servers.database.row(
-            "SELECT count(*), sum(cost_usd), max(cost_breakdown) FROM chatapp_usagerecord "
-            "WHERE message_id = ? AND purpose = 'reply'", reply_id,
-        )
+        records = "FROM chatapp_usagerecord WHERE message_id = ? AND purpose = 'reply'"
+        count, billed = servers.database.row(f"SELECT count(*), sum(cost_usd) {records}", reply_id)
+        (record_breakdown,) = servers.database.row(f"SELECT cost_breakdown {records}", reply_id)
         record_breakdown = (json.loads(record_breakdown) if isinstance(record_breakdown, str)
                             else record_breakdown)
         assert count == 1 and Decimal(str(billed)) == cost

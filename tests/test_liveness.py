@@ -2,11 +2,13 @@
 process streams to sockets held by another, a reconnect elsewhere resumes by seq, and a
 process killed mid-reply leaves its reply interrupted, not lost and not stuck."""
 
+import json
 import signal
 
 import pytest
 
 from tests.servers import Servers, frames_until, receive, send
+from tests.test_crash_billing import wait_for_checkpoint
 
 pytestmark = [pytest.mark.services]
 
@@ -69,7 +71,8 @@ def test_killing_the_generating_process_leaves_the_reply_interrupted(two_process
     send(on_a, type="user_message", text="A very long answer [[tokens:5000]]")
     started = frames_until(on_b, "delta")
     reply_id = started[-1]["message_id"]
-    frames_until(on_b, "delta")
+    started += frames_until(on_b, "delta")
+    wait_for_checkpoint(servers, reply_id, output_at_least=5)  # with the usage so far
 
     servers.signal(0, signal.SIGKILL)  # no goodbye: only the heartbeat stops
     ended = frames_until(on_b, "message_completed", reply_id)
@@ -80,3 +83,13 @@ def test_killing_the_generating_process_leaves_the_reply_interrupted(two_process
     assert stored["text"]  # what was written is kept, from the live state in Redis
     text, _ = rebuild(started + ended, reply_id)
     assert stored["text"].startswith(text)
+    # The call it was streaming is billed from its last checkpoint, as an estimate.
+    assert ended[-1]["cost_usd"] and ended[-1]["options"]["cost_estimated"] is True
+    count, billed, breakdown = servers.database.row(
+        "SELECT count(*), sum(cost_usd), max(cost_breakdown::text) FROM chatapp_usagerecord "
+        "WHERE message_id = ?", reply_id,
+    )
+    assert count == 1 and str(billed.normalize()) == ended[-1]["cost_usd"]
+    assert json.loads(breakdown)["estimated"] is True
+    (spent,) = servers.database.row("SELECT sum(spent_usd) FROM chatapp_monthlyspend")
+    assert spent == billed  # the month is not short
