@@ -892,7 +892,8 @@
       el.convCost.hidden = true;
       return;
     }
-    el.convCost.textContent = "Conversation cost " + render.formatCost(total);
+    // The words give way on a phone; the amount stays.
+    el.convCost.replaceChildren(h("span", { class: "conv-cost-label", text: "Conversation cost " }), render.formatCost(total));
     el.convCost.hidden = false;
   }
 

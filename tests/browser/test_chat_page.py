@@ -389,6 +389,42 @@ def test_the_sidebar_groups_conversations_by_when_they_were_last_used(page: Page
         assert heading_above() == group
 
 
+def test_on_a_phone_the_conversation_header_fits_two_rows_and_the_model_name_is_whole(
+    browser, live_app
+):
+    context = browser.new_context(viewport={"width": 390, "height": 800})
+    try:
+        page = context.new_page()
+        live_app.login(page)
+        page.get_by_role("combobox", name="Model", exact=True).select_option("claude-sonnet-5-5")
+        send(page, "Hello from a phone")
+        expect(last_reply(page).locator(".msg-footer")).to_contain_text(FOOTER, timeout=30_000)
+        expect(page.locator("#conv-cost")).to_be_visible()
+
+        for control in (page.locator("#conv-title"), page.locator("#conv-cost"),
+                        page.get_by_role("button", name="Settings"),
+                        page.get_by_role("link", name="Export as Markdown"),
+                        page.get_by_role("link", name="Export as JSON")):
+            expect(control).to_be_in_viewport(ratio=1)
+        rows = page.locator(".conv-header > :visible").evaluate_all(
+            "nodes => new Set(nodes.map(n => Math.round(n.getBoundingClientRect().top / 8))).size"
+        )
+        assert rows <= 2
+
+        # The picker is wide enough for the chosen model's whole name.
+        room, needed = page.locator("#model-select").evaluate("""s => {
+            const style = getComputedStyle(s);
+            const ctx = document.createElement('canvas').getContext('2d');
+            ctx.font = style.font;
+            const text = ctx.measureText(s.options[s.selectedIndex].text).width;
+            return [s.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight),
+                    text + 16];  // and the arrow
+        }""")
+        assert room >= needed, (room, needed)
+    finally:
+        context.close()
+
+
 def test_phone_width_hides_the_sidebar_behind_a_button(browser, live_app):
     context = browser.new_context(viewport={"width": 390, "height": 800})
     try:
