@@ -92,12 +92,17 @@ HOSTILE = [
     pytest.param("report.docx", files.zip_of({"photo.jpg": b"\xff\xd8\xff", "a.txt": b"hi"}),
                  415, "This file is a ZIP archive, not a Word document",
                  id="docx that is another zip"),
+    # The refusal names everything that can be attached, pictures too.
+    pytest.param("photos.zip", files.zip_of({"photo.jpg": b"\xff\xd8\xff"}), 415,
+                 "attach the files inside: documents (PDF, Word (.docx), plain text or "
+                 "Markdown) or images (JPEG, PNG,", id="a zip of pictures"),
     pytest.param("big.pdf", FORTY_MB, 413, "larger than 32 MB", id="40 MB file"),
     pytest.param("notes.txt", "Café au lait".encode("latin-1"), 400,
                  "This text file is not UTF-8 (the first problem is at byte 3)",
                  id="invalid utf-8"),
-    pytest.param("data.bin", bytes(range(256)) * 4, 415, "This kind of file cannot be read",
-                 id="binary junk"),
+    pytest.param("data.bin", bytes(range(256)) * 4, 415,
+                 "This kind of file cannot be read. Accepted: documents (PDF, Word (.docx), "
+                 "plain text or Markdown) or images (JPEG, PNG,", id="binary junk"),
 ]
 
 

@@ -19,6 +19,7 @@ from pypdf import PdfReader
 from pypdf.errors import LimitReachedError
 
 from . import UploadRejected
+from .images import ACCEPTED_NAMES as IMAGE_NAMES
 
 PDF = "application/pdf"
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -37,6 +38,8 @@ EOF_WINDOW = 4096
 SNIFF_BYTES = 8192
 
 ACCEPTED_NAMES = "PDF, Word (.docx), plain text or Markdown"
+# Everything the paperclip takes, for the messages refusing a file: images too.
+ATTACHABLE = f"documents ({ACCEPTED_NAMES}) or images ({IMAGE_NAMES})"
 
 # pypdf logs every recoverable oddity of a PDF; the user gets our own words instead.
 logging.getLogger("pypdf").setLevel(logging.ERROR)
@@ -162,7 +165,7 @@ def _check_docx_archive(raw: bytes) -> None:
     if "word/document.xml" not in names or "[Content_Types].xml" not in names:
         raise UploadRejected(
             "This file is a ZIP archive, not a Word document. Please unpack it and attach "
-            f"the documents inside ({ACCEPTED_NAMES}).",
+            f"the files inside: {ATTACHABLE}.",
             415,
         )
     if sum(entry.file_size for entry in entries) > MAX_DOCX_UNPACKED_BYTES:
@@ -305,4 +308,4 @@ def prepare_document(
             "attach that.",
             415,
         )
-    raise UploadRejected(f"This kind of file cannot be read. Accepted: {ACCEPTED_NAMES}.", 415)
+    raise UploadRejected(f"This kind of file cannot be read. Accepted: {ATTACHABLE}.", 415)

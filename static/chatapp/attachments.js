@@ -115,7 +115,7 @@
     const isImage = data.kind === "image";
     const classes = ["attachment-card", isImage ? "is-image" : "is-document", "is-" + item.status];
     const preview = isImage && item.status === "ready"
-      ? make("img", { class: "attachment-thumb", src: data.preview_url, alt: "" })
+      ? make("img", { class: "attachment-thumb", src: data.preview_url, alt: item.name })
       : icon(isImage ? "image" : "document", "attachment-icon");
     const info = make("div", { class: "attachment-info" }, make("span", { class: "attachment-name", text: item.name }));
     if (item.status === "uploading") {
@@ -228,7 +228,7 @@
           type: "button", class: "attachment-chip is-image", "data-attachment-id": ref.attachment_id,
           "aria-label": "Open image " + ref.name, title: ref.name,
           onclick: () => openImage(conversationId, ref),
-        }, make("img", { src: fileUrl(conversationId, ref.attachment_id, true), alt: "" })));
+        }, make("img", { src: fileUrl(conversationId, ref.attachment_id, true), alt: ref.name })));
       } else {
         const pages = ref.pages ? " · " + render.formatInt(ref.pages) + (ref.pages === 1 ? " page" : " pages") : "";
         list.append(make("a", {
@@ -270,7 +270,8 @@
   function paintDocumentsButton() {
     const count = sentAttachments().length;
     el.documentsButton.hidden = count === 0;
-    el.documentsButton.textContent = "Documents (" + count + ")";
+    // Documents and pictures alike: "Files".
+    el.documentsButton.textContent = "Files (" + count + ")";
   }
 
   function documentRow(data) {

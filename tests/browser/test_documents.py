@@ -63,13 +63,13 @@ def test_attach_a_pdf_ask_see_the_citation_and_the_cache(page: Page, live_app):
         re.compile(r"[\d,]+ of [\d,]+ input tokens read from cache · caching saved \$")
     )
 
-    page.get_by_role("button", name="Documents (1)").click()
-    dialog = page.get_by_role("dialog", name="Documents in this conversation")
+    page.get_by_role("button", name="Files (1)").click()
+    dialog = page.get_by_role("dialog", name="Files in this conversation")
     expect(dialog).to_contain_text("lease.pdf")
     dialog.get_by_role("button", name="Remove").click()
     expect(dialog).to_contain_text("Your next question re-creates the prompt cache without it")
     dialog.get_by_role("button", name="Remove").click()
-    expect(page.get_by_role("button", name=re.compile("Documents"))).to_be_hidden()
+    expect(page.get_by_role("button", name=re.compile(r"^Files \("))).to_be_hidden()
     expect(page.locator(".msg-user .attachment-chip")).to_have_class(re.compile("is-removed"))
 
 

@@ -54,6 +54,7 @@ def test_attach_images_see_their_tokens_send_one_and_open_it(page: Page, live_ap
         f"2,000 × 1,000 px · about {HIGH_TIER_TOKENS} tokens on Claude Opus 4.7"
     )
     expect(screen.locator("img.attachment-thumb")).to_be_visible()
+    expect(screen.get_by_role("img", name="screen.png")).to_be_visible()  # its alt: the name
     loaded(page, ".attachment-card[data-name='screen.png'] img.attachment-thumb")
     # The phone photo is shown upright: 40 px wide, 60 px high, 2 × 3 patches.
     expect(card(page, "holiday.jpg")).to_contain_text("40 × 60 px · about 6 tokens")
@@ -92,3 +93,6 @@ def test_attach_images_see_their_tokens_send_one_and_open_it(page: Page, live_ap
     expect(dialog).to_be_hidden()
     expect(page.locator(".msg-user .attachment-chip")).to_have_count(1)
     expect(page.locator(".msg-user")).not_to_contain_text(re.compile("holiday"))
+    # A picture is a file of the conversation, not a "document".
+    expect(page.get_by_role("button", name="Files (1)")).to_be_visible()
+    expect(page.get_by_role("button", name=re.compile("^Documents"))).to_have_count(0)
