@@ -115,8 +115,8 @@
   }
 
   function updateCacheLines() {
-    const id = el.model.value === AUTO ? DEFAULT_MODEL : el.model.value;
-    const facts = modelFacts(id);
+    // With Auto, the prices are those of the model it picks for each message: none is quoted.
+    const facts = el.model.value === AUTO ? null : modelFacts(el.model.value);
     const rates = facts && facts.cache_rates;
     el.ttlHints.auto.textContent = "— 5 minutes, or 1 hour when your questions come 5 to 60 minutes apart (cheaper then).";
     if (!rates) {

@@ -127,3 +127,10 @@ def test_answers_leave_tokens_cost_and_the_follow_up_in_view_at_1280_px(page, li
     # Nothing to scroll sideways, on the page or in the table.
     assert page.evaluate("document.documentElement.scrollWidth") <= 1280
     assert page.locator(".batch-table-wrap").evaluate("e => e.scrollWidth <= e.clientWidth")
+
+
+def test_the_batch_jobs_page_leads_back_to_the_chat(page, live_app):
+    page.goto(f"{live_app.url}/batch-jobs/")
+    page.get_by_role("link", name="← Back to the chat").click()
+    page.wait_for_url(f"{live_app.url}/")
+    expect(page.get_by_role("textbox", name="Message Claude")).to_be_visible()

@@ -448,3 +448,14 @@ def test_phone_width_hides_the_sidebar_behind_a_button(browser, live_app):
             expect(control).to_be_in_viewport(ratio=1)
     finally:
         context.close()
+
+
+def test_the_composer_hint_is_whole_at_1280_px(page: Page, live_app):
+    start_new_chat(page, live_app)
+    page.get_by_role("combobox", name="Model", exact=True).select_option("claude-sonnet-5-5")
+    hint = page.locator("#composer-hint")
+    expect(hint).to_be_visible()
+    assert hint.evaluate("h => h.scrollWidth <= h.clientWidth && h.scrollHeight <= h.clientHeight")
+    box, bar = hint.bounding_box(), page.locator(".composer-bar").bounding_box()
+    assert box["y"] >= bar["y"] and box["y"] + box["height"] <= bar["y"] + bar["height"]
+    assert hint.inner_text().replace("\xa0", " ") == "Enter to send · Shift+Enter for a new line"

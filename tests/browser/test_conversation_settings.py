@@ -145,3 +145,16 @@ def test_the_settings_and_presets_dialogs_pass_an_accessibility_check(page: Page
     page.get_by_role("button", name="Prompt presets").click()
     expect(presets_dialog(page)).to_be_visible()
     assert serious_violations(page) == []
+
+
+def test_with_auto_the_settings_quote_no_one_models_cache_prices(page: Page, live_app):
+    page.goto(f"{live_app.url}/")
+    page.locator("body").click()
+    page.keyboard.press("Control+,")
+    dialog = page.get_by_role("dialog", name="Conversation settings")
+    model = dialog.get_by_label("Model", exact=True)
+    model.select_option(label="Claude Sonnet 4.6")
+    expect(dialog).to_contain_text("reading $0.3000")  # Sonnet 4.6's own price
+    model.select_option("auto")  # the model Auto picks is not known yet
+    expect(dialog).not_to_contain_text("per million tokens")
+    expect(dialog).to_contain_text("writes cost a little more than input")

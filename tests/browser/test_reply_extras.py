@@ -107,4 +107,7 @@ def test_auto_says_which_model_answered_and_why(page, live_app):
     reply = last_reply(page)
     expect(reply).to_have_attribute("data-status", "complete")
     expect(reply.locator(".msg-note")).to_contain_text("Auto chose Claude Haiku 5.5")
+    # Its mark is drawn, not a symbol character missing from fonts without symbols.
+    expect(reply.locator(".msg-note svg.msg-note-icon")).to_be_visible()
+    expect(reply.locator(".msg-note")).not_to_contain_text("ⓘ")
     expect(reply.locator(".msg-usage")).to_contain_text("claude-haiku-5-5")
