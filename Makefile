@@ -18,11 +18,11 @@ STATIC_STAMP := $(VAR)/staticfiles/.collected
 STATIC_SOURCES := $(shell find static -type f -not -name .built 2>/dev/null)
 
 .PHONY: run test test-embedded test-services lint static chromium lock clean help bench-images \
-	bench screenshots bench-contract
+	bench screenshots bench-contract test-image container-tools
 
 help:
 	@echo "make run    - install, migrate and start chatapp on http://$(HOST):$(PORT)/"
-	@echo "make test   - install test needs (incl. chromium) and run the whole suite"
+	@echo "make test   - install test needs (incl. chromium, podman) and run the whole suite"
 	@echo "make lint   - ruff"
 
 $(PY):
@@ -62,9 +62,10 @@ run: static
 chromium:
 	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
 
-test: $(TEST_STAMP) static chromium
+test: $(TEST_STAMP) static chromium container-tools
 	$(MAKE) --no-print-directory test-embedded
 	$(MAKE) --no-print-directory test-services
+	$(MAKE) --no-print-directory test-image
 
 # Embedded defaults: SQLite and the in-memory channel layer.
 test-embedded:
@@ -85,6 +86,21 @@ test-services:
 	else \
 		echo "NOTE: PostgreSQL or Redis is not answering; the services pass was NOT run."; \
 	fi
+
+# The container image and compose.yaml, for real under podman (tests/image/check_stack.py;
+# docs/operations.md, Container). Where podman cannot run it says so; with CI=true that fails.
+container-tools:
+	@command -v podman >/dev/null && command -v podman-compose >/dev/null && command -v mmdebstrap >/dev/null && command -v runc >/dev/null \
+		|| (apt-get update -qq && apt-get install -y -qq podman podman-compose mmdebstrap runc >/dev/null) \
+		|| echo "NOTE: could not install podman, podman-compose and mmdebstrap."
+
+test-image: $(TEST_STAMP) container-tools
+	@status=0; $(PY) tests/image/check_stack.py || status=$$?; \
+	if [ $$status = 2 ] && [ "$$CI" != "true" ]; then \
+		echo "NOTE: the container image test was NOT run (the reason is above)."; \
+	elif [ $$status = 2 ]; then \
+		echo "CI needs podman for the container image test." >&2; exit 1; \
+	else exit $$status; fi
 
 # The README's pictures, taken in real Chromium against a throwaway server (scripts/screenshots.py).
 screenshots: $(TEST_STAMP) static chromium
