@@ -209,7 +209,7 @@
       const next = dateGroup(conv, today);
       if (next !== group) {
         group = next;
-        items.push(h("li", { class: "conv-group", role: "presentation" },
+        items.push(h("li", { class: "conv-group" },
           h("h3", { class: "sidebar-heading conv-group-heading", text: group.label })));
       }
       items.push(sidebarItem(conv));
