@@ -35,6 +35,11 @@ async def ask(socket, **frame) -> list[dict]:
     return await frames_until(socket, "message_completed")
 
 
+def created(frames: list[dict]) -> dict:
+    """The question's own frame (the first exchange's title may arrive among them)."""
+    return next(frame for frame in frames if frame["type"] == "message_created")
+
+
 def sent_history(claude) -> list[str]:
     """The text of each turn of the last reply request Claude received."""
     body = [r for r in claude.requests() if r["path"] == "/v1/messages"][-1]["body"]
@@ -154,11 +159,11 @@ async def test_a_document_sent_on_another_branch_stays_out_and_an_edited_questio
     with_lease = await ask(socket, type="user_message", text="How long?", attachments=[lease.pk])
     assert sent_documents(claude) == ["lease.txt"]
 
-    await ask(socket, type="edit_message", message_id=with_lease[0]["message"]["id"],
+    await ask(socket, type="edit_message", message_id=created(with_lease)["message"]["id"],
               text="How long does it run?")
     assert sent_documents(claude) == ["lease.txt"]  # the new version keeps its question's file
 
-    await ask(socket, type="edit_message", message_id=first[0]["message"]["id"], text="Hi")
+    await ask(socket, type="edit_message", message_id=created(first)["message"]["id"], text="Hi")
     assert sent_documents(claude) == []  # the lease belongs to a branch no longer on screen
     assert sent_history(claude) == ["Hi"]
     await socket.disconnect()
