@@ -93,7 +93,7 @@ def reconcile(api_models: list[dict[str, Any]]) -> dict[str, list[str]]:
     """Apply the API's list to the catalog; returns what changed."""
     offered = {model["id"]: model for model in api_models}
     report: dict[str, list[str]] = {"added": [], "updated": [], "deprecated": [], "retired": []}
-    for model in ClaudeModel.objects.select_for_update().select_related("successor"):
+    for model in ClaudeModel.objects.select_for_update(of=("self",)).select_related("successor"):
         facts = offered.get(model.pk)
         if facts is None or facts.get("lifecycle") == ModelLifecycle.RETIRED:
             if model.is_active or model.lifecycle != ModelLifecycle.RETIRED:
