@@ -174,14 +174,7 @@ def _open_turn(
 def _instructions_changed(conversation: Conversation) -> dict[str, str]:
     """{SYSTEM_PROMPT_OPTION: the system prompt} for a new question when it is not the one the
     questions on screen were last asked under (always, for the first one); else {}."""
-    recorded = (
-        conversation.messages.filter(
-            role=Role.USER, superseded=False, options__has_key=SYSTEM_PROMPT_OPTION
-        )
-        .order_by("-pk")
-        .values_list("options", flat=True)
-        .first()
-    )
+    recorded = _recorded_system_prompt(conversation, newest=True)
     if recorded is not None and recorded[SYSTEM_PROMPT_OPTION] == conversation.system_prompt:
         return {}
     return {SYSTEM_PROMPT_OPTION: conversation.system_prompt}
@@ -301,15 +294,21 @@ def _turn(message: Message, epoch: int | None) -> Turn:
 def starting_system_prompt(conversation: Conversation) -> str:
     """The system prompt the conversation's first question was asked under (the top-level
     ``system`` of every request), or its current one when none was recorded."""
-    recorded = (
+    recorded = _recorded_system_prompt(conversation, newest=False)
+    return recorded[SYSTEM_PROMPT_OPTION] if recorded else conversation.system_prompt
+
+
+def _recorded_system_prompt(conversation: Conversation, *, newest: bool) -> dict | None:
+    """The options of the newest (or first) question on screen that recorded the system
+    prompt it was asked under; None when none did."""
+    return (
         conversation.messages.filter(
             role=Role.USER, superseded=False, options__has_key=SYSTEM_PROMPT_OPTION
         )
-        .order_by("pk")
+        .order_by("-pk" if newest else "pk")
         .values_list("options", flat=True)
         .first()
     )
-    return recorded[SYSTEM_PROMPT_OPTION] if recorded else conversation.system_prompt
 
 
 def _request_for(reply_id: int) -> dict[str, Any]:

@@ -7,35 +7,20 @@ against the offline upstream directly.
 
 from __future__ import annotations
 
-from typing import Any
-
-import anthropic
 import pytest
 from channels.db import database_sync_to_async
 
 from chatapp import replies
 from chatapp.models import Conversation, Message, MessageStatus
 from chatapp.offline_upstream.reading import arithmetic_in, title_for
-from chatapp.offline_upstream.testing import RunningUpstream
 from chatapp.tools import TOOL_DEFINITIONS
 from tests.factories import make_conversation, make_user
 from tests.sockets import frames_until, next_frame, open_socket, send
+from tests.upstream_fixtures import user
 
 TOOLS = [dict(tool) for tool in TOOL_DEFINITIONS]
 TITLE_SYSTEM = ("You name conversations. Reply with a title of at most six words, no quotes, "
                 "no punctuation at the end.")
-
-
-def user(content: str | list[dict[str, Any]]) -> dict[str, Any]:
-    return {"role": "user", "content": content}
-
-
-@pytest.fixture
-async def client(upstream: RunningUpstream):
-    async with anthropic.AsyncAnthropic(
-        base_url=upstream.base_url, api_key="test", max_retries=0
-    ) as sdk:
-        yield sdk
 
 
 async def ask_in_app(owner, text: str) -> tuple[Conversation, Message]:
@@ -66,28 +51,28 @@ async def test_each_conversation_gets_a_short_title_of_its_own(claude):
         assert "User" not in title and "You asked" not in title and len(title.split()) <= 6
 
 
-async def test_a_title_call_is_answered_with_the_questions_key_words(client):
+async def test_a_title_call_is_answered_with_the_questions_key_words(sdk):
     excerpt = ("User: Summarise the attached lease: what are the tenant's obligations?\n\n"
                "Assistant: You asked: \"Summarise the attached lease\"")
-    message = await client.messages.create(
+    message = await sdk.messages.create(
         model="claude-haiku-4-5", max_tokens=24, system=TITLE_SYSTEM,
         messages=[user(excerpt)])
     assert message.stop_reason == "end_turn"
     assert [b.text for b in message.content] == ["Summarise Attached Lease Tenant's Obligations"]
 
 
-async def test_a_title_call_is_never_a_tool_call_nor_a_long_reply(client):
+async def test_a_title_call_is_never_a_tool_call_nor_a_long_reply(sdk):
     excerpt = ('User: Multiply [[tool:calculator {"expression": "6*7"}]] [[tokens:500]]\n\n'
                "Assistant: Let me use calculator for this.")
-    message = await client.messages.create(
+    message = await sdk.messages.create(
         model="claude-haiku-4-5", max_tokens=24, system=TITLE_SYSTEM, tools=TOOLS,
         messages=[user(excerpt)])
     assert message.stop_reason == "end_turn"
     assert [b.text for b in message.content] == ["Multiply"]
 
 
-async def test_a_users_system_prompt_that_mentions_titles_still_gets_a_reply(client):
-    message = await client.messages.create(
+async def test_a_users_system_prompt_that_mentions_titles_still_gets_a_reply(sdk):
+    message = await sdk.messages.create(
         model="claude-haiku-4-5", max_tokens=500, system="Give every answer a title.",
         messages=[user("How do I boil an egg?")])
     assert message.content[0].text.startswith('You asked: "How do I boil an egg?"')
@@ -130,17 +115,17 @@ async def test_a_calculation_calls_the_apps_calculator_and_answers_with_its_resu
     assert conversation.title == "Calculating 12×(3+4)"
 
 
-async def test_a_calculation_is_a_tool_use_only_where_the_calculator_is_offered(client):
+async def test_a_calculation_is_a_tool_use_only_where_the_calculator_is_offered(sdk):
     asked = [user("What is 6*7?")]
-    offered = await client.messages.create(
+    offered = await sdk.messages.create(
         model="claude-sonnet-4-6", max_tokens=500, tools=TOOLS, messages=asked)
     assert offered.stop_reason == "tool_use"
     assert [(b.name, b.input) for b in offered.content if b.type == "tool_use"] == [
         ("calculator", {"expression": "6*7"})]
 
-    plain = await client.messages.create(model="claude-sonnet-4-6", max_tokens=500,
+    plain = await sdk.messages.create(model="claude-sonnet-4-6", max_tokens=500,
                                          messages=asked)
-    declined = await client.messages.create(
+    declined = await sdk.messages.create(
         model="claude-sonnet-4-6", max_tokens=500, tools=TOOLS,
         tool_choice={"type": "none"}, messages=asked)
     for message in (plain, declined):
@@ -148,13 +133,13 @@ async def test_a_calculation_is_a_tool_use_only_where_the_calculator_is_offered(
         assert all(block.type == "text" for block in message.content)
 
 
-async def test_the_answer_after_the_calculator_leads_with_its_result(client):
-    first = await client.messages.create(
+async def test_the_answer_after_the_calculator_leads_with_its_result(sdk):
+    first = await sdk.messages.create(
         model="claude-sonnet-4-6", max_tokens=500, tools=TOOLS,
         messages=[user("Calculate 17% of 2,340")])
     [call] = [b for b in first.content if b.type == "tool_use"]
     called = [b.model_dump(exclude_none=True) for b in first.content]
-    second = await client.messages.create(
+    second = await sdk.messages.create(
         model="claude-sonnet-4-6", max_tokens=2000, tools=TOOLS,
         messages=[user("Calculate 17% of 2,340"), {"role": "assistant", "content": called},
                   user([{"type": "tool_result", "tool_use_id": call.id, "content": "397.8"}])])

@@ -15,25 +15,9 @@ import httpx2
 import pytest
 from PIL import Image
 
-from chatapp.offline_upstream.testing import RunningUpstream
+from tests.upstream_fixtures import assistant, user
 
 LEGACY_VERSION = "2023-06-01"
-
-
-def user(content: str | list[dict[str, Any]]) -> dict[str, Any]:
-    return {"role": "user", "content": content}
-
-
-def assistant(content: str | list[dict[str, Any]]) -> dict[str, Any]:
-    return {"role": "assistant", "content": content}
-
-
-@pytest.fixture
-async def client(upstream: RunningUpstream):
-    async with anthropic.AsyncAnthropic(
-        base_url=upstream.base_url, api_key="test", max_retries=0
-    ) as sdk:
-        yield sdk
 
 
 async def refused(call: Any) -> dict[str, Any]:
@@ -65,16 +49,16 @@ def text_document(text: str, citations: bool) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize(("name", "value"), [("temperature", 1.0), ("top_p", 0.9), ("top_k", 5)])
-async def test_sampling_parameters_are_refused_at_any_value(client, name, value):
-    error = await refused(client.messages.create(
+async def test_sampling_parameters_are_refused_at_any_value(sdk, name, value):
+    error = await refused(sdk.messages.create(
         model="claude-haiku-4-5", max_tokens=100, messages=[user("hi")],
         extra_body={name: value}))
     assert error == {"type": "invalid_request_error",
                      "message": f"{name}: Extra inputs are not permitted"}
 
 
-async def test_the_legacy_version_still_takes_a_temperature(client):
-    message = await client.messages.create(
+async def test_the_legacy_version_still_takes_a_temperature(sdk):
+    message = await sdk.messages.create(
         model="claude-haiku-4-5", max_tokens=500, messages=[user("hi")],
         extra_body={"temperature": 0.5}, extra_headers={"anthropic-version": LEGACY_VERSION})
     assert message.stop_reason == "end_turn"
@@ -83,47 +67,47 @@ async def test_the_legacy_version_still_takes_a_temperature(client):
 # --- documents and citations -----------------------------------------------------------------
 
 
-async def test_a_document_in_an_assistant_turn_is_refused(client):
+async def test_a_document_in_an_assistant_turn_is_refused(sdk):
     doc = text_document("The rent is due on the first.", citations=False)
-    error = await refused(client.messages.create(
+    error = await refused(sdk.messages.create(
         model="claude-sonnet-4-6", max_tokens=100,
         messages=[user("Read this"), assistant([doc]), user("And now?")]))
     assert error["message"].startswith("messages.1.content.0: `document` blocks are not permitted")
 
 
-async def test_citations_on_a_text_block_in_a_user_turn_are_refused(client):
+async def test_citations_on_a_text_block_in_a_user_turn_are_refused(sdk):
     cited = {"type": "text", "text": "As the notes say.", "citations": [{
         "type": "char_location", "cited_text": "x", "document_index": 0,
         "document_title": None, "start_char_index": 0, "end_char_index": 1}]}
-    error = await refused(client.messages.create(
+    error = await refused(sdk.messages.create(
         model="claude-sonnet-4-6", max_tokens=100, messages=[user([cited])]))
     assert error["message"].startswith("messages.0.content.0.citations: citations are not")
     # An empty list is no citation at all: taken.
     plain = {"type": "text", "text": "As the notes say.", "citations": []}
-    await client.messages.create(model="claude-sonnet-4-6", max_tokens=100,
+    await sdk.messages.create(model="claude-sonnet-4-6", max_tokens=100,
                                  messages=[user([plain])])
 
 
-async def test_citations_inside_a_search_result_in_a_user_turn_are_refused(client):
+async def test_citations_inside_a_search_result_in_a_user_turn_are_refused(sdk):
     result = {"type": "search_result", "source": "https://example.com", "title": "Example",
               "content": [{"type": "text", "text": "Found.", "citations": [{
                   "type": "char_location", "cited_text": "x", "document_index": 0,
                   "document_title": None, "start_char_index": 0, "end_char_index": 1}]}]}
-    error = await refused(client.messages.create(
+    error = await refused(sdk.messages.create(
         model="claude-sonnet-4-6", max_tokens=100,
         messages=[user([result, {"type": "text", "text": "Summarise"}])]))
     assert "citations are not permitted" in error["message"]
 
 
-async def test_documents_cannot_mix_citations_on_and_off(client):
+async def test_documents_cannot_mix_citations_on_and_off(sdk):
     mixed = [text_document("First.", citations=True), text_document("Second.", citations=False),
              {"type": "text", "text": "Compare them"}]
-    error = await refused(client.messages.create(
+    error = await refused(sdk.messages.create(
         model="claude-sonnet-4-6", max_tokens=100, messages=[user(mixed)]))
     assert error["message"].startswith("Citations must be enabled for all documents or for none")
     same = [text_document("First.", citations=True), text_document("Second.", citations=True),
             {"type": "text", "text": "Compare them"}]
-    await client.messages.create(model="claude-sonnet-4-6", max_tokens=100, messages=[user(same)])
+    await sdk.messages.create(model="claude-sonnet-4-6", max_tokens=100, messages=[user(same)])
 
 
 # --- media limits ----------------------------------------------------------------------------
@@ -143,24 +127,24 @@ async def test_an_image_over_ten_megabytes_of_base64_is_refused(upstream):
         f"{size} bytes > 10485760 bytes")
 
 
-async def test_too_much_media_on_a_200k_model(client):
+async def test_too_much_media_on_a_200k_model(sdk):
     images = [image() for _ in range(101)]
-    error = await refused(client.messages.create(
+    error = await refused(sdk.messages.create(
         model="claude-haiku-4-5", max_tokens=100,
         messages=[user([*images, {"type": "text", "text": "Describe"}])]))
     assert error["message"] == "Too much media: 0 document pages + 101 images > 100"
-    await client.messages.create(
+    await sdk.messages.create(
         model="claude-haiku-4-5", max_tokens=100,
         messages=[user([*images[:100], {"type": "text", "text": "Describe"}])])
 
 
-async def test_too_much_media_counts_pages_and_images_on_a_1m_model(client):
+async def test_too_much_media_counts_pages_and_images_on_a_1m_model(sdk):
     from tests.files import make_pdf
 
     pdf = {"type": "document", "source": {
         "type": "base64", "media_type": "application/pdf",
         "data": base64.b64encode(make_pdf(["Page one.", "Page two."])).decode()}}
-    error = await refused(client.messages.create(
+    error = await refused(sdk.messages.create(
         model="claude-sonnet-4-6", max_tokens=100,
         messages=[user([pdf, *[image() for _ in range(599)], {"type": "text", "text": "Go"}])]))
     assert error["message"] == "Too much media: 2 document pages + 599 images > 600"
@@ -171,16 +155,16 @@ async def test_too_much_media_counts_pages_and_images_on_a_1m_model(client):
 
 @pytest.mark.parametrize("model", ["claude-opus-4-6", "claude-sonnet-4-6", "claude-opus-5",
                                    "claude-sonnet-5-5", "claude-fable-5-1", "claude-haiku-5-5"])
-async def test_prefill_is_refused_from_the_4_6_generation_on(client, model):
-    error = await refused(client.messages.create(
+async def test_prefill_is_refused_from_the_4_6_generation_on(sdk, model):
+    error = await refused(sdk.messages.create(
         model=model, max_tokens=2000, messages=[user("Hi"), assistant("Sure,")]))
     assert error["message"].startswith("This model does not support assistant message prefill.")
 
 
 @pytest.mark.filterwarnings("ignore:The model 'claude-opus-4-5' is deprecated")
 @pytest.mark.parametrize("model", ["claude-haiku-4-5", "claude-opus-4-5"])
-async def test_older_models_still_take_a_prefill(client, model):
-    message = await client.messages.create(
+async def test_older_models_still_take_a_prefill(sdk, model):
+    message = await sdk.messages.create(
         model=model, max_tokens=500, messages=[user("Hi"), assistant("You asked")])
     assert message.stop_reason == "end_turn"
 
@@ -191,16 +175,16 @@ TOOLS = [{"name": "calculator", "description": "arithmetic",
 
 @pytest.mark.parametrize("model", ["claude-opus-5-5", "claude-sonnet-5-5", "claude-fable-5-1"])
 @pytest.mark.parametrize("choice", [{"type": "any"}, {"type": "tool", "name": "calculator"}])
-async def test_forced_tool_choice_is_refused_where_thinking_cannot_be_off(client, model, choice):
-    error = await refused(client.messages.create(
+async def test_forced_tool_choice_is_refused_where_thinking_cannot_be_off(sdk, model, choice):
+    error = await refused(sdk.messages.create(
         model=model, max_tokens=2000, tools=TOOLS, tool_choice=choice,
         messages=[user("What is 2+2?")]))
     assert error["message"].startswith(f"tool_choice: `{choice['type']}` is not supported")
 
 
 @pytest.mark.parametrize("model", ["claude-fable-5-2", "claude-opus-5", "claude-sonnet-4-6"])
-async def test_other_models_take_a_forced_tool_choice(client, model):
-    message = await client.messages.create(
+async def test_other_models_take_a_forced_tool_choice(sdk, model):
+    message = await sdk.messages.create(
         model=model, max_tokens=2000, tools=TOOLS, tool_choice={"type": "any"},
         messages=[user("What is 2+2?")])
     # Accepted, and a tool is called, as a forced choice asks (the calculator, for arithmetic).
@@ -240,9 +224,9 @@ BUDGET = {"type": "enabled", "budget_tokens": 1024}
          "fable-5-1-disabled", "fable-5-1-budget", "opus-4-7-budget", "haiku-4-5-adaptive",
          "haiku-4-5-small-budget", "haiku-4-5-budget-over-max", "unknown-effort"],
 )
-async def test_thinking_a_model_does_not_take_is_refused(client, model, thinking, effort, message):
+async def test_thinking_a_model_does_not_take_is_refused(sdk, model, thinking, effort, message):
     extra = {"output_config": {"effort": effort}} if effort else {}
-    error = await refused(client.messages.create(
+    error = await refused(sdk.messages.create(
         model=model, max_tokens=4000, thinking=thinking, messages=[user("Hi")], **extra))
     assert error["message"].startswith(message)
 
@@ -261,18 +245,18 @@ async def test_thinking_a_model_does_not_take_is_refused(client, model, thinking
         ("claude-sonnet-4-6", {"type": "enabled", "budget_tokens": 1024}, None),
     ],
 )
-async def test_thinking_a_model_takes_is_answered(client, model, thinking, effort):
+async def test_thinking_a_model_takes_is_answered(sdk, model, thinking, effort):
     extra = {"output_config": {"effort": effort}} if effort else {}
-    message = await client.messages.create(
+    message = await sdk.messages.create(
         model=model, max_tokens=4000, thinking=thinking, messages=[user("Hi")], **extra)
     assert message.stop_reason == "end_turn"
     assert (message.content[0].type == "thinking") == (thinking["type"] != "disabled"
                                                        and thinking["type"] != "between_tools")
 
 
-async def _thinking_tokens(client, model: str, effort: str | None) -> int:
+async def _thinking_tokens(sdk, model: str, effort: str | None) -> int:
     extra = {"output_config": {"effort": effort}} if effort else {}
-    message = await client.messages.create(model=model, max_tokens=4000,
+    message = await sdk.messages.create(model=model, max_tokens=4000,
                                            messages=[user("How deep?")], **extra)
     return message.usage.output_tokens_details.thinking_tokens
 
@@ -281,64 +265,64 @@ async def _thinking_tokens(client, model: str, effort: str | None) -> int:
     ("claude-opus-5-5", "medium"), ("claude-haiku-5-5", "medium"),
     ("claude-sonnet-5-5", "high"), ("claude-opus-5", "high"), ("claude-fable-5-1", "high"),
 ])
-async def test_each_model_thinks_at_its_default_effort(client, model, default):
-    unset = await _thinking_tokens(client, model, None)
-    assert unset == await _thinking_tokens(client, model, default)
+async def test_each_model_thinks_at_its_default_effort(sdk, model, default):
+    unset = await _thinking_tokens(sdk, model, None)
+    assert unset == await _thinking_tokens(sdk, model, default)
     other = "high" if default == "medium" else "medium"
-    assert unset != await _thinking_tokens(client, model, other)
+    assert unset != await _thinking_tokens(sdk, model, other)
 
 
 # --- models: lifecycle and facts --------------------------------------------------------------
 
 
-async def test_a_retired_model_is_listed_as_retired_and_answers_no_request(client):
-    sonnet = await client.models.retrieve("claude-sonnet-4-5")
+async def test_a_retired_model_is_listed_as_retired_and_answers_no_request(sdk):
+    sonnet = await sdk.models.retrieve("claude-sonnet-4-5")
     assert sonnet.lifecycle == "retired"
     assert sonnet.retires_at.isoformat().startswith("2026-11-30")
     assert sonnet.deprecated_at is not None
-    listed = [m.id async for m in client.models.list(limit=100)]
+    listed = [m.id async for m in sdk.models.list(limit=100)]
     assert "claude-sonnet-4-5" not in listed
-    retired = [m.id async for m in client.models.list(limit=100, lifecycle=["retired"])]
+    retired = [m.id async for m in sdk.models.list(limit=100, lifecycle=["retired"])]
     assert retired == ["claude-sonnet-4-5"]
     with pytest.raises(anthropic.NotFoundError) as raised:
-        await client.messages.create(model="claude-sonnet-4-5", max_tokens=100,
+        await sdk.messages.create(model="claude-sonnet-4-5", max_tokens=100,
                                      messages=[user("hi")])
     assert raised.value.body["error"] == {"type": "not_found_error",
                                           "message": "model: claude-sonnet-4-5"}
 
 
-async def test_opus_4_5_is_deprecated_with_its_end_of_life_and_still_answers(client):
-    opus = await client.models.retrieve("claude-opus-4-5")
+async def test_opus_4_5_is_deprecated_with_its_end_of_life_and_still_answers(sdk):
+    opus = await sdk.models.retrieve("claude-opus-4-5")
     assert opus.lifecycle == "deprecated"
     assert opus.retires_at.isoformat().startswith("2027-01-22")
-    assert "claude-opus-4-5" in [m.id async for m in client.models.list(limit=100)]
+    assert "claude-opus-4-5" in [m.id async for m in sdk.models.list(limit=100)]
     # The SDK knows the same end of life and warns about it.
     with pytest.warns(DeprecationWarning, match="end-of-life on January 22nd, 2027"):
-        message = await client.messages.create(model="claude-opus-4-5", max_tokens=500,
+        message = await sdk.messages.create(model="claude-opus-4-5", max_tokens=500,
                                                messages=[user("hi")])
     assert message.stop_reason == "end_turn"
 
 
-async def test_the_fable_models_are_in_the_catalogue(client):
+async def test_the_fable_models_are_in_the_catalogue(sdk):
     for model_id in ("claude-fable-5-1", "claude-fable-5-2"):
-        fable = await client.models.retrieve(model_id)
+        fable = await sdk.models.retrieve(model_id)
         assert fable.lifecycle == "active" and fable.line == "fable"
         assert fable.max_input_tokens == 1_000_000 and fable.max_tokens == 128_000
         assert not fable.capabilities.thinking.types.disabled.supported
         assert fable.capabilities.thinking.types.adaptive.supported
 
 
-async def test_haiku_5_5_is_in_the_high_image_tier(client):
+async def test_haiku_5_5_is_in_the_high_image_tier(sdk):
     # 2000 × 2000 px: the high tier keeps it (⌈2000/28⌉² = 5184, capped at 4784 tokens); the
     # standard tier would scale it to 1568 px first (≤ 1568 tokens).
-    counted = await client.messages.count_tokens(
+    counted = await sdk.messages.count_tokens(
         model="claude-haiku-5-5", messages=[user([image(_png(2000, 2000))])])
     assert counted.input_tokens == 4784 + 3
 
 
-async def test_haiku_5_5_caches_a_prefix_from_512_tokens(client):
+async def test_haiku_5_5_caches_a_prefix_from_512_tokens(sdk):
     system = [{"type": "text", "text": "S" * 1700, "cache_control": {"type": "ephemeral"}}]
-    message = await client.messages.create(
+    message = await sdk.messages.create(
         model="claude-haiku-5-5", max_tokens=4000, system=system, messages=[user("hi")])
     assert message.usage.cache_creation_input_tokens == 567  # ⌈1700 / 3⌉ ≥ 512
 
@@ -346,11 +330,11 @@ async def test_haiku_5_5_caches_a_prefix_from_512_tokens(client):
 # --- Message Batches ---------------------------------------------------------------------------
 
 
-async def test_a_batch_holds_at_most_ten_thousand_requests(client):
+async def test_a_batch_holds_at_most_ten_thousand_requests(sdk):
     params = {"model": "claude-haiku-4-5", "max_tokens": 10, "messages": [user("hi")]}
     requests = [{"custom_id": f"r{i}", "params": params} for i in range(10_001)]
-    error = await refused(client.messages.batches.create(requests=requests))
+    error = await refused(sdk.messages.batches.create(requests=requests))
     assert error["message"] == (
         "requests: List should have at most 10000 items after validation, not 10001")
-    batch = await client.messages.batches.create(requests=requests[:10_000])
+    batch = await sdk.messages.batches.create(requests=requests[:10_000])
     assert batch.request_counts.processing == 10_000

@@ -3,12 +3,16 @@
 - `offline_upstream` (session): one RunningUpstream for the whole run, at a fast pace.
 - `upstream` (function): the same server after `reset()` (no faults, empty cache and request
   log, clock and pace back to their defaults).  Ask for it explicitly; it is not autouse.
+- `sdk` (function): the real SDK's async client pointed at `upstream`, without retries.
+- `user(...)`, `assistant(...)`: message dicts for requests written by hand.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
+import anthropic
 import pytest
 
 from chatapp.offline_upstream.testing import RunningUpstream
@@ -30,3 +34,19 @@ def offline_upstream() -> Iterator[RunningUpstream]:
 def upstream(offline_upstream: RunningUpstream) -> RunningUpstream:
     offline_upstream.reset()
     return offline_upstream
+
+
+@pytest.fixture
+async def sdk(upstream: RunningUpstream) -> AsyncIterator[anthropic.AsyncAnthropic]:
+    async with anthropic.AsyncAnthropic(
+        base_url=upstream.base_url, api_key="test", max_retries=0
+    ) as client:
+        yield client
+
+
+def user(content: str | list[dict[str, Any]]) -> dict[str, Any]:
+    return {"role": "user", "content": content}
+
+
+def assistant(content: str | list[dict[str, Any]]) -> dict[str, Any]:
+    return {"role": "assistant", "content": content}
