@@ -72,8 +72,9 @@ def _save_title(conversation_id: int, completion: Completion, budget: budgets.Ca
         conversation_id=conversation_id,
     )
     title = clean_title(completion.text)
-    if title and not conversation.title:
-        Conversation.objects.filter(pk=conversation_id, title="").update(title=title)
+    # Saved only while the conversation is still untitled: a rename by its owner meanwhile
+    # wins, and then nothing is announced (the page would show a title nobody kept).
+    if title and Conversation.objects.filter(pk=conversation_id, title="").update(title=title):
         return title
     return ""
 

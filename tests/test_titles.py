@@ -1,12 +1,14 @@
 """Conversation titles: one short plain line, from a side call that cannot come back empty for
 want of room, and never saved empty."""
 
+import asyncio
 import json
 
 import pytest
 from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
 
-from chatapp import titles
+from chatapp import broadcast, titles
 from chatapp.models import Conversation, UsageRecord
 from chatapp.titles import clean_title
 from tests.factories import make_conversation, make_exchange
@@ -72,3 +74,26 @@ async def test_an_empty_title_is_never_saved(claude):
     await titles.maybe_generate(conversation.pk)
     assert len(_title_calls(claude)) == 2  # asked once more, then left out
     assert (await Conversation.objects.aget(pk=conversation.pk)).title == ""
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_rename_while_the_title_is_asked_wins_and_no_other_title_is_announced(claude):
+    conversation = await database_sync_to_async(_titled_later)()
+    announced: list[dict] = []
+    layer = get_channel_layer()
+    channel = await layer.new_channel()
+    await layer.group_add(broadcast.group_name(conversation.pk), channel)
+    # The title call is held before its answer: the owner renames the conversation meanwhile.
+    claude.add_faults([{"kind": "stall", "seconds": 5}])
+    job = asyncio.ensure_future(titles.maybe_generate(conversation.pk))
+    while not _title_calls(claude):  # noqa: ASYNC110 (the upstream runs in another thread)
+        await asyncio.sleep(0.01)  # polls for the request's arrival, not a stand-in for it
+    await Conversation.objects.filter(pk=conversation.pk).aupdate(title="Egg timings")
+    await job
+    assert (await Conversation.objects.aget(pk=conversation.pk)).title == "Egg timings"
+    while True:
+        try:
+            announced.append(await asyncio.wait_for(layer.receive(channel), 0.2))
+        except TimeoutError:
+            break
+    assert not [m for m in announced if m["frame"].get("type") == "conversation_updated"]
