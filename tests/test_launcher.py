@@ -2,11 +2,12 @@
 printed last with the demo login; the offline upstream's own uvicorn banner is not shown."""
 
 import os
+import queue
 import re
-import selectors
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -18,18 +19,28 @@ READY_TIMEOUT = 240  # a fresh database is migrated first (an upper bound, slow 
 
 
 def _output_until_ready(process: subprocess.Popen) -> list[str]:
-    """The lines `serve` printed up to and including its rule after "Press Ctrl-C"."""
+    """The lines `serve` printed up to and including its rule after "Press Ctrl-C".
+
+    A thread reads the lines: `select` on the pipe cannot see lines already in the text
+    reader's buffer (the announcement arrives as one write of many lines)."""
     lines: list[str] = []
-    selector = selectors.DefaultSelector()
-    selector.register(process.stdout, selectors.EVENT_READ)
+    received: queue.Queue[str | None] = queue.Queue()
+
+    def read() -> None:
+        for line in process.stdout:
+            received.put(line.rstrip("\n"))
+        received.put(None)
+
+    threading.Thread(target=read, daemon=True).start()
     deadline = time.monotonic() + READY_TIMEOUT
-    while time.monotonic() < deadline:
-        if not selector.select(timeout=deadline - time.monotonic()):
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            line = received.get(timeout=left)
+        except queue.Empty:
             break
-        line = process.stdout.readline()
-        if not line:
+        if line is None:
             break
-        lines.append(line.rstrip("\n"))
+        lines.append(line)
         if len(lines) >= 2 and lines[-2] == "Press Ctrl-C to stop.":
             return lines
     raise AssertionError("serve never said it was ready:\n" + "\n".join(lines))
