@@ -14,6 +14,7 @@ from django.core.exceptions import (
     TooManyFieldsSent,
     TooManyFilesSent,
 )
+from django.db.models import F
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.http.multipartparser import MultiPartParserError
 
@@ -23,6 +24,7 @@ from chatapp import (
     conversation_settings,
     costs,
     estimates,
+    filing,
     presets,
     ratelimits,
     replies,
@@ -166,18 +168,40 @@ def conversations(request: HttpRequest) -> HttpResponse:
         changes.setdefault("model", settings.CHATAPP_DEFAULT_MODEL)
         conversation = Conversation.objects.create(owner=request.user, **changes)
         return JsonResponse(conversation_json(conversation), status=201)
-    rows = Conversation.objects.filter(owner=request.user).order_by("-updated_at")[:500]
+    rows = _listed(request.user, _wants_archived(request))[:500]
     return JsonResponse({"conversations": [conversation_json(c) for c in rows]})
+
+
+def _wants_archived(request: HttpRequest) -> bool:
+    value = request.GET.get("archived", "0")
+    if value not in ("0", "1"):
+        raise BadRequest("archived must be 0 or 1.")
+    return value == "1"
+
+
+def _listed(user: Any, archived: bool) -> Any:
+    """The sidebar (pinned first, most recently pinned first, then by last use) or the
+    Archived list (most recently archived first): chatapp/filing.py."""
+    rows = Conversation.objects.filter(owner=user)
+    if archived:
+        return rows.filter(archived_at__isnull=False).order_by("-archived_at", "-id")
+    return rows.filter(archived_at__isnull=True).order_by(
+        F("pinned_at").desc(nulls_last=True), "-updated_at", "-id"
+    )
 
 
 @api_endpoint("GET", "PATCH", "DELETE")
 def conversation_detail(request: HttpRequest, conversation_id: int) -> HttpResponse:
     conversation = get_conversation_for_user(request.user, conversation_id)
     if request.method == "PATCH":
-        changes = _conversation_changes(request.user, read_json(request), conversation.model)
-        for name, value in changes.items():
-            setattr(conversation, name, value)
-        conversation.save(update_fields=[*changes, "updated_at"])
+        data = read_json(request)
+        changes = _conversation_changes(request.user, data, conversation.model)
+        flags = filing.requested(data)  # both checked before anything is written
+        if changes:
+            for name, value in changes.items():
+                setattr(conversation, name, value)
+            conversation.save(update_fields=[*changes, "updated_at"])
+        filing.file(conversation, flags)  # pinning or archiving alone leaves updated_at
         if "title" in changes:
             async_to_sync(titles.announce)(conversation.pk, conversation.title)
         return JsonResponse(conversation_json(conversation))

@@ -10,7 +10,10 @@ from chatapp.api import api_endpoint
 @api_endpoint("GET")
 def search_view(request: HttpRequest) -> HttpResponse:
     try:
-        hits = search.search(request.user, request.GET.get("q", ""))
+        hits = search.search(
+            request.user, request.GET.get("q", ""),
+            include_archived=request.GET.get("archived") == "1",
+        )
     except search.SearchError as exc:
         raise BadRequest(str(exc)) from None
     return JsonResponse({"results": [hit.as_json() for hit in hits]})

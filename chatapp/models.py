@@ -142,6 +142,10 @@ class Conversation(models.Model):
     summary_through = models.ForeignKey(
         "Message", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # The sidebar's filing (chatapp/filing.py): when it was pinned / archived, None when not.
+    # Neither touches updated_at, so a conversation keeps its place among the date groups.
+    pinned_at = models.DateTimeField(null=True, blank=True)
+    archived_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -1,5 +1,6 @@
 """Our objects as the JSON the browser sees (docs/protocol.md). No queries here."""
 
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -106,9 +107,17 @@ def conversation_json(conversation: Conversation) -> dict[str, Any]:
         "max_output_tokens": conversation.max_output_tokens,
         "temperature": conversation.temperature,
         "cache_ttl": conversation.cache_ttl,
+        "pinned": conversation.pinned_at is not None,
+        "archived": conversation.archived_at is not None,
+        "pinned_at": _iso_or_none(conversation.pinned_at),
+        "archived_at": _iso_or_none(conversation.archived_at),
         "created_at": conversation.created_at.isoformat(),
         "updated_at": conversation.updated_at.isoformat(),
     }
+
+
+def _iso_or_none(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None
 
 
 def attachment_json(

@@ -3,7 +3,8 @@
 PostgreSQL answers with full-text search (English stemming, `websearch_to_tsquery` syntax)
 over an expression index on the text blocks of a message (migration 0009); SQLite, the
 embedded default, matches every word as a case-insensitive substring of the text blocks.
-Either way every word must occur, and only the user's own conversations are searched.
+Either way every word must occur, and only the user's own conversations are searched; archived
+ones (chatapp/filing.py) only when asked for.
 """
 
 import re
@@ -33,12 +34,14 @@ class Hit:
     conversation_id: int
     message_id: int | None  # None: the conversation's title matched
     snippet: str
+    archived: bool = False
 
     def as_json(self) -> dict[str, Any]:
         return {
             "conversation_id": self.conversation_id,
             "message_id": self.message_id,
             "snippet": self.snippet,
+            "archived": self.archived,
         }
 
 
@@ -63,19 +66,36 @@ def words_of(query: str) -> list[str]:
     return words[:MAX_WORDS]
 
 
-def search(user, query: str, limit: int = DEFAULT_LIMIT) -> list[Hit]:
+def search(
+    user, query: str, limit: int = DEFAULT_LIMIT, include_archived: bool = False
+) -> list[Hit]:
     """Matching titles first, then matching messages, newest first; at most ``limit``."""
     words = words_of(query)
     postgres = connection.vendor == "postgresql"
-    titles = _title_matches(user, query, words, postgres)[:limit]
-    messages = _message_matches(user, query, words, postgres)[: max(limit - len(titles), 0)]
+    conversations = Conversation.objects.filter(owner=user)
+    if not include_archived:
+        conversations = conversations.filter(archived_at__isnull=True)
+    titles = _title_matches(conversations, query, words, postgres)[:limit]
+    messages = _message_matches(conversations, query, words, postgres)[
+        : max(limit - len(titles), 0)
+    ]
     hits = [Hit(c.pk, None, c.title) for c in titles]
     hits += [Hit(m.conversation_id, m.pk, snippet(m.text, words)) for m in messages]
+    if include_archived:
+        archived = set(
+            conversations.filter(
+                pk__in={hit.conversation_id for hit in hits}, archived_at__isnull=False
+            ).values_list("pk", flat=True)
+        )
+        hits = [Hit(h.conversation_id, h.message_id, h.snippet, h.conversation_id in archived)
+                for h in hits]
     return hits
 
 
-def _title_matches(user, query: str, words: list[str], postgres: bool) -> QuerySet:
-    rows = Conversation.objects.filter(owner=user).order_by("-updated_at")
+def _title_matches(
+    conversations: QuerySet, query: str, words: list[str], postgres: bool
+) -> QuerySet:
+    rows = conversations.order_by("-updated_at")
     if postgres:
         return rows.annotate(found=SearchVector("title", config=CONFIG)).filter(
             found=SearchQuery(query, config=CONFIG, search_type="websearch")
@@ -85,9 +105,11 @@ def _title_matches(user, query: str, words: list[str], postgres: bool) -> QueryS
     return rows
 
 
-def _message_matches(user, query: str, words: list[str], postgres: bool) -> QuerySet:
+def _message_matches(
+    conversations: QuerySet, query: str, words: list[str], postgres: bool
+) -> QuerySet:
     rows = (
-        Message.objects.filter(conversation__owner=user)
+        Message.objects.filter(conversation__in=conversations)
         .only("conversation_id", "content")
         .order_by("-id")
     )
