@@ -115,7 +115,8 @@ bench-contract: $(TEST_STAMP)
 	$(PY) -m benchmarks.contract
 
 # What the relay adds to a streaming reply, under daphne and uvicorn (docs/benchmarks.md).
-# BENCH_ARGS=--redis: PostgreSQL + Redis, two processes; --help lists the run sizes.
+# BENCH_ARGS=--redis: PostgreSQL + Redis, two processes; --burst-only: only the burst of
+# 50 messages at once (issue 18); --help lists the run sizes.
 BENCH_ARGS ?=
 bench: $(TEST_STAMP)
 	env -u DATABASE_URL -u REDIS_URL $(PY) -m benchmarks.relay $(BENCH_ARGS)

@@ -40,6 +40,7 @@ from typing import Any
 
 from websockets.exceptions import InvalidHandshake
 
+from benchmarks import relay_burst
 from benchmarks.relay_clients import Reply, Session, ask, open_socket, prompt
 from benchmarks.relay_servers import PASSWORD, ROOT, AppServers, cpu_seconds, start_upstream, stop
 from benchmarks.write_log import read_counts
@@ -85,6 +86,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--output", type=Path, default=DOC,
                         help="the markdown file whose section is replaced")
     parser.add_argument("--no-write", action="store_true", help="print the section only")
+    relay_burst.add_arguments(parser)
     args = parser.parse_args(argv)
     args.servers = [s.strip() for s in args.servers.split(",") if s.strip()]
     args.levels = [int(n) for n in args.levels.split(",") if n.strip()]
@@ -387,8 +389,19 @@ async def run(options: argparse.Namespace) -> list[dict[str, Any]]:
         stop(upstream)
 
 
+async def run_burst(options: argparse.Namespace) -> str:
+    setup_direct_sdk("http://127.0.0.1:9")  # each rhythm points the SDK at its own upstream
+    return await relay_burst.run(options)
+
+
 def main(argv: list[str] | None = None) -> None:
     options = parse_args(argv)
+    if options.burst_only:
+        section = asyncio.run(run_burst(options))
+        print(section)
+        if not options.no_write:
+            replace_section_burst(options, section)
+        return
     load_before = Path("/proc/loadavg").read_text().split()[:3]
     started = time.monotonic()
     results = asyncio.run(run(options))
@@ -402,6 +415,18 @@ def main(argv: list[str] | None = None) -> None:
     print(section)
     if not options.no_write:
         replace_section(options.output, "redis" if options.redis else "embedded", section)
+    if options.burst:
+        burst = asyncio.run(run_burst(options))
+        print(burst)
+        if not options.no_write:
+            replace_section_burst(options, burst)
+
+
+def replace_section_burst(options: argparse.Namespace, section: str) -> None:
+    from benchmarks.relay_report import replace_section
+
+    setup = "burst-redis" if options.redis else "burst-embedded"
+    replace_section(options.output, setup, section)
 
 
 if __name__ == "__main__":
