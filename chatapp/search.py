@@ -34,6 +34,7 @@ class Hit:
     conversation_id: int
     message_id: int | None  # None: the conversation's title matched
     snippet: str
+    title: str = ""  # the conversation's
     archived: bool = False
 
     def as_json(self) -> dict[str, Any]:
@@ -41,6 +42,7 @@ class Hit:
             "conversation_id": self.conversation_id,
             "message_id": self.message_id,
             "snippet": self.snippet,
+            "title": self.title,
             "archived": self.archived,
         }
 
@@ -79,16 +81,12 @@ def search(
     messages = _message_matches(conversations, query, words, postgres)[
         : max(limit - len(titles), 0)
     ]
-    hits = [Hit(c.pk, None, c.title) for c in titles]
-    hits += [Hit(m.conversation_id, m.pk, snippet(m.text, words)) for m in messages]
-    if include_archived:
-        archived = set(
-            conversations.filter(
-                pk__in={hit.conversation_id for hit in hits}, archived_at__isnull=False
-            ).values_list("pk", flat=True)
-        )
-        hits = [Hit(h.conversation_id, h.message_id, h.snippet, h.conversation_id in archived)
-                for h in hits]
+    hits = [Hit(c.pk, None, c.title, c.title, c.archived_at is not None) for c in titles]
+    hits += [
+        Hit(m.conversation_id, m.pk, snippet(m.text, words), m.conversation.title,
+            m.conversation.archived_at is not None)
+        for m in messages
+    ]
     return hits
 
 
@@ -110,7 +108,8 @@ def _message_matches(
 ) -> QuerySet:
     rows = (
         Message.objects.filter(conversation__in=conversations)
-        .only("conversation_id", "content")
+        .select_related("conversation")
+        .only("conversation_id", "content", "conversation__title", "conversation__archived_at")
         .order_by("-id")
     )
     if postgres:

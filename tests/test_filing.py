@@ -184,7 +184,9 @@ def test_search_leaves_archived_conversations_out_unless_asked(owner):
     assert client.get("/api/search/", {"q": "lisbon"}).json() == {"results": []}
 
     asked = client.get("/api/search/", {"q": "lisbon", "archived": "1"}).json()["results"]
-    assert {(hit["conversation_id"], hit["archived"]) for hit in asked} == {(filed.pk, True)}
+    assert {(hit["conversation_id"], hit["title"], hit["archived"]) for hit in asked} == {
+        (filed.pk, "Lisbon trip", True)
+    }
     assert len(asked) == 2  # the title and the question
 
 

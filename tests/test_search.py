@@ -35,7 +35,8 @@ def test_a_word_in_a_reply_finds_that_message_with_a_snippet(owner):
     body = search_as(owner, "lisbon").json()
 
     assert body == {"results": [{"conversation_id": conversation.pk, "message_id": reply.pk,
-                                 "snippet": "Try Lisbon in the spring.", "archived": False}]}
+                                 "snippet": "Try Lisbon in the spring.", "title": "Holiday plans",
+                                 "archived": False}]}
 
 
 def test_every_word_must_occur_in_the_same_message(owner):
@@ -54,7 +55,8 @@ def test_titles_match_and_come_first(owner):
 
     results = search_as(owner, "budget").json()["results"]
     assert results[0] == {"conversation_id": titled.pk, "message_id": None,
-                          "snippet": "Budget review", "archived": False}
+                          "snippet": "Budget review", "title": "Budget review",
+                          "archived": False}
     assert results[1]["message_id"] == reply.pk
 
 

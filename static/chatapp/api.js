@@ -101,6 +101,7 @@
     csrfToken,
     request, // for pages with endpoints of their own (batch_jobs.js)
     listConversations: () => request("GET", "/api/conversations/"),
+    listArchived: () => request("GET", "/api/conversations/?archived=1"),
     createConversation: (fields) => request("POST", "/api/conversations/", fields || {}),
     getConversation: (id) => request("GET", "/api/conversations/" + enc(id) + "/"),
     updateConversation: (id, fields) => request("PATCH", "/api/conversations/" + enc(id) + "/", fields),

@@ -54,12 +54,18 @@
     announcer: $("announcer"),
     dialog: $("confirm-delete"),
     dialogText: $("confirm-delete-text"),
+    archivedNote: $("archived-note"),
+    unarchiveCurrent: $("unarchive-current"),
+    archivedBtn: $("archived-btn"),
+    archivedDialog: $("archived-dialog"),
+    archivedList: $("archived-list"),
+    archivedStatus: $("archived-status"),
   };
 
   // --- state ---------------------------------------------------------------------------
 
   const state = {
-    conversations: [], // sidebar rows: {id, title, model, created_at, updated_at}
+    conversations: [], // sidebar rows: {id, title, model, pinned, archived, pinned_at, created_at, updated_at}
     conversationsLoaded: false,
     currentId: null,
     current: null, // the open conversation (without messages)
@@ -109,6 +115,10 @@
     copy: "M9 9h10v10H9z M5 15V5h10",
     prev: "M15 6l-6 6 6 6",
     next: "M9 6l6 6-6 6",
+    pin: "M9 4h6 M10 4v6l-3 4h10l-3-4V4 M12 14v6",
+    unpin: "M9 4h6 M10 4v6l-3 4h10l-3-4V4 M12 14v6 M4 4l16 16",
+    archive: "M4 5h16v4H4z M6 9v10h12V9 M10 13h4",
+    unarchive: "M4 5h16v4H4z M6 9v10h12V9 M12 17v-5 M9.5 14.5L12 12l2.5 2.5",
   };
 
   function icon(name) {
@@ -141,9 +151,18 @@
     }, 50);
   }
 
-  function toast(text, kind) {
+  /** A passing message; `action` ({label, run}) adds a button, e.g. Undo. */
+  function toast(text, kind, action) {
     const node = h("div", { class: "toast" + (kind ? " toast-" + kind : ""), role: kind === "error" ? "alert" : "status" });
     node.append(h("span", { class: "toast-text", text }));
+    if (action) {
+      const button = h("button", { type: "button", class: "link-btn toast-action" }, action.label);
+      button.addEventListener("click", () => {
+        node.remove();
+        action.run();
+      });
+      node.append(button);
+    }
     const close = h("button", { type: "button", class: "toast-close", "aria-label": "Dismiss" }, "×");
     close.addEventListener("click", () => node.remove());
     node.append(close);
@@ -170,7 +189,9 @@
 
   function setTitle(text) {
     el.title.textContent = text;
-    document.title = text + " — chatapp";
+    // A background tab's "● Reply ready — " (comforts.js) outlives a title that comes later.
+    const mark = /^● Reply (ready|ended) — /.exec(document.title);
+    document.title = (mark && document.hidden ? mark[0] : "") + text + " — chatapp";
   }
 
   // --- sidebar -------------------------------------------------------------------------
@@ -199,29 +220,56 @@
     return DATE_GROUPS.find((group) => daysAgo <= group.upTo) || DATE_GROUPS[DATE_GROUPS.length - 1];
   }
 
+  // Above the date groups: pinned conversations, the most recently pinned first, so a pinned
+  // conversation keeps its place while it is used (chatapp/filing.py says why).
+  const PINNED_GROUP = { label: "Pinned" };
+
+  function pinnedOrder(a, b) {
+    return (Date.parse(b.pinned_at || 0) || 0) - (Date.parse(a.pinned_at || 0) || 0) || b.id - a.id;
+  }
+
   function renderSidebar() {
     if (!state.conversationsLoaded) return;
     const now = new Date();
     const today = new Date(now.getFullYear(), now.getMonth(), now.getDate());
+    const shown = state.conversations.filter((conv) => !conv.archived);
+    const pinned = shown.filter((conv) => conv.pinned).sort(pinnedOrder);
+    const focus = focusedRowControl();
     const items = [];
     let group = null;
-    for (const conv of state.conversations) {
-      const next = dateGroup(conv, today);
+    for (const conv of [...pinned, ...shown.filter((c) => !c.pinned)]) {
+      const next = conv.pinned ? PINNED_GROUP : dateGroup(conv, today);
       if (next !== group) {
         group = next;
-        items.push(h("li", { class: "conv-group" },
+        items.push(h("li", { class: "conv-group" + (next === PINNED_GROUP ? " conv-group-pinned" : "") },
           h("h3", { class: "sidebar-heading conv-group-heading", text: group.label })));
       }
       items.push(sidebarItem(conv));
     }
     el.convList.replaceChildren(...items);
-    if (state.conversations.length === 0) {
+    if (focus) {
+      // Redrawn under the keyboard (a row pinned, a reply finished): focus stays on the same
+      // control of the same row, wherever the row now stands.
+      const again = el.convList.querySelector('.conv-item[data-id="' + focus.id + '"] .' + focus.control);
+      if (again) again.focus();
+    }
+    if (shown.length === 0) {
       el.convStatus.textContent = "No conversations yet.";
       el.convStatus.hidden = false;
     } else {
       el.convStatus.textContent = "";
       el.convStatus.hidden = true;
     }
+  }
+
+  const ROW_CONTROLS = ["conv-link", "conv-pin", "conv-rename", "conv-archive", "conv-delete"];
+
+  function focusedRowControl() {
+    const focused = document.activeElement;
+    if (!focused || !el.convList.contains(focused)) return null;
+    const item = focused.closest(".conv-item");
+    const control = ROW_CONTROLS.find((name) => focused.classList.contains(name));
+    return item && control ? { id: item.dataset.id, control } : null;
   }
 
   function sidebarItem(conv) {
@@ -240,14 +288,150 @@
       if (conv.id !== state.currentId) navigate(conv.id, { push: true });
     });
 
+    const pinWord = conv.pinned ? "Unpin" : "Pin";
+    const pin = h("button", { type: "button", class: "icon-btn conv-pin", "aria-label": pinWord + " " + title, title: pinWord }, icon(conv.pinned ? "unpin" : "pin"));
+    pin.addEventListener("click", () => fileConversation(conv, { pinned: !conv.pinned }));
     const rename = h("button", { type: "button", class: "icon-btn conv-rename", "aria-label": "Rename " + title, title: "Rename" }, icon("pencil"));
     rename.addEventListener("click", () => startRename(conv, item));
+    const archive = h("button", { type: "button", class: "icon-btn conv-archive", "aria-label": "Archive " + title, title: "Archive" }, icon("archive"));
+    archive.addEventListener("click", () => fileConversation(conv, { archived: true }));
     const remove = h("button", { type: "button", class: "icon-btn conv-delete", "aria-label": "Delete " + title, title: "Delete" }, icon("trash"));
     remove.addEventListener("click", () => confirmDelete(conv));
 
-    const item = h("li", { class: "conv-item" + (current ? " is-current" : ""), "data-id": conv.id },
-      link, h("div", { class: "conv-actions" }, rename, remove));
+    const item = h("li", { class: "conv-item" + (current ? " is-current" : "") + (conv.pinned ? " is-pinned" : ""), "data-id": conv.id },
+      link, h("div", { class: "conv-actions" }, pin, rename, archive, remove));
     return item;
+  }
+
+  // --- pinning and archiving (PATCH {pinned} / {archived}; docs/protocol.md) ------------
+
+  const FILING_FIELDS = ["pinned", "archived", "pinned_at", "archived_at"];
+
+  function filingOf(conv) {
+    const out = {};
+    for (const name of FILING_FIELDS) if (name in conv) out[name] = conv[name];
+    return out;
+  }
+
+  /** Keyboard focus on a row that left the sidebar (archived) goes to the row that took its
+   * place, else New chat. (A row that only moved keeps it: renderSidebar.) */
+  function refocus(index) {
+    if (el.convList.contains(document.activeElement)) return;
+    const rows = el.convList.querySelectorAll(".conv-item .conv-link");
+    (rows[Math.min(index, rows.length - 1)] || el.newChat).focus();
+  }
+
+  /** Pin, unpin, archive or unarchive `conv` (`flags`: {pinned} or {archived}). The row
+   * moves at once and moves back if the server refuses. */
+  async function fileConversation(conv, flags, options) {
+    const opts = options || {};
+    const before = filingOf(conv);
+    const hadFocus = el.convList.contains(document.activeElement);
+    const rows = Array.from(el.convList.querySelectorAll(".conv-item"));
+    const index = rows.findIndex((row) => row.dataset.id === String(conv.id));
+    const local = Object.assign({ id: conv.id }, flags);
+    if (flags.pinned) Object.assign(local, { pinned_at: new Date().toISOString(), archived: false });
+    if (flags.archived) Object.assign(local, { pinned: false });
+    applyFiling(Object.assign({}, conv, local));
+    if (hadFocus) refocus(Math.max(index, 0));
+    try {
+      const updated = await api.updateConversation(conv.id, flags);
+      applyFiling(updated);
+    } catch (err) {
+      applyFiling(Object.assign({}, conv, before));
+      toast("Couldn't " + filingVerb(flags) + " the conversation. " + err.message, "error");
+      return false;
+    }
+    const title = conversationTitle(conv);
+    if (opts.quiet) return true;
+    if (flags.archived) {
+      toast("“" + title + "” archived. Find it under Archived chats.", null,
+        { label: "Undo", run: () => fileConversation(conv, { archived: false }) });
+    } else {
+      announce("“" + title + "” " + filingVerb(flags) + (flags.pinned === undefined ? "d" : "ned") + ".");
+    }
+    return true;
+  }
+
+  function filingVerb(flags) {
+    if (flags.pinned !== undefined) return flags.pinned ? "pin" : "unpin";
+    return flags.archived ? "archive" : "unarchive";
+  }
+
+  /** A conversation's new filing, in the sidebar, the open conversation's note and the
+   * Archived dialog if it is open. */
+  function applyFiling(conv) {
+    const known = state.conversations.find((c) => c.id === conv.id);
+    if (known) Object.assign(known, filingOf(conv));
+    else if (conv.title !== undefined) state.conversations.push(Object.assign({}, conv));
+    if (state.current && state.current.id === conv.id) {
+      Object.assign(state.current, filingOf(conv));
+      showArchivedNote();
+    }
+    sortConversations();
+    renderSidebar();
+    if (el.archivedDialog.open) loadArchived();
+  }
+
+  function showArchivedNote() {
+    el.archivedNote.hidden = !(state.current && state.current.archived);
+  }
+
+  // The Archived chats dialog (the sidebar's footer): open, unarchive or delete.
+  async function loadArchived() {
+    const token = (loadArchived.token = (loadArchived.token || 0) + 1);
+    el.archivedStatus.textContent = "Loading archived chats…";
+    try {
+      const data = await api.listArchived();
+      if (token !== loadArchived.token) return;
+      const rows = Array.isArray(data.conversations) ? data.conversations : [];
+      el.archivedList.replaceChildren(...rows.map(archivedItem));
+      el.archivedStatus.textContent = rows.length
+        ? rows.length + (rows.length === 1 ? " archived chat" : " archived chats")
+        : "No archived chats. Archive one from its row in the sidebar.";
+    } catch (err) {
+      if (token !== loadArchived.token) return;
+      el.archivedStatus.textContent = "Couldn't load the archived chats. " + err.message;
+    }
+  }
+
+  function archivedItem(conv) {
+    const title = conversationTitle(conv);
+    const link = h("a", { class: "archived-link", href: "/c/" + conv.id + "/" },
+      h("span", { class: "conv-title", text: title }),
+      h("span", { class: "archived-when", text: "Archived " + shortDate(conv.archived_at) }));
+    link.addEventListener("click", (event) => {
+      if (event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
+      event.preventDefault();
+      el.archivedDialog.close();
+      closeSidebar();
+      if (conv.id !== state.currentId) navigate(conv.id, { push: true });
+    });
+    const restore = h("button", { type: "button", class: "btn btn-small", "aria-label": "Unarchive " + title }, "Unarchive");
+    restore.addEventListener("click", async () => {
+      if (await fileConversation(conv, { archived: false }, { quiet: true })) {
+        announce("“" + title + "” is back in the sidebar.");
+        el.archivedStatus.focus();
+      }
+    });
+    const remove = h("button", { type: "button", class: "btn btn-small btn-quiet", "aria-label": "Delete " + title }, "Delete");
+    remove.addEventListener("click", () => confirmDelete(conv, () => {
+      loadArchived();
+      el.archivedStatus.focus();
+    }));
+    return h("li", { class: "archived-item", "data-id": conv.id }, link,
+      h("div", { class: "archived-actions" }, restore, remove));
+  }
+
+  function shortDate(iso) {
+    const when = new Date(iso || 0);
+    return when.toLocaleDateString(undefined, { year: "numeric", month: "short", day: "numeric" });
+  }
+
+  function openArchived() {
+    el.archivedList.replaceChildren();
+    el.archivedDialog.showModal();
+    loadArchived();
   }
 
   function upsertConversation(conv) {
@@ -338,7 +522,7 @@
     input.addEventListener("blur", () => finish(true));
   }
 
-  function confirmDelete(conv) {
+  function confirmDelete(conv, after) {
     const title = conversationTitle(conv);
     el.dialogText.textContent = "“" + title + "” and all its messages will be deleted. This cannot be undone.";
     el.dialog.returnValue = "";
@@ -358,6 +542,7 @@
       state.conversations = state.conversations.filter((c) => c.id !== conv.id);
       renderSidebar();
       toast("Conversation deleted.");
+      if (after) after();
       if (conv.id === state.currentId) navigate(null, { push: true });
     });
   }
@@ -787,8 +972,9 @@
     setTitle(conversationTitle(conv));
     setModel(conv.model);
     state.costPico = render.toPico(conv.cost_usd);
-    upsertConversation({ id: conv.id, title: conv.title, model: conv.model,
-      created_at: conv.created_at, updated_at: conv.updated_at });
+    upsertConversation(Object.assign({ id: conv.id, title: conv.title, model: conv.model,
+      created_at: conv.created_at, updated_at: conv.updated_at }, filingOf(conv)));
+    showArchivedNote();
 
     const list = visibleMessages(Array.isArray(conv.messages) ? conv.messages : []);
     const keep = new Set();
@@ -1183,6 +1369,16 @@
   }
 
   function onConversationUpdated(frame) {
+    // Pinned or archived in another tab (or this one): every tab showing it follows.
+    if (typeof frame.pinned === "boolean" || typeof frame.archived === "boolean") {
+      const known = state.conversations.find((c) => c.id === state.currentId) || state.current;
+      if (known) {
+        const flags = { id: state.currentId };
+        for (const name of ["pinned", "archived"]) if (typeof frame[name] === "boolean") flags[name] = frame[name];
+        if (flags.pinned && !known.pinned) flags.pinned_at = new Date().toISOString();
+        applyFiling(Object.assign({}, known, flags));
+      }
+    }
     if (typeof frame.title !== "string") return;
     if (state.current) state.current.title = frame.title;
     refreshConversationCost(); // the title's call is billed to the conversation
@@ -1429,6 +1625,7 @@
     el.jump.hidden = true; // the last conversation's "Jump to latest" means nothing here
     clearMessages();
     hideBanner();
+    showArchivedNote();
     showConnectionState("open");
     state.costPico = null;
     showConversationCost();
@@ -1554,6 +1751,7 @@
 
     if ((await ensureConversation()) === null) return;
     if (!state.socket || state.fatal) return;
+    if (state.current && state.current.archived) unarchiveToContinue();
 
     const view = newView({ id: null, role: "user", status: "complete", text });
     state.pending.push(view);
@@ -1574,6 +1772,15 @@
     if (files.length) frame.attachments = files;
     attachments.sending(files);
     state.socket.send(frame);
+  }
+
+  /** Writing in an archived conversation brings it back to the sidebar: it is in use again.
+   * (The server would take the message either way; this keeps the sidebar honest.) */
+  async function unarchiveToContinue() {
+    const conv = state.conversations.find((c) => c.id === state.currentId) || state.current;
+    if (await fileConversation(conv, { archived: false }, { quiet: true })) {
+      toast("Unarchived: this conversation is back in the sidebar.");
+    }
   }
 
   function stopReply() {
@@ -1684,6 +1891,13 @@
         return;
       }
       navigate(null, { push: true });
+    });
+
+    el.archivedBtn.addEventListener("click", openArchived);
+    el.unarchiveCurrent.addEventListener("click", async () => {
+      const conv = state.conversations.find((c) => c.id === state.currentId) || state.current;
+      // The note (and its button) goes away: the keyboard carries on in the message box.
+      if (conv && (await fileConversation(conv, { archived: false }))) el.input.focus();
     });
 
     el.messages.addEventListener("click", async (event) => {

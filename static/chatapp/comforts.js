@@ -15,6 +15,7 @@
     searchPanel: $("search-panel"),
     searchStatus: $("search-status"),
     searchResults: $("search-results"),
+    searchArchived: $("search-archived"),
     exportLinks: $("export-links"),
     exportMd: $("export-md"),
     exportJson: $("export-json"),
@@ -42,7 +43,14 @@
     link.href = "/c/" + hit.conversation_id + "/";
     const title = document.createElement("span");
     title.className = "search-hit-title";
-    title.textContent = titleOf(hit.conversation_id);
+    // An archived conversation is not in the sidebar's list: the hit names it.
+    title.textContent = hit.archived ? (hit.title || "").trim() || "New chat" : titleOf(hit.conversation_id);
+    if (hit.archived) {
+      const mark = document.createElement("span");
+      mark.className = "search-hit-archived";
+      mark.textContent = " · archived";
+      title.append(mark);
+    }
     const snippet = document.createElement("span");
     snippet.className = "search-hit-snippet";
     snippet.textContent = hit.message_id === null ? "Title matches" : hit.snippet;
@@ -67,7 +75,8 @@
     el.searchPanel.hidden = false;
     el.searchStatus.textContent = "Searching…";
     try {
-      const data = await api.request("GET", "/api/search/?q=" + encodeURIComponent(query));
+      const archived = el.searchArchived.checked ? "&archived=1" : "";
+      const data = await api.request("GET", "/api/search/?q=" + encodeURIComponent(query) + archived);
       if (token !== searchToken) return;
       el.searchResults.replaceChildren(...data.results.map(resultItem));
       const count = data.results.length;
@@ -92,6 +101,7 @@
     window.clearTimeout(searchTimer);
     searchTimer = window.setTimeout(runSearch, SEARCH_DELAY_MS);
   });
+  el.searchArchived.addEventListener("change", runSearch);
   el.searchForm.addEventListener("submit", (event) => {
     event.preventDefault();
     window.clearTimeout(searchTimer);
