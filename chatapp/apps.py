@@ -9,8 +9,10 @@ class ChatappConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_delete, post_save
 
-        from chatapp import accounting, attachments, content_checks
+        from chatapp import accounting, attachments, content_checks, orm_thread
         from chatapp.models import Attachment, ModelPrice
+
+        orm_thread.install()  # sockets' and replies' ORM calls: the oldest message's first
 
         post_delete.connect(attachments.delete_files_when_committed, sender=Attachment)
         # Prices in force are remembered per process; an edited price is used from the next call.

@@ -12,7 +12,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.http import Http404
 
-from chatapp import broadcast, ratelimits, replies, socket_sessions
+from chatapp import broadcast, orm_thread, ratelimits, replies, socket_sessions
 from chatapp.access import NotYours, get_conversation_for_socket
 from chatapp.frames import Continue, FrameError, Regenerate, Stop, UserMessage, parse_frame
 
@@ -73,6 +73,7 @@ class ConversationConsumer(AsyncWebsocketConsumer):
             await self.close(code=socket_sessions.SESSION_ENDED_CODE)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        orm_thread.arrived()  # this frame's ORM calls, and its reply's, queue by its arrival
         try:
             frame = parse_frame(text_data if text_data is not None else bytes_data)
         except FrameError as exc:

@@ -35,6 +35,7 @@ from chatapp import (
     flags,
     liveness,
     model_router,
+    orm_thread,
     reply_plan,
     titles,
 )
@@ -511,7 +512,12 @@ async def _generate(job: ReplyJob) -> None:
             guard=job.guard,
         )
         job.budget = budgets.CallBudget(job.user_id, prompt_size=lambda: job.guard.size)
-        job.generation = ReplyGeneration(plan, notify=notify, before_call=job.budget.before_call)
+
+        async def before_call(request: dict[str, Any]) -> None:
+            await job.budget.before_call(request)
+            orm_thread.asked()  # from here this reply's ORM calls let later messages' go first
+
+        job.generation = ReplyGeneration(plan, notify=notify, before_call=before_call)
         result = await relay.run(job.generation.events())
     except UpstreamError as exc:  # refused before anything was sent (e.g. far too long)
         relay.error = exc
