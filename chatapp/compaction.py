@@ -161,6 +161,9 @@ def _sizing(reply_id: int) -> Sizing:
     return Sizing(reply, _history(reply), window, stored, fixed)
 
 
+sizing = _sizing  # for the reply's plan, which reads it with the request (chatapp/reply_plan.py)
+
+
 def save_counts(counts: Mapping[int, int]) -> None:
     """Keep the exact counts made for a reply (sync: inside the reply's final write)."""
     rows = [Message(pk=message_id, token_count=tokens) for message_id, tokens in counts.items()]
@@ -373,10 +376,12 @@ class ContextGuard:
 
     # --- before the first call ----------------------------------------------------------------
 
-    async def fit(self, request: dict[str, Any]) -> dict[str, Any]:
+    async def fit(self, request: dict[str, Any], sizing: Sizing | None = None) -> dict[str, Any]:
         """``request``, or a smaller one after summarising older turns; ``UpstreamError``
-        (``context_too_long``) when even that cannot fit."""
-        sizing = await database_sync_to_async(_sizing)(self.reply_id)
+        (``context_too_long``) when even that cannot fit. ``sizing``: read already, in the
+        same call as the request (else read here)."""
+        if sizing is None:
+            sizing = await database_sync_to_async(_sizing)(self.reply_id)
         self._window = sizing.window
         budget = self._budget(request)
         self._base_size = sizing.size()

@@ -18,11 +18,23 @@ from chatapp.generation import GenerationPlan
 from chatapp.models import ClaudeModel, Message
 
 
+def _read(
+    reply_id: int, request_for: Callable[[int], dict[str, Any]]
+) -> tuple[dict[str, Any], compaction.Sizing, Message, ClaudeModel | None]:
+    """Everything the plan reads, in one call on the ORM thread: the request, its sizing, the
+    reply and its model (under a burst each call waits its turn on that one thread)."""
+    sizing = compaction.sizing(reply_id)
+    reply = sizing.reply
+    return request_for(reply_id), sizing, reply, ClaudeModel.objects.filter(pk=reply.model).first()
+
+
 def _plan(
-    reply_id: int, request: dict[str, Any], continuing: bool, guard: compaction.ContextGuard
+    reply: Message,
+    model: ClaudeModel | None,
+    request: dict[str, Any],
+    continuing: bool,
+    guard: compaction.ContextGuard,
 ) -> GenerationPlan:
-    reply = Message.objects.select_related("conversation").get(pk=reply_id)
-    model = ClaudeModel.objects.filter(pk=reply.model).first()
     capabilities = model.capabilities if model else {}
     request = {
         **request,
@@ -56,6 +68,6 @@ async def plan_for(
 ) -> GenerationPlan:
     """The plan of a reply; ``UpstreamError`` when the conversation cannot be made to fit.
     ``guard`` then checks every call of the reply again."""
-    request = await database_sync_to_async(request_for)(reply_id)
-    request = await guard.fit(request)
-    return await database_sync_to_async(_plan)(reply_id, request, continuing, guard)
+    request, sizing, reply, model = await database_sync_to_async(_read)(reply_id, request_for)
+    request = await guard.fit(request, sizing)
+    return _plan(reply, model, request, continuing, guard)
