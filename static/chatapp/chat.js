@@ -196,6 +196,9 @@
 
   // --- sidebar -------------------------------------------------------------------------
 
+  let listReadAt = 0; // when the list was last read again (refreshConversations)
+  let listEpoch = 0; // bumped by every change this tab makes to the list
+
   function sortConversations() {
     state.conversations.sort((a, b) => {
       const ta = Date.parse(a.updated_at || a.created_at || 0) || 0;
@@ -306,6 +309,8 @@
   // --- pinning and archiving (PATCH {pinned} / {archived}; docs/protocol.md) ------------
 
   const FILING_FIELDS = ["pinned", "archived", "pinned_at", "archived_at"];
+  let filingQueue = Promise.resolve(); // this tab's filing requests, one after another
+  const filingTokens = new Map(); // conversation id -> number of its latest filing change
 
   function filingOf(conv) {
     const out = {};
@@ -334,11 +339,17 @@
     if (flags.archived) Object.assign(local, { pinned: false });
     applyFiling(Object.assign({}, conv, local));
     if (hadFocus) refocus(Math.max(index, 0));
+    // Quick changes (pin, then unpin at once) reach the server in order, and only the
+    // latest one's answer is drawn: an earlier answer would undo what is on screen.
+    const token = (filingTokens.get(conv.id) || 0) + 1;
+    filingTokens.set(conv.id, token);
+    const request = filingQueue.then(() => api.updateConversation(conv.id, flags));
+    filingQueue = request.catch(() => null);
     try {
-      const updated = await api.updateConversation(conv.id, flags);
-      applyFiling(updated);
+      const updated = await request;
+      if (filingTokens.get(conv.id) === token) applyFiling(updated);
     } catch (err) {
-      applyFiling(Object.assign({}, conv, before));
+      if (filingTokens.get(conv.id) === token) applyFiling(Object.assign({}, conv, before));
       toast("Couldn't " + filingVerb(flags) + " the conversation. " + err.message, "error");
       return false;
     }
@@ -361,6 +372,7 @@
   /** A conversation's new filing, in the sidebar, the open conversation's note and the
    * Archived dialog if it is open. */
   function applyFiling(conv) {
+    listEpoch += 1;
     const known = state.conversations.find((c) => c.id === conv.id);
     if (known) Object.assign(known, filingOf(conv));
     else if (conv.title !== undefined) state.conversations.push(Object.assign({}, conv));
@@ -435,6 +447,7 @@
   }
 
   function upsertConversation(conv) {
+    listEpoch += 1;
     const index = state.conversations.findIndex((c) => c.id === conv.id);
     if (index >= 0) state.conversations[index] = Object.assign({}, state.conversations[index], conv);
     else state.conversations.push(conv);
@@ -465,6 +478,27 @@
       el.convStatus.replaceChildren(h("span", { text: "Couldn't load your conversations. " + err.message + " " }), retry);
       el.convStatus.hidden = false;
       if (err.status === 401) showBanner("You have been logged out.", { href: loginHref(), text: "Sign in again" });
+    }
+  }
+
+  // Another tab may have pinned, archived, renamed or deleted conversations this one does not
+  // show: the list is read again when the tab comes back into view (at most every 2 s).
+  async function refreshConversations() {
+    if (!state.conversationsLoaded || Date.now() - listReadAt < 2000) return;
+    listReadAt = Date.now();
+    const epoch = listEpoch;
+    try {
+      const data = await api.listConversations();
+      // A change made here meanwhile (a pin on its way, say) is newer than this answer.
+      if (!Array.isArray(data.conversations) || epoch !== listEpoch) return;
+      const open = state.conversations.find((c) => c.id === state.currentId);
+      state.conversations = data.conversations;
+      // The open conversation stays known even when archived (its note, its Unarchive).
+      if (open && !state.conversations.some((c) => c.id === open.id)) state.conversations.push(open);
+      sortConversations();
+      renderSidebar();
+    } catch (_err) {
+      // The list on screen stays; the next return into view tries again.
     }
   }
 
@@ -1894,6 +1928,10 @@
     });
 
     el.archivedBtn.addEventListener("click", openArchived);
+    document.addEventListener("visibilitychange", () => {
+      if (!document.hidden) refreshConversations();
+    });
+    window.addEventListener("focus", refreshConversations);
     el.unarchiveCurrent.addEventListener("click", async () => {
       const conv = state.conversations.find((c) => c.id === state.currentId) || state.current;
       // The note (and its button) goes away: the keyboard carries on in the message box.

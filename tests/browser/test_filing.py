@@ -50,13 +50,17 @@ def row(page: Page, title: str):
 
 
 def group_of(page: Page, title: str) -> str | None:
-    """The heading of the sidebar group the conversation's row stands in."""
-    return row(page, title).evaluate("""row => {
-        for (let li = row.previousElementSibling; li; li = li.previousElementSibling) {
+    """The heading of the sidebar group the conversation's row stands in (read in one go in
+    the page: the list may be redrawn at any moment)."""
+    return page.evaluate("""title => {
+        const rows = [...document.querySelectorAll('#conv-list .conv-item')]
+            .filter(row => row.textContent.includes(title));
+        if (rows.length !== 1) return null;
+        for (let li = rows[0].previousElementSibling; li; li = li.previousElementSibling) {
             if (li.classList.contains('conv-group')) return li.textContent;
         }
         return null;
-    }""")
+    }""", title)
 
 
 def archived_dialog(page: Page):
@@ -77,11 +81,11 @@ def test_pin_moves_a_conversation_into_pinned_at_the_top_and_it_stays_after_relo
     show_sidebar_with(page, live_app, first, second)
     assert group_of(page, first) == "Today"
 
-    row(page, first).get_by_role("button", name=f"Pin {first}").click()
+    row(page, first).get_by_role("button", name=f"Pin {first}", exact=True).click()
     expect(page.locator("#conv-list .conv-group").first).to_have_text("Pinned")
     expect(row(page, first)).to_have_class(re.compile("is-pinned"))
     assert group_of(page, first) == "Pinned"
-    row(page, second).get_by_role("button", name=f"Pin {second}").click()
+    row(page, second).get_by_role("button", name=f"Pin {second}", exact=True).click()
     expect(row(page, second)).to_have_class(re.compile("is-pinned"))
 
     page.reload()  # saved on the server: the most recently pinned stands first
@@ -91,7 +95,7 @@ def test_pin_moves_a_conversation_into_pinned_at_the_top_and_it_stays_after_relo
     assert page.locator("#conv-list .conv-item").first.inner_text() == second
 
     for title in (first, second):
-        row(page, title).get_by_role("button", name=f"Unpin {title}").click()
+        row(page, title).get_by_role("button", name=f"Unpin {title}", exact=True).click()
         expect(row(page, title)).not_to_have_class(re.compile("is-pinned"))
     page.reload()
     expect(row(page, first)).to_have_count(1)
@@ -106,13 +110,13 @@ def test_pinning_works_from_the_keyboard_and_keeps_focus_on_the_row(page: Page, 
 
     row(page, title).get_by_role("link").focus()
     page.keyboard.press("Tab")
-    expect(page.get_by_role("button", name=f"Pin {title}")).to_be_focused()
+    expect(page.get_by_role("button", name=f"Pin {title}", exact=True)).to_be_focused()
     page.keyboard.press("Enter")
     # The row moved into Pinned; focus moved with it, onto what undoes it.
-    expect(page.get_by_role("button", name=f"Unpin {title}")).to_be_focused()
+    expect(page.get_by_role("button", name=f"Unpin {title}", exact=True)).to_be_focused()
     assert group_of(page, title) == "Pinned"
     page.keyboard.press("Enter")
-    expect(page.get_by_role("button", name=f"Pin {title}")).to_be_focused()
+    expect(page.get_by_role("button", name=f"Pin {title}", exact=True)).to_be_focused()
     assert group_of(page, title) == "Today"
 
 
@@ -258,13 +262,35 @@ def test_another_tab_of_the_conversation_sees_it_pinned_and_archived(page: Page,
     expect(row(other, title)).to_have_count(1)
     expect(other.locator("#conn-status")).to_be_hidden()  # its socket is open
 
-    row(page, title).get_by_role("button", name=f"Pin {title}").click()
+    row(page, title).get_by_role("button", name=f"Pin {title}", exact=True).click()
     expect(row(other, title)).to_have_class(re.compile("is-pinned"))
     assert group_of(other, title) == "Pinned"
 
     row(page, title).get_by_role("button", name=f"Archive {title}").click()
     expect(row(other, title)).to_have_count(0)
     expect(other.locator("#archived-note")).to_be_visible()
+    other.close()
+
+
+def test_a_tab_showing_another_conversation_catches_up_when_it_comes_back(
+    page: Page, live_app
+):
+    title, elsewhere = unique("Filed in one tab"), unique("Open elsewhere")
+    page.goto(f"{live_app.url}/")
+    create(page, title)
+    other_id = create(page, elsewhere)
+    other = page.context.new_page()
+    other.goto(f"{live_app.url}/c/{other_id}/")
+    expect(row(other, title)).to_have_count(1)
+
+    page.bring_to_front()
+    show_sidebar_with(page, live_app, title)
+    row(page, title).get_by_role("button", name=f"Pin {title}", exact=True).click()
+    expect(row(page, title)).to_have_class(re.compile("is-pinned"))
+
+    # The person comes back to the other tab. Headless tabs never lose focus: say it came back.
+    other.evaluate("() => window.dispatchEvent(new Event('focus'))")
+    expect(row(other, title)).to_have_class(re.compile("is-pinned"))
     other.close()
 
 
@@ -280,7 +306,7 @@ def test_on_a_phone_pin_archive_and_the_archived_list_fit_the_screen(browser, li
         sidebar = page.get_by_role("navigation", name="Conversations")
         expect(sidebar).to_be_visible()
 
-        pin = row(page, title).get_by_role("button", name=f"Pin {title}")
+        pin = row(page, title).get_by_role("button", name=f"Pin {title}", exact=True)
         expect(pin).to_be_in_viewport(ratio=1)
         pin.click()
         expect(row(page, title)).to_have_class(re.compile("is-pinned"))
