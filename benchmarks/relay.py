@@ -88,6 +88,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--no-write", action="store_true", help="print the section only")
     relay_burst.add_arguments(parser)
     args = parser.parse_args(argv)
+    if args.burst is None:
+        args.burst = 100 if args.redis else 50
     args.servers = [s.strip() for s in args.servers.split(",") if s.strip()]
     args.levels = [int(n) for n in args.levels.split(",") if n.strip()]
     if not set(args.servers) <= {"daphne", "uvicorn"} or not args.servers:

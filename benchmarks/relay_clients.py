@@ -75,7 +75,10 @@ async def open_socket(session: Session, ws_base: str, conversation_id: int) -> C
     ws = await connect(
         f"{ws_base}/ws/conversations/{conversation_id}/",
         additional_headers={"Cookie": session.cookie_header()},
-        origin=session.base_url, ping_interval=None, max_size=None, open_timeout=TIMEOUT,
+        # The page's own origin: a browser's socket goes to the server that served the page
+        # (the app checks scheme, host and port; with two processes each has its own port).
+        origin="http" + ws_base.removeprefix("ws"), ping_interval=None, max_size=None,
+        open_timeout=TIMEOUT,
         create_connection=CountingConnection,
     )
     while json.loads(await asyncio.wait_for(ws.recv(), TIMEOUT))["type"] != "ready":
