@@ -12,6 +12,8 @@ import uuid
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.browser.test_comforts import serious_violations
+
 pytestmark = pytest.mark.browser
 
 
@@ -325,3 +327,24 @@ def test_on_a_phone_pin_archive_and_the_archived_list_fit_the_screen(browser, li
         expect(row(page, title)).to_have_count(1)
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_pinned_rows_the_archived_note_and_list_pass_an_accessibility_check(
+    page: Page, live_app, scheme
+):
+    page.emulate_media(color_scheme=scheme)
+    pinned, archived = unique("Checked pin"), unique("Checked archive")
+    page.goto(f"{live_app.url}/")
+    create(page, pinned)
+    conversation_id = create(page, archived)
+    show_sidebar_with(page, live_app, pinned, archived)
+    row(page, pinned).get_by_role("button", name=f"Pin {pinned}", exact=True).click()
+    expect(row(page, pinned)).to_have_class(re.compile("is-pinned"))
+    page.goto(f"{live_app.url}/c/{conversation_id}/")
+    row(page, archived).get_by_role("button", name=f"Archive {archived}").click()
+    expect(page.locator("#archived-note")).to_be_visible()
+    assert serious_violations(page) == []
+
+    archived_dialog(page)
+    assert serious_violations(page) == []
