@@ -168,8 +168,14 @@ def conversations(request: HttpRequest) -> HttpResponse:
         changes.setdefault("model", settings.CHATAPP_DEFAULT_MODEL)
         conversation = Conversation.objects.create(owner=request.user, **changes)
         return JsonResponse(conversation_json(conversation), status=201)
-    rows = _listed(request.user, _wants_archived(request))[:500]
-    return JsonResponse({"conversations": [conversation_json(c) for c in rows]})
+    archived = _wants_archived(request)
+    rows = _listed(request.user, archived)[:500]
+    body: dict[str, Any] = {"conversations": [conversation_json(c) for c in rows]}
+    if not archived:  # so an empty sidebar can say where the others are
+        body["archived_count"] = Conversation.objects.filter(
+            owner=request.user, archived_at__isnull=False
+        ).count()
+    return JsonResponse(body)
 
 
 def _wants_archived(request: HttpRequest) -> bool:

@@ -97,6 +97,8 @@ def test_archived_conversations_leave_the_sidebar_for_the_archived_list(owner):
     assert answer["archived"] is True and answer["archived_at"]
     assert sidebar(owner) == ["kept"]
     assert archived_list(owner) == ["filed"]
+    listed = client_of(owner).get("/api/conversations/").json()
+    assert listed["archived_count"] == 1
     # Still the owner's to open, by its address too.
     assert client_of(owner).get(f"/api/conversations/{filed.pk}/").json()["archived"] is True
     assert client_of(owner).get(f"/c/{filed.pk}/").status_code == 200

@@ -67,6 +67,7 @@
   const state = {
     conversations: [], // sidebar rows: {id, title, model, pinned, archived, pinned_at, created_at, updated_at}
     conversationsLoaded: false,
+    archivedCount: 0, // the user's archived conversations, when the list was last read
     currentId: null,
     current: null, // the open conversation (without messages)
     socket: null,
@@ -257,7 +258,9 @@
       if (again) again.focus();
     }
     if (shown.length === 0) {
-      el.convStatus.textContent = "No conversations yet.";
+      el.convStatus.textContent = state.archivedCount
+        ? "No conversations here: the archived ones are under Archived chats."
+        : "No conversations yet.";
       el.convStatus.hidden = false;
     } else {
       el.convStatus.textContent = "";
@@ -374,8 +377,11 @@
   function applyFiling(conv) {
     listEpoch += 1;
     const known = state.conversations.find((c) => c.id === conv.id);
+    // Not known here: only listed by the Archived dialog, so archived until now.
+    const was = known ? !!known.archived : true;
     if (known) Object.assign(known, filingOf(conv));
     else if (conv.title !== undefined) state.conversations.push(Object.assign({}, conv));
+    if (was !== !!conv.archived) state.archivedCount = Math.max(0, state.archivedCount + (conv.archived ? 1 : -1));
     if (state.current && state.current.id === conv.id) {
       Object.assign(state.current, filingOf(conv));
       showArchivedNote();
@@ -469,6 +475,7 @@
     try {
       const data = await api.listConversations();
       state.conversations = Array.isArray(data.conversations) ? data.conversations : [];
+      state.archivedCount = Number(data.archived_count) || 0;
       state.conversationsLoaded = true;
       sortConversations();
       renderSidebar();
@@ -493,6 +500,7 @@
       if (!Array.isArray(data.conversations) || epoch !== listEpoch) return;
       const open = state.conversations.find((c) => c.id === state.currentId);
       state.conversations = data.conversations;
+      state.archivedCount = Number(data.archived_count) || 0;
       // The open conversation stays known even when archived (its note, its Unarchive).
       if (open && !state.conversations.some((c) => c.id === open.id)) state.conversations.push(open);
       sortConversations();
@@ -574,6 +582,7 @@
         }
       }
       state.conversations = state.conversations.filter((c) => c.id !== conv.id);
+      if (conv.archived) state.archivedCount = Math.max(0, state.archivedCount - 1);
       renderSidebar();
       toast("Conversation deleted.");
       if (after) after();
