@@ -14,7 +14,7 @@ from django.core.exceptions import (
     TooManyFieldsSent,
     TooManyFilesSent,
 )
-from django.db.models import F
+from django.db.models import F, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.http.multipartparser import MultiPartParserError
 
@@ -185,7 +185,7 @@ def _wants_archived(request: HttpRequest) -> bool:
     return value == "1"
 
 
-def _listed(user: Any, archived: bool) -> Any:
+def _listed(user: Any, archived: bool) -> QuerySet[Conversation]:
     """The sidebar (pinned first, most recently pinned first, then by last use) or the
     Archived list (most recently archived first): chatapp/filing.py."""
     rows = Conversation.objects.filter(owner=user)
