@@ -4,7 +4,6 @@ and older messages before newer ones (issue 18)."""
 import asyncio
 import threading
 
-import pytest
 from asgiref.sync import SyncToAsync
 from channels.db import database_sync_to_async
 
