@@ -33,6 +33,7 @@
     // Judge the URL as the browser will read it: characters it ignores inside a scheme
     // ("java\tscript:") are dropped, and a backslash is a slash in http(s) URLs, so
     // "/\evil.example" is "//evil.example", another site, not a local path.
+    // eslint-disable-next-line no-control-regex -- control characters are what is dropped
     const squashed = trimmed.replace(/[\u0000-\u0020\u007f-\u009f]/g, "").replace(/\\/g, "/");
     return SAFE_URL.test(squashed) ? trimmed : null;
   }
@@ -165,7 +166,7 @@
     area.className = "offscreen";
     document.body.appendChild(area);
     area.select();
-    let ok = false;
+    let ok;
     try {
       ok = document.execCommand("copy");
     } catch (_err) {

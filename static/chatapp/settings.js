@@ -22,7 +22,6 @@
   }
 
   const DEFAULT_MAX = readJson("default-max-output", 8192);
-  const DEFAULT_MODEL = readJson("default-model", "");
   const AUTO = "auto";
 
   const el = {
