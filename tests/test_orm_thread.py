@@ -4,6 +4,7 @@ and older messages before newer ones (issue 18)."""
 import asyncio
 import threading
 
+import pytest
 from asgiref.sync import SyncToAsync
 from channels.db import database_sync_to_async
 
@@ -14,6 +15,7 @@ def test_the_app_runs_orm_calls_on_the_oldest_first_thread():
     assert isinstance(SyncToAsync.single_thread_executor, orm_thread.OldestFirstExecutor)
 
 
+@pytest.mark.django_db(transaction=True)  # the thread closes stale connections around each call
 async def test_calls_of_messages_on_their_way_go_first_oldest_first():
     ran: list[str] = []
     release = threading.Event()
