@@ -213,18 +213,8 @@
   }
 
   // An "i" in a circle, drawn (the "ⓘ" character is missing from fonts without symbols).
-  function infoIcon() {
-    const NS_SVG = "http://www.w3.org/2000/svg";
-    const svg = document.createElementNS(NS_SVG, "svg");
-    svg.setAttribute("viewBox", "0 0 24 24");
-    svg.setAttribute("aria-hidden", "true");
-    svg.setAttribute("focusable", "false");
-    svg.setAttribute("class", "icon msg-note-icon");
-    const path = document.createElementNS(NS_SVG, "path");
-    path.setAttribute("d", "M12 3a9 9 0 1 0 0 18a9 9 0 1 0 0-18z M12 11v6 M12 7.5v0.5");
-    svg.appendChild(path);
-    return svg;
-  }
+  const infoIcon = () =>
+    NS.lib.dom.icon("M12 3a9 9 0 1 0 0 18a9 9 0 1 0 0-18z M12 11v6 M12 7.5v0.5", "msg-note-icon");
 
   /** Whether a reply can be continued (interrupted or stopped, with text to go on from). */
   function canContinue(view) {

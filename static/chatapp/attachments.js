@@ -13,52 +13,21 @@
   "use strict";
 
   const NS = (window.ChatApp = window.ChatApp || {});
-  const { api, render } = NS;
+  const { api, render, lib } = NS;
+  const { readJson } = lib.json;
+  const { h } = lib.dom;
+  const { money } = lib;
 
   const ACCEPT = ".pdf,.docx,.txt,.md,.markdown,image/jpeg,image/png,image/gif,image/webp,image/heic,image/avif";
 
-  function readJson(id, fallback) {
-    const node = document.getElementById(id);
-    try {
-      return node ? JSON.parse(node.textContent) : fallback;
-    } catch (_err) {
-      return fallback;
-    }
-  }
-
   const MODELS = readJson("models-data", []) || [];
 
-  /** A DOM element: props are attributes, except class, text and on<event> handlers. */
-  function make(tag, props, ...children) {
-    const node = document.createElement(tag);
-    for (const [key, value] of Object.entries(props || {})) {
-      if (value === null || value === undefined || value === false) continue;
-      if (key === "class") node.className = value;
-      else if (key === "text") node.textContent = value;
-      else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
-      else node.setAttribute(key, value === true ? "" : value);
-    }
-    node.append(...children.filter((child) => child !== null && child !== undefined && child !== false));
-    return node;
-  }
-
-  const SVG_NS = "http://www.w3.org/2000/svg";
   const ICON_PATHS = {
     document: "M6 3h8l4 4v14H6z M14 3v4h4 M9 12h6 M9 16h6",
     image: "M4 5h16v14H4z M4 16l5-5 4 4 3-3 4 4 M15.5 9.5h.01",
   };
 
-  function icon(name, className) {
-    const svg = document.createElementNS(SVG_NS, "svg");
-    svg.setAttribute("viewBox", "0 0 24 24");
-    svg.setAttribute("aria-hidden", "true");
-    svg.setAttribute("focusable", "false");
-    svg.setAttribute("class", "icon " + className);
-    const path = document.createElementNS(SVG_NS, "path");
-    path.setAttribute("d", ICON_PATHS[name]);
-    svg.append(path);
-    return svg;
-  }
+  const icon = (name, className) => lib.dom.icon(ICON_PATHS[name], className);
 
   const $ = (id) => document.getElementById(id);
   const el = {};
@@ -95,8 +64,8 @@
 
   function documentCosts(data) {
     if (data.first_question_usd === null || data.first_question_usd === undefined) return "";
-    return "First question " + render.formatCost(data.first_question_usd) +
-      " · then " + render.formatCost(data.later_question_usd) + " each (read from the cache)";
+    return "First question " + money.formatCost(data.first_question_usd) +
+      " · then " + money.formatCost(data.later_question_usd) + " each (read from the cache)";
   }
 
   function imageMeta(data) {
@@ -115,26 +84,26 @@
     const isImage = data.kind === "image";
     const classes = ["attachment-card", isImage ? "is-image" : "is-document", "is-" + item.status];
     const preview = isImage && item.status === "ready"
-      ? make("img", { class: "attachment-thumb", src: data.preview_url, alt: item.name })
+      ? h("img", { class: "attachment-thumb", src: data.preview_url, alt: item.name })
       : icon(isImage ? "image" : "document", "attachment-icon");
-    const info = make("div", { class: "attachment-info" }, make("span", { class: "attachment-name", text: item.name }));
+    const info = h("div", { class: "attachment-info" }, h("span", { class: "attachment-name", text: item.name }));
     if (item.status === "uploading") {
-      info.append(make("span", { class: "attachment-meta" }, make("span", { class: "spinner", "aria-hidden": "true" }), " Uploading…"));
+      info.append(h("span", { class: "attachment-meta" }, h("span", { class: "spinner", "aria-hidden": "true" }), " Uploading…"));
     } else if (item.status === "error") {
-      info.append(make("span", { class: "attachment-error", role: "alert", text: item.error }));
+      info.append(h("span", { class: "attachment-error", role: "alert", text: item.error }));
     } else if (isImage) {
-      info.append(make("span", { class: "attachment-meta", text: imageMeta(data) }));
+      info.append(h("span", { class: "attachment-meta", text: imageMeta(data) }));
     } else {
-      info.append(make("span", { class: "attachment-meta", text: documentMeta(data) }));
+      info.append(h("span", { class: "attachment-meta", text: documentMeta(data) }));
       const costs = documentCosts(data);
-      if (costs) info.append(make("span", { class: "attachment-cost", text: costs }));
+      if (costs) info.append(h("span", { class: "attachment-cost", text: costs }));
     }
-    const remove = make("button", {
+    const remove = h("button", {
       type: "button", class: "attachment-remove", "aria-label": "Remove " + item.name,
       title: item.status === "error" ? "Dismiss" : "Remove", text: "×",
       onclick: () => removeFromTray(item),
     });
-    return make("li", { class: classes.join(" "), "data-name": item.name }, preview, info, remove);
+    return h("li", { class: classes.join(" "), "data-name": item.name }, preview, info, remove);
   }
 
   function paintTray() {
@@ -221,17 +190,17 @@
   function chips(content, conversationId) {
     const references = (Array.isArray(content) ? content : []).filter((b) => b && b.type === "attachment");
     if (!references.length) return null;
-    const list = make("div", { class: "msg-attachments" });
+    const list = h("div", { class: "msg-attachments" });
     for (const ref of references) {
       if (ref.kind === "image") {
-        list.append(make("button", {
+        list.append(h("button", {
           type: "button", class: "attachment-chip is-image", "data-attachment-id": ref.attachment_id,
           "aria-label": "Open image " + ref.name, title: ref.name,
           onclick: () => openImage(conversationId, ref),
-        }, make("img", { src: fileUrl(conversationId, ref.attachment_id, true), alt: ref.name })));
+        }, h("img", { src: fileUrl(conversationId, ref.attachment_id, true), alt: ref.name })));
       } else {
         const pages = ref.pages ? " · " + render.formatInt(ref.pages) + (ref.pages === 1 ? " page" : " pages") : "";
-        list.append(make("a", {
+        list.append(h("a", {
           class: "attachment-chip is-document", href: fileUrl(conversationId, ref.attachment_id, false),
           download: ref.name, "data-attachment-id": ref.attachment_id, title: "Download " + ref.name,
         }, icon("document", "chip-icon"), ref.name + pages));
@@ -276,27 +245,27 @@
 
   function documentRow(data) {
     const meta = data.kind === "image" ? imageMeta(data) : documentMeta(data);
-    const download = make("a", { class: "btn btn-small", href: data.download_url, download: data.name, text: "Download" });
-    const remove = make("button", { type: "button", class: "btn btn-small btn-quiet", text: "Remove" });
-    const actions = make("div", { class: "documents-actions" }, download, remove);
-    const row = make("li", { class: "documents-row" },
-      make("div", { class: "attachment-info" },
-        make("span", { class: "attachment-name", text: data.name }),
-        make("span", { class: "attachment-meta", text: meta })),
+    const download = h("a", { class: "btn btn-small", href: data.download_url, download: data.name, text: "Download" });
+    const remove = h("button", { type: "button", class: "btn btn-small btn-quiet", text: "Remove" });
+    const actions = h("div", { class: "documents-actions" }, download, remove);
+    const row = h("li", { class: "documents-row" },
+      h("div", { class: "attachment-info" },
+        h("span", { class: "attachment-name", text: data.name }),
+        h("span", { class: "attachment-meta", text: meta })),
       actions);
     remove.addEventListener("click", () => confirmRemoval(data, row, actions));
     return row;
   }
 
   function confirmRemoval(data, row, actions) {
-    const later = data.later_question_usd ? " (about " + render.formatCost(data.first_question_usd) + " instead of " +
-      render.formatCost(data.later_question_usd) + ")" : "";
+    const later = data.later_question_usd ? " (about " + money.formatCost(data.first_question_usd) + " instead of " +
+      money.formatCost(data.later_question_usd) + ")" : "";
     const words = "Remove “" + data.name + "”? Claude will no longer see it in this conversation. " +
       "Your next question re-creates the prompt cache without it, so that question costs more than usual" + later + ".";
-    const yes = make("button", { type: "button", class: "btn btn-small btn-danger", text: "Remove" });
-    const no = make("button", { type: "button", class: "btn btn-small btn-quiet", text: "Keep" });
-    const question = make("div", { class: "documents-confirm", role: "alert" },
-      make("p", { text: words }), make("div", { class: "documents-actions" }, no, yes));
+    const yes = h("button", { type: "button", class: "btn btn-small btn-danger", text: "Remove" });
+    const no = h("button", { type: "button", class: "btn btn-small btn-quiet", text: "Keep" });
+    const question = h("div", { class: "documents-confirm", role: "alert" },
+      h("p", { text: words }), h("div", { class: "documents-actions" }, no, yes));
     actions.replaceWith(question);
     no.addEventListener("click", () => question.replaceWith(actions));
     yes.addEventListener("click", async () => {

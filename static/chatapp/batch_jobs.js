@@ -10,7 +10,8 @@
 (function () {
   "use strict";
 
-  const api = window.ChatApp.api;
+  const { api, lib } = window.ChatApp;
+  const { readJson } = lib.json;
   const POLL_MS = 2000;
   const ESTIMATE_DELAY_MS = 300;
   const JOB_WORDS = {
@@ -29,11 +30,6 @@
 
   const byId = (id) => document.getElementById(id);
   const banner = byId("banner");
-
-  function readJson(id) {
-    const node = byId(id);
-    return node ? JSON.parse(node.textContent) : null;
-  }
 
   function element(tag, props, children) {
     const node = document.createElement(tag);
@@ -54,8 +50,8 @@
     banner.textContent = "";
   }
 
-  // The one rule for amounts, as on the chat page (render.js).
-  const money = (usd) => window.ChatApp.render.formatCost(usd);
+  // The one rule for amounts, as on the chat page (lib/money.js).
+  const money = lib.money.formatCost;
 
   const number = (value) => Number(value || 0).toLocaleString("en-US");
 

@@ -13,7 +13,7 @@
   if (!node || !NS.api) return;
 
   // The page's one rule for amounts (render.js).
-  const money = (value) => NS.render.formatCost(value);
+  const money = NS.lib.money.formatCost;
 
   function renewal(isoDate) {
     const day = new Date(isoDate + "T00:00:00Z");

@@ -6,19 +6,12 @@
 (function () {
   "use strict";
 
-  const { api, ConversationSocket, render, attachments, agentic } = window.ChatApp;
+  const { api, ConversationSocket, render, attachments, agentic, lib } = window.ChatApp;
+  const { readJson } = lib.json;
+  const { h } = lib.dom;
+  const { money } = lib;
 
   // --- page data (rendered by Django's json_script) ------------------------------------
-
-  function readJson(id, fallback) {
-    const el = document.getElementById(id);
-    if (!el) return fallback;
-    try {
-      return JSON.parse(el.textContent);
-    } catch (_err) {
-      return fallback;
-    }
-  }
 
   const MODELS = readJson("models-data", []) || [];
   const DEFAULT_MODEL = readJson("default-model", null) || (MODELS[0] && MODELS[0].id) || "";
@@ -88,25 +81,6 @@
 
   // --- small helpers -------------------------------------------------------------------
 
-  function h(tag, attrs, ...children) {
-    const node = document.createElement(tag);
-    if (attrs) {
-      for (const [key, value] of Object.entries(attrs)) {
-        if (value === null || value === undefined || value === false) continue;
-        if (key === "class") node.className = value;
-        else if (key === "text") node.textContent = value;
-        else if (key === "hidden") node.hidden = true;
-        else node.setAttribute(key, value === true ? "" : value);
-      }
-    }
-    for (const child of children) {
-      if (child === null || child === undefined || child === false) continue;
-      node.append(child);
-    }
-    return node;
-  }
-
-  const SVG_NS = "http://www.w3.org/2000/svg";
   const ICONS = {
     pencil: "M4 20h4L18.5 9.5a2.12 2.12 0 0 0-3-3L5 17v3z M13.5 8.5l2 2",
     trash: "M4 7h16 M10 11v6 M14 11v6 M6 7l1 13h10l1-13 M9 7V4h6v3",
@@ -122,17 +96,7 @@
     unarchive: "M4 5h16v4H4z M6 9v10h12V9 M12 17v-5 M9.5 14.5L12 12l2.5 2.5",
   };
 
-  function icon(name) {
-    const svg = document.createElementNS(SVG_NS, "svg");
-    svg.setAttribute("viewBox", "0 0 24 24");
-    svg.setAttribute("aria-hidden", "true");
-    svg.setAttribute("focusable", "false");
-    svg.setAttribute("class", "icon");
-    const path = document.createElementNS(SVG_NS, "path");
-    path.setAttribute("d", ICONS[name]);
-    svg.appendChild(path);
-    return svg;
-  }
+  const icon = (name) => lib.dom.icon(ICONS[name]);
 
   function conversationTitle(conv) {
     const title = conv && typeof conv.title === "string" ? conv.title.trim() : "";
@@ -794,7 +758,7 @@
 
   /** Whether a reply used any tokens or cost anything. */
   function wasBilled(view) {
-    const cost = render.toPico(view.cost_usd);
+    const cost = money.toPico(view.cost_usd);
     if (cost !== null && cost !== BigInt(0)) return true;
     const usage = view.usage || {};
     return Object.keys(usage).some((key) => key.endsWith("_tokens") && Number(usage[key]) > 0);
@@ -1014,7 +978,7 @@
     delete state.current.messages;
     setTitle(conversationTitle(conv));
     setModel(conv.model);
-    state.costPico = render.toPico(conv.cost_usd);
+    state.costPico = money.toPico(conv.cost_usd);
     upsertConversation(Object.assign({ id: conv.id, title: conv.title, model: conv.model,
       created_at: conv.created_at, updated_at: conv.updated_at }, filingOf(conv)));
     showArchivedNote();
@@ -1122,7 +1086,7 @@
       return;
     }
     // The words give way on a phone; the amount stays.
-    el.convCost.replaceChildren(h("span", { class: "conv-cost-label", text: "Conversation cost " }), render.formatCost(total));
+    el.convCost.replaceChildren(h("span", { class: "conv-cost-label", text: "Conversation cost " }), money.formatCost(total));
     el.convCost.hidden = false;
   }
 
@@ -1130,11 +1094,11 @@
    * Auto's routing), plus what ended after the server read it. `known`: message id -> the
    * cost the page had counted for it (pico-dollars). */
   function rebaseConversationCost(conv, known) {
-    let total = render.toPico(conv.cost_usd);
+    let total = money.toPico(conv.cost_usd);
     for (const msg of Array.isArray(conv.messages) ? conv.messages : []) {
       const view = state.messages.get(msg.id);
       if (!view) continue;
-      const stored = render.toPico(msg.cost_usd);
+      const stored = money.toPico(msg.cost_usd);
       const before = known.get(msg.id);
       // A reply that ended after the server read this: its end is not in the total yet.
       if (msg.status === "streaming" && view.status !== "streaming" && before !== undefined && before !== null) {
@@ -1180,7 +1144,7 @@
    * counts once, at its latest cost (a reply continued in place is stored with the cost of
    * all its parts, so only what it cost since it was last counted is added). */
   function countMessageCost(view, cost) {
-    const now = render.toPico(cost);
+    const now = money.toPico(cost);
     if (now === null) return;
     const before = view.counted === null || view.counted === undefined ? BigInt(0) : view.counted;
     state.costPico = (state.costPico === null || state.costPico === undefined ? BigInt(0) : state.costPico) + now - before;

@@ -22,7 +22,7 @@
   const count = (n) => Number(n).toLocaleString("en-US");
 
   // The page's one rule for amounts (render.js).
-  const money = (value) => NS.render.formatCost(value);
+  const money = NS.lib.money.formatCost;
 
   function attachmentIds() {
     const attachments = NS.attachments;

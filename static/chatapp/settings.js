@@ -9,17 +9,9 @@
 (function () {
   "use strict";
 
-  const { api, chat } = window.ChatApp;
+  const { api, chat, lib } = window.ChatApp;
+  const { readJson } = lib.json;
   const $ = (id) => document.getElementById(id);
-
-  function readJson(id, fallback) {
-    const node = $(id);
-    try {
-      return node ? JSON.parse(node.textContent) : fallback;
-    } catch (_err) {
-      return fallback;
-    }
-  }
 
   const DEFAULT_MAX = readJson("default-max-output", 8192);
   const AUTO = "auto";
@@ -107,7 +99,7 @@
   }
 
   // The page's one rule for amounts (render.js).
-  const usd = (value) => window.ChatApp.render.formatCost(value);
+  const usd = lib.money.formatCost;
 
   function times(part, whole) {
     return (Math.round((Number(part) / Number(whole)) * 100) / 100) + "×";
