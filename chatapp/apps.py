@@ -1,4 +1,21 @@
+from typing import Any
+
 from django.apps import AppConfig
+
+
+# The receivers import their modules when a signal comes: importing them in ``ready()`` pulled
+# the anthropic SDK (seconds of CPU) into every process, `make run`'s launcher included, which
+# never deletes an attachment nor edits a price (docs/operations.md, "Start-up").
+def _delete_attachment_files(**kwargs: Any) -> None:
+    from chatapp import attachments
+
+    attachments.delete_files_when_committed(**kwargs)
+
+
+def _forget_prices(**kwargs: Any) -> None:
+    from chatapp import accounting
+
+    accounting.forget_prices(**kwargs)
 
 
 class ChatappConfig(AppConfig):
@@ -9,15 +26,15 @@ class ChatappConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_delete, post_save
 
-        from chatapp import accounting, attachments, content_checks, orm_thread
+        from chatapp import content_checks, orm_thread
         from chatapp.models import Attachment, ModelPrice
 
         orm_thread.install()  # sockets' and replies' ORM calls: the oldest message's first
 
-        post_delete.connect(attachments.delete_files_when_committed, sender=Attachment)
+        post_delete.connect(_delete_attachment_files, sender=Attachment)
         # Prices in force are remembered per process; an edited price is used from the next call.
-        post_save.connect(accounting.forget_prices, sender=ModelPrice)
-        post_delete.connect(accounting.forget_prices, sender=ModelPrice)
+        post_save.connect(_forget_prices, sender=ModelPrice)
+        post_delete.connect(_forget_prices, sender=ModelPrice)
         self._end_sockets_with_their_login()
         from config.env import ConfigurationError
 

@@ -51,18 +51,18 @@ def _spawn(args: Sequence[str], env: dict[str, str]) -> subprocess.Popen:
     return subprocess.Popen(list(args), env=env)
 
 
-def run(host: str, port: int, upstream_port: int) -> int:
-    from chatapp.catalog_sync import sync_catalog
-    from chatapp.recovery import mark_orphaned_replies
+def run(host: str, port: int, upstream_port: int, *, migrate: bool = False) -> int:
+    """Start everything, print where to log in once the app answers, wait for Ctrl-C.
 
+    Ordered for a quick start (docs/operations.md, "Start-up"): the offline upstream needs
+    nothing of ours and starts first, while this process migrates and tidies the database;
+    daphne and the batch poller then start side by side, and the login is printed as soon as
+    daphne's port answers."""
     env = dict(os.environ)
     children: list[subprocess.Popen] = []
-    password = ensure_demo_user()
-    orphans = mark_orphaned_replies()
-    if settings.ANTHROPIC_API_KEY:
-        print(sync_catalog(), flush=True)
+    offline = not settings.ANTHROPIC_API_KEY
     try:
-        if not settings.ANTHROPIC_API_KEY:
+        if offline:
             # Its own "Uvicorn running on http://127.0.0.1:…" is not the address to open:
             # only its warnings and errors are shown.
             upstream = _spawn(
@@ -71,8 +71,8 @@ def run(host: str, port: int, upstream_port: int) -> int:
                 env,
             )
             children.append(upstream)
-            wait_for_port("127.0.0.1", upstream_port, 20, upstream)
             env["OFFLINE_UPSTREAM_URL"] = f"http://127.0.0.1:{upstream_port}"
+        password, orphans = _prepare_database(migrate)
         server = _spawn(
             # daphne, with WebSocket compression (chatapp/server.py).
             [sys.executable, "-m", "chatapp.server", "-b", host, "-p", str(port),
@@ -84,7 +84,9 @@ def run(host: str, port: int, upstream_port: int) -> int:
         manage = str(settings.BASE_DIR / "manage.py")
         children.append(_spawn([sys.executable, manage, "poll_batches"], env))
         wait_for_port(host, port, 60, server)
-        _announce(host, port, password, orphans, offline="OFFLINE_UPSTREAM_URL" in env)
+        if offline:
+            wait_for_port("127.0.0.1", upstream_port, 20, upstream)  # long up by now
+        _announce(host, port, password, orphans, offline=offline)
         signal.signal(signal.SIGTERM, _interrupt)
         return server.wait()
     except KeyboardInterrupt:
@@ -99,6 +101,27 @@ def run(host: str, port: int, upstream_port: int) -> int:
                 child.wait(timeout=settings.CHATAPP_SHUTDOWN_GRACE_SECONDS + 10)
             except subprocess.TimeoutExpired:
                 child.kill()
+
+
+def _prepare_database(migrate: bool) -> tuple[str | None, int]:
+    """Before daphne and the poller start: pending migrations, the demo user, replies an
+    earlier run left streaming, and (with an API key) the model catalog. Returns the demo
+    user's new password (if one was made) and how many replies were marked interrupted.
+
+    Nothing here imports the anthropic SDK unless it has work for it (a catalog to sync, an
+    orphan to bill): that import is seconds of CPU this process otherwise never needs."""
+    from chatapp.operations import startup
+    from chatapp.recovery import mark_orphaned_replies
+
+    if migrate:
+        startup.migrate_if_needed()
+    password = ensure_demo_user()
+    orphans = mark_orphaned_replies()
+    if settings.ANTHROPIC_API_KEY:
+        from chatapp.catalog_sync import sync_catalog
+
+        print(sync_catalog(), flush=True)
+    return password, orphans
 
 
 RULE = "─" * 72

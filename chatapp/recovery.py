@@ -4,16 +4,24 @@ calls their last checkpoint knew of are billed as estimates."""
 from asgiref.sync import async_to_sync
 from django.conf import settings
 
-from chatapp import budgets, checkpoints, liveness
-from chatapp.models import Message, MessageStatus
+from chatapp.models import BudgetReservation, Message, MessageStatus
 
 
 def mark_orphaned_replies() -> int:
     """At start-up. One process (no Redis): nothing else can be streaming, so every streaming
     reply is interrupted. With Redis other processes may be writing theirs: only replies
-    without a heartbeat are (see chatapp/liveness.py)."""
+    without a heartbeat are (see chatapp/liveness.py).
+
+    Billing and budgets are imported only when there is something to end: they bring the
+    anthropic SDK (seconds of CPU), which `make run`'s launcher otherwise never needs."""
     if settings.REDIS_URL:
+        from chatapp import liveness
+
         return len(async_to_sync(liveness.sweep)(set, grace=False))
+    if not _left_open():
+        return 0
+    from chatapp import budgets, checkpoints
+
     budgets.release_all_open()  # what those replies reserved can never be settled now
     orphans = Message.objects.filter(status=MessageStatus.STREAMING).values_list("pk", flat=True)
     # One at a time: each is billed from its last checkpoint (chatapp/checkpoints.py).
@@ -27,3 +35,12 @@ def mark_orphaned_replies() -> int:
         for message_id in list(orphans)
     ]
     return sum(reply is not None for reply in ended)
+
+
+def _left_open() -> bool:
+    """Whether a stopped process left a reply streaming or a call's budget reserved (what
+    ``budgets.release_all_open`` frees: batch jobs' reservations outlive processes)."""
+    return (
+        Message.objects.filter(status=MessageStatus.STREAMING).exists()
+        or BudgetReservation.objects.filter(batch_job__isnull=True).exists()
+    )

@@ -73,3 +73,30 @@ def test_serve_prints_the_apps_address_and_login_last_and_no_upstream_banner():
     assert lines[opened + 2:] == ["", "Press Ctrl-C to stop.", "─" * 72]
     assert "manage.py createsuperuser" in printed  # how to reach /admin/costs/
     assert "OFFLINE DEMO UPSTREAM" in printed
+
+
+def test_serve_itself_never_imports_the_sdk_so_daphne_starts_sooner():
+    """The launcher only prepares the database and starts the processes; importing the
+    anthropic SDK there (seconds of CPU, through the system checks' views or the billing
+    modules) delayed daphne's start on every `make run`. Its children have their own imports:
+    only the launcher runs with -X importtime."""
+    port = free_port()
+    env = {key: value for key, value in os.environ.items()
+           if key not in ("DATABASE_URL", "REDIS_URL", "ANTHROPIC_API_KEY", "DEMO_PASSWORD")}
+    env.update(CHATAPP_VAR_DIR=tempfile.mkdtemp(prefix="chatapp-launcher-"),
+               PYTHONUNBUFFERED="1")
+    with tempfile.TemporaryFile(mode="w+") as imports:
+        process = subprocess.Popen(
+            [sys.executable, "-X", "importtime", "manage.py", "serve", "--migrate",
+             "--port", str(port)],
+            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=imports, text=True)
+        try:
+            _output_until_ready(process)
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+        imports.seek(0)
+        imported = [line.rsplit("|", 1)[-1].strip() for line in imports
+                    if line.startswith("import time:")]
+    assert "chatapp.launcher" in imported  # the launcher's imports were recorded
+    assert not [name for name in imported if name.split(".")[0] == "anthropic"]

@@ -3,7 +3,6 @@ import socket
 from django.core.management.base import BaseCommand
 
 from chatapp import launcher
-from chatapp.operations import startup
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -15,6 +14,10 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 class Command(BaseCommand):
     help = "Run chatapp: daphne, plus the offline upstream when no ANTHROPIC_API_KEY is set."
+    # The system checks run in the batch poller this starts (a `manage.py` command too), whose
+    # output shows beside daphne's; here they imported every view, and with them the anthropic
+    # SDK, before anything could start (docs/operations.md, "Start-up").
+    requires_system_checks = []
 
     def add_arguments(self, parser):
         parser.add_argument("--host", default="127.0.0.1")
@@ -25,9 +28,8 @@ class Command(BaseCommand):
                             help="apply pending migrations first (none pending: no time lost)")
 
     def handle(self, *args, **options):
-        if options["migrate"]:
-            startup.migrate_if_needed()
         upstream_port = options["upstream_port"] or free_port()
-        code = launcher.run(options["host"], options["port"], upstream_port)
+        code = launcher.run(options["host"], options["port"], upstream_port,
+                            migrate=options["migrate"])
         if code:
             raise SystemExit(code)
