@@ -154,3 +154,45 @@ def test_in_multiprocess_mode_a_scrape_sums_every_process(tmp_path, monkeypatch)
     samples = scrape()
     assert value(samples, "chatapp_replies_started_total", model="claude-x") == 2
     assert ("chatapp_streams_in_progress", frozenset()) in samples  # the database's, too
+
+
+# A long-lived process makes its counter at start and counts later, as the server and the
+# poller do; "go" on stdin lets both make theirs before either counts.
+CONTAINER_PROCESS = """
+import sys
+from chatapp.operations import metrics
+tokens = metrics.TOKENS.labels(model="claude-x", kind="output")
+print("ready", flush=True)
+sys.stdin.readline()
+tokens.inc(int(sys.argv[1]))
+"""
+# Its own PID and UTS namespaces: PID 1 and its own host name, as in a container.
+AS_IN_A_CONTAINER = ["unshare", "--user", "--map-root-user", "--pid", "--uts", "--fork",
+                     "sh", "-c", 'hostname "$0" && exec "$@"']
+
+
+@pytest.mark.django_db
+def test_containers_sharing_the_directory_each_count_in_their_own_files(tmp_path, monkeypatch):
+    """compose.yaml: the server and the batch poller, each PID 1 in its own container, share
+    the directory on a volume; the tokens the poller counts for a batch reach the server's
+    scrape, added to the server's own (named by PID alone, both wrote the same file)."""
+    try:
+        subprocess.run([*AS_IN_A_CONTAINER, "probe", "true"], check=True, timeout=30,
+                       capture_output=True)
+    except (OSError, subprocess.CalledProcessError) as exc:
+        pytest.skip(f"cannot start a process in its own PID and UTS namespaces here: {exc}")
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+    processes = {
+        host: subprocess.Popen(
+            [*AS_IN_A_CONTAINER, host, sys.executable, "-c", CONTAINER_PROCESS, str(tokens)],
+            env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        for host, tokens in (("app", 5), ("poller", 7))
+    }
+    for process in processes.values():
+        assert process.stdout.readline() == "ready\n"
+    for process in processes.values():
+        process.communicate("go\n", timeout=60)
+        assert process.returncode == 0
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    samples = scrape()
+    assert value(samples, "chatapp_tokens_total", model="claude-x", kind="output") == 12

@@ -4,13 +4,17 @@ Two sources, each chosen for being truthful with several processes:
 
 - Events (replies started and finished, tokens, cost, upstream errors, refusals, time to first
   token, reply duration) are counted where they happen, in the process they happen in. With
-  ``PROMETHEUS_MULTIPROC_DIR`` set (``make run`` sets it; every process of one site must share
-  it, and it is emptied before they start), ``prometheus_client`` keeps each process's values
+  ``PROMETHEUS_MULTIPROC_DIR`` set (``make run`` and compose.yaml set it; every process of one
+  site must share it), ``prometheus_client`` keeps each process's values
   in files there and a scrape of any process sums them all. Without it, the values are this
   process's alone: right for one process.
 - States (streams in progress, batch jobs by state) are read from the database at scrape time:
   the database is where they are true, whichever process wrote them, and a process that died
   leaves no stale gauge behind (its replies are marked interrupted by the sweeper).
+
+Each process's files are named by its host name and PID, not the PID alone: in containers the
+server and the batch poller are both PID 1, and sharing one directory (compose.yaml) they would
+write the same file, each over the other's counts.
 
 The event functions are one-line hooks for the modules where the events happen; they never
 raise, so a metrics bug cannot fail a reply.
@@ -18,16 +22,44 @@ raise, so a metrics bug cannot fail a reply.
 
 import logging
 import os
+import socket
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, values
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import REGISTRY, Collector
 
 log = logging.getLogger(__name__)
+
+
+def multiprocess_dir() -> str | None:
+    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
+
+
+# prometheus_client names a file "<type>_<identifier>.db" and reads the type up to the first "_".
+_HOST = socket.gethostname().replace("_", "-")
+
+
+def process_identifier() -> str:
+    """This process among all that share the directory: host (a container's own) and PID.
+    Called at every count (prometheus_client notices a fork by a change), so it stays cheap."""
+    return f"{_HOST}-{os.getpid()}"
+
+
+def _count_in_files_of_this_process() -> None:
+    """In multiprocess mode, this process's files carry ``process_identifier``; the directory
+    is made if missing (a fresh volume). Before any metric below is made: they take the value
+    class in force when they are made."""
+    directory = multiprocess_dir()
+    if directory:
+        os.makedirs(directory, exist_ok=True)
+        values.ValueClass = values.MultiProcessValue(process_identifier=process_identifier)
+
+
+_count_in_files_of_this_process()
 
 # Token kinds as they are priced (chatapp.claude.types.Usage field → label).
 TOKEN_KINDS = {
@@ -202,10 +234,6 @@ class DatabaseStates(Collector):
         for state in BatchJobStatus.values:  # every state, 0 included: absent is not zero
             jobs.add_metric([state], counts.get(state, 0))
         yield jobs
-
-
-def multiprocess_dir() -> str | None:
-    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
 
 
 def exposition() -> bytes:
