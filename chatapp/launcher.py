@@ -61,6 +61,8 @@ def run(host: str, port: int, upstream_port: int, *, migrate: bool = False) -> i
     env = dict(os.environ)
     children: list[subprocess.Popen] = []
     offline = not settings.ANTHROPIC_API_KEY
+    # From the first child on, SIGTERM stops them too (the upstream starts before the rest).
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         if offline:
             # Its own "Uvicorn running on http://127.0.0.1:…" is not the address to open:
@@ -87,7 +89,6 @@ def run(host: str, port: int, upstream_port: int, *, migrate: bool = False) -> i
         if offline:
             wait_for_port("127.0.0.1", upstream_port, 20, upstream)  # long up by now
         _announce(host, port, password, orphans, offline=offline)
-        signal.signal(signal.SIGTERM, _interrupt)
         return server.wait()
     except KeyboardInterrupt:
         return 0
