@@ -190,7 +190,7 @@
       parts.trace.open = open;
     }
     parts.trace.hidden = !hasThinking;
-    const tokens = view.thinkingTokens ? " · " + view.thinkingTokens.toLocaleString("en-US") + " tokens" : "";
+    const tokens = view.thinkingTokens ? " · " + NS.lib.format.formatInt(view.thinkingTokens) + " tokens" : "";
     let thought = "";
     if (!hasThinking && view.thinkingHidden === "redacted") thought = "Claude's thinking was redacted by the safety system";
     else if (!hasThinking && view.thinkingHidden) thought = "Claude thought (not shown)";

@@ -17,6 +17,7 @@
   const { readJson } = lib.json;
   const { h } = lib.dom;
   const { money } = lib;
+  const { formatInt } = lib.format;
 
   const ACCEPT = ".pdf,.docx,.txt,.md,.markdown,image/jpeg,image/png,image/gif,image/webp,image/heic,image/avif";
 
@@ -56,9 +57,9 @@
 
   function documentMeta(data) {
     const parts = [];
-    if (data.pages) parts.push(render.formatInt(data.pages) + (data.pages === 1 ? " page" : " pages"));
+    if (data.pages) parts.push(formatInt(data.pages) + (data.pages === 1 ? " page" : " pages"));
     parts.push(render.formatBytes(data.size));
-    parts.push(render.formatInt(data.tokens) + " tokens");
+    parts.push(formatInt(data.tokens) + " tokens");
     return parts.join(" · ");
   }
 
@@ -72,9 +73,9 @@
     const model = modelFacts();
     const tier = model && model.image_tier ? model.image_tier : "standard";
     const tokens = data.tokens_by_tier ? data.tokens_by_tier[tier] : data.tokens;
-    const size = render.formatInt(data.width) + " × " + render.formatInt(data.height) + " px";
+    const size = formatInt(data.width) + " × " + formatInt(data.height) + " px";
     const who = model ? " on " + model.display_name : "";
-    return size + " · about " + render.formatInt(tokens) + " tokens" + who;
+    return size + " · about " + formatInt(tokens) + " tokens" + who;
   }
 
   // --- the tray ---------------------------------------------------------------------------------
@@ -199,7 +200,7 @@
           onclick: () => openImage(conversationId, ref),
         }, h("img", { src: fileUrl(conversationId, ref.attachment_id, true), alt: ref.name })));
       } else {
-        const pages = ref.pages ? " · " + render.formatInt(ref.pages) + (ref.pages === 1 ? " page" : " pages") : "";
+        const pages = ref.pages ? " · " + formatInt(ref.pages) + (ref.pages === 1 ? " page" : " pages") : "";
         list.append(h("a", {
           class: "attachment-chip is-document", href: fileUrl(conversationId, ref.attachment_id, false),
           download: ref.name, "data-attachment-id": ref.attachment_id, title: "Download " + ref.name,

@@ -12,6 +12,7 @@
 
   const { api, lib } = window.ChatApp;
   const { readJson } = lib.json;
+  const { h } = lib.dom;
   const POLL_MS = 2000;
   const ESTIMATE_DELAY_MS = 300;
   const JOB_WORDS = {
@@ -31,15 +32,6 @@
   const byId = (id) => document.getElementById(id);
   const banner = byId("banner");
 
-  function element(tag, props, children) {
-    const node = document.createElement(tag);
-    Object.assign(node, props || {});
-    for (const child of children || []) {
-      node.append(child);
-    }
-    return node;
-  }
-
   function showError(error) {
     banner.textContent = error && error.message ? error.message : String(error);
     banner.hidden = false;
@@ -53,7 +45,7 @@
   // The one rule for amounts, as on the chat page (lib/money.js).
   const money = lib.money.formatCost;
 
-  const number = (value) => Number(value || 0).toLocaleString("en-US");
+  const { formatInt: number, inputTokens } = lib.format;
 
   // --- the new-job view ---------------------------------------------------------------
 
@@ -84,14 +76,12 @@
     }
 
     function documentRow(doc, checked) {
-      const box = element("input", { type: "checkbox", value: String(doc.id), checked: !!checked });
-      box.id = "document-" + doc.id;
+      const box = h("input", { type: "checkbox", id: "document-" + doc.id, value: String(doc.id), checked: !!checked });
       const facts = [doc.pages ? number(doc.pages) + " pages" : null, number(doc.tokens) + " tokens"];
-      const label = element("label", { htmlFor: box.id }, [
-        element("span", { className: "batch-document-name", textContent: doc.name }),
-        element("span", { className: "batch-hint", textContent: " " + facts.filter(Boolean).join(" · ") }),
-      ]);
-      return element("li", {}, [box, label]);
+      const label = h("label", { for: box.id },
+        h("span", { class: "batch-document-name", text: doc.name }),
+        h("span", { class: "batch-hint", text: " " + facts.filter(Boolean).join(" · ") }));
+      return h("li", {}, box, label);
     }
 
     function addDocument(doc, checked) {
@@ -169,12 +159,12 @@
     async function loadJobs() {
       const data = await api.request("GET", "/api/batch-jobs/");
       const rows = data.jobs.map((job) => {
-        const link = element("a", { href: "/batch-jobs/" + job.id + "/", textContent: "Job " + job.id });
+        const link = h("a", { href: "/batch-jobs/" + job.id + "/", text: "Job " + job.id });
         const done = job.counts.succeeded + job.counts.errored + job.counts.cancelled + job.counts.expired;
         const total = done + job.counts.processing;
         const summary = " · " + (JOB_WORDS[job.status] || job.status) + " · " + done + " of " + total +
           " done · " + money(job.cost_usd) + " · " + job.prompt.slice(0, 80);
-        return element("li", {}, [link, element("span", { textContent: summary })]);
+        return h("li", {}, link, h("span", { text: summary }));
       });
       byId("jobs").replaceChildren(...rows);
       byId("jobs-empty").hidden = rows.length > 0;
@@ -221,7 +211,7 @@
     let lastItems = "";
 
     function itemRow(item) {
-      const answer = element("div", { className: "batch-answer" });
+      const answer = h("div", { class: "batch-answer" });
       if (item.error) {
         answer.classList.add("batch-answer-error");
         answer.textContent = item.error.message;
@@ -229,35 +219,26 @@
         answer.classList.add("md");
         window.ChatApp.render.renderMarkdown(answer, item.text); // sanitised (render.js)
       }
-      const follow = element("td");
+      const follow = h("td");
       if (item.status === "succeeded") {
-        const button = element("button", {
-          type: "button",
-          className: "btn btn-small",
-          textContent: "Ask a follow-up",
-        });
-        button.dataset.itemId = String(item.id);
-        follow.append(button);
+        follow.append(h("button", { type: "button", class: "btn btn-small", "data-item-id": String(item.id), text: "Ask a follow-up" }));
       }
       const tokens = item.status === "succeeded"
-        ? number(item.usage.input_tokens + item.usage.cache_read_tokens +
-            item.usage.cache_write_5m_tokens + item.usage.cache_write_1h_tokens) +
-          " / " + number(item.usage.output_tokens)
+        ? number(inputTokens(item.usage)) + " / " + number(item.usage.output_tokens)
         : "";
-      return element("tr", {}, [
-        element("th", { scope: "row", textContent: item.document_name }),
-        element("td", {}, [element("span", {
-          className: "batch-status batch-status-" + item.status,
-          textContent: ITEM_WORDS[item.status] || item.status,
-        })]),
-        element("td", {}, [answer]),
-        element("td", { className: "batch-number-cell", textContent: tokens }),
-        element("td", {
-          className: "batch-number-cell",
-          textContent: item.status === "succeeded" ? money(item.cost_usd) : "",
+      return h("tr", {},
+        h("th", { scope: "row", text: item.document_name }),
+        h("td", {}, h("span", {
+          class: "batch-status batch-status-" + item.status,
+          text: ITEM_WORDS[item.status] || item.status,
+        })),
+        h("td", {}, answer),
+        h("td", { class: "batch-number-cell", text: tokens }),
+        h("td", {
+          class: "batch-number-cell",
+          text: item.status === "succeeded" ? money(item.cost_usd) : "",
         }),
-        follow,
-      ]);
+        follow);
     }
 
     function show(job) {

@@ -19,7 +19,7 @@
   let timer = null;
   let asked = 0; // the number of the newest question; older answers are dropped
 
-  const count = (n) => Number(n).toLocaleString("en-US");
+  const count = NS.lib.format.formatInt;
 
   // The page's one rule for amounts (render.js).
   const money = NS.lib.money.formatCost;

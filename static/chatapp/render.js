@@ -178,24 +178,10 @@
 
   // --- formatters ----------------------------------------------------------------------
 
-  const intFormat = new Intl.NumberFormat("en-US");
-
-  function formatInt(n) {
-    return intFormat.format(Number(n) || 0);
-  }
+  const { formatInt, inputTokens } = NS.lib.format;
 
   // --- money: lib/money.js (one rule for every amount on the page) -------------------
   const { formatCost, toPico } = NS.lib.money;
-
-  function inputTokens(usage) {
-    if (!usage) return 0;
-    return (
-      (Number(usage.input_tokens) || 0) +
-      (Number(usage.cache_read_tokens) || 0) +
-      (Number(usage.cache_write_5m_tokens) || 0) +
-      (Number(usage.cache_write_1h_tokens) || 0)
-    );
-  }
 
   /** "claude-sonnet-4-6 · 1,234 in · 256 out · $0.0123" */
   function formatFooter(msg) {
@@ -423,7 +409,6 @@
     markdownToSafeHtml,
     renderMarkdown,
     copyText,
-    formatInt,
     formatFooter,
     usageDetails,
     describeError,

@@ -66,9 +66,7 @@
     return facts ? facts.display_name : id;
   }
 
-  function number(n) {
-    return Number(n).toLocaleString("en-US");
-  }
+  const number = lib.format.formatInt;
 
   function fillModelOptions(select, first) {
     const options = first ? [first] : [];
