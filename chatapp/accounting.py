@@ -51,8 +51,8 @@ _lock = threading.Lock()
 
 
 def forget_prices(**_signal_kwargs: Any) -> None:
-    """Forget every remembered price (a price row was saved or deleted), and the price bands'
-    thresholds the day's sums are kept by."""
+    """Forget every remembered price (a price row was saved or deleted, or the catalog was
+    synced), the cheapest model, and the price bands' thresholds the day's sums are kept by."""
     global _generation
     with _lock:
         _generation += 1
@@ -177,7 +177,10 @@ def record_call(
     if savings["cache_savings_usd"] is not None:
         # In the breakdown too: a reply shows what caching saved it, summed over its calls.
         fields["cost_breakdown"]["cache_saved"] = str(savings["cache_savings_usd"])
-    with transaction.atomic():
+    # No savepoint of its own inside a caller's transaction (a reply's final write, a title):
+    # a failure here fails the caller's whole write anyway, and the SAVEPOINT and RELEASE were
+    # two statements of every call (issue 18).
+    with transaction.atomic(savepoint=False):
         record = UsageRecord.objects.create(
             user_id=user_id,
             purpose=purpose,
@@ -203,22 +206,54 @@ def format_usd(amount: Decimal | None) -> str | None:
     return format(amount.normalize(), "f") if amount else "0"
 
 
+# The title model (the cheapest active one) is asked after every first reply; it depends only
+# on catalog data, so it is remembered like the prices: forgotten with them (a price saved, the
+# catalog synced) and re-read at least every PRICE_CACHE_SECONDS or when a price takes effect.
+_cheapest: tuple[int, datetime, str | None] | None = None
+
+
 def cheapest_model_id() -> str | None:
     """The active catalog model with the lowest input + output price in force now.
 
     One query: every price row of the active models (a few dozen rows).
     """
+    return _cheapest_at(timezone.now())[0]
+
+
+def remembered_cheapest_model_id() -> str | None:
+    """``cheapest_model_id`` as the process remembers it (see ``_cheapest``): it may name a
+    model deactivated since by an edit that forgot nothing; the caller checks."""
+    global _cheapest
+    now = timezone.now()
+    remembered = _cheapest
+    if remembered is not None and remembered[0] == _generation and now < remembered[1]:
+        return remembered[2]
+    generation = _generation
+    best, next_change = _cheapest_at(now)
+    until = now + timedelta(seconds=PRICE_CACHE_SECONDS)
+    if next_change is not None:
+        until = min(until, next_change)
+    with _lock:
+        if generation == _generation:
+            _cheapest = (generation, until, best)
+    return best
+
+
+def _cheapest_at(now: datetime) -> tuple[str | None, datetime | None]:
+    """(the cheapest active model at ``now``, when the next of their prices takes effect)."""
     rows_by_model: dict[str, list[ModelPrice]] = {}
     for row in ModelPrice.objects.filter(model__is_active=True):
         rows_by_model.setdefault(row.model_id, []).append(row)
-    now = timezone.now()
     best: tuple[Decimal, str] | None = None
+    next_change: datetime | None = None
     for model_id, rows in rows_by_model.items():
-        bands, _ = _bands_at(rows, now)
+        bands, upcoming = _bands_at(rows, now)
+        if upcoming is not None:
+            next_change = upcoming if next_change is None else min(next_change, upcoming)
         if not bands:
             continue
         base = min(bands, key=lambda band: band.prompt_tokens_above)
         candidate = (base.input + base.output, model_id)
         if best is None or candidate < best:
             best = candidate
-    return best[1] if best else None
+    return (best[1] if best else None), next_change

@@ -27,7 +27,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q, Value
 from django.utils import timezone
 
-from chatapp import accounting, token_bounds
+from chatapp import accounting, daily_usage, token_bounds
 from chatapp.claude import messages as claude_messages
 from chatapp.claude.pricing import worst_case_cost
 from chatapp.claude.types import UpstreamError
@@ -262,9 +262,13 @@ def add_spend(user_id: int, amount: Decimal | None, at: datetime | None = None) 
         return
     month = month_of(at)
     added = F("spent_usd") + amount
-    # The month's row usually exists: one UPDATE; the month's first call creates it.
-    if not MonthlySpend.objects.filter(user_id=user_id, month=month).update(spent_usd=added):
-        MonthlySpend.objects.filter(pk=_spend_row(user_id, month).pk).update(spent_usd=added)
+    # The month's row usually exists: one UPDATE; the month's first call inserts it already
+    # holding the amount (no read); if another first call inserted it meanwhile, the UPDATE.
+    row = MonthlySpend.objects.filter(user_id=user_id, month=month)
+    if not row.update(spent_usd=added) and not daily_usage.insert_first(
+        MonthlySpend, user_id=user_id, month=month, spent_usd=amount
+    ):
+        row.update(spent_usd=added)
 
 
 def _release_stale(user_id: int) -> None:

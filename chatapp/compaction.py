@@ -124,6 +124,8 @@ class Sizing:
     window: int
     attachment_tokens: dict[int, int]  # stored counts of the conversation's sent attachments
     fixed: int  # system prompt, summary turn (with the documents it keeps), tools, markers
+    model: ClaudeModel | None = None  # the reply's model row (None: not in the catalog)
+    rows: list[Message] | None = None  # every earlier message on screen, for the request
 
     def size_of(self, message: Message) -> int:
         """Its count when it has one, else the upper bound of its content; a question's new
@@ -137,16 +139,26 @@ class Sizing:
         return self.fixed + sum(self.size_of(m) for m in self.history)
 
 
-def _history(reply: Message):
+# What sizing and summarising read of each earlier message, and what the reply's request
+# reads (replies._request_for): read once for both (a message has several more JSON fields,
+# and every reply reads the whole history).
+HISTORY_FIELDS = ("conversation", "role", "status", "content", "token_count", "options",
+                  "stop_reason", "error_code", "flag_summary")
+
+
+def _history_rows(reply: Message) -> list[Message]:
+    """The messages before the reply still on screen (after any summary), oldest first."""
     conversation = reply.conversation
-    # Only what sizing and summarising read: a message has several more JSON fields, and
-    # every reply reads the whole history.
     history = conversation.messages.filter(pk__lt=reply.pk, superseded=False).only(
-        "conversation", "role", "status", "content", "token_count", "options"
+        *HISTORY_FIELDS
     )
     if conversation.summary_through_id:
         history = history.filter(pk__gt=conversation.summary_through_id)
-    return [m for m in history if m.role == Role.USER or m.status in _COUNTED_STATUSES]
+    return list(history)
+
+
+def _history(rows: list[Message]) -> list[Message]:
+    return [m for m in rows if m.role == Role.USER or m.status in _COUNTED_STATUSES]
 
 
 def _sizing(reply_id: int) -> Sizing:
@@ -158,7 +170,8 @@ def _sizing(reply_id: int) -> Sizing:
     summary = sum(content_bound(turn.content, stored) for turn in summary_turns(conversation))
     fixed = text_bound(conversation.system_prompt) + summary + SAFETY_TOKENS
     window = model.context_window if model else 200_000
-    return Sizing(reply, _history(reply), window, stored, fixed)
+    rows = _history_rows(reply)
+    return Sizing(reply, _history(rows), window, stored, fixed, model, rows)
 
 
 sizing = _sizing  # for the reply's plan, which reads it with the request (chatapp/reply_plan.py)

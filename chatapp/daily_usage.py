@@ -10,6 +10,7 @@ Synchronous (ORM).
 import time
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
+from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import (
@@ -20,6 +21,7 @@ from django.db.models import (
     F,
     Func,
     IntegerField,
+    Model,
     Sum,
     Value,
     When,
@@ -86,15 +88,6 @@ def _day(at: datetime) -> date:
     return at.astimezone(UTC).date() if timezone.is_aware(at) else at.date()
 
 
-def _row(key: dict) -> DailyUsage:
-    # Two calls of one kind on one day can race to create the row; the loser reads it.
-    try:
-        with transaction.atomic():
-            return DailyUsage.objects.get_or_create(**key)[0]
-    except IntegrityError:
-        return DailyUsage.objects.get(**key)
-
-
 # The thresholds change only with the price table: remembered per process, forgotten when a
 # price is saved here (``accounting.forget_prices``, on ModelPrice's signals) and re-read at
 # least this often for saves in other processes.
@@ -133,9 +126,34 @@ def add(record: UsageRecord) -> None:
         )
         changes["cache_savings_usd"] = F("cache_savings_usd") + (record.cache_savings_usd or 0)
         changes["batch_savings_usd"] = F("batch_savings_usd") + (record.batch_savings_usd or 0)
-    # The day's row usually exists: one UPDATE; the day's first call of its kind creates it.
-    if not DailyUsage.objects.filter(**key).update(**changes):
-        DailyUsage.objects.filter(pk=_row(key).pk).update(**changes)
+    # The day's row usually exists: one UPDATE; the day's first call of its kind inserts it
+    # already holding the call (no read); if another first call inserted it meanwhile, the
+    # UPDATE again.
+    row = DailyUsage.objects.filter(**key)
+    if not row.update(**changes) and not insert_first(DailyUsage, **key, **_first_values(record)):
+        row.update(**changes)
+
+
+def _first_values(record: UsageRecord) -> dict:
+    """A new row's sums when ``record`` is its first call (what ``changes`` adds to zero)."""
+    values = {name: getattr(record, name) for name in TOKENS}
+    values["requests"] = 1
+    if record.cost_usd is not None:
+        values["cost_usd"] = record.cost_usd
+        values["cache_savings_usd"] = record.cache_savings_usd or 0
+        values["batch_savings_usd"] = record.batch_savings_usd or 0
+    return values
+
+
+def insert_first(table: type[Model], /, **fields: Any) -> bool:
+    """Insert a counting row (a savepoint, one INSERT); False if a concurrent first call's
+    row holds its unique key already (then the caller's UPDATE finds it)."""
+    try:
+        with transaction.atomic():
+            table.objects.create(**fields)
+    except IntegrityError:
+        return False
+    return True
 
 
 def sums_from_records(records, limits: Sequence[int]):

@@ -20,7 +20,6 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import transaction
 from django.http import Http404
-from django.utils import timezone
 
 from chatapp import (
     accounting,
@@ -312,20 +311,30 @@ def _recorded_system_prompt(conversation: Conversation, *, newest: bool) -> dict
     )
 
 
-def _request_for(reply_id: int) -> dict[str, Any]:
-    reply = Message.objects.select_related("conversation").get(pk=reply_id)
+def _request_for(
+    reply_id: int,
+    read: tuple[Message, ClaudeModel | None, list[Message] | None] | None = None,
+) -> dict[str, Any]:
+    """The reply's request; ``read``: the reply (with its conversation), its model and the
+    messages before it when the caller has just read them (the plan's sizing, with
+    ``compaction.HISTORY_FIELDS``), else they are read here."""
+    history = None
+    if read is None:
+        reply = Message.objects.select_related("conversation").get(pk=reply_id)
+        model = ClaudeModel.objects.filter(pk=reply.model).first()
+    else:
+        reply, model, history = read
     conversation = reply.conversation
-    # "conversation" too: a related manager sets each row's conversation, and a deferred
-    # conversation_id would cost a query per message.
-    history = conversation.messages.filter(pk__lt=reply_id, superseded=False).only(
-        "conversation", "role", "content", "status", "stop_reason", "error_code", "options",
-        "flag_summary",
-    )
-    if conversation.summary_through_id:  # older turns were summarised (chatapp/compaction.py)
-        history = history.filter(pk__gt=conversation.summary_through_id)
+    if history is None:
+        # "conversation" too: a related manager sets each row's conversation, and a deferred
+        # conversation_id would cost a query per message.
+        history = conversation.messages.filter(pk__lt=reply_id, superseded=False).only(
+            *compaction.HISTORY_FIELDS
+        )
+        if conversation.summary_through_id:  # older turns were summarised (compaction.py)
+            history = history.filter(pk__gt=conversation.summary_through_id)
     epoch = _thinking_epoch(conversation)
     turns = compaction.summary_turns(conversation) + [_turn(m, epoch) for m in history]
-    model = ClaudeModel.objects.filter(pk=reply.model).first()
     start = starting_system_prompt(conversation)
     return build_request(
         model=reply.model,
@@ -342,20 +351,7 @@ def _request_for(reply_id: int) -> dict[str, Any]:
 def _checkpoint(reply_id: int, text: str, usage: dict[str, Any] | None) -> None:
     """The text so far and, in the same write, the usage known so far (what a crash would
     otherwise lose, chatapp/checkpoints.py)."""
-    with transaction.atomic():
-        options = (
-            Message.objects.select_for_update()
-            .filter(pk=reply_id, status=MessageStatus.STREAMING)
-            .values_list("options", flat=True)
-            .first()
-        )
-        if options is None:  # ended meanwhile, or deleted
-            return
-        if usage is not None:
-            options = {**options, checkpoints.CHECKPOINT_USAGE: usage}
-        Message.objects.filter(pk=reply_id).update(
-            content=user_content(text), options=options, updated_at=timezone.now()
-        )
+    checkpoints.save_checkpoint(reply_id, text, usage)
 
 
 def _usage_so_far(job: "ReplyJob") -> dict[str, Any] | None:

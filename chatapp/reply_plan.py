@@ -19,13 +19,14 @@ from chatapp.models import ClaudeModel, Message
 
 
 def _read(
-    reply_id: int, request_for: Callable[[int], dict[str, Any]]
+    reply_id: int, request_for: Callable[..., dict[str, Any]]
 ) -> tuple[dict[str, Any], compaction.Sizing, Message, ClaudeModel | None]:
     """Everything the plan reads, in one call on the ORM thread: the request, its sizing, the
     reply and its model (under a burst each call waits its turn on that one thread)."""
     sizing = compaction.sizing(reply_id)
-    reply = sizing.reply
-    return request_for(reply_id), sizing, reply, ClaudeModel.objects.filter(pk=reply.model).first()
+    # The request is built from the reply, model and history the sizing has just read.
+    request = request_for(reply_id, read=(sizing.reply, sizing.model, sizing.rows))
+    return request, sizing, sizing.reply, sizing.model
 
 
 def _plan(
@@ -63,7 +64,7 @@ async def plan_for(
     reply_id: int,
     *,
     continuing: bool,
-    request_for: Callable[[int], dict[str, Any]],
+    request_for: Callable[..., dict[str, Any]],
     guard: compaction.ContextGuard,
 ) -> GenerationPlan:
     """The plan of a reply; ``UpstreamError`` when the conversation cannot be made to fit.

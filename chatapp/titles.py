@@ -48,7 +48,7 @@ def _title_job(conversation_id: int) -> tuple[dict, int] | None:
     replies = list(finished.select_related("reply_to")[:2])
     if len(replies) != 1 or replies[0].reply_to is None:
         return None
-    model = ClaudeModel.objects.filter(pk=accounting.cheapest_model_id()).first()
+    model = _title_model()
     if model is None:
         return None
     reply = replies[0]
@@ -57,6 +57,17 @@ def _title_job(conversation_id: int) -> tuple[dict, int] | None:
         thinking.side_call_params(model.capabilities, TITLE_TOKENS, model.max_output_tokens)
     )
     return request, conversation.owner_id
+
+
+def _title_model() -> ClaudeModel | None:
+    """The cheapest active model (remembered by the process); chosen afresh if the one
+    remembered was deactivated since (an admin's edit of a model forgets nothing)."""
+    remembered = accounting.remembered_cheapest_model_id()
+    model = ClaudeModel.objects.filter(pk=remembered, is_active=True).first()
+    if model is None:
+        accounting.forget_prices()
+        model = ClaudeModel.objects.filter(pk=accounting.remembered_cheapest_model_id()).first()
+    return model
 
 
 @transaction.atomic
