@@ -1,7 +1,7 @@
 /* chatapp — the chat page: sidebar, conversation view, composer and live replies.
  *
  * Depends on (loaded before it): vendor marked, DOMPurify, highlight.js, then
- * chatapp/api.js, chatapp/socket.js, chatapp/render.js.
+ * chatapp/lib/api.js, chatapp/lib/socket.js, chatapp/render.js.
  */
 (function () {
   "use strict";

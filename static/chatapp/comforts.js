@@ -2,7 +2,7 @@
  * help dialog, export and import, and a note in the tab title when a reply finishes while
  * the tab is in the background.
  *
- * Depends on (loaded before it): chatapp/api.js and chatapp/chat.js (ChatApp.chat).
+ * Depends on (loaded before it): chatapp/lib/api.js and chatapp/chat.js (ChatApp.chat).
  */
 (function () {
   "use strict";

@@ -2,7 +2,7 @@
  * and the user's prompt presets (create, edit, delete, apply, start a chat). No temperature:
  * API version 2026-10-21 takes none on any model, so there is no control for one.
  *
- * Depends on (loaded before it): chatapp/api.js and chatapp/chat.js (ChatApp.chat). The server
+ * Depends on (loaded before it): chatapp/lib/api.js and chatapp/chat.js (ChatApp.chat). The server
  * checks everything again and answers mistakes in plain words, shown in the dialog, which
  * stays open with what was typed.
  */
