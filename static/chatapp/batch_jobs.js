@@ -10,7 +10,7 @@
 (function () {
   "use strict";
 
-  const { api, lib } = window.ChatApp;
+  const { api, lib, render } = window.ChatApp;
   const { readJson } = lib.json;
   const { h } = lib.dom;
   const POLL_MS = 2000;
@@ -217,7 +217,7 @@
         answer.textContent = item.error.message;
       } else {
         answer.classList.add("md");
-        window.ChatApp.render.renderMarkdown(answer, item.text); // sanitised (render.js)
+        render.renderMarkdown(answer, item.text); // sanitised (render.js)
       }
       const follow = h("td");
       if (item.status === "succeeded") {
