@@ -207,7 +207,8 @@ def test_a_state_changing_request_without_the_csrf_token_is_refused(door, owner,
 
 def test_lists_and_searches_show_only_your_own(owner, ids):
     stranger = logged_in(make_user("stranger"))
-    assert stranger.get("/api/conversations/").json() == {"conversations": []}
+    assert stranger.get("/api/conversations/").json() == {"conversations": [], "archived_count": 0}
+    assert stranger.get("/api/conversations/?archived=1").json()["conversations"] == []
     assert stranger.get("/api/search/?q=secret").json() == {"results": []}
     assert logged_in(owner).get("/api/search/?q=secret").json()["results"]  # the owner finds it
 
