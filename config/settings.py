@@ -234,7 +234,8 @@ STORAGES = {
         "BACKEND": (
             "django.contrib.staticfiles.storage.StaticFilesStorage"
             if env_bool("CHATAPP_PLAIN_STATIC", False)
-            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            # Hashed and compressed; module imports point at the hashed names too.
+            else "config.staticfiles.ModuleAwareStaticFilesStorage"
         )
     },
 }
