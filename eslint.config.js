@@ -11,12 +11,12 @@ export default [
     rules: { "no-unused-vars": ["error", { argsIgnorePattern: "^_", caughtErrorsIgnorePattern: "^_" }] },
   },
   {
-    // The pages' scripts: classic scripts sharing window.ChatApp, plus the vendored
-    // libraries the templates load before them.
+    // The pages' scripts: ES modules that import one another, plus the vendored libraries
+    // the templates load (as classic scripts) before them.
     files: ["static/**/*.js"],
     languageOptions: {
       ecmaVersion: 2022,
-      sourceType: "script",
+      sourceType: "module",
       globals: { ...globals.browser, marked: "readonly", DOMPurify: "readonly", hljs: "readonly" },
     },
   },

@@ -3,17 +3,17 @@
  * Shows what was spent and what is left of the monthly budget; from 80% it is a warning, at
  * 100% it says new messages are refused (the server refuses them with `budget_exceeded`).
  * Refreshed after every reply (the `chatapp:reply-finished` event chat.js sends) and when
- * the tab comes back into view. Classic script: attaches ChatApp.budget.
+ * the tab comes back into view.
  */
-(function () {
-  "use strict";
 
-  const NS = (window.ChatApp = window.ChatApp || {});
+import { api } from "./lib/api.js";
+// The page's one rule for amounts.
+import { formatCost as money } from "./lib/money.js";
+
+/** Shows the line and keeps it current; does nothing on a page without it. */
+function startBudgetLine() {
   const node = document.getElementById("budget-status");
-  if (!node || !NS.api) return;
-
-  // The page's one rule for amounts (render.js).
-  const money = NS.lib.money.formatCost;
+  if (!node) return;
 
   function renewal(isoDate) {
     const day = new Date(isoDate + "T00:00:00Z");
@@ -50,7 +50,7 @@
   let inFlight = null;
   function refresh() {
     if (inFlight) return inFlight;
-    inFlight = NS.api.getBudget()
+    inFlight = api.getBudget()
       .then(show)
       .catch(() => {
         node.hidden = true; // a spend line we cannot fetch is left out, not guessed
@@ -65,6 +65,7 @@
   document.addEventListener("visibilitychange", () => {
     if (!document.hidden) refresh();
   });
-  NS.budget = { refresh };
   refresh();
-})();
+}
+
+startBudgetLine();

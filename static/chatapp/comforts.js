@@ -1,218 +1,217 @@
 /* chatapp — everyday comforts around the chat page: search, keyboard shortcuts and their
- * help dialog, export and import, and a note in the tab title when a reply finishes while
- * the tab is in the background.
+ * help dialog, exporting and importing conversations, and a note in the tab title when a
+ * reply finishes while the tab is in the background.
  *
- * Depends on (loaded before it): chatapp/lib/api.js and chatapp/chat.js (ChatApp.chat).
+ * Works through what chat.js exports about the open page (chat.currentId(), chat.open(), …).
  */
-(function () {
-  "use strict";
 
-  const { api, chat } = window.ChatApp;
-  const $ = (id) => document.getElementById(id);
-  const el = {
-    searchForm: $("search-form"),
-    searchInput: $("search-input"),
-    searchPanel: $("search-panel"),
-    searchStatus: $("search-status"),
-    searchResults: $("search-results"),
-    searchArchived: $("search-archived"),
-    exportLinks: $("export-links"),
-    exportMd: $("export-md"),
-    exportJson: $("export-json"),
-    importBtn: $("import-btn"),
-    importInput: $("import-input"),
-    helpBtn: $("help-btn"),
-    help: $("help-dialog"),
-    title: $("conv-title"),
-  };
-  const SEARCH_DELAY_MS = 250;
+import * as chat from "./chat.js";
+import { api } from "./lib/api.js";
 
-  // --- search ------------------------------------------------------------------------------
+const $ = (id) => document.getElementById(id);
+const el = {
+  searchForm: $("search-form"),
+  searchInput: $("search-input"),
+  searchPanel: $("search-panel"),
+  searchStatus: $("search-status"),
+  searchResults: $("search-results"),
+  searchArchived: $("search-archived"),
+  exportLinks: $("export-links"),
+  exportMd: $("export-md"),
+  exportJson: $("export-json"),
+  importBtn: $("import-btn"),
+  importInput: $("import-input"),
+  helpBtn: $("help-btn"),
+  help: $("help-dialog"),
+  title: $("conv-title"),
+};
+const SEARCH_DELAY_MS = 250;
 
-  let searchTimer = null;
-  let searchToken = 0;
+// --- search ------------------------------------------------------------------------------
 
-  function titleOf(conversationId) {
-    const conv = chat.conversations().find((c) => c.id === conversationId);
-    return (conv && conv.title && conv.title.trim()) || "New chat";
+let searchTimer = null;
+let searchToken = 0;
+
+function titleOf(conversationId) {
+  const conv = chat.conversations().find((c) => c.id === conversationId);
+  return (conv && conv.title && conv.title.trim()) || "New chat";
+}
+
+function resultItem(hit) {
+  const link = document.createElement("a");
+  link.className = "search-hit";
+  link.href = "/c/" + hit.conversation_id + "/";
+  const title = document.createElement("span");
+  title.className = "search-hit-title";
+  // An archived conversation is not in the sidebar's list: the hit names it.
+  title.textContent = hit.archived ? (hit.title || "").trim() || "New chat" : titleOf(hit.conversation_id);
+  if (hit.archived) {
+    const mark = document.createElement("span");
+    mark.className = "search-hit-archived";
+    mark.textContent = " · archived";
+    title.append(mark);
   }
-
-  function resultItem(hit) {
-    const link = document.createElement("a");
-    link.className = "search-hit";
-    link.href = "/c/" + hit.conversation_id + "/";
-    const title = document.createElement("span");
-    title.className = "search-hit-title";
-    // An archived conversation is not in the sidebar's list: the hit names it.
-    title.textContent = hit.archived ? (hit.title || "").trim() || "New chat" : titleOf(hit.conversation_id);
-    if (hit.archived) {
-      const mark = document.createElement("span");
-      mark.className = "search-hit-archived";
-      mark.textContent = " · archived";
-      title.append(mark);
-    }
-    const snippet = document.createElement("span");
-    snippet.className = "search-hit-snippet";
-    snippet.textContent = hit.message_id === null ? "Title matches" : hit.snippet;
-    link.append(title, snippet);
-    link.addEventListener("click", (event) => {
-      if (event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey) return;
-      event.preventDefault();
-      chat.open(hit.conversation_id, hit.message_id);
-    });
-    const item = document.createElement("li");
-    item.append(link);
-    return item;
-  }
-
-  async function runSearch() {
-    const query = el.searchInput.value.trim();
-    const token = ++searchToken;
-    if (!query) {
-      closeSearch();
-      return;
-    }
-    el.searchPanel.hidden = false;
-    el.searchStatus.textContent = "Searching…";
-    try {
-      const archived = el.searchArchived.checked ? "&archived=1" : "";
-      const data = await api.request("GET", "/api/search/?q=" + encodeURIComponent(query) + archived);
-      if (token !== searchToken) return;
-      el.searchResults.replaceChildren(...data.results.map(resultItem));
-      const count = data.results.length;
-      el.searchStatus.textContent = count
-        ? count + (count === 1 ? " result" : " results") + " for “" + query + "”"
-        : "Nothing found for “" + query + "”. Try fewer or other words.";
-    } catch (err) {
-      if (token !== searchToken) return;
-      el.searchResults.replaceChildren();
-      el.searchStatus.textContent = err.message;
-    }
-  }
-
-  function closeSearch() {
-    searchToken += 1;
-    el.searchPanel.hidden = true;
-    el.searchResults.replaceChildren();
-    el.searchStatus.textContent = "";
-  }
-
-  el.searchInput.addEventListener("input", () => {
-    window.clearTimeout(searchTimer);
-    searchTimer = window.setTimeout(runSearch, SEARCH_DELAY_MS);
-  });
-  el.searchArchived.addEventListener("change", runSearch);
-  el.searchForm.addEventListener("submit", (event) => {
+  const snippet = document.createElement("span");
+  snippet.className = "search-hit-snippet";
+  snippet.textContent = hit.message_id === null ? "Title matches" : hit.snippet;
+  link.append(title, snippet);
+  link.addEventListener("click", (event) => {
+    if (event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey) return;
     event.preventDefault();
-    window.clearTimeout(searchTimer);
-    runSearch();
+    chat.open(hit.conversation_id, hit.message_id);
   });
-  el.searchInput.addEventListener("keydown", (event) => {
-    if (event.key === "Escape" && el.searchInput.value) {
+  const item = document.createElement("li");
+  item.append(link);
+  return item;
+}
+
+async function runSearch() {
+  const query = el.searchInput.value.trim();
+  const token = ++searchToken;
+  if (!query) {
+    closeSearch();
+    return;
+  }
+  el.searchPanel.hidden = false;
+  el.searchStatus.textContent = "Searching…";
+  try {
+    const archived = el.searchArchived.checked ? "&archived=1" : "";
+    const data = await api.request("GET", "/api/search/?q=" + encodeURIComponent(query) + archived);
+    if (token !== searchToken) return;
+    el.searchResults.replaceChildren(...data.results.map(resultItem));
+    const count = data.results.length;
+    el.searchStatus.textContent = count
+      ? count + (count === 1 ? " result" : " results") + " for “" + query + "”"
+      : "Nothing found for “" + query + "”. Try fewer or other words.";
+  } catch (err) {
+    if (token !== searchToken) return;
+    el.searchResults.replaceChildren();
+    el.searchStatus.textContent = err.message;
+  }
+}
+
+function closeSearch() {
+  searchToken += 1;
+  el.searchPanel.hidden = true;
+  el.searchResults.replaceChildren();
+  el.searchStatus.textContent = "";
+}
+
+el.searchInput.addEventListener("input", () => {
+  window.clearTimeout(searchTimer);
+  searchTimer = window.setTimeout(runSearch, SEARCH_DELAY_MS);
+});
+el.searchArchived.addEventListener("change", runSearch);
+el.searchForm.addEventListener("submit", (event) => {
+  event.preventDefault();
+  window.clearTimeout(searchTimer);
+  runSearch();
+});
+el.searchInput.addEventListener("keydown", (event) => {
+  if (event.key === "Escape" && el.searchInput.value) {
+    event.preventDefault();
+    event.stopPropagation();
+    el.searchInput.value = "";
+    closeSearch();
+  } else if (event.key === "ArrowDown") {
+    const first = el.searchResults.querySelector("a");
+    if (first) {
       event.preventDefault();
-      event.stopPropagation();
-      el.searchInput.value = "";
-      closeSearch();
-    } else if (event.key === "ArrowDown") {
-      const first = el.searchResults.querySelector("a");
-      if (first) {
-        event.preventDefault();
-        first.focus();
-      }
+      first.focus();
     }
-  });
-
-  // --- export and import ----------------------------------------------------------------------
-
-  function updateExportLinks() {
-    const id = chat.currentId();
-    el.exportLinks.hidden = id === null;
-    if (id === null) return;
-    const base = "/api/conversations/" + id + "/export/?format=";
-    el.exportMd.href = base + "md";
-    el.exportJson.href = base + "json";
   }
-  // The header title changes on every navigation: the export links follow the conversation.
-  new MutationObserver(updateExportLinks).observe(el.title, { childList: true, characterData: true, subtree: true });
-  updateExportLinks();
+});
 
-  el.importBtn.addEventListener("click", () => el.importInput.click());
-  el.importInput.addEventListener("change", async () => {
-    const file = el.importInput.files[0];
-    el.importInput.value = "";
-    if (!file) return;
-    el.importBtn.disabled = true;
-    try {
-      const text = await file.text();
-      const response = await fetch("/api/conversations/import/", {
-        method: "POST",
-        credentials: "same-origin",
-        headers: { "Content-Type": "application/json", "X-CSRFToken": api.csrfToken(), Accept: "application/json" },
-        body: text,
-      });
-      const data = await response.json().catch(() => ({}));
-      if (!response.ok) throw new Error(data.error || "The server could not import that file.");
-      chat.added(data);
-      // The server says what it left out (attached files are listed in an export, not carried).
-      chat.toast("Imported “" + (data.title || "conversation") + "”." + (data.notice ? " " + data.notice : ""));
-      chat.open(data.id);
-    } catch (err) {
-      chat.toast("Couldn't import “" + file.name + "”. " + err.message, "error");
-    } finally {
-      el.importBtn.disabled = false;
-    }
-  });
+// --- export and import ----------------------------------------------------------------------
 
-  // --- keyboard shortcuts --------------------------------------------------------------------
+function updateExportLinks() {
+  const id = chat.currentId();
+  el.exportLinks.hidden = id === null;
+  if (id === null) return;
+  const base = "/api/conversations/" + id + "/export/?format=";
+  el.exportMd.href = base + "md";
+  el.exportJson.href = base + "json";
+}
+// The header title changes on every navigation: the export links follow the conversation.
+new MutationObserver(updateExportLinks).observe(el.title, { childList: true, characterData: true, subtree: true });
+updateExportLinks();
 
-  function typingIn(target) {
-    return target instanceof HTMLElement &&
-      (target.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName));
+el.importBtn.addEventListener("click", () => el.importInput.click());
+el.importInput.addEventListener("change", async () => {
+  const file = el.importInput.files[0];
+  el.importInput.value = "";
+  if (!file) return;
+  el.importBtn.disabled = true;
+  try {
+    const text = await file.text();
+    const response = await fetch("/api/conversations/import/", {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRFToken": api.csrfToken(), Accept: "application/json" },
+      body: text,
+    });
+    const data = await response.json().catch(() => ({}));
+    if (!response.ok) throw new Error(data.error || "The server could not import that file.");
+    chat.added(data);
+    // The server says what it left out (attached files are listed in an export, not carried).
+    chat.toast("Imported “" + (data.title || "conversation") + "”." + (data.notice ? " " + data.notice : ""));
+    chat.open(data.id);
+  } catch (err) {
+    chat.toast("Couldn't import “" + file.name + "”. " + err.message, "error");
+  } finally {
+    el.importBtn.disabled = false;
   }
+});
 
-  function openHelp() {
-    if (!el.help.open) el.help.showModal();
-  }
+// --- keyboard shortcuts --------------------------------------------------------------------
 
-  el.helpBtn.addEventListener("click", openHelp);
+function typingIn(target) {
+  return target instanceof HTMLElement &&
+    (target.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName));
+}
 
-  document.addEventListener("keydown", (event) => {
-    if (event.defaultPrevented || event.isComposing) return;
-    const mod = event.ctrlKey || event.metaKey;
-    const key = event.key.toLowerCase();
-    if (mod && event.shiftKey && key === "o") {
-      event.preventDefault();
-      chat.newChat();
-    } else if (mod && !event.shiftKey && key === "k") {
-      event.preventDefault();
-      el.searchInput.focus();
-      el.searchInput.select();
-    } else if (event.key === "Escape" && event.shiftKey) {
+function openHelp() {
+  if (!el.help.open) el.help.showModal();
+}
+
+el.helpBtn.addEventListener("click", openHelp);
+
+document.addEventListener("keydown", (event) => {
+  if (event.defaultPrevented || event.isComposing) return;
+  const mod = event.ctrlKey || event.metaKey;
+  const key = event.key.toLowerCase();
+  if (mod && event.shiftKey && key === "o") {
+    event.preventDefault();
+    chat.newChat();
+  } else if (mod && !event.shiftKey && key === "k") {
+    event.preventDefault();
+    el.searchInput.focus();
+    el.searchInput.select();
+  } else if (event.key === "Escape" && event.shiftKey) {
+    event.preventDefault();
+    chat.focusComposer();
+  } else if (event.key === "Escape" && !document.querySelector("dialog[open]")) {
+    if (chat.stop()) event.preventDefault();
+  } else if (!mod && !event.altKey && !typingIn(event.target)) {
+    if (event.key === "/") {
       event.preventDefault();
       chat.focusComposer();
-    } else if (event.key === "Escape" && !document.querySelector("dialog[open]")) {
-      if (chat.stop()) event.preventDefault();
-    } else if (!mod && !event.altKey && !typingIn(event.target)) {
-      if (event.key === "/") {
-        event.preventDefault();
-        chat.focusComposer();
-      } else if (event.key === "?") {
-        event.preventDefault();
-        openHelp();
-      }
+    } else if (event.key === "?") {
+      event.preventDefault();
+      openHelp();
     }
-  });
+  }
+});
 
-  // --- the tab title when a reply finishes out of sight ---------------------------------------
+// --- the tab title when a reply finishes out of sight ---------------------------------------
 
-  const MARK = "● ";
-  document.addEventListener("chatapp:reply-finished", (event) => {
-    if (!document.hidden || document.title.startsWith(MARK)) return;
-    const done = event.detail && event.detail.status === "complete";
-    document.title = MARK + (done ? "Reply ready — " : "Reply ended — ") + document.title;
-  });
-  document.addEventListener("visibilitychange", () => {
-    if (document.hidden || !document.title.startsWith(MARK)) return;
-    document.title = document.title.replace(/^● Reply (ready|ended) — /, "");
-  });
-})();
+const MARK = "● ";
+document.addEventListener("chatapp:reply-finished", (event) => {
+  if (!document.hidden || document.title.startsWith(MARK)) return;
+  const done = event.detail && event.detail.status === "complete";
+  document.title = MARK + (done ? "Reply ready — " : "Reply ended — ") + document.title;
+});
+document.addEventListener("visibilitychange", () => {
+  if (document.hidden || !document.title.startsWith(MARK)) return;
+  document.title = document.title.replace(/^● Reply (ready|ended) — /, "");
+});

@@ -4,41 +4,37 @@
  * Asked again after a pause in typing, and at once when the model, the thinking setting or
  * the attachments change, or a reply ends (the cache's state moves). Answers that arrive
  * after a newer question are dropped. It never blocks typing; when counting fails it says
- * "Estimate unavailable". Classic script: attaches ChatApp.estimate.
+ * "Estimate unavailable".
  */
-(function () {
-  "use strict";
 
-  const NS = (window.ChatApp = window.ChatApp || {});
-  const $ = (id) => document.getElementById(id);
+import { attachments } from "./attachments.js";
+import * as chat from "./chat.js";
+import { api } from "./lib/api.js";
+import { formatInt as count } from "./lib/format.js";
+// The page's one rule for amounts.
+import { formatCost as money } from "./lib/money.js";
+
+const $ = (id) => document.getElementById(id);
+
+/** Asks for estimates as the composer changes; does nothing on a page without the line. */
+function startEstimates() {
   const node = $("cost-estimate");
   const input = $("composer-input");
-  if (!node || !input || !NS.api) return;
+  if (!node || !input) return;
 
   const TYPING_PAUSE_MS = 500;
   let timer = null;
   let asked = 0; // the number of the newest question; older answers are dropped
 
-  const count = NS.lib.format.formatInt;
-
-  // The page's one rule for amounts (render.js).
-  const money = NS.lib.money.formatCost;
-
-  function attachmentIds() {
-    const attachments = NS.attachments;
-    return attachments && attachments.readyIds ? attachments.readyIds() : [];
-  }
-
   function question() {
-    const chat = NS.chat;
     const model = $("model-select");
     const thinking = $("thinking-select");
     return {
-      conversation: chat && chat.currentId ? chat.currentId() : null,
+      conversation: chat.currentId(),
       text: input.value,
       model: model ? model.value : null,
       thinking: thinking && thinking.value !== "off" ? thinking.value : null,
-      attachments: attachmentIds(),
+      attachments: attachments.readyIds(),
     };
   }
 
@@ -79,7 +75,7 @@
     const mine = ++asked;
     node.classList.add("is-stale");
     try {
-      const answer = await NS.api.estimate(body);
+      const answer = await api.estimate(body);
       if (mine !== asked) return;
       show(describe(answer), details(answer), "ok");
     } catch (_err) {
@@ -106,6 +102,6 @@
     new MutationObserver(() => schedule(50)).observe(tray, { childList: true, subtree: true, attributes: true });
   }
   document.addEventListener("chatapp:reply-finished", () => schedule(50));
+}
 
-  NS.estimate = { refresh: () => schedule(0) };
-})();
+startEstimates();

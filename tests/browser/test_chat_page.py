@@ -11,6 +11,8 @@ from datetime import datetime, timedelta
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.browser.api import create_conversation
+
 pytestmark = pytest.mark.browser
 
 # What the offline upstream quotes back ("You asked: ...") at the start of every reply.
@@ -350,11 +352,8 @@ def test_a_toast_leaves_send_and_the_budget_line_uncovered(page: Page, live_app)
 
 def test_the_sidebar_tools_stay_in_reach_with_many_conversations(page: Page, live_app):
     start_new_chat(page, live_app)
-    page.evaluate("""async () => {
-        for (let n = 1; n <= 30; n++) {
-            await window.ChatApp.api.createConversation({ title: "Kept chat " + n });
-        }
-    }""")
+    for n in range(1, 31):
+        create_conversation(page, f"Kept chat {n}")
     page.reload()
     expect(page.locator("#conv-list .conv-item", has_text="Kept chat 30")).to_have_count(1)
     assert page.locator("#conv-list .conv-item").count() >= 30
@@ -369,7 +368,7 @@ def test_the_sidebar_tools_stay_in_reach_with_many_conversations(page: Page, liv
 
 def test_the_sidebar_groups_conversations_by_when_they_were_last_used(page: Page, live_app):
     start_new_chat(page, live_app)
-    page.evaluate("() => window.ChatApp.api.createConversation({ title: 'Grouped chat' })")
+    create_conversation(page, "Grouped chat")
     row = page.locator("#conv-list li").filter(has_text="Grouped chat")
 
     def heading_above():

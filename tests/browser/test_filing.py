@@ -12,6 +12,7 @@ import uuid
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.browser.api import create_conversation
 from tests.browser.test_comforts import serious_violations
 
 pytestmark = pytest.mark.browser
@@ -36,9 +37,7 @@ def unique(title: str) -> str:
 
 def create(page: Page, title: str) -> int:
     """A conversation stored with this title (the JSON API, as Import does)."""
-    return page.evaluate(
-        "title => window.ChatApp.api.createConversation({ title }).then(c => c.id)", title
-    )
+    return create_conversation(page, title)["id"]
 
 
 def show_sidebar_with(page: Page, live_app, *titles: str) -> None:

@@ -1,121 +1,116 @@
 /* chatapp — JSON API client (see docs/protocol.md, "JSON endpoints").
  *
- * Classic script: attaches ChatApp.api. Every call resolves to the decoded JSON body (or null
+ * ES module: exports `api`. Every call resolves to the decoded JSON body (or null
  * for 204) and rejects with an ApiError whose message is already in plain words.
  */
-(function () {
-  "use strict";
 
-  const NS = (window.ChatApp = window.ChatApp || {});
+class ApiError extends Error {
+  constructor(message, status, data) {
+    super(message);
+    this.name = "ApiError";
+    this.status = status; // 0 when the server could not be reached
+    this.data = data || null;
+  }
+}
 
-  class ApiError extends Error {
-    constructor(message, status, data) {
-      super(message);
-      this.name = "ApiError";
-      this.status = status; // 0 when the server could not be reached
-      this.data = data || null;
-    }
+function readCookie(name) {
+  const prefix = name + "=";
+  for (const part of document.cookie ? document.cookie.split(";") : []) {
+    const item = part.trim();
+    if (item.startsWith(prefix)) return decodeURIComponent(item.slice(prefix.length));
+  }
+  return null;
+}
+
+function csrfToken() {
+  const fromCookie = readCookie("csrftoken");
+  if (fromCookie) return fromCookie;
+  const input = document.querySelector("input[name=csrfmiddlewaretoken]");
+  return input ? input.value : "";
+}
+
+const STATUS_WORDS = {
+  400: "The server could not accept that request.",
+  401: "You have been logged out. Please sign in again.",
+  403: "You are not allowed to do that. Try reloading the page.",
+  404: "That conversation was not found. It may have been deleted.",
+  405: "The server does not allow that action.",
+  413: "That is too large to send.",
+  429: "Too many requests. Wait a moment and try again.",
+};
+
+function plainStatusMessage(status, serverMessage) {
+  if (status === 401) return STATUS_WORDS[401];
+  if (status === 404) return STATUS_WORDS[404];
+  if (serverMessage && typeof serverMessage === "string") return serverMessage;
+  if (STATUS_WORDS[status]) return STATUS_WORDS[status];
+  if (status >= 500) return "The server had a problem (error " + status + "). Try again in a moment.";
+  return "Something went wrong (error " + status + ").";
+}
+
+async function request(method, path, body) {
+  const headers = { Accept: "application/json" };
+  const init = { method, headers, credentials: "same-origin", cache: "no-store" };
+  if (body instanceof FormData) {
+    init.body = body; // multipart: the browser sets the Content-Type with its boundary
+  } else if (body !== undefined) {
+    headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+  if (method !== "GET" && method !== "HEAD") headers["X-CSRFToken"] = csrfToken();
+
+  let response;
+  try {
+    response = await fetch(path, init);
+  } catch (_err) {
+    throw new ApiError("Can't reach the server. Check your connection and try again.", 0);
   }
 
-  function readCookie(name) {
-    const prefix = name + "=";
-    for (const part of document.cookie ? document.cookie.split(";") : []) {
-      const item = part.trim();
-      if (item.startsWith(prefix)) return decodeURIComponent(item.slice(prefix.length));
-    }
-    return null;
+  // A session that expired may be answered with a redirect to the login page.
+  if (response.redirected && /\/accounts\/login\//.test(response.url)) {
+    throw new ApiError(STATUS_WORDS[401], 401);
   }
+  if (response.status === 204) return null;
 
-  function csrfToken() {
-    const fromCookie = readCookie("csrftoken");
-    if (fromCookie) return fromCookie;
-    const input = document.querySelector("input[name=csrfmiddlewaretoken]");
-    return input ? input.value : "";
-  }
-
-  const STATUS_WORDS = {
-    400: "The server could not accept that request.",
-    401: "You have been logged out. Please sign in again.",
-    403: "You are not allowed to do that. Try reloading the page.",
-    404: "That conversation was not found. It may have been deleted.",
-    405: "The server does not allow that action.",
-    413: "That is too large to send.",
-    429: "Too many requests. Wait a moment and try again.",
-  };
-
-  function plainStatusMessage(status, serverMessage) {
-    if (status === 401) return STATUS_WORDS[401];
-    if (status === 404) return STATUS_WORDS[404];
-    if (serverMessage && typeof serverMessage === "string") return serverMessage;
-    if (STATUS_WORDS[status]) return STATUS_WORDS[status];
-    if (status >= 500) return "The server had a problem (error " + status + "). Try again in a moment.";
-    return "Something went wrong (error " + status + ").";
-  }
-
-  async function request(method, path, body) {
-    const headers = { Accept: "application/json" };
-    const init = { method, headers, credentials: "same-origin", cache: "no-store" };
-    if (body instanceof FormData) {
-      init.body = body; // multipart: the browser sets the Content-Type with its boundary
-    } else if (body !== undefined) {
-      headers["Content-Type"] = "application/json";
-      init.body = JSON.stringify(body);
-    }
-    if (method !== "GET" && method !== "HEAD") headers["X-CSRFToken"] = csrfToken();
-
-    let response;
+  let data = null;
+  const type = response.headers.get("Content-Type") || "";
+  if (type.includes("json")) {
     try {
-      response = await fetch(path, init);
+      data = await response.json();
     } catch (_err) {
-      throw new ApiError("Can't reach the server. Check your connection and try again.", 0);
+      data = null;
     }
-
-    // A session that expired may be answered with a redirect to the login page.
-    if (response.redirected && /\/accounts\/login\//.test(response.url)) {
-      throw new ApiError(STATUS_WORDS[401], 401);
-    }
-    if (response.status === 204) return null;
-
-    let data = null;
-    const type = response.headers.get("Content-Type") || "";
-    if (type.includes("json")) {
-      try {
-        data = await response.json();
-      } catch (_err) {
-        data = null;
-      }
-    }
-    if (!response.ok) {
-      throw new ApiError(plainStatusMessage(response.status, data && data.error), response.status, data);
-    }
-    if (data === null) {
-      throw new ApiError("The server sent an unexpected answer. Try reloading the page.", response.status);
-    }
-    return data;
   }
+  if (!response.ok) {
+    throw new ApiError(plainStatusMessage(response.status, data && data.error), response.status, data);
+  }
+  if (data === null) {
+    throw new ApiError("The server sent an unexpected answer. Try reloading the page.", response.status);
+  }
+  return data;
+}
 
-  const enc = encodeURIComponent;
+const enc = encodeURIComponent;
 
-  NS.api = {
-    ApiError,
-    csrfToken,
-    request, // for pages with endpoints of their own (batch_jobs.js)
-    listConversations: () => request("GET", "/api/conversations/"),
-    listArchived: () => request("GET", "/api/conversations/?archived=1"),
-    createConversation: (fields) => request("POST", "/api/conversations/", fields || {}),
-    getConversation: (id) => request("GET", "/api/conversations/" + enc(id) + "/"),
-    updateConversation: (id, fields) => request("PATCH", "/api/conversations/" + enc(id) + "/", fields),
-    deleteConversation: (id) => request("DELETE", "/api/conversations/" + enc(id) + "/"),
-    listModels: () => request("GET", "/api/models/"),
-    getBudget: () => request("GET", "/api/budget/"),
-    estimate: (body) => request("POST", "/api/estimate/", body),
-    listAttachments: (id) => request("GET", "/api/conversations/" + enc(id) + "/attachments/"),
-    uploadAttachment: (id, file) => {
-      const form = new FormData();
-      form.append("file", file, file.name);
-      return request("POST", "/api/conversations/" + enc(id) + "/attachments/", form);
-    },
-    deleteAttachment: (id, attachmentId) =>
-      request("DELETE", "/api/conversations/" + enc(id) + "/attachments/" + enc(attachmentId) + "/"),
-  };
-})();
+export const api = {
+  ApiError,
+  csrfToken,
+  request, // for pages with endpoints of their own (batch_jobs.js)
+  listConversations: () => request("GET", "/api/conversations/"),
+  listArchived: () => request("GET", "/api/conversations/?archived=1"),
+  createConversation: (fields) => request("POST", "/api/conversations/", fields || {}),
+  getConversation: (id) => request("GET", "/api/conversations/" + enc(id) + "/"),
+  updateConversation: (id, fields) => request("PATCH", "/api/conversations/" + enc(id) + "/", fields),
+  deleteConversation: (id) => request("DELETE", "/api/conversations/" + enc(id) + "/"),
+  listModels: () => request("GET", "/api/models/"),
+  getBudget: () => request("GET", "/api/budget/"),
+  estimate: (body) => request("POST", "/api/estimate/", body),
+  listAttachments: (id) => request("GET", "/api/conversations/" + enc(id) + "/attachments/"),
+  uploadAttachment: (id, file) => {
+    const form = new FormData();
+    form.append("file", file, file.name);
+    return request("POST", "/api/conversations/" + enc(id) + "/attachments/", form);
+  },
+  deleteAttachment: (id, attachmentId) =>
+    request("DELETE", "/api/conversations/" + enc(id) + "/attachments/" + enc(attachmentId) + "/"),
+};

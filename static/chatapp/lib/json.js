@@ -1,23 +1,16 @@
 /* chatapp lib — JSON helpers.
  *
- * Classic script, loaded before the pages' scripts: attaches ChatApp.lib.json.
+ * An ES module: the pages import from it what they use.
  */
-(function () {
-  "use strict";
 
-  const lib = ((window.ChatApp = window.ChatApp || {}).lib = window.ChatApp.lib || {});
-
-  /** The value Django's json_script put in the element with this id; `fallback` when the
-   * element is missing or does not hold JSON. */
-  function readJson(id, fallback = null) {
-    const node = document.getElementById(id);
-    if (!node) return fallback;
-    try {
-      return JSON.parse(node.textContent);
-    } catch (_err) {
-      return fallback;
-    }
+/** The value Django's json_script put in the element with this id; `fallback` when the
+ * element is missing or does not hold JSON. */
+export function readJson(id, fallback = null) {
+  const node = document.getElementById(id);
+  if (!node) return fallback;
+  try {
+    return JSON.parse(node.textContent);
+  } catch (_err) {
+    return fallback;
   }
-
-  lib.json = { readJson };
-})();
+}
