@@ -79,6 +79,7 @@ const state = {
   dirty: new Set(),
   resyncInFlight: false,
   jumpTo: null, // a message to scroll to once the conversation is drawn (search)
+  renaming: false, // a row's title is being edited: the list is redrawn when that ends
 };
 
 // --- small helpers -------------------------------------------------------------------
@@ -199,7 +200,9 @@ function pinnedOrder(a, b) {
 }
 
 function renderSidebar() {
-  if (!state.conversationsLoaded) return;
+  // A redraw while a title is typed (the automatic title arriving, a reply finishing) would
+  // take the box away and save half a title on its blur; the rename redraws when it ends.
+  if (!state.conversationsLoaded || state.renaming) return;
   const now = new Date();
   const today = new Date(now.getFullYear(), now.getMonth(), now.getDate());
   const shown = state.conversations.filter((conv) => !conv.archived);
@@ -488,6 +491,7 @@ function startRename(conv, item) {
     "aria-label": "New title for " + original,
   });
   link.replaceWith(input);
+  state.renaming = true;
   item.classList.add("is-editing");
   input.focus();
   input.select();
@@ -496,6 +500,7 @@ function startRename(conv, item) {
   const finish = async (save) => {
     if (done) return;
     done = true;
+    state.renaming = false;
     const title = input.value.trim();
     if (!save || !title || title === original) {
       renderSidebar();

@@ -347,3 +347,34 @@ def test_pinned_rows_the_archived_note_and_list_pass_an_accessibility_check(
 
     archived_dialog(page)
     assert serious_violations(page) == []
+
+
+def test_a_title_being_typed_survives_the_list_being_redrawn(page: Page, live_app):
+    """A redraw of the sidebar (here: the conversation pinned in another tab; also the automatic
+    title arriving) used to take the rename box away mid-word and save half a title."""
+    title = unique("Renamed while filed")
+    page.goto(f"{live_app.url}/")
+    conversation_id = create(page, title)
+    sockets = []
+    page.on("websocket", lambda socket: sockets.append(socket))
+    page.goto(f"{live_app.url}/c/{conversation_id}/")
+    expect(page.locator("#conn-status")).to_be_hidden()  # its socket is open
+    row(page, title).get_by_role("button", name=re.compile("^Rename")).click()
+    box = page.get_by_role("textbox", name=re.compile("^New title"))
+    box.fill("Half a ti")
+
+    other = page.context.new_page()
+    other.goto(f"{live_app.url}/c/{conversation_id}/")
+    with sockets[-1].expect_event(
+        "framereceived", predicate=lambda payload: "conversation_updated" in str(payload)
+    ):
+        row(other, title).get_by_role("button", name=f"Pin {title}", exact=True).click()
+    other.close()
+
+    expect(box).to_have_value("Half a ti")  # still there, still being typed
+    box.press("End")
+    box.type("tle, whole")
+    box.press("Enter")
+    renamed = page.locator("#conv-list .conv-item").filter(has_text="Half a title, whole")
+    expect(renamed).to_have_class(re.compile("is-pinned"))
+    assert group_of(page, "Half a title, whole") == "Pinned"
