@@ -42,7 +42,15 @@ from websockets.exceptions import InvalidHandshake
 
 from benchmarks import relay_burst
 from benchmarks.relay_clients import Reply, Session, ask, open_socket, prompt
-from benchmarks.relay_servers import PASSWORD, ROOT, AppServers, cpu_seconds, start_upstream, stop
+from benchmarks.relay_servers import (
+    PASSWORD,
+    ROOT,
+    AppServers,
+    app_servers_for,
+    cpu_seconds,
+    start_upstream,
+    stop,
+)
 from benchmarks.write_log import read_counts
 from chatapp.offline_upstream.testing import UpstreamControl
 
@@ -357,13 +365,7 @@ def setup_direct_sdk(upstream_url: str) -> None:
 
 async def bench_server(kind: str, options: argparse.Namespace, upstream_url: str,
                        upstream_pid: int) -> dict[str, Any]:
-    servers = await asyncio.to_thread(
-        AppServers, kind, upstream_url, count=2 if options.redis else 1,
-        postgres_url=options.postgres_url if options.redis else "",
-        redis_url=options.redis_url if options.redis else "",
-        settings={"CHATAPP_COALESCE_MS": str(options.coalesce_ms),
-                  "CHATAPP_CHECKPOINT_SECONDS": str(options.checkpoint_seconds)},
-    )
+    servers = await asyncio.to_thread(app_servers_for, kind, upstream_url, options)
     try:
         bench = Bench(servers, UpstreamControl(upstream_url), upstream_pid, options)
         result: dict[str, Any] = {"server": kind, "ttft": await bench.ttft(), "levels": []}

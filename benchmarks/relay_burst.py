@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.relay_clients import Reply, Session, ask, prompt
-from benchmarks.relay_servers import PASSWORD, AppServers, start_upstream, stop
+from benchmarks.relay_servers import PASSWORD, AppServers, app_servers_for, start_upstream, stop
 from chatapp.offline_upstream.testing import UpstreamControl
 
 MODEL = "claude-sonnet-4-6"
@@ -212,13 +212,7 @@ async def one_rhythm(options: argparse.Namespace, kind: str, gap_ms: float) -> d
         from django.conf import settings
 
         settings.ANTHROPIC_BASE_URL = upstream_url  # the SDK's client follows (chatapp.claude)
-        servers = await asyncio.to_thread(
-            AppServers, kind, upstream_url, count=2 if options.redis else 1,
-            postgres_url=options.postgres_url if options.redis else "",
-            redis_url=options.redis_url if options.redis else "",
-            settings={"CHATAPP_COALESCE_MS": str(options.coalesce_ms),
-                      "CHATAPP_CHECKPOINT_SECONDS": str(options.checkpoint_seconds)},
-        )
+        servers = await asyncio.to_thread(app_servers_for, kind, upstream_url, options)
         try:
             bench = BurstBench(servers, UpstreamControl(upstream_url), options)
             n, tokens = options.burst, options.burst_events * TOKENS_PER_EVENT

@@ -4,6 +4,7 @@ What they cost is read from /proc: CPU seconds (utime + stime) and resident memo
 
 from __future__ import annotations
 
+import argparse
 import os
 import shutil
 import socket
@@ -182,3 +183,15 @@ class AppServers:
             stop(process)
         self.database.drop()
         shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def app_servers_for(kind: str, upstream_url: str, options: argparse.Namespace) -> AppServers:
+    """The app's server processes as the benchmark's options ask: one on the embedded setup, two
+    on PostgreSQL + Redis (`--redis`), with the relay's coalescing and checkpoint settings."""
+    return AppServers(
+        kind, upstream_url, count=2 if options.redis else 1,
+        postgres_url=options.postgres_url if options.redis else "",
+        redis_url=options.redis_url if options.redis else "",
+        settings={"CHATAPP_COALESCE_MS": str(options.coalesce_ms),
+                  "CHATAPP_CHECKPOINT_SECONDS": str(options.checkpoint_seconds)},
+    )
