@@ -222,7 +222,7 @@ def conversation_detail(request: HttpRequest, conversation_id: int) -> HttpRespo
 def conversation_body(conversation: Conversation) -> dict[str, Any]:
     """The conversation with the branch on screen; a message with other versions (edited,
     regenerated) says where it stands among them (chatapp/branches.py)."""
-    messages = conversation.messages.filter(superseded=False).order_by("id")
+    messages = conversation.messages.on_screen().order_by("id")
     others = branches.versions(conversation)
     body = conversation_json(conversation)
     body["cost_usd"] = format_usd(costs.conversation_cost(conversation.pk))

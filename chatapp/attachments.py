@@ -350,7 +350,7 @@ def _sent_attachments(
     sent = conversation.attachments.filter(message__isnull=False)
     if not sent.exists():  # most conversations: no need to read every question of the history
         return []
-    questions = conversation.messages.filter(role=Role.USER, superseded=False)
+    questions = conversation.messages.on_screen().filter(role=Role.USER)
     if before_message_id is not None:
         questions = questions.filter(pk__lt=before_message_id)
     referred = {

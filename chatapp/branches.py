@@ -47,7 +47,7 @@ class Versions:
 def leaf_id(conversation: Conversation) -> int | None:
     """The last message of the branch on screen: what a new question follows."""
     return (
-        conversation.messages.filter(superseded=False)
+        conversation.messages.on_screen()
         .order_by("-id")
         .values_list("pk", flat=True)
         .first()
@@ -134,7 +134,7 @@ def fork_at(conversation: Conversation, message: Message) -> int | None:
     """Take ``message`` and everything after it off screen, so that a new version of it
     (a sibling: same parent) can follow. Returns that parent's id."""
     parent = parents(conversation)[message.pk]
-    conversation.messages.filter(superseded=False, pk__gte=message.pk).update(superseded=True)
+    conversation.messages.on_screen().filter(pk__gte=message.pk).update(superseded=True)
     through = conversation.summary_through_id
     if through is not None and through >= message.pk:
         conversation.summary, conversation.summary_through = "", None

@@ -36,6 +36,7 @@ from typing import Any
 from channels.db import database_sync_to_async
 from django.conf import settings
 from django.db import transaction
+from django.db.models import QuerySet
 
 from chatapp import accounting, budgets, thinking
 from chatapp.claude import messages as claude_messages
@@ -90,9 +91,9 @@ def summary_turns(conversation: Conversation) -> list[Turn]:
         return []
     kept: list[dict[str, Any]] = []
     instructions = None  # the system prompt the last summarised question recorded, if any
-    summarised = conversation.messages.filter(
-        role=Role.USER, pk__lte=conversation.summary_through_id, superseded=False
-    ).only("conversation", "content", "options")  # not deferred: see replies._request_for
+    summarised = conversation.messages.on_screen().filter(
+        role=Role.USER, pk__lte=conversation.summary_through_id
+    ).only("conversation", "content", "options")  # not deferred: see history_before
     for message in summarised:
         kept += [block for block in message.content if block.get("type") != "text"]
         instructions = message.options.get(_SYSTEM_PROMPT_OPTION, instructions)
@@ -146,15 +147,17 @@ HISTORY_FIELDS = ("conversation", "role", "status", "content", "token_count", "o
                   "stop_reason", "error_code", "flag_summary")
 
 
-def _history_rows(reply: Message) -> list[Message]:
-    """The messages before the reply still on screen (after any summary), oldest first."""
-    conversation = reply.conversation
-    history = conversation.messages.filter(pk__lt=reply.pk, superseded=False).only(
+def history_before(conversation: Conversation, reply_id: int) -> QuerySet[Message]:
+    """The one read of a reply's history, for its sizing and its request: the messages on
+    screen before it, after any that were summarised (their stand-in is ``summary_turns``),
+    oldest first, with ``HISTORY_FIELDS``. ``estimates`` reads the branch differently (the
+    whole branch up to now, summarised or not, for the next question: see its
+    ``_history``); both start from ``Message.objects.on_screen()``."""
+    # "conversation" is among the fields: a related manager sets each row's conversation,
+    # and a deferred conversation_id would cost a query per message.
+    return conversation.messages.sent_before(reply_id, conversation.summary_through_id).only(
         *HISTORY_FIELDS
     )
-    if conversation.summary_through_id:
-        history = history.filter(pk__gt=conversation.summary_through_id)
-    return list(history)
 
 
 def _history(rows: list[Message]) -> list[Message]:
@@ -170,7 +173,7 @@ def _sizing(reply_id: int) -> Sizing:
     summary = sum(content_bound(turn.content, stored) for turn in summary_turns(conversation))
     fixed = text_bound(conversation.system_prompt) + summary + SAFETY_TOKENS
     window = model.context_window if model else 200_000
-    rows = _history_rows(reply)
+    rows = list(history_before(conversation, reply.pk))
     return Sizing(reply, _history(rows), window, stored, fixed, model, rows)
 
 

@@ -126,7 +126,7 @@ def _last_priced_reply(conversation: Conversation) -> Message | None:
     prompt = (F("input_tokens") + F("cache_write_5m_tokens") + F("cache_write_1h_tokens")
               + F("cache_read_tokens"))
     return (
-        conversation.messages.filter(role=Role.ASSISTANT, superseded=False)
+        conversation.messages.on_screen().filter(role=Role.ASSISTANT)
         .exclude(options__has_key="imported")
         .alias(prompt=prompt).filter(prompt__gt=0).order_by("-pk").first()
     )
@@ -138,9 +138,15 @@ def _cache_alive(reply: Message, now: datetime) -> bool:
 
 
 def _history(basis: Basis, conversation: Conversation, level: str | None) -> None:
-    """The conversation so far, and how much of it the cache should still hold."""
+    """The conversation so far, and how much of it the cache should still hold.
+
+    Not ``compaction.history_before`` (a reply's request): this sizes the next question's
+    prompt before any reply exists, so it reads the whole branch on screen: from the last
+    priced reply on, its reported prompt (which held any summary) plus the messages after
+    it; with no priced reply, every message on screen, summarised ones included (the
+    generous side: a summary replaces them with less)."""
     last = _last_priced_reply(conversation)
-    since = conversation.messages.filter(superseded=False)
+    since = conversation.messages.on_screen()
     if last is None:
         basis.history_tokens = sum(_message_tokens(m) for m in since)
         return

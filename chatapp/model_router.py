@@ -148,7 +148,7 @@ def _request_facts(
         documents=counts.get(AttachmentKind.DOCUMENT, 0) + earlier_documents,
         images=counts.get(AttachmentKind.IMAGE, 0),
         thinking=thinking,
-        earlier_messages=conversation.messages.filter(superseded=False).count(),
+        earlier_messages=conversation.messages.on_screen().count(),
     ), conversation.owner_id
 
 

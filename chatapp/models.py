@@ -210,6 +210,22 @@ class UsageFields(models.Model):
         abstract = True
 
 
+class MessageQuerySet(models.QuerySet):
+    """Reads of a conversation's messages by the branch on screen (chatapp/branches.py)."""
+
+    def on_screen(self) -> "MessageQuerySet":
+        """The messages of the branch on screen (not an older version, nor after one)."""
+        return self.filter(superseded=False)
+
+    def sent_before(self, reply_id: int, summary_through_id: int | None) -> "MessageQuerySet":
+        """What a reply's request carries whole: the messages on screen before it, after
+        any that were summarised (chatapp/compaction.py), oldest first."""
+        history = self.on_screen().filter(pk__lt=reply_id)
+        if summary_through_id:
+            history = history.filter(pk__gt=summary_through_id)
+        return history.order_by("pk")
+
+
 class Message(UsageFields):
     conversation = models.ForeignKey(
         Conversation, on_delete=models.CASCADE, related_name="messages"
@@ -260,6 +276,8 @@ class Message(UsageFields):
     original_content = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = MessageQuerySet.as_manager()
 
     class Meta:
         ordering = ["id"]

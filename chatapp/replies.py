@@ -187,7 +187,7 @@ def _edit_point(
     new version of the question ``edit_of``, takes that one's place and keeps its files."""
     if edit_of is None:
         return branches.leaf_id(conversation), []
-    old = conversation.messages.filter(pk=edit_of, role=Role.USER, superseded=False).first()
+    old = conversation.messages.on_screen().filter(pk=edit_of, role=Role.USER).first()
     if old is None:
         raise ReplyRefused("not_found", "No such question on screen in this conversation.")
     kept = [block for block in old.content if block.get("type") != "text"]
@@ -302,8 +302,8 @@ def _recorded_system_prompt(conversation: Conversation, *, newest: bool) -> dict
     """The options of the newest (or first) question on screen that recorded the system
     prompt it was asked under; None when none did."""
     return (
-        conversation.messages.filter(
-            role=Role.USER, superseded=False, options__has_key=SYSTEM_PROMPT_OPTION
+        conversation.messages.on_screen().filter(
+            role=Role.USER, options__has_key=SYSTEM_PROMPT_OPTION
         )
         .order_by("-pk" if newest else "pk")
         .values_list("options", flat=True)
@@ -326,13 +326,7 @@ def _request_for(
         reply, model, history = read
     conversation = reply.conversation
     if history is None:
-        # "conversation" too: a related manager sets each row's conversation, and a deferred
-        # conversation_id would cost a query per message.
-        history = conversation.messages.filter(pk__lt=reply_id, superseded=False).only(
-            *compaction.HISTORY_FIELDS
-        )
-        if conversation.summary_through_id:  # older turns were summarised (compaction.py)
-            history = history.filter(pk__gt=conversation.summary_through_id)
+        history = compaction.history_before(conversation, reply_id)
     epoch = _thinking_epoch(conversation)
     turns = compaction.summary_turns(conversation) + [_turn(m, epoch) for m in history]
     start = starting_system_prompt(conversation)

@@ -186,7 +186,7 @@ def search_documents(conversation_id: int, query: str, max_results: int = 5) -> 
         for a in Attachment.objects.filter(conversation_id=conversation_id).exclude(text="")
     ]
     if not sources:
-        messages = Message.objects.filter(conversation_id=conversation_id, superseded=False)
+        messages = Message.objects.on_screen().filter(conversation_id=conversation_id)
         sources = [(f"message {m.pk} ({m.role})", m.text) for m in messages if m.text]
     scored = [hit for name, text in sources for hit in _passages(name, text, words)]
     if not scored:
