@@ -41,6 +41,7 @@ from chatapp.claude import prompt
 from chatapp.claude.pricing import PriceRates, price_usage
 from chatapp.claude.types import UpstreamError, Usage
 from chatapp.models import Attachment, AttachmentKind, ClaudeModel, Conversation, Message, Role
+from chatapp.token_bounds import token_guess
 from chatapp.uploads import UploadRejected, documents, images, isolation
 
 logger = logging.getLogger(__name__)
@@ -219,8 +220,8 @@ def _base64_size(byte_count: int) -> int:
 
 
 def estimate_tokens(upload: PreparedUpload) -> int:
-    """A rough count when the API cannot be asked: 4 characters a token, 1,500 a PDF page."""
-    return math.ceil(len(upload.text) / 4) + 1500 * (upload.pages or 0)
+    """A rough count when the API cannot be asked: the text's typical count, 1,500 a PDF page."""
+    return token_guess(len(upload.text)) + 1500 * (upload.pages or 0)
 
 
 async def _count_tokens(upload: PreparedUpload, limits: ModelLimits) -> int:

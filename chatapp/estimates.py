@@ -25,7 +25,6 @@ once per such model (tokenizers differ between generations), concurrently.
 
 import asyncio
 import dataclasses
-import math
 import statistics
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -44,6 +43,7 @@ from chatapp.claude import messages as claude_messages
 from chatapp.claude import pricing
 from chatapp.claude.prompt import TTL_SPANS
 from chatapp.models import Attachment, ClaudeModel, Conversation, Message, MessageStatus, Role
+from chatapp.token_bounds import text_bound
 from chatapp.uploads.images import image_tokens
 
 TYPICAL_OUTPUT_TOKENS = 500  # before the user has replies of their own on a model
@@ -102,8 +102,9 @@ class Estimate:
 
 
 def _words(text: str) -> int:
-    """Tokens of stored text nobody counted: generous (3 characters a token)."""
-    return math.ceil(len(text) / 3)
+    """Tokens of stored text nobody counted: generous, the upper bound (3 UTF-8 bytes a
+    token; 3 characters a token fell short for text outside ASCII)."""
+    return text_bound(text)
 
 
 def _message_tokens(message: Message) -> int:

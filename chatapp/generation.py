@@ -40,6 +40,7 @@ from chatapp.claude.types import (
     Usage,
 )
 from chatapp.relay import RelayEvent, ReplyReset, ToolCard
+from chatapp.token_bounds import token_guess
 
 Notify = Callable[[str], Awaitable[None]]
 BeforeCall = Callable[[dict[str, Any]], Awaitable[None]]
@@ -107,8 +108,8 @@ def _kept_partial(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _estimated(started: StreamStarted, chars: int) -> Usage:
-    """Usage of a call cut off before the API reported its output (about 4 chars a token)."""
-    usage = Usage(**{**started.usage.as_dict(), "output_tokens": max(1, math.ceil(chars / 4))})
+    """Usage of a call cut off before the API reported its output (a typical count)."""
+    usage = Usage(**{**started.usage.as_dict(), "output_tokens": max(1, token_guess(chars))})
     usage.estimated = True
     return usage
 

@@ -24,6 +24,7 @@ from chatapp.claude.types import (
     Usage,
 )
 from chatapp.live import LiveStore
+from chatapp.token_bounds import token_guess
 
 logger = logging.getLogger(__name__)
 
@@ -258,7 +259,7 @@ class ReplyRelay:
             usage = self.error.partial_usage
         elif started is not None:
             # Stopped by the user: the API never reported the output it generated.
-            usage = Usage(**{**usage.as_dict(), "output_tokens": max(1, len(text) // 4)})
+            usage = Usage(**{**usage.as_dict(), "output_tokens": max(1, token_guess(len(text)))})
             usage.estimated = True
         now = time.monotonic()
         return RelayResult(

@@ -24,6 +24,16 @@ IMAGE_CAP_TOKENS = 4784
 DOCUMENT_MARGIN = 4 / 3
 # Blocks whose size their JSON does not bound: a PDF's pages are sent as images too.
 _OPAQUE = frozenset({"document"})
+# A typical count, not a bound: about 4 characters a token (English prose). For numbers that
+# stand in for a count the API never gave and where erring high helps nobody: output a stream
+# produced before it was cut (billed, marked estimated), a document when counting failed.
+GUESS_CHARS_PER_TOKEN = 4
+
+
+def token_guess(chars: int) -> int:
+    """A typical token count for ``chars`` characters of text (rounded up); not a bound —
+    where a number must not fall short, use ``text_bound``."""
+    return math.ceil(chars / GUESS_CHARS_PER_TOKEN)
 
 
 def text_bound(text: str) -> int:
