@@ -34,7 +34,7 @@ from chatapp.access import get_conversation_for_user, get_preset_for_user
 from chatapp.accounting import format_usd
 from chatapp.claude.types import UpstreamError
 from chatapp.inputs import broken_text_at, broken_text_message, is_id
-from chatapp.models import ClaudeModel, Conversation
+from chatapp.models import ClaudeModel, Conversation, default_model_id
 from chatapp.presenters import conversation_json, message_json, model_json
 
 MAX_BODY_BYTES = 256 * 1024
@@ -163,9 +163,9 @@ def _conversation_changes(user: Any, data: dict[str, Any], current_model: str) -
 def conversations(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         changes = _conversation_changes(
-            request.user, read_json(request), settings.CHATAPP_DEFAULT_MODEL
+            request.user, read_json(request), default_model_id()
         )
-        changes.setdefault("model", settings.CHATAPP_DEFAULT_MODEL)
+        changes.setdefault("model", default_model_id())
         conversation = Conversation.objects.create(owner=request.user, **changes)
         return JsonResponse(conversation_json(conversation), status=201)
     archived = _wants_archived(request)
@@ -238,7 +238,7 @@ def models(request: HttpRequest) -> HttpResponse:
     rows = ClaudeModel.objects.filter(is_active=True).prefetch_related("prices")
     return JsonResponse(
         {
-            "default": settings.CHATAPP_DEFAULT_MODEL,
+            "default": default_model_id(),
             "offline": settings.OFFLINE_UPSTREAM,
             "models": [
                 {**model_json(m), "priced": bool(m.prices.all())}

@@ -40,7 +40,15 @@ from chatapp.claude import messages as claude_messages
 from chatapp.claude import prompt
 from chatapp.claude.pricing import PriceRates, price_usage
 from chatapp.claude.types import UpstreamError, Usage
-from chatapp.models import Attachment, AttachmentKind, ClaudeModel, Conversation, Message, Role
+from chatapp.models import (
+    Attachment,
+    AttachmentKind,
+    ClaudeModel,
+    Conversation,
+    Message,
+    Role,
+    default_model_id,
+)
 from chatapp.token_bounds import token_guess
 from chatapp.uploads import UploadRejected, documents, images, isolation
 
@@ -237,7 +245,7 @@ async def _count_tokens(upload: PreparedUpload, limits: ModelLimits) -> int:
 def _limits_of(conversation: Conversation) -> ModelLimits:
     model = ClaudeModel.objects.filter(pk=conversation.model).first()
     if model is None:
-        model = ClaudeModel.objects.get(pk=settings.CHATAPP_DEFAULT_MODEL)
+        model = ClaudeModel.objects.get(pk=default_model_id())
     return ModelLimits.of(model)
 
 

@@ -8,14 +8,13 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
-from django.conf import settings
 from django.core.exceptions import BadRequest
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 
 from chatapp import attachments, batch_exports, batch_jobs, budgets, ratelimits
 from chatapp.access import get_batch_job_for_user, get_item_in_batch_job
 from chatapp.api import api_endpoint, json_error, read_json
-from chatapp.models import Attachment, AttachmentKind, BatchJob, ClaudeModel
+from chatapp.models import Attachment, AttachmentKind, BatchJob, ClaudeModel, default_model_id
 from chatapp.operations import metrics
 from chatapp.presenters import batch_document_json, batch_item_json, batch_job_json
 from chatapp.uploads import UploadRejected
@@ -34,7 +33,7 @@ def _id_list(data: dict[str, Any]) -> list[int]:
 
 def _job_fields(data: dict[str, Any]) -> dict[str, Any]:
     """The fields of a job (or an estimate) from a request body, type-checked."""
-    prompt, model = data.get("prompt", ""), data.get("model", settings.CHATAPP_DEFAULT_MODEL)
+    prompt, model = data.get("prompt", ""), data.get("model", default_model_id())
     if not isinstance(prompt, str):
         raise BadRequest("prompt must be text.")
     if not isinstance(model, str):
@@ -140,7 +139,7 @@ def _documents_of(user) -> dict[str, Any]:
 def _model_for_upload(model_id: str | None) -> ClaudeModel:
     """Uploads are checked against the model the page has chosen (page limits differ)."""
     model = ClaudeModel.objects.filter(pk=model_id or "", is_active=True).first()
-    return model or ClaudeModel.objects.get(pk=settings.CHATAPP_DEFAULT_MODEL)
+    return model or ClaudeModel.objects.get(pk=default_model_id())
 
 
 async def _upload(request: HttpRequest, user) -> HttpResponse:

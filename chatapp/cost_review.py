@@ -12,7 +12,6 @@ from decimal import Decimal, InvalidOperation
 from functools import wraps
 from typing import Any
 
-from django.conf import settings
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
@@ -23,7 +22,7 @@ from django.utils.http import urlencode
 
 from chatapp import costs, flags, model_router
 from chatapp.cost_chart import build_chart
-from chatapp.models import Message
+from chatapp.models import Message, default_model_id
 
 PAGE_SIZE = 100
 CSV_COLUMNS = (
@@ -124,7 +123,7 @@ def review(request: HttpRequest) -> HttpResponse:
         auto=model_router.auto_versus_default(
             Message.objects.filter(created_at__gte=period.since, created_at__lt=period.until)
         ),
-        default_model=settings.CHATAPP_DEFAULT_MODEL,
+        default_model=default_model_id(),
         strategy_rows=comparison.rows(comparison.overall),
         user_strategy_rows=[(uid, name, comparison.rows(by_key))
                             for uid, name, by_key in comparison.users],

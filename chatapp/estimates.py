@@ -42,7 +42,15 @@ from chatapp.access import get_conversation_for_user
 from chatapp.claude import messages as claude_messages
 from chatapp.claude import pricing
 from chatapp.claude.prompt import TTL_SPANS
-from chatapp.models import Attachment, ClaudeModel, Conversation, Message, MessageStatus, Role
+from chatapp.models import (
+    Attachment,
+    ClaudeModel,
+    Conversation,
+    Message,
+    MessageStatus,
+    Role,
+    default_model_id,
+)
 from chatapp.token_bounds import text_bound
 from chatapp.uploads.images import image_tokens
 
@@ -217,7 +225,7 @@ def _models(
     attachment_ids: list[int], level: str | None,
 ) -> tuple[list[ClaudeModel], bool]:
     """The model(s) to estimate for, and whether Auto chooses among them."""
-    wanted = model_id or (conversation.model if conversation else settings.CHATAPP_DEFAULT_MODEL)
+    wanted = model_id or (conversation.model if conversation else default_model_id())
     if wanted == model_router.AUTO:
         return _auto_models(conversation, text, attachment_ids, level), True
     return [_model(wanted)], False

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
@@ -31,6 +30,7 @@ from chatapp.models import (
     Message,
     MessageStatus,
     Role,
+    default_model_id,
 )
 from chatapp.presenters import usage_json
 
@@ -342,7 +342,7 @@ def _kept_usage(item: ImportedMessage) -> dict[str, Any]:
 def _model_or_default(model: str) -> str:
     if model and ClaudeModel.objects.filter(pk=model, is_active=True).exists():
         return model
-    return settings.CHATAPP_DEFAULT_MODEL
+    return default_model_id()
 
 
 @dataclass(frozen=True)

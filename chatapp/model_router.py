@@ -32,6 +32,7 @@ from chatapp.models import (
     Conversation,
     Message,
     ModelTier,
+    default_model_id,
 )
 
 logger = logging.getLogger(__name__)
@@ -120,7 +121,7 @@ def decide(request: Request) -> Decision:
     points, factors = score(request)
     tier = tier_for(points)
     model = model_of_tier(tier) or model_of_tier(ModelTier.SONNET)
-    model_id = model.pk if model else settings.CHATAPP_DEFAULT_MODEL
+    model_id = model.pk if model else default_model_id()
     name = model.display_name if model else model_id
     return Decision(
         tier=tier,
@@ -286,7 +287,7 @@ def auto_versus_default(messages) -> dict[str, Decimal | int | None]:
                       cache_write_5m_tokens=row["write5"] or 0,
                       cache_write_1h_tokens=row["write1"] or 0,
                       cache_read_tokens=row["read"] or 0)
-        priced = accounting.cost_of(settings.CHATAPP_DEFAULT_MODEL, usage)
+        priced = accounting.cost_of(default_model_id(), usage)
         on_default += priced.total if priced else 0
     return {"messages": count, "cost_usd": actual, "default_cost_usd": on_default,
             "saved_usd": on_default - actual}

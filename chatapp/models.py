@@ -32,6 +32,13 @@ class ModelLifecycle(models.TextChoices):
     RETIRED = "retired", "Retired"
 
 
+def default_model_id() -> str:
+    """The catalog id of the model used when none is chosen (a new conversation, a batch job,
+    an estimate, an import naming an unknown model; what Auto is compared with). The one place
+    ``CHATAPP_DEFAULT_MODEL`` is read, at call time so that a changed setting takes effect."""
+    return settings.CHATAPP_DEFAULT_MODEL
+
+
 class ClaudeModel(models.Model):
     """One entry of the model catalog: facts about a model, editable by staff."""
 

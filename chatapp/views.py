@@ -10,7 +10,7 @@ from django.shortcuts import render
 
 from chatapp import empty_conversations, ratelimits
 from chatapp.access import get_batch_job_for_user, get_conversation_for_user
-from chatapp.models import ClaudeModel
+from chatapp.models import ClaudeModel, default_model_id
 from chatapp.presenters import model_json
 
 
@@ -26,7 +26,7 @@ def chat(request: HttpRequest, conversation_id: int | None = None) -> HttpRespon
         {
             "conversation_id": conversation_id,
             "models": models,
-            "default_model": settings.CHATAPP_DEFAULT_MODEL,
+            "default_model": default_model_id(),
             "default_max_output": settings.CHATAPP_MAX_OUTPUT_TOKENS,
         },
     )
@@ -48,7 +48,7 @@ def batch_jobs(request: HttpRequest, job_id: int | None = None) -> HttpResponse:
         {
             "job_id": job_id,
             "models": models,
-            "default_model": settings.CHATAPP_DEFAULT_MODEL,
+            "default_model": default_model_id(),
             "default_max_tokens": settings.CHATAPP_MAX_OUTPUT_TOKENS,
         },
     )
