@@ -26,7 +26,7 @@ import asyncio
 import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from chatapp.claude import messages as claude_messages
@@ -131,6 +131,14 @@ def mended(value: Any) -> Any:
     if isinstance(value, dict):
         return {mended(key): mended(item) for key, item in value.items()}
     return value
+
+
+def _guessed_output(reported: Usage, blocks: list[dict[str, Any]]) -> Usage:
+    """A broken stream's usage as the API last reported it, its output raised to a typical
+    count of the text and thinking it had produced (the report lags what was generated)."""
+    chars = sum(len(block.get("text", "")) + len(block.get("thinking", "")) for block in blocks)
+    output = max(reported.output_tokens, token_guess(chars))
+    return replace(reported, output_tokens=output, estimated=True)
 
 
 def _retry_words(seconds: float, status: int | None) -> str:
@@ -327,7 +335,10 @@ class ReplyGeneration:
         started = self._open
         if started is None:
             return False
-        usage = failure.partial_usage or _estimated(started, self._open_chars)
+        if failure.partial_usage is not None:
+            usage = _guessed_output(failure.partial_usage, failure.partial_content)
+        else:
+            usage = _estimated(started, self._open_chars)
         self.calls.append(Call(usage, started.request_id or failure.request_id))
         self._open = None
         return True

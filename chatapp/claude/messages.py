@@ -6,7 +6,6 @@ the stream had produced so far. Closing the generator early closes the HTTP resp
 the upstream stops generating (and billing) at once.
 """
 
-import math
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -61,12 +60,6 @@ def _blocks(message: Any) -> list[dict[str, Any]]:
     return [block.to_dict() for block in message.content] if message is not None else []
 
 
-def estimate_output_tokens(blocks: list[dict[str, Any]]) -> int:
-    """A rough count for output cut off before the API reported it (about 4 chars a token)."""
-    chars = sum(len(block.get("text", "")) + len(block.get("thinking", "")) for block in blocks)
-    return math.ceil(chars / 4)
-
-
 def _event(event: Any) -> StreamEvent | None:
     """Our event for an SDK stream event (None for those the app does not show live)."""
     if event.type == "content_block_delta":
@@ -115,10 +108,10 @@ async def stream_reply(
         failure = errors.from_sdk(exc)
         if started and snapshot is not None:
             failure.partial_content = _blocks(snapshot)
+            # The output count as of the last event the API sent: short of what was
+            # produced. Marked estimated; the caller raises it by its own guess from the
+            # partial content (generation.py, with chatapp.token_bounds).
             partial = usage_from_sdk(snapshot.usage)
-            partial.output_tokens = max(
-                partial.output_tokens, estimate_output_tokens(failure.partial_content)
-            )
             partial.estimated = True
             failure.partial_usage = partial
         if stream is not None and not failure.request_id:
