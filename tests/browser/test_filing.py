@@ -13,22 +13,12 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.api import create_conversation
+from tests.browser.test_chat_page import (
+    no_script_errors,  # noqa: F401 (autouse fixture: any script error fails the test)
+)
 from tests.browser.test_comforts import serious_violations
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(autouse=True)
-def no_script_errors(request):
-    """Any uncaught exception in the page fails the test that caused it."""
-    if "page" not in request.fixturenames:
-        yield
-        return
-    page = request.getfixturevalue("page")
-    errors: list[str] = []
-    page.context.on("weberror", lambda error: errors.append(str(error.error)))
-    yield
-    assert not errors, f"script errors in the page: {errors}"
 
 
 def unique(title: str) -> str:
