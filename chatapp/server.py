@@ -150,6 +150,15 @@ class CompressingServer(Server):
         self.proxy_forwarded_port_header = None
         self.proxy_forwarded_proto_header = None
 
+    def run(self) -> None:
+        from twisted.internet import reactor
+
+        from chatapp import shutdown
+
+        # A stop that an HTTP request caught could otherwise hang the process for good.
+        reactor.addSystemEventTrigger("before", "shutdown", shutdown.start_exit_deadline)
+        super().run()
+
     @property
     def http_factory(self) -> Any:
         return self._http_factory

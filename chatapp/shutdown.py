@@ -10,7 +10,10 @@ to clean up.
 
 import asyncio
 import logging
+import os
 import sys
+import threading
+import time
 from collections.abc import Awaitable, Callable
 
 from django.conf import settings
@@ -18,6 +21,10 @@ from django.conf import settings
 logger = logging.getLogger(__name__)
 
 _installed: set[int] = set()
+
+# Past the grace period, how long the final writes and the process's own exit may take before
+# it leaves regardless (see _leave_if_stuck).
+EXIT_AFTER_GRACE_SECONDS = 5.0
 
 
 def install(finish_replies: Callable[[float], Awaitable[None]]) -> bool:
@@ -37,3 +44,27 @@ def install(finish_replies: Callable[[float], Awaitable[None]]) -> bool:
 
     reactor.addSystemEventTrigger("before", "shutdown", before_shutdown)
     return True
+
+
+def start_exit_deadline() -> None:
+    """The server process is stopping (daphne's reactor's "before shutdown", chatapp/server.py):
+    from now it has the replies' grace and EXIT_AFTER_GRACE_SECONDS to end by itself."""
+    seconds = settings.CHATAPP_SHUTDOWN_GRACE_SECONDS + EXIT_AFTER_GRACE_SECONDS
+    threading.Thread(target=_leave_if_stuck, args=(seconds,), name="exit-deadline",
+                     daemon=True).start()
+
+
+def _leave_if_stuck(seconds: float) -> None:
+    """Ends the process if it is still here ``seconds`` after the stop began. An HTTP request
+    caught by the stop can deadlock it: daphne cancels the request's task and waits for it to
+    end, while the task waits for its sync thread, which waits for the cancelled task (asgiref),
+    so the reactor never stops and the process hangs until killed. By now the replies have had
+    their grace and their final writes."""
+    time.sleep(seconds)  # a deadline, not a wait for an event: a normal exit ends this thread
+    logger.warning("still stopping %.0f s after the stop began (a request caught by it): "
+                   "leaving now", seconds)
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)

@@ -164,13 +164,17 @@ class Servers:
         self._http.open(request, timeout=TIMEOUT)
         assert self._cookie("sessionid")
 
-    def new_conversation(self) -> int:
+    def post(self, path: str, body: dict[str, Any], timeout: float = TIMEOUT) -> Any:
+        """POST JSON to process 0 as the logged-in user (with the CSRF token); the JSON answer."""
         request = urllib.request.Request(
-            f"{self.url()}/api/conversations/", data=b"{}", method="POST",
+            f"{self.url()}{path}", data=json.dumps(body).encode(), method="POST",
             headers={"Content-Type": "application/json", "X-CSRFToken": self._cookie("csrftoken"),
                      "Referer": self.url()},
         )
-        return json.loads(self._http.open(request, timeout=TIMEOUT).read())["id"]
+        return json.loads(self._http.open(request, timeout=timeout).read())
+
+    def new_conversation(self) -> int:
+        return self.post("/api/conversations/", {})["id"]
 
     def socket(self, conversation_id: int, index: int = 0):
         """A WebSocket to process ``index``, already past its ``ready`` frame (returned too)."""

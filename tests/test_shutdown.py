@@ -2,6 +2,9 @@
 as interrupted; none is left "streaming"."""
 
 import signal
+import threading
+import time
+from contextlib import suppress
 
 from tests.servers import Servers, frames_until, send
 
@@ -31,3 +34,33 @@ def test_sigterm_lets_short_replies_finish_and_interrupts_long_ones(upstream):
         assert billed == 1
     finally:
         servers.stop()
+
+
+def test_sigterm_during_an_http_request_still_stops_the_process(upstream):
+    """A request caught by the stop (here an estimate, its count_tokens call slow) can never
+    finish once the event loop has stopped; the process stops all the same, within seconds,
+    instead of hanging until killed."""
+    upstream.set_count_seconds(60)
+    servers = Servers(upstream, CHATAPP_SHUTDOWN_GRACE_SECONDS="1")
+    try:
+        threading.Thread(target=_estimate, args=(servers,), daemon=True).start()
+        _until(lambda: any(r["path"] == "/v1/messages/count_tokens" for r in upstream.requests()))
+
+        servers.signal(0, signal.SIGTERM)
+        assert servers.processes[0].wait(timeout=20) == 0  # grace + 5 s at the most
+    finally:
+        upstream.set_count_seconds(0)
+        servers.stop()
+
+
+def _estimate(servers: Servers) -> None:
+    with suppress(Exception):  # the answer never comes: the server stops under it
+        servers.post("/api/estimate/", {"text": "How long is this?"}, timeout=90)
+
+
+def _until(condition, timeout: float = 30) -> None:
+    """Polls the upstream's request log until ``condition`` holds (the request has reached it)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "the request never reached the upstream"
+        time.sleep(0.05)

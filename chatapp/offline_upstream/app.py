@@ -14,6 +14,7 @@ The control routes are for tests and demos; never expose this server beyond loop
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -226,6 +227,8 @@ class OfflineUpstream:
         blocks = serialise_prompt(body, model)
         breakpoints(body, blocks)  # validated like a message request, never cached
         total = sum(block.tokens for block in blocks)
+        if self.state.count_seconds:
+            await asyncio.sleep(self.state.count_seconds)
         await send_json(send, 200, {"input_tokens": total}, [("request-id", request.request_id)])
 
     # --- /v1/models ---------------------------------------------------------------------
@@ -385,18 +388,22 @@ class OfflineUpstream:
         await send_json(send, 200, {"requests": self.state.requests()})
 
     async def control_pace(self, request: Request, receive: Receive, send: Send) -> None:
-        """`tokens_per_second` for every stream; `first_token_seconds` for replies from now on."""
+        """`tokens_per_second` for every stream; `first_token_seconds` for replies from now on;
+        `count_seconds`: how long each count_tokens call takes from now on."""
         pace = _number_field(request, "tokens_per_second")
         first = _number_field(request, "first_token_seconds")
-        given = [value for value in (pace, first) if value is not None]
+        count = _number_field(request, "count_seconds")
+        given = [value for value in (pace, first, count) if value is not None]
         if not given or min(given) < 0:
-            error = "give tokens_per_second or first_token_seconds, numbers >= 0"
+            error = "give tokens_per_second, first_token_seconds or count_seconds, numbers >= 0"
             await send_json(send, 400, {"error": error})
             return
         if pace is not None:
             self.state.pace = pace
         if first is not None:
             self.state.first_token_seconds = first
+        if count is not None:
+            self.state.count_seconds = count
         await send_json(send, 200, self._state_summary())
 
     async def control_stamps(self, request: Request, receive: Receive, send: Send) -> None:
@@ -463,6 +470,7 @@ class OfflineUpstream:
             "tokens_per_second": self.state.pace,
             "default_tokens_per_second": self.state.default_pace,
             "first_token_seconds": self.state.first_token_seconds,
+            "count_seconds": self.state.count_seconds,
             "event_ms": list(self.state.event_ms) if self.state.event_ms else 0,
             "stamps": self.state.stamps.enabled,
             "pending_faults": self.state.pending_faults,

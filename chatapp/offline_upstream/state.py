@@ -136,6 +136,8 @@ class UpstreamState:
             first_token_from_env() if first_token_seconds is None else first_token_seconds
         )
         self.first_token_seconds = self.default_first_token
+        # How long a count_tokens call takes (tests of a request caught by a server's stop).
+        self.count_seconds = 0.0
         self.stamps = StampLog(stamps)
         self._stamps_default = stamps
         self.clock = Clock()
@@ -157,6 +159,7 @@ class UpstreamState:
         self.context_windows.clear()
         self.pace = self.default_pace
         self.first_token_seconds = self.default_first_token
+        self.count_seconds = 0.0
         self.stamps.clear()
         self.stamps.enabled = self._stamps_default
         self.clock.reset()

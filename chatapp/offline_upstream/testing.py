@@ -61,6 +61,10 @@ class UpstreamControl:
         """Change the stream pace, running streams included (0 = unpaced)."""
         self._call("POST", "/_control/pace", {"tokens_per_second": tokens_per_second})
 
+    def set_count_seconds(self, seconds: float) -> None:
+        """How long each count_tokens call takes from now on (reset: 0)."""
+        self._call("POST", "/_control/pace", {"count_seconds": seconds})
+
     def advance_clock(self, seconds: float) -> None:
         """Move the prompt cache's clock forward (to expire or age entries without sleeping)."""
         self._call("POST", "/_control/clock", {"advance_seconds": seconds})
