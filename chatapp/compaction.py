@@ -164,7 +164,9 @@ def _history(rows: list[Message]) -> list[Message]:
     return [m for m in rows if m.role == Role.USER or m.status in _COUNTED_STATUSES]
 
 
-def _sizing(reply_id: int) -> Sizing:
+def read_sizing(reply_id: int) -> Sizing:
+    """What sizing a reply's request reads: its reply, model, stored counts and history (the
+    reply's plan builds the request from the same rows, chatapp/reply_plan.py)."""
     reply = Message.objects.select_related("conversation").get(pk=reply_id)
     conversation = reply.conversation
     model = ClaudeModel.objects.filter(pk=reply.model).first()
@@ -175,9 +177,6 @@ def _sizing(reply_id: int) -> Sizing:
     window = model.context_window if model else 200_000
     rows = list(history_before(conversation, reply.pk))
     return Sizing(reply, _history(rows), window, stored, fixed, model, rows)
-
-
-sizing = _sizing  # for the reply's plan, which reads it with the request (chatapp/reply_plan.py)
 
 
 def save_counts(counts: Mapping[int, int]) -> None:
@@ -397,7 +396,7 @@ class ContextGuard:
         (``context_too_long``) when even that cannot fit. ``sizing``: read already, in the
         same call as the request (else read here)."""
         if sizing is None:
-            sizing = await database_sync_to_async(_sizing)(self.reply_id)
+            sizing = await database_sync_to_async(read_sizing)(self.reply_id)
         self._window = sizing.window
         budget = self._budget(request)
         self._base_size = sizing.size()

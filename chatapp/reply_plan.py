@@ -20,13 +20,13 @@ from chatapp.models import ClaudeModel, Message
 
 def _read(
     reply_id: int, request_for: Callable[..., dict[str, Any]]
-) -> tuple[dict[str, Any], compaction.Sizing, Message, ClaudeModel | None]:
-    """Everything the plan reads, in one call on the ORM thread: the request, its sizing, the
-    reply and its model (under a burst each call waits its turn on that one thread)."""
-    sizing = compaction.sizing(reply_id)
+) -> tuple[dict[str, Any], compaction.Sizing]:
+    """Everything the plan reads, in one call on the ORM thread: the request and its sizing
+    (with the reply and its model; under a burst each call waits its turn on that thread)."""
+    sizing = compaction.read_sizing(reply_id)
     # The request is built from the reply, model and history the sizing has just read.
     request = request_for(reply_id, read=(sizing.reply, sizing.model, sizing.rows))
-    return request, sizing, sizing.reply, sizing.model
+    return request, sizing
 
 
 def _plan(
@@ -69,6 +69,6 @@ async def plan_for(
 ) -> GenerationPlan:
     """The plan of a reply; ``UpstreamError`` when the conversation cannot be made to fit.
     ``guard`` then checks every call of the reply again."""
-    request, sizing, reply, model = await database_sync_to_async(_read)(reply_id, request_for)
+    request, sizing = await database_sync_to_async(_read)(reply_id, request_for)
     request = await guard.fit(request, sizing)
-    return _plan(reply, model, request, continuing, guard)
+    return _plan(sizing.reply, sizing.model, request, continuing, guard)
