@@ -1,0 +1,1 @@
+"""Batch jobs: one prompt asked of many documents through the Message Batches API, at half price."""

@@ -1,0 +1,1 @@
+"""What every call costs: prices, the usage record of each call, budgets, the spend added up per day."""

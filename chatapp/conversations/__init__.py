@@ -1,0 +1,1 @@
+"""Conversations and what a user does with them: settings, branches, presets, search, exports, filing."""

@@ -1,0 +1,1 @@
+"""The staff cost review at /admin/costs/: queries, the chart, the page."""

@@ -1,0 +1,1 @@
+"""Running the app: the launcher behind `make run`, the server, the catalog sync."""

@@ -1,0 +1,1 @@
+"""Who may touch what, what input is accepted and how often, and what in a text deserves a second look."""

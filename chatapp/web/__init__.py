@@ -1,0 +1,1 @@
+"""The edges a browser talks to: JSON endpoints, pages, the conversation socket and its frames."""
