@@ -5,7 +5,7 @@
 Each socket is a channel in a group of its own (as a conversation's socket is); a frame is one
 ``group_send`` to a conversation and the ``receive`` of its socket. Channels' own
 ``InMemoryChannelLayer`` sweeps every channel and group on both calls; ours
-(chatapp/channel_layer.py) at most once a second. With ``--redis``, also channels_redis's
+(chatapp/streaming/channel_layer.py) at most once a second. With ``--redis``, also channels_redis's
 ``RedisChannelLayer`` (production's) and ``RedisPubSubChannelLayer``: CPU of this process
 only (Redis's own is not counted). Results go into docs/benchmarks.md by hand.
 """
@@ -38,7 +38,7 @@ async def microseconds_per_frame(layer: Any, sockets: int) -> float:
 def layers(redis_url: str) -> dict[str, Any]:
     from channels.layers import InMemoryChannelLayer
 
-    from chatapp.channel_layer import SweptInMemoryChannelLayer
+    from chatapp.streaming.channel_layer import SweptInMemoryChannelLayer
 
     found: dict[str, Any] = {
         "Channels' InMemoryChannelLayer": lambda: InMemoryChannelLayer(capacity=1500),

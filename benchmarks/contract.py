@@ -122,11 +122,12 @@ async def run_case(case: Case, upstream) -> Outcome:
     from django.core.files.uploadedfile import SimpleUploadedFile
     from django.db.models import F
 
-    from chatapp import attachments, replies
-    from chatapp.accounting import rates_in_force
+    from chatapp.attachments import service as attachments
+    from chatapp.billing.accounting import rates_in_force
     from chatapp.claude.pricing import pick_band
     from chatapp.claude.types import Usage
     from chatapp.models import Conversation, Message, Role
+    from chatapp.replies import service as replies
     from tests.factories import make_conversation, make_user
 
     upstream.reset()

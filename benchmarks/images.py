@@ -22,7 +22,7 @@ from concurrent.futures import ProcessPoolExecutor
 
 from PIL import Image, ImageDraw
 
-from chatapp.uploads.images import prepare_image
+from chatapp.attachments.images import prepare_image
 
 PHONE_PHOTO = (4032, 3024)  # 12.2 MP, the size of most phones' main camera
 SCREENSHOT = (4000, 3000)

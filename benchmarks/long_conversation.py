@@ -25,7 +25,7 @@ MODEL = "claude-sonnet-4-6"
 async def cpu_per_exchange(exchanges: int, block: int) -> list[tuple[int, int, float]]:
     from channels.db import database_sync_to_async
 
-    from chatapp import replies
+    from chatapp.replies import service as replies
     from tests.factories import make_conversation, make_user
 
     user = await database_sync_to_async(make_user)()

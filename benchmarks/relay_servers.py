@@ -23,7 +23,7 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
 SETUP = (
     "from django.core.management import call_command; call_command('migrate', verbosity=0); "
-    "from chatapp.launcher import ensure_demo_user; ensure_demo_user()"
+    "from chatapp.runtime.launcher import ensure_demo_user; ensure_demo_user()"
 )
 
 
@@ -117,8 +117,8 @@ class Database:
 def server_command(kind: str, port: int) -> list[str]:
     # Neither logs each connection: the benchmark measures the relay, not the access log.
     if kind == "daphne":
-        # daphne as `make run` starts it: with permessage-deflate (chatapp/server.py).
-        return [sys.executable, "-m", "chatapp.server", "-b", "127.0.0.1", "-p", str(port),
+        # daphne as `make run` starts it: with permessage-deflate (chatapp/runtime/server.py).
+        return [sys.executable, "-m", "chatapp.runtime.server", "-b", "127.0.0.1", "-p", str(port),
                 "-v", "0", "config.asgi:application"]
     # Django's ASGI handler has no lifespan support; uvicorn picks its websockets implementation.
     return [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1",

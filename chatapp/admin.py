@@ -1,7 +1,6 @@
 from django.contrib import admin
 from django.db.models import Count, Exists, OuterRef, Sum
 
-from chatapp.content_checks import describe as describe_flags
 from chatapp.models import (
     Attachment,
     BatchItem,
@@ -19,6 +18,7 @@ from chatapp.models import (
     PromptPreset,
     UsageRecord,
 )
+from chatapp.safety.content_checks import describe as describe_flags
 
 
 class ModelPriceInline(admin.TabularInline):
@@ -174,7 +174,7 @@ class FlaggedMessageAdmin(admin.ModelAdmin):
         return False
 
 
-# --- Batch jobs (chatapp/batch_jobs.py) -------------------------------------------------------
+# --- Batch jobs (chatapp/batches/jobs.py) -------------------------------------------------------
 
 
 class MessageBatchInline(admin.TabularInline):

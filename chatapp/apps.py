@@ -7,13 +7,13 @@ from django.apps import AppConfig
 # the anthropic SDK (seconds of CPU) into every process, `make run`'s launcher included, which
 # never deletes an attachment nor edits a price (docs/operations.md, "Start-up").
 def _delete_attachment_files(**kwargs: Any) -> None:
-    from chatapp import attachments
+    from chatapp.attachments import service as attachments
 
     attachments.delete_files_when_committed(**kwargs)
 
 
 def _forget_prices(**kwargs: Any) -> None:
-    from chatapp import accounting
+    from chatapp.billing import accounting
 
     accounting.forget_prices(**kwargs)
 
@@ -26,8 +26,9 @@ class ChatappConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_delete, post_save
 
-        from chatapp import content_checks, orm_thread
         from chatapp.models import Attachment, ModelPrice
+        from chatapp.replies import orm_thread
+        from chatapp.safety import content_checks
 
         orm_thread.install()  # sockets' and replies' ORM calls: the oldest message's first
 
@@ -51,7 +52,7 @@ class ChatappConfig(AppConfig):
         from django.contrib.auth.signals import user_logged_out
         from django.db.models.signals import post_delete, post_save, pre_save
 
-        from chatapp import socket_sessions
+        from chatapp.safety import socket_sessions
 
         user_model = get_user_model()
         user_logged_out.connect(socket_sessions.on_logged_out)

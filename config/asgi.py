@@ -11,14 +11,16 @@ django_asgi_app = get_asgi_application()
 from channels.auth import AuthMiddlewareStack  # noqa: E402  (needs Django set up first)
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
-from chatapp import api_attachments, attachments  # noqa: E402
-from chatapp.routing import websocket_urlpatterns  # noqa: E402
+from chatapp.attachments import service as attachments  # noqa: E402
+from chatapp.web import api_attachments  # noqa: E402
+from chatapp.web.routing import websocket_urlpatterns  # noqa: E402
 from config.limits import UPLOAD_PATHS, UploadSizeLimit  # noqa: E402
 from config.origins import SameOriginOnly  # noqa: E402
 from config.proxies import TrustedProxies  # noqa: E402
 
 # An upload over the limit is answered 413 before its body is read (config/limits.py). Under
-# `python -m chatapp.server` the server refuses it even earlier, before spooling it; this guard
+# `python -m chatapp.runtime.server` the server refuses it even earlier, before spooling it; this
+# guard
 # covers other ASGI servers.
 http_app = UploadSizeLimit(
     django_asgi_app,

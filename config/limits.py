@@ -1,7 +1,8 @@
 """How large a request body may be, by path, and an ASGI guard that refuses an oversized upload.
 
 ``request_body_limit(path)`` is the limit the server itself enforces where the bytes arrive
-(``chatapp/server.py``: daphne would otherwise receive and spool a whole body, of any declared
+(``chatapp/runtime/server.py``: daphne would otherwise receive and spool a whole body, of any
+declared
 size, to memory or disk before the application saw the request): uploads get the upload limit,
 imports the import limit, everything else ``DEFAULT_BODY_LIMIT``.
 
@@ -25,25 +26,25 @@ IMPORT_PATHS = re.compile(r"^/api/conversations/import/$")
 
 
 def _upload_limit() -> int:
-    from chatapp import api_attachments  # needs Django set up: looked up per request
+    from chatapp.web import api_attachments  # needs Django set up: looked up per request
 
     return api_attachments.upload_body_limit()
 
 
 def _upload_message() -> str:
-    from chatapp import attachments
+    from chatapp.attachments import service as attachments
 
     return attachments.too_large().message
 
 
 def _import_limit() -> int:
-    from chatapp import exports
+    from chatapp.conversations import exports
 
     return exports.MAX_IMPORT_BYTES + 1  # one byte more, so the view says "larger than 10 MB"
 
 
 def _import_message() -> str:
-    from chatapp import exports
+    from chatapp.conversations import exports
 
     return f"The file is larger than {exports.MAX_IMPORT_BYTES // 2**20} MB."
 

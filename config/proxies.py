@@ -3,7 +3,7 @@
 daphne's ``--proxy-headers`` believes these headers from anyone who reaches the server: a
 client talking to a server process directly could send a new X-Forwarded-For with every login
 attempt, and the lockout (by user name and address, django-axes reads ``REMOTE_ADDR``) never
-saw the same address twice. ``python -m chatapp.server`` therefore leaves the headers alone
+saw the same address twice. ``python -m chatapp.runtime.server`` therefore leaves the headers alone
 (``--proxy-headers`` does nothing there), and this middleware applies them only when the
 connection comes from an address in ``CHATAPP_TRUSTED_PROXIES`` (none by default).
 """

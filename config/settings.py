@@ -119,7 +119,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "chatapp.context_processors.upstream",
+                "chatapp.web.context_processors.upstream",
             ],
         },
     },
@@ -181,7 +181,7 @@ if REDIS_URL:
 else:
     CHANNEL_LAYERS = {
         # Channels' in-memory layer, swept once a second instead of on every message.
-        "default": {"BACKEND": "chatapp.channel_layer.SweptInMemoryChannelLayer",
+        "default": {"BACKEND": "chatapp.streaming.channel_layer.SweptInMemoryChannelLayer",
                     "CONFIG": {"capacity": 1500}}
     }
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
@@ -203,7 +203,7 @@ AXES_FAILURE_LIMIT = env_int("CHATAPP_LOGIN_FAILURE_LIMIT", 5, minimum=1)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("CHATAPP_LOGIN_LOCKOUT_MINUTES", 15, minimum=1))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
-AXES_LOCKOUT_CALLABLE = "chatapp.views.locked_out"
+AXES_LOCKOUT_CALLABLE = "chatapp.web.pages.locked_out"
 # Mail: only for password resets. Without EMAIL_HOST the reset pages do not exist (Django's
 # would accept any address, unthrottled, and log a traceback for want of an SMTP server).
 EMAIL_HOST = env_str("EMAIL_HOST")
@@ -355,4 +355,4 @@ LOGGING = {
         "axes": {"level": "WARNING"},
     },
 }
-CSRF_FAILURE_VIEW = "chatapp.api.csrf_failure"
+CSRF_FAILURE_VIEW = "chatapp.web.api.csrf_failure"

@@ -4,7 +4,7 @@ from django.contrib.auth import urls as auth_urls
 from django.urls import include, path
 
 from chatapp.operations import views as operations
-from chatapp.views import ThrottledPasswordResetView
+from chatapp.web.pages import ThrottledPasswordResetView
 
 
 def _account_pages() -> list:
@@ -28,8 +28,8 @@ urlpatterns = [
     path("readyz", operations.readyz, name="readyz"),
     path("metrics", operations.metrics_view, name="metrics"),
     # The cost review lives in the admin (admin.site.admin_view), ahead of its catch-all.
-    path("admin/costs/", include("chatapp.cost_review")),
+    path("admin/costs/", include("chatapp.cost_review.views")),
     path("admin/", admin.site.urls),
     path("accounts/", include(_account_pages())),
-    path("", include("chatapp.urls")),
+    path("", include("chatapp.web.urls")),
 ]

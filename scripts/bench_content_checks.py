@@ -19,8 +19,8 @@ import django
 
 django.setup()
 
-from chatapp.content_checks import find  # noqa: E402
 from chatapp.offline_upstream.replies import SENTENCES  # noqa: E402
+from chatapp.safety.content_checks import find  # noqa: E402
 
 
 def prose(chars: int, rng: random.Random) -> str:

@@ -62,7 +62,7 @@ def running_app():
     manage = [sys.executable, str(ROOT / "manage.py")]
     for command in (["migrate", "--noinput"], ["collectstatic", "--noinput"]):
         subprocess.run([*manage, *command, "--verbosity", "0"], env=env, cwd=ROOT, check=True)
-    staff_demo = ("from chatapp.launcher import ensure_demo_user; ensure_demo_user(); "
+    staff_demo = ("from chatapp.runtime.launcher import ensure_demo_user; ensure_demo_user(); "
                   "from django.contrib.auth import get_user_model; "
                   "get_user_model().objects.filter(username='demo')"
                   ".update(is_staff=True, is_superuser=True)")
@@ -70,7 +70,7 @@ def running_app():
     children = [
         subprocess.Popen([sys.executable, "-m", "chatapp.offline_upstream", "--port",
                           str(upstream_port), "--tokens-per-second", "0"], env=env, cwd=ROOT),
-        subprocess.Popen([sys.executable, "-m", "chatapp.server", "-b", "127.0.0.1",
+        subprocess.Popen([sys.executable, "-m", "chatapp.runtime.server", "-b", "127.0.0.1",
                           "-p", str(port), "config.asgi:application"], env=env, cwd=ROOT),
     ]
     try:

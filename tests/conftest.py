@@ -122,7 +122,7 @@ def model_catalog(request):
     with request.getfixturevalue("django_db_blocker").unblock():
         seed_catalog(ClaudeModel, ModelPrice)
     # Prices a rolled-back test saved must not be remembered by the next one.
-    from chatapp.accounting import forget_prices
+    from chatapp.billing.accounting import forget_prices
 
     forget_prices()
 
@@ -130,7 +130,7 @@ def model_catalog(request):
 @pytest.fixture
 async def finish_replies():
     """A test that starts replies waits for them (and the titles they trigger) to finish."""
-    from chatapp import replies
+    from chatapp.replies import service as replies
 
     yield
     await replies.wait_for_all()

@@ -3,8 +3,8 @@
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from chatapp import daily_usage
-from chatapp.accounting import record_call
+from chatapp.billing import daily_usage
+from chatapp.billing.accounting import record_call
 from chatapp.claude.types import Usage
 from chatapp.models import Budget, UsageRecord
 from tests.factories import make_conversation, make_user

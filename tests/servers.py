@@ -45,7 +45,7 @@ def _postgres() -> bool:
 _TEMPLATE: dict[str, Any] = {}
 SETUP = (
     "from django.core.management import call_command; call_command('migrate', verbosity=0); "
-    "from chatapp.launcher import ensure_demo_user; ensure_demo_user()"
+    "from chatapp.runtime.launcher import ensure_demo_user; ensure_demo_user()"
 )
 
 
@@ -141,7 +141,7 @@ class Servers:
 
     def _spawn(self, port: int) -> subprocess.Popen:
         return subprocess.Popen(
-            [sys.executable, "-m", "chatapp.server", "-b", "127.0.0.1", "-p", str(port),
+            [sys.executable, "-m", "chatapp.runtime.server", "-b", "127.0.0.1", "-p", str(port),
              "config.asgi:application"],
             env=self.env, cwd=ROOT, stderr=subprocess.DEVNULL,
         )

@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from chatapp.accounting import cheapest_model_id, format_usd, rates_in_force, record_call
+from chatapp.billing.accounting import cheapest_model_id, format_usd, rates_in_force, record_call
 from chatapp.claude.types import Usage
 from chatapp.models import ClaudeModel, ModelPrice
 from tests.factories import make_user

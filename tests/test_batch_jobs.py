@@ -5,7 +5,9 @@ from decimal import Decimal
 
 import pytest
 
-from chatapp import batch_exports, batch_jobs, budgets
+from chatapp.batches import exports as batch_exports
+from chatapp.batches import jobs as batch_jobs
+from chatapp.billing import budgets
 from chatapp.models import (
     BatchItem,
     BatchItemStatus,
@@ -173,7 +175,7 @@ def test_a_batch_jobs_reservation_outlives_restarts_and_is_never_stale(settings)
 
     from django.utils import timezone
 
-    from chatapp.recovery import mark_orphaned_replies
+    from chatapp.replies.recovery import mark_orphaned_replies
 
     settings.REDIS_URL = ""
     owner, fields = _job_with_budget("10")

@@ -11,8 +11,10 @@ from decimal import Decimal
 import pytest
 from channels.db import database_sync_to_async
 
-from chatapp import accounting, batch_jobs, batch_poller, budgets, replies
-from chatapp.batch_poller import BatchPoller
+from chatapp.batches import jobs as batch_jobs
+from chatapp.batches import poller as batch_poller
+from chatapp.batches.poller import BatchPoller
+from chatapp.billing import accounting, budgets
 from chatapp.claude import batches as claude_batches
 from chatapp.claude.pricing import price_usage
 from chatapp.claude.types import Usage
@@ -27,6 +29,7 @@ from chatapp.models import (
     MonthlySpend,
     UsageRecord,
 )
+from chatapp.replies import service as replies
 from tests.factories import make_text_document, make_user
 from tests.sockets import frames_until, next_frame, open_socket, send
 

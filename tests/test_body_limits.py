@@ -1,4 +1,5 @@
-"""The server (`python -m chatapp.server`) refuses a request body over its path's limit where the
+"""The server (`python -m chatapp.runtime.server`) refuses a request body over its path's limit
+where the
 bytes arrive: a 413 at once, before the body is received, and nothing spooled to disk.
 
 Stock daphne receives a whole body into a temporary file before the application sees the

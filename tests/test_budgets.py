@@ -9,8 +9,8 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection
 
-from chatapp import budgets
-from chatapp.accounting import record_call
+from chatapp.billing import budgets
+from chatapp.billing.accounting import record_call
 from chatapp.claude.types import Usage
 from chatapp.models import Budget, BudgetReservation, MonthlySpend
 from tests.factories import make_user
@@ -166,7 +166,7 @@ def test_an_unpriced_call_adds_nothing_to_the_month():
 
 
 def test_reservations_left_by_a_stopped_process_are_freed_at_start_up(settings):
-    from chatapp.recovery import mark_orphaned_replies
+    from chatapp.replies.recovery import mark_orphaned_replies
 
     settings.REDIS_URL = ""  # one process: nothing else can hold a reservation
     user = make_user()
@@ -220,7 +220,7 @@ def test_racing_replies_and_batch_jobs_never_pass_the_budget(settings, tmp_path)
     """Twelve threads, each with its own database connection, at once: eight reserve a reply's
     worst case and four create a batch job (its documents' worst case). As many get in as fit,
     whatever the order; those refused hold and save nothing. Runs on SQLite and PostgreSQL."""
-    from chatapp import batch_jobs
+    from chatapp.batches import jobs as batch_jobs
     from chatapp.models import BatchJob
     from tests.factories import make_text_document
 
@@ -379,8 +379,8 @@ async def test_a_reply_whose_worst_case_does_not_fit_fails_before_it_is_sent(
 async def test_after_a_reply_the_month_holds_what_it_cost_and_nothing_reserved(
     claude, finish_replies
 ):
-    from chatapp import replies
     from chatapp.models import UsageRecord
+    from chatapp.replies import service as replies
     from tests.sockets import frames_until, send
 
     user, conversation = await _owner_with_budget("10")
@@ -450,7 +450,7 @@ async def test_many_concurrent_requests_on_postgresql_never_pass_the_budget(
 
     from channels.db import database_sync_to_async
 
-    from chatapp import batch_jobs
+    from chatapp.batches import jobs as batch_jobs
     from tests.factories import make_conversation, make_text_document
     from tests.sockets import send
 
@@ -520,7 +520,7 @@ async def test_many_concurrent_requests_on_postgresql_never_pass_the_budget(
     for socket, outcome in zip(sockets, outcomes, strict=True):
         if outcome == "streaming":
             await send(socket, type="stop")
-    from chatapp import replies
+    from chatapp.replies import service as replies
 
     await replies.wait_for_all()
     status = await budgets.astatus(user.pk)

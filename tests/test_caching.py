@@ -1,12 +1,12 @@
-"""A conversation's cache settings, read from its messages (chatapp/caching.py)."""
+"""A conversation's cache settings, read from its messages (chatapp/replies/caching.py)."""
 
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 
-from chatapp.caching import previous_upstream_id, ttl_for
 from chatapp.models import Message
+from chatapp.replies.caching import previous_upstream_id, ttl_for
 from tests.factories import make_conversation, make_exchange
 
 pytestmark = pytest.mark.django_db

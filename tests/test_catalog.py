@@ -79,7 +79,7 @@ def test_every_model_says_how_thinking_is_turned_off(facts):
 
 @pytest.mark.django_db
 def test_sonnet_55_usage_is_priced_at_the_rate_in_force_when_it_happened():
-    from chatapp.accounting import rates_in_force
+    from chatapp.billing.accounting import rates_in_force
 
     def read_rate(day):
         (band,) = rates_in_force("claude-sonnet-5-5", datetime(2026, 10, day, 12, tzinfo=UTC))
@@ -113,7 +113,7 @@ def _an_install_from_before_0014():
 
 @pytest.mark.django_db
 def test_the_migration_brings_an_existing_install_up_to_date():
-    from chatapp.accounting import rates_in_force
+    from chatapp.billing.accounting import rates_in_force
     from chatapp.claude.catalog import apply_current_facts
     from chatapp.models import ClaudeModel, Conversation, Message, ModelPrice
     from tests.factories import make_conversation, make_exchange
@@ -147,8 +147,8 @@ def test_the_migration_brings_an_existing_install_up_to_date():
 
 @pytest.mark.django_db
 def test_sync_marks_what_the_api_deprecates_and_learns_a_new_models_thinking(claude):
-    from chatapp.catalog_sync import sync_catalog
     from chatapp.models import ClaudeModel
+    from chatapp.runtime.catalog_sync import sync_catalog
 
     ClaudeModel.objects.filter(pk="claude-fable-5-2").delete()  # one the catalog lacks
     summary = sync_catalog()
@@ -168,8 +168,8 @@ def test_sync_marks_what_the_api_deprecates_and_learns_a_new_models_thinking(cla
 
 @pytest.mark.django_db
 def test_a_retired_model_is_hidden_and_its_conversations_move_to_its_successor(claude):
-    from chatapp.catalog_sync import reconcile
     from chatapp.models import ClaudeModel
+    from chatapp.runtime.catalog_sync import reconcile
     from tests.factories import logged_in, make_conversation, make_exchange, make_user
 
     owner = make_user()

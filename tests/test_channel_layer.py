@@ -6,7 +6,7 @@ import asyncio
 
 from channels.layers import get_channel_layer
 
-from chatapp.channel_layer import SweptInMemoryChannelLayer
+from chatapp.streaming.channel_layer import SweptInMemoryChannelLayer
 
 
 async def member(layer, group: str) -> str:

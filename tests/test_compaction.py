@@ -6,9 +6,9 @@ import itertools
 import pytest
 from channels.db import database_sync_to_async
 
-from chatapp import replies
-from chatapp.compaction import SUMMARY_HEADING
 from chatapp.models import ClaudeModel, Conversation, Message, UsageRecord
+from chatapp.replies import service as replies
+from chatapp.replies.compaction import SUMMARY_HEADING
 from tests.factories import make_conversation, make_exchange, make_user
 from tests.sockets import frames_until, next_frame, open_socket, send
 
@@ -223,7 +223,7 @@ async def test_a_tool_loop_that_outgrows_the_window_cuts_its_newest_results_neve
 
 def test_a_replys_tool_results_are_sized_by_their_bytes_not_their_characters():
     # Taken as exact later: 300 CJK characters are 900 UTF-8 bytes, about 300 tokens, never 100.
-    from chatapp.compaction import reply_token_count
+    from chatapp.replies.compaction import reply_token_count
 
     content = [{"type": "tool_result", "tool_use_id": "t1", "content": "漢" * 300}]
     assert reply_token_count(content, output_tokens=20) == 20 + 300
@@ -265,7 +265,7 @@ async def test_after_a_summary_earlier_thinking_is_left_out_and_the_conversation
 def test_a_transcript_over_what_the_summariser_reads_counts_as_cut():
     # The summariser reads at most TRANSCRIPT_CHARS; beyond it the reply's note says turns are
     # missing from the summary (_save_summary).
-    from chatapp.compaction import TRANSCRIPT_CHARS, transcript_cut
+    from chatapp.replies.compaction import TRANSCRIPT_CHARS, transcript_cut
 
     assert not transcript_cut(TRANSCRIPT_CHARS)
     assert transcript_cut(TRANSCRIPT_CHARS + 1)

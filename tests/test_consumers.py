@@ -4,8 +4,9 @@ import pytest
 from channels.db import database_sync_to_async
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 
-from chatapp import broadcast, replies
 from chatapp.models import Conversation, Message, MessageStatus, UsageRecord
+from chatapp.replies import service as replies
+from chatapp.streaming import broadcast
 from tests.factories import make_conversation, make_user
 from tests.sockets import close_code, frames_until, next_frame, open_socket, send, streamed_text
 

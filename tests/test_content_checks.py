@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from chatapp.content_checks import KINDS, PolicyError, build_policy, find, review
+from chatapp.safety.content_checks import KINDS, PolicyError, build_policy, find, review
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -6,8 +6,9 @@ import json
 import pytest
 from channels.db import database_sync_to_async
 
-from chatapp import exports, replies
+from chatapp.conversations import exports
 from chatapp.models import Conversation, Message
+from chatapp.replies import service as replies
 from tests.factories import logged_in, make_conversation, make_user
 from tests.sockets import frames_until, next_frame, open_socket, send
 

@@ -195,7 +195,7 @@ def _answered(job, item, usage, when):
 
 def test_batch_job_spend_is_called_batch_jobs_and_shown_per_job(staff, settings, tmp_path):
     """Batch items belong to no conversation: their calls are not a deleted conversation's."""
-    from chatapp import batch_jobs
+    from chatapp.batches import jobs as batch_jobs
     from chatapp.claude.types import Usage
     from tests.factories import make_text_document
 

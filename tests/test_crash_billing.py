@@ -11,7 +11,9 @@ from decimal import Decimal
 
 from tests.servers import ROOT, TIMEOUT, Servers, _wait_for, frames_until, send
 
-RECOVER = "from chatapp.recovery import mark_orphaned_replies; print(mark_orphaned_replies())"
+RECOVER = (
+    "from chatapp.replies.recovery import mark_orphaned_replies; print(mark_orphaned_replies())"
+)
 
 
 def checkpointed_usage(servers, reply_id):
@@ -40,7 +42,7 @@ def api(servers, path):
 
 def kill_mid_reply_and_recover(servers):
     """A long reply on process 0, SIGKILL once a checkpoint holds some usage, then the start-up
-    recovery `make run` does (chatapp/launcher.py), then the process again, on the same
+    recovery `make run` does (chatapp/runtime/launcher.py), then the process again, on the same
     database. Returns (conversation id, reply id, the usage the last checkpoint held)."""
     chat = servers.new_conversation()
     ws, _ = servers.socket(chat)

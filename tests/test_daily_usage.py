@@ -4,8 +4,8 @@ from decimal import Decimal
 
 import pytest
 
-from chatapp import daily_usage
-from chatapp.accounting import record_call
+from chatapp.billing import daily_usage
+from chatapp.billing.accounting import record_call
 from chatapp.claude.types import Usage
 from chatapp.models import DailyUsage
 from tests.factories import make_user

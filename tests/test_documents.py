@@ -1,14 +1,14 @@
 """Documents a user attaches: what is read from them, and every odd or hostile file refused in
-plain words with nothing stored (chatapp/uploads/documents.py, through the upload endpoint)."""
+plain words with nothing stored (chatapp/attachments/documents.py, through the upload endpoint)."""
 
 from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from chatapp.attachments.documents import DOCX, PDF, TEXT, prepare_document
+from chatapp.attachments.uploads import UploadRejected
 from chatapp.models import Attachment
-from chatapp.uploads import UploadRejected
-from chatapp.uploads.documents import DOCX, PDF, TEXT, prepare_document
 from tests import files
 from tests.factories import make_conversation, make_user
 

@@ -232,7 +232,7 @@ async def test_a_chosen_model_is_not_auto(claude, user):
 async def test_an_imported_replys_usage_is_not_taken_for_a_call_of_ours(claude, user):
     """An imported reply shows the original account's usage; its prompt held files that did
     not come and its cache entry was never ours: the estimate expects no cache hit."""
-    from chatapp import exports
+    from chatapp.conversations import exports
 
     data = {"format": "chatapp.conversation", "version": 1, "conversation": {},
             "messages": [{"role": "user", "text": "first question"},

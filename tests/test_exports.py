@@ -224,7 +224,7 @@ def test_a_long_conversation_imports_beyond_the_usual_request_size(client):
 
 
 def test_a_file_over_the_import_limit_is_refused(client, monkeypatch):
-    from chatapp import exports
+    from chatapp.conversations import exports
 
     monkeypatch.setattr(exports, "MAX_IMPORT_BYTES", 1024 * 1024)
     response = import_(client, json.dumps({"padding": "x" * 1_100_000}))

@@ -1,4 +1,5 @@
-"""Pinning and archiving conversations (chatapp/filing.py) through the JSON endpoints: what the
+"""Pinning and archiving conversations (chatapp/conversations/filing.py) through the JSON
+endpoints: what the
 owner's sidebar, Archived list and search get, and what a stranger gets (404, nothing changed)."""
 
 import json

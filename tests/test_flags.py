@@ -7,8 +7,8 @@ from channels.db import database_sync_to_async
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
-from chatapp.flags import flagged_message_counts
 from chatapp.models import Attachment, ContentFlag, Message
+from chatapp.safety.flags import flagged_message_counts
 from tests.factories import make_conversation, make_exchange, make_user
 from tests.sockets import frames_until, next_frame, open_socket, send
 

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chatapp.frames import FrameError, Regenerate, Stop, UserMessage, parse_frame
+from chatapp.web.frames import FrameError, Regenerate, Stop, UserMessage, parse_frame
 
 
 def test_user_message_with_everything():
@@ -97,7 +97,7 @@ def test_any_json_object_yields_a_frame_or_a_frame_error(kind, fields):
 
 
 def test_continue_names_the_reply_to_go_on_with():
-    from chatapp.frames import Continue
+    from chatapp.web.frames import Continue
 
     assert parse_frame('{"type": "continue", "message_id": 7}') == Continue(7)
     with pytest.raises(FrameError, match="message_id must be a positive whole number"):

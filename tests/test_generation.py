@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from channels.db import database_sync_to_async
 
-from chatapp import replies
 from chatapp.claude.prompt import continuation_text
 from chatapp.models import ClaudeModel, Conversation, Message, MessageStatus, UsageRecord
+from chatapp.replies import service as replies
 from tests.factories import make_conversation, make_user
 from tests.sockets import frames_until, next_frame, open_socket, send, streamed_text
 

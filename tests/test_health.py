@@ -10,7 +10,7 @@ from django.conf import settings as django_settings
 from django.db import connection
 from django.test import Client
 
-from chatapp.batch_poller import BatchPoller
+from chatapp.batches.poller import BatchPoller
 from chatapp.operations import health, heartbeat
 
 CLOSED_REDIS = "redis://127.0.0.1:1/0"  # nothing listens on port 1: refused at once

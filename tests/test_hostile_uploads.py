@@ -1,7 +1,7 @@
 """Hostile uploads: any bytes under any name give an accepted file or a plain-words refusal,
 never an exception that kills a worker; and what the user called a file never becomes a path.
 
-The pipeline is ``chatapp.attachments.prepare_upload`` (content sniffing, then the image and
+The pipeline is ``chatapp.attachments.service.prepare_upload`` (content sniffing, then the image and
 document preparers); the endpoint is ``POST /api/conversations/<id>/attachments/``.
 """
 
@@ -15,10 +15,11 @@ from django.test import Client
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chatapp.attachments import ModelLimits, PreparedUpload, display_name, prepare_upload
+from chatapp.attachments import isolation
+from chatapp.attachments.images import fit_size
+from chatapp.attachments.service import ModelLimits, PreparedUpload, display_name, prepare_upload
+from chatapp.attachments.uploads import UploadRejected
 from chatapp.models import Attachment
-from chatapp.uploads import UploadRejected, isolation
-from chatapp.uploads.images import fit_size
 from tests.factories import make_conversation, make_user
 from tests.hostile_files import markup_heavy_docx, semi_transparent_png
 

@@ -12,8 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageCms
 
-from chatapp.uploads import UploadRejected
-from chatapp.uploads.images import (
+from chatapp.attachments.images import (
     IMAGE_TIERS,
     MANY_IMAGES,
     MANY_IMAGES_MAX_SIDE,
@@ -27,6 +26,7 @@ from chatapp.uploads.images import (
     sniff_image,
     tokens_by_tier,
 )
+from chatapp.attachments.uploads import UploadRejected
 from tests.image_files import (
     BLUE,
     GREEN,

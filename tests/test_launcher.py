@@ -98,5 +98,5 @@ def test_serve_itself_never_imports_the_sdk_so_daphne_starts_sooner():
         imports.seek(0)
         imported = [line.rsplit("|", 1)[-1].strip() for line in imports
                     if line.startswith("import time:")]
-    assert "chatapp.launcher" in imported  # the launcher's imports were recorded
+    assert "chatapp.runtime.launcher" in imported  # the launcher's imports were recorded
     assert not [name for name in imported if name.split(".")[0] == "anthropic"]

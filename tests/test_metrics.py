@@ -12,8 +12,9 @@ from asgiref.sync import sync_to_async
 from django.test import Client
 from prometheus_client.parser import text_string_to_metric_families
 
-from chatapp import ratelimits, replies
 from chatapp.models import BatchJob, BatchJobStatus, Budget, MessageStatus
+from chatapp.replies import service as replies
+from chatapp.safety import ratelimits
 from tests.factories import logged_in, make_conversation, make_exchange, make_user
 
 TOKEN = "scrape-secret-0123456789"

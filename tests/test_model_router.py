@@ -3,9 +3,9 @@
 import pytest
 from channels.db import database_sync_to_async
 
-from chatapp import replies
-from chatapp.model_router import Request, auto_versus_default, decide, score
 from chatapp.models import Conversation, Message, UsageRecord
+from chatapp.replies import service as replies
+from chatapp.replies.model_router import Request, auto_versus_default, decide, score
 from tests.factories import make_conversation, make_user
 from tests.sockets import frames_until, next_frame, open_socket, send
 
@@ -92,7 +92,7 @@ def _completion(text: str):
 
 @pytest.mark.django_db
 def test_an_empty_check_leaves_the_rules_choice_and_says_so():
-    from chatapp.model_router import _apply_confirmation
+    from chatapp.replies.model_router import _apply_confirmation
 
     decision = _apply_confirmation(decide(Request(text="Hi there!")), _completion(""))
     assert decision.tier == "haiku" and decision.confirmed_by == ""
@@ -101,7 +101,7 @@ def test_an_empty_check_leaves_the_rules_choice_and_says_so():
 
 @pytest.mark.django_db
 def test_a_check_that_judges_otherwise_moves_the_message():
-    from chatapp.model_router import _apply_confirmation
+    from chatapp.replies.model_router import _apply_confirmation
 
     decision = _apply_confirmation(decide(Request(text="Hi there!")), _completion("Complex."))
     assert (decision.tier, decision.model) == ("opus", "claude-opus-5-5")
@@ -113,7 +113,7 @@ def test_a_check_that_judges_otherwise_moves_the_message():
 def _owner_with_budget(limit: str, spent: str):
     from decimal import Decimal
 
-    from chatapp import budgets
+    from chatapp.billing import budgets
     from chatapp.models import Budget
 
     owner = make_user()
@@ -124,8 +124,8 @@ def _owner_with_budget(limit: str, spent: str):
 
 @pytest.mark.django_db(transaction=True)
 async def test_a_confirmation_is_reserved_then_settled_to_its_cost(claude, finish_replies):
-    from chatapp import budgets
-    from chatapp.model_router import record_confirmation, route
+    from chatapp.billing import budgets
+    from chatapp.replies.model_router import record_confirmation, route
 
     owner, conversation = await database_sync_to_async(_owner_with_budget)("10", "0")
     routed = await route(conversation.pk, "Hello!", (), None)
@@ -142,8 +142,8 @@ async def test_a_confirmation_is_reserved_then_settled_to_its_cost(claude, finis
 async def test_when_the_budget_cannot_cover_a_confirmation_the_rule_decides_alone(
     claude, finish_replies
 ):
-    from chatapp import budgets
-    from chatapp.model_router import route
+    from chatapp.billing import budgets
+    from chatapp.replies.model_router import route
 
     # A hundred-millionth of a dollar left: not used up, but too little for any call.
     owner, conversation = await database_sync_to_async(_owner_with_budget)("0.01", "0.00999999")

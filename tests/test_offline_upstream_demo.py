@@ -10,10 +10,10 @@ from __future__ import annotations
 import pytest
 from channels.db import database_sync_to_async
 
-from chatapp import replies
 from chatapp.models import Conversation, Message, MessageStatus
 from chatapp.offline_upstream.reading import arithmetic_in, title_for
-from chatapp.tools import TOOL_DEFINITIONS
+from chatapp.replies import service as replies
+from chatapp.replies.tools import TOOL_DEFINITIONS
 from tests.factories import make_conversation, make_user
 from tests.sockets import frames_until, next_frame, open_socket, send
 from tests.upstream_fixtures import user

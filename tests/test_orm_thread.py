@@ -8,7 +8,7 @@ import pytest
 from asgiref.sync import SyncToAsync
 from channels.db import database_sync_to_async
 
-from chatapp import orm_thread
+from chatapp.replies import orm_thread
 
 
 def test_the_app_runs_orm_calls_on_the_oldest_first_thread():

@@ -8,7 +8,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
 from chatapp.models import Attachment, Message
-from chatapp.ratelimits import RateLimited, spend_sync
+from chatapp.safety.ratelimits import RateLimited, spend_sync
 from tests.factories import make_conversation, make_user
 from tests.sockets import frames_until, next_frame, open_socket, send
 

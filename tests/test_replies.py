@@ -7,8 +7,9 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from chatapp import accounting, replies
+from chatapp.billing import accounting
 from chatapp.models import Message, MessageStatus, Role
+from chatapp.replies import service as replies
 from tests.factories import make_conversation, make_exchange
 
 pytestmark = [pytest.mark.django_db]
@@ -86,7 +87,7 @@ async def test_a_document_attached_after_the_first_reply_keeps_the_conversation_
     from channels.db import database_sync_to_async
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    from chatapp import attachments
+    from chatapp.attachments import service as attachments
     from tests.factories import make_user
 
     conversation = await database_sync_to_async(

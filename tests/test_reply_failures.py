@@ -12,9 +12,9 @@ import logging
 import pytest
 from channels.db import database_sync_to_async
 
-from chatapp import replies
 from chatapp.models import Conversation, Message, MessageStatus, UsageRecord
-from chatapp.relay import UNEXPECTED_FAILURE
+from chatapp.replies import service as replies
+from chatapp.streaming.relay import UNEXPECTED_FAILURE
 from tests.factories import make_conversation, make_user
 from tests.sockets import next_frame, open_socket, send, streamed_text
 

@@ -7,8 +7,8 @@ from channels.db import database_sync_to_async
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from chatapp import replies
 from chatapp.models import Message, MessageStatus, MonthlySpend, UsageRecord
+from chatapp.replies import service as replies
 from tests.factories import make_conversation, make_user
 
 pytestmark = [pytest.mark.django_db]

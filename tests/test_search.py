@@ -9,7 +9,7 @@ from django.contrib.postgres.search import SearchQuery
 from django.db import connection
 from django.test import Client
 
-from chatapp import search
+from chatapp.conversations import search
 from chatapp.models import Message, Role
 from tests.factories import make_conversation, make_exchange, make_user
 

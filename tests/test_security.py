@@ -197,7 +197,7 @@ class ProxyHeaderServers(Servers):
 
     def _spawn(self, port: int) -> subprocess.Popen:
         return subprocess.Popen(
-            [sys.executable, "-m", "chatapp.server", "-b", "127.0.0.1", "-p", str(port),
+            [sys.executable, "-m", "chatapp.runtime.server", "-b", "127.0.0.1", "-p", str(port),
              "--proxy-headers", "config.asgi:application"],
             env=self.env, cwd=ROOT, stderr=subprocess.DEVNULL,
         )

@@ -1,4 +1,5 @@
-"""The server `make run` starts (`python -m chatapp.server`: daphne) compresses WebSocket frames
+"""The server `make run` starts (`python -m chatapp.runtime.server`: daphne) compresses WebSocket
+frames
 for clients that offer permessage-deflate, as browsers do, and still serves those that don't."""
 
 import json

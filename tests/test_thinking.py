@@ -4,7 +4,7 @@ import pytest
 
 from chatapp.claude.catalog import SEED_BY_ID, SEED_MODELS
 from chatapp.claude.messages import complete
-from chatapp.thinking import choices, off_note, request_params, side_call_params
+from chatapp.claude.thinking import choices, off_note, request_params, side_call_params
 
 ADAPTIVE = {"thinking": ["adaptive"], "efforts": ["low", "medium", "high", "xhigh", "max"],
             "thinking_off": "omit"}

@@ -8,9 +8,10 @@ import pytest
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 
-from chatapp import broadcast, titles
 from chatapp.models import Conversation, UsageRecord
-from chatapp.titles import clean_title
+from chatapp.replies import titles
+from chatapp.replies.titles import clean_title
+from chatapp.streaming import broadcast
 from tests.factories import make_conversation, make_exchange
 
 

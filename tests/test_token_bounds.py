@@ -1,6 +1,6 @@
 """Upper bounds on a prompt's tokens, known without asking the API."""
 
-from chatapp.token_bounds import IMAGE_CAP_TOKENS, request_bound, text_bound
+from chatapp.claude.token_bounds import IMAGE_CAP_TOKENS, request_bound, text_bound
 
 
 def test_text_is_bounded_at_a_token_per_three_bytes():

@@ -6,7 +6,7 @@ import pytest
 from channels.db import database_sync_to_async
 
 from chatapp.models import Attachment
-from chatapp.tools import (
+from chatapp.replies.tools import (
     TOOL_DEFINITIONS,
     CalculationError,
     calculate,

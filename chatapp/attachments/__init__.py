@@ -1,1 +1,2 @@
-"""The files a user gives a conversation: intake, storage, documents, images, what goes into a prompt."""
+"""The files a user gives a conversation: intake, storage, documents, images, what goes into a
+prompt."""

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pypdf import PdfReader
 from pypdf.errors import LimitReachedError
 
-from . import UploadRejected
 from .images import ACCEPTED_NAMES as IMAGE_NAMES
+from .uploads import UploadRejected
 
 PDF = "application/pdf"
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"

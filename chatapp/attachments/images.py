@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import pillow_heif
 from PIL import ExifTags, Image, ImageCms
 
-from . import UploadRejected
+from .uploads import UploadRejected
 
 # HEIC (phones) through libheif; AVIF is built into Pillow itself.
 pillow_heif.register_heif_opener()

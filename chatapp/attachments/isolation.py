@@ -30,7 +30,7 @@ from contextlib import asynccontextmanager
 from multiprocessing.connection import Connection
 from typing import Any, TypeVar
 
-from . import UploadRejected
+from .uploads import UploadRejected
 
 MAX_CONCURRENT = 2
 QUEUE_WAIT_SECONDS = 15.0
@@ -42,9 +42,9 @@ T = TypeVar("T")
 
 def _preload() -> list[str]:
     """What the fork server imports once: the preparers, and the program's main module, which
-    multiprocessing runs again in every child (``python -m chatapp.server``: a few class
+    multiprocessing runs again in every child (``python -m chatapp.runtime.server``: a few class
     definitions once its imports are loaded; pytest's and scripts' own are not re-run)."""
-    modules = ["chatapp.uploads.images", "chatapp.uploads.documents"]
+    modules = ["chatapp.attachments.images", "chatapp.attachments.documents"]
     main = getattr(sys.modules["__main__"].__spec__, "name", None)
     if main and not main.endswith("__main__"):
         modules.append(main)

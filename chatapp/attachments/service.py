@@ -34,11 +34,12 @@ from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 
-from chatapp import flags
-from chatapp.access import get_pending_attachments
+from chatapp.attachments import documents, images, isolation
+from chatapp.attachments.uploads import UploadRejected
 from chatapp.claude import messages as claude_messages
 from chatapp.claude import prompt
 from chatapp.claude.pricing import PriceRates, price_usage
+from chatapp.claude.token_bounds import token_guess
 from chatapp.claude.types import UpstreamError, Usage
 from chatapp.models import (
     Attachment,
@@ -49,8 +50,8 @@ from chatapp.models import (
     Role,
     default_model_id,
 )
-from chatapp.token_bounds import token_guess
-from chatapp.uploads import UploadRejected, documents, images, isolation
+from chatapp.safety import flags
+from chatapp.safety.access import get_pending_attachments
 
 logger = logging.getLogger(__name__)
 
@@ -91,7 +92,7 @@ class PreparedUpload:
     width: int | None = None
     height: int | None = None
     tokens: int = 0
-    # What the content checks found in the text (flagged only; chatapp/flags.py).
+    # What the content checks found in the text (flagged only; chatapp/safety/flags.py).
     flag_summary: list[dict[str, Any]] = field(default_factory=list)
 
     def block(self) -> dict[str, Any]:

@@ -8,9 +8,9 @@ import io
 import json
 from collections.abc import Iterator
 
-from chatapp.costs import csv_usd
+from chatapp.conversations.presenters import batch_item_json
+from chatapp.cost_review.queries import csv_usd
 from chatapp.models import BatchJob
-from chatapp.presenters import batch_item_json
 
 CSV_COLUMNS = [
     "document_id", "document", "status", "answer", "stop_reason", "input_tokens",

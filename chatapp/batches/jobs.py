@@ -18,10 +18,12 @@ from django.db import transaction
 from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
-from chatapp import accounting, attachments, budgets, thinking
-from chatapp.access import get_documents_for_user
+from chatapp.attachments import service as attachments
+from chatapp.attachments.documents import PDF
+from chatapp.billing import accounting, budgets
 from chatapp.claude import batches as claude_batches
 from chatapp.claude import prompt as claude_prompt
+from chatapp.claude import thinking
 from chatapp.claude.pricing import pick_band, price_usage
 from chatapp.claude.types import Usage
 from chatapp.models import (
@@ -36,7 +38,7 @@ from chatapp.models import (
     MessageStatus,
     Role,
 )
-from chatapp.uploads.documents import PDF
+from chatapp.safety.access import get_documents_for_user
 
 # About four characters a token: good enough to estimate, never used to bill.
 CHARS_PER_TOKEN = 4

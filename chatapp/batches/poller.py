@@ -31,7 +31,8 @@ from django.db import transaction
 from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
-from chatapp import accounting, batch_jobs
+from chatapp.batches import jobs as batch_jobs
+from chatapp.billing import accounting
 from chatapp.claude import batches as claude_batches
 from chatapp.claude.types import UpstreamError
 from chatapp.models import (

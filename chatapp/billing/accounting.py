@@ -18,7 +18,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from chatapp import budgets, daily_usage
+from chatapp.billing import budgets, daily_usage
 from chatapp.claude.pricing import (
     CostBreakdown,
     PriceRates,
@@ -167,7 +167,7 @@ def record_call(
     """Price one call, store its usage record and count it towards the user's month.
 
     ``estimated``: the whole usage is an estimate (recorded from a reply's last checkpoint
-    after its process died, chatapp/checkpoints.py): its breakdown says ``estimated``."""
+    after its process died, chatapp/replies/checkpoints.py): its breakdown says ``estimated``."""
     rates = _rates_for(model_id, usage)
     cost = price_usage(usage, rates, batch=batch) if rates else None
     savings = _savings_fields(rates, usage, batch)

@@ -27,8 +27,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q, Value
 from django.utils import timezone
 
-from chatapp import accounting, daily_usage, token_bounds
+from chatapp.billing import accounting, daily_usage
 from chatapp.claude import messages as claude_messages
+from chatapp.claude import token_bounds
 from chatapp.claude.pricing import worst_case_cost
 from chatapp.claude.types import UpstreamError
 from chatapp.models import Budget, BudgetReservation, MonthlySpend
@@ -309,7 +310,8 @@ def _limit_unless_exhausted(user_id: int) -> Decimal | None:
     return current.limit
 
 
-# A call is first reserved on its prompt's local upper bound (chatapp/token_bounds.py), doubled:
+# A call is first reserved on its prompt's local upper bound (chatapp/claude/token_bounds.py),
+# doubled:
 # while the month has room to spare that needs no count_tokens round trip before the call.
 # When even that does not fit, the prompt is counted exactly and the exact worst case decides,
 # so a bound that ran short could never take the month past its budget.

@@ -53,7 +53,7 @@ class ModelFacts:
         return self.lifecycle != "retired"
 
 
-# Capabilities (``ClaudeModel.capabilities``; chatapp/thinking.py reads the thinking keys):
+# Capabilities (``ClaudeModel.capabilities``; chatapp/claude/thinking.py reads the thinking keys):
 # `thinking`: the thinking.type that turns thinking on ("adaptive" with output_config.effort,
 #   or "enabled" with budget_tokens on models before 4.6; `enabled` is a 400 from Opus 4.7 on).
 # `efforts`: the output_config.effort levels the model takes (xhigh from the 4.7 tokenizer on).

@@ -110,7 +110,7 @@ async def stream_reply(
             failure.partial_content = _blocks(snapshot)
             # The output count as of the last event the API sent: short of what was
             # produced. Marked estimated; the caller raises it by its own guess from the
-            # partial content (generation.py, with chatapp.token_bounds).
+            # partial content (generation.py, with chatapp.claude.token_bounds).
             partial = usage_from_sdk(snapshot.usage)
             partial.estimated = True
             failure.partial_usage = partial

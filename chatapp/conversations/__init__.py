@@ -1,1 +1,2 @@
-"""Conversations and what a user does with them: settings, branches, presets, search, exports, filing."""
+"""Conversations and what a user does with them: settings, branches, presets, search, exports,
+filing."""

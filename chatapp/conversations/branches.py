@@ -15,8 +15,8 @@ from typing import Any
 
 from django.db import transaction
 
-from chatapp import broadcast
 from chatapp.models import Conversation, Message, MessageStatus
+from chatapp.streaming import broadcast
 
 BRANCH_CHANGED = {"type": "branch_changed"}
 

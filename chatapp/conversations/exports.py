@@ -21,8 +21,10 @@ from django.db.models import Sum
 from django.utils import timezone
 from django.utils.text import slugify
 
-from chatapp import branches, conversation_settings
-from chatapp.accounting import format_usd
+from chatapp.billing.accounting import format_usd
+from chatapp.conversations import branches
+from chatapp.conversations import settings as conversation_settings
+from chatapp.conversations.presenters import usage_json
 from chatapp.models import (
     CacheTtl,
     ClaudeModel,
@@ -32,7 +34,6 @@ from chatapp.models import (
     Role,
     default_model_id,
 )
-from chatapp.presenters import usage_json
 
 FORMAT = "chatapp.conversation"
 VERSION = 1
@@ -368,7 +369,7 @@ def import_conversation(owner, data: Any) -> Imported:
     first: Message | None = None
     for item in messages:
         parent = _parent(item, created, previous)
-        # A second first message is a new version of the first (chatapp/branches.py).
+        # A second first message is a new version of the first (chatapp/conversations/branches.py).
         edit_of = first.pk if parent is None and first is not None else None
         options: dict[str, Any] = {"edit_of": edit_of} if edit_of else {}
         if item.role == Role.ASSISTANT:

@@ -15,8 +15,8 @@ from asgiref.sync import async_to_sync
 from django.core.exceptions import BadRequest
 from django.utils import timezone
 
-from chatapp import broadcast
 from chatapp.models import Conversation
+from chatapp.streaming import broadcast
 
 FLAGS = ("pinned", "archived")
 

@@ -4,9 +4,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from chatapp import conversation_settings, thinking
-from chatapp.accounting import format_usd
-from chatapp.content_checks import describe as describe_flags
+from chatapp.attachments.images import tokens_by_tier
+from chatapp.billing.accounting import format_usd
+from chatapp.claude import thinking
+from chatapp.conversations import settings as conversation_settings
 from chatapp.models import (
     Attachment,
     AttachmentKind,
@@ -16,7 +17,7 @@ from chatapp.models import (
     Conversation,
     Message,
 )
-from chatapp.uploads.images import tokens_by_tier
+from chatapp.safety.content_checks import describe as describe_flags
 
 
 def usage_json(message: Message | BatchItem) -> dict[str, int]:

@@ -13,8 +13,8 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
-from chatapp import conversation_settings
-from chatapp.conversation_settings import SettingsError
+from chatapp.conversations import settings as conversation_settings
+from chatapp.conversations.settings import SettingsError
 from chatapp.models import PromptPreset
 
 MAX_PRESETS = 50

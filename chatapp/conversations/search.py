@@ -4,7 +4,7 @@ PostgreSQL answers with full-text search (English stemming, `websearch_to_tsquer
 over an expression index on the text blocks of a message (migration 0009); SQLite, the
 embedded default, matches every word as a case-insensitive substring of the text blocks.
 Either way every word must occur, and only the user's own conversations are searched; archived
-ones (chatapp/filing.py) only when asked for.
+ones (chatapp/conversations/filing.py) only when asked for.
 """
 
 import re

@@ -17,9 +17,11 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import BadRequest
 
-from chatapp import accounting, model_router, thinking
+from chatapp.billing import accounting
+from chatapp.claude import thinking
 from chatapp.claude.pricing import pick_band
 from chatapp.models import CacheTtl, ClaudeModel, ModelLifecycle
+from chatapp.replies import model_router
 
 MAX_SYSTEM_PROMPT_CHARS = 50_000
 

@@ -33,7 +33,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from chatapp.accounting import all_rates_in_force
+from chatapp.billing.accounting import all_rates_in_force
 from chatapp.claude import pricing
 from chatapp.claude.types import Usage
 from chatapp.models import (
@@ -127,7 +127,7 @@ def usage_between(period: DateRange) -> QuerySet[UsageRecord]:
 
 
 def daily_between(period: DateRange) -> QuerySet[DailyUsage]:
-    """The calls added up per day (chatapp/daily_usage.py): what the tables read."""
+    """The calls added up per day (chatapp/billing/daily_usage.py): what the tables read."""
     return DailyUsage.objects.filter(day__gte=period.start, day__lte=period.end)
 
 

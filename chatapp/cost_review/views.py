@@ -1,4 +1,5 @@
-"""The admin cost review at /admin/costs/: parse, authorise, delegate to ``chatapp.costs``.
+"""The admin cost review at /admin/costs/: parse, authorise, delegate to
+``chatapp.cost_review.queries``.
 
 Staff who may view usage records see every user's spend for a date range (default: this
 month), per model and per day, drill down to a user's conversations and a conversation's
@@ -20,9 +21,11 @@ from django.shortcuts import render
 from django.urls import path, reverse
 from django.utils.http import urlencode
 
-from chatapp import costs, flags, model_router
-from chatapp.cost_chart import build_chart
+from chatapp.cost_review import queries as costs
+from chatapp.cost_review.chart import build_chart
 from chatapp.models import Message, default_model_id
+from chatapp.replies import model_router
+from chatapp.safety import flags
 
 PAGE_SIZE = 100
 CSV_COLUMNS = (

@@ -1,4 +1,4 @@
-"""A full-text index on the text blocks of messages, for search (chatapp/search.py).
+"""A full-text index on the text blocks of messages, for search (chatapp/conversations/search.py).
 
 PostgreSQL only: SQLite has no such index and searches by substring instead. The expression
 must stay identical to ``search.MessageTextVector`` or the planner will not use the index.

@@ -9,8 +9,8 @@ from django.db import migrations, models
 
 
 def backfill(apps, schema_editor):
-    """Add up the usage recorded so far (chatapp/daily_usage.py keeps it from now on)."""
-    from chatapp.daily_usage import rebuild
+    """Add up the usage recorded so far (chatapp/billing/daily_usage.py keeps it from now on)."""
+    from chatapp.billing.daily_usage import rebuild
 
     prices = apps.get_model("chatapp", "ModelPrice")
     limits = set(prices.objects.filter(prompt_tokens_above__gt=0)

@@ -62,7 +62,7 @@ class ClaudeModel(models.Model):
     capabilities = models.JSONField(default=dict, blank=True)
     is_active = models.BooleanField(default=True, help_text="Offered in the model picker")
     sort_order = models.PositiveSmallIntegerField(default=100)
-    # As models.list() reports it (chatapp/catalog_sync.py): a deprecated model is marked in
+    # As models.list() reports it (chatapp/runtime/catalog_sync.py): a deprecated model is marked in
     # the picker, a retired one is hidden and its conversations move to its successor.
     lifecycle = models.CharField(max_length=12, choices=ModelLifecycle.choices,
                                  default=ModelLifecycle.ACTIVE)
@@ -132,7 +132,7 @@ class Conversation(models.Model):
     title = models.CharField(max_length=200, blank=True)
     model = models.CharField(max_length=100)
     system_prompt = models.TextField(blank=True)
-    # The settings panel (chatapp/conversation_settings.py). None / "auto": the defaults, so a
+    # The settings panel (chatapp/conversations/settings.py). None / "auto": the defaults, so a
     # change of CHATAPP_MAX_OUTPUT_TOKENS or of the TTL rule reaches conversations left alone.
     max_output_tokens = models.PositiveIntegerField(
         null=True, blank=True, help_text="max_tokens of a reply (empty: the default), capped by "
@@ -143,13 +143,15 @@ class Conversation(models.Model):
         "takes no temperature: never sent"
     )
     cache_ttl = models.CharField(max_length=4, choices=CacheTtl.choices, default=CacheTtl.AUTO)
-    # Earlier turns summarised to fit the context window (chatapp/compaction.py): the summary
+    # Earlier turns summarised to fit the context window (chatapp/replies/compaction.py): the
+    # summary
     # stands in for every message up to and including `summary_through`.
     summary = models.TextField(blank=True)
     summary_through = models.ForeignKey(
         "Message", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    # The sidebar's filing (chatapp/filing.py): when it was pinned / archived, None when not.
+    # The sidebar's filing (chatapp/conversations/filing.py): when it was pinned / archived, None
+    # when not.
     # Neither touches updated_at, so a conversation keeps its place among the date groups.
     pinned_at = models.DateTimeField(null=True, blank=True)
     archived_at = models.DateTimeField(null=True, blank=True)
@@ -218,7 +220,8 @@ class UsageFields(models.Model):
 
 
 class MessageQuerySet(models.QuerySet):
-    """Reads of a conversation's messages by the branch on screen (chatapp/branches.py)."""
+    """Reads of a conversation's messages by the branch on screen
+    (chatapp/conversations/branches.py)."""
 
     def on_screen(self) -> "MessageQuerySet":
         """The messages of the branch on screen (not an older version, nor after one)."""
@@ -226,7 +229,7 @@ class MessageQuerySet(models.QuerySet):
 
     def sent_before(self, reply_id: int, summary_through_id: int | None) -> "MessageQuerySet":
         """What a reply's request carries whole: the messages on screen before it, after
-        any that were summarised (chatapp/compaction.py), oldest first."""
+        any that were summarised (chatapp/replies/compaction.py), oldest first."""
         history = self.on_screen().filter(pk__lt=reply_id)
         if summary_through_id:
             history = history.filter(pk__gt=summary_through_id)
@@ -249,7 +252,7 @@ class Message(UsageFields):
     )
     # The message this one follows; None for the first. An edited question or a regenerated
     # reply is a sibling of the original (same parent), so versions form a tree
-    # (chatapp/branches.py) and nothing stored is rewritten.
+    # (chatapp/conversations/branches.py) and nothing stored is rewritten.
     parent = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.CASCADE, related_name="children"
     )
@@ -509,7 +512,7 @@ class FlagAction(models.TextChoices):
 
 
 class ContentFlag(models.Model):
-    """One thing the content checks found in a reply (chatapp/content_checks.py)."""
+    """One thing the content checks found in a reply (chatapp/safety/content_checks.py)."""
 
     message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="content_flags")
     category = models.CharField(max_length=20, choices=FlagCategory.choices)

@@ -1,1 +1,2 @@
-"""One reply from start to final write: the plan, the calls to Claude, tools, titles, estimates, liveness."""
+"""One reply from start to final write: the plan, the calls to Claude, tools, titles, estimates,
+liveness."""

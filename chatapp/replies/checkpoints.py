@@ -1,7 +1,8 @@
 """What a reply's checkpoint keeps besides its text: the usage known so far, so that a reply
 whose process died is still billed (issue 24 item 7).
 
-The relay checkpoints on a timer (chatapp/replies.py ``_checkpoint``); each checkpoint stores,
+The relay checkpoints on a timer (chatapp/replies/service.py ``_checkpoint``); each checkpoint
+stores,
 in the same write as the text, the calls of the reply that reached Claude: finished ones as
 the API reported them, the one streaming with its input usage from ``message_start`` and its
 output estimated from the characters so far. It is kept in the reply's ``options`` under
@@ -21,7 +22,7 @@ from django.db import models, transaction
 from django.db.models import F, Func, Value
 from django.utils import timezone
 
-from chatapp import accounting
+from chatapp.billing import accounting
 from chatapp.claude.prompt import user_content
 from chatapp.claude.types import Usage
 from chatapp.models import CallPurpose, Message, MessageStatus, UsageRecord

@@ -38,11 +38,12 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import QuerySet
 
-from chatapp import accounting, budgets, thinking
+from chatapp.billing import accounting, budgets
 from chatapp.claude import messages as claude_messages
+from chatapp.claude import thinking
 from chatapp.claude.prompt import REFERENCE, Turn
+from chatapp.claude.token_bounds import content_bound, messages_bound, reference_bound, text_bound
 from chatapp.claude.types import Completion, UpstreamError
-from chatapp.generation import Refit
 from chatapp.models import (
     Attachment,
     CallPurpose,
@@ -52,7 +53,7 @@ from chatapp.models import (
     MessageStatus,
     Role,
 )
-from chatapp.token_bounds import content_bound, messages_bound, reference_bound, text_bound
+from chatapp.replies.generation import Refit
 
 logger = logging.getLogger(__name__)
 
@@ -166,7 +167,7 @@ def _history(rows: list[Message]) -> list[Message]:
 
 def read_sizing(reply_id: int) -> Sizing:
     """What sizing a reply's request reads: its reply, model, stored counts and history (the
-    reply's plan builds the request from the same rows, chatapp/reply_plan.py)."""
+    reply's plan builds the request from the same rows, chatapp/replies/plan.py)."""
     reply = Message.objects.select_related("conversation").get(pk=reply_id)
     conversation = reply.conversation
     model = ClaudeModel.objects.filter(pk=reply.model).first()
@@ -293,7 +294,7 @@ def _save_summary(
 
 def _side_call(model_id: str) -> dict[str, Any]:
     """The summariser's max_tokens and thinking-off fields: on a model that thinks by default
-    its thinking must not use up the room the summary needs (chatapp/thinking.py)."""
+    its thinking must not use up the room the summary needs (chatapp/claude/thinking.py)."""
     model = ClaudeModel.objects.filter(pk=model_id).first()
     if model is None:
         return {}

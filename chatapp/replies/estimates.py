@@ -37,11 +37,13 @@ from django.db.models import F
 from django.http import Http404
 from django.utils import timezone
 
-from chatapp import accounting, caching, conversation_settings, model_router, thinking, tools
-from chatapp.access import get_conversation_for_user
+from chatapp.attachments.images import image_tokens
+from chatapp.billing import accounting
 from chatapp.claude import messages as claude_messages
-from chatapp.claude import pricing
+from chatapp.claude import pricing, thinking
 from chatapp.claude.prompt import TTL_SPANS
+from chatapp.claude.token_bounds import text_bound
+from chatapp.conversations import settings as conversation_settings
 from chatapp.models import (
     Attachment,
     ClaudeModel,
@@ -51,8 +53,8 @@ from chatapp.models import (
     Role,
     default_model_id,
 )
-from chatapp.token_bounds import text_bound
-from chatapp.uploads.images import image_tokens
+from chatapp.replies import caching, model_router, tools
+from chatapp.safety.access import get_conversation_for_user
 
 TYPICAL_OUTPUT_TOKENS = 500  # before the user has replies of their own on a model
 RECENT_REPLIES = 50

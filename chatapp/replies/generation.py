@@ -31,6 +31,7 @@ from typing import Any
 
 from chatapp.claude import messages as claude_messages
 from chatapp.claude.prompt import expand_reply
+from chatapp.claude.token_bounds import token_guess
 from chatapp.claude.types import (
     StreamFinished,
     StreamStarted,
@@ -39,8 +40,7 @@ from chatapp.claude.types import (
     UpstreamError,
     Usage,
 )
-from chatapp.relay import RelayEvent, ReplyReset, ToolCard
-from chatapp.token_bounds import token_guess
+from chatapp.streaming.relay import RelayEvent, ReplyReset, ToolCard
 
 Notify = Callable[[str], Awaitable[None]]
 BeforeCall = Callable[[dict[str, Any]], Awaitable[None]]
@@ -241,7 +241,7 @@ class ReplyGeneration:
 
     def _prepare_continuation(self) -> None:
         """A reply continued in place goes on from its last text, as a prefill. The reply
-        service continues in place only where the model takes one (chatapp/replies.py);
+        service continues in place only where the model takes one (chatapp/replies/service.py);
         elsewhere a continuation is a new question and this reply starts empty."""
         if self.content and self._can_prefill(self.content[-1]):
             self._prefix = self.content.pop()["text"].rstrip()

@@ -21,10 +21,11 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
-from chatapp import broadcast, checkpoints
-from chatapp.live import get_live_store
+from chatapp.conversations.presenters import completed_frame
 from chatapp.models import Message, MessageStatus
-from chatapp.presenters import completed_frame
+from chatapp.replies import checkpoints
+from chatapp.streaming import broadcast
+from chatapp.streaming.live import get_live_store
 
 logger = logging.getLogger(__name__)
 
@@ -89,7 +90,7 @@ def _suspects(quiet_since) -> list[tuple[int, int]]:
 
 def _interrupt(message_id: int, text: str | None) -> Message | None:
     """Streaming → interrupted, only if it still is (its own process may just have ended it);
-    the calls its last checkpoint knew of are billed as estimates (chatapp/checkpoints.py).
+    the calls its last checkpoint knew of are billed as estimates (chatapp/replies/checkpoints.py).
     ``text``: the live state's, fresher than the last checkpoint."""
     return checkpoints.end_orphan(
         message_id,

@@ -21,8 +21,9 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, Sum
 
-from chatapp import accounting, budgets, thinking
+from chatapp.billing import accounting, budgets
 from chatapp.claude import messages as claude_messages
+from chatapp.claude import thinking
 from chatapp.claude.types import Completion, UpstreamError
 from chatapp.models import (
     Attachment,

@@ -2,7 +2,7 @@
 the thinking and tools it may use, and how broken streams may be recovered.
 
 Everything is read from the database here, before the reply's first call; the generation
-(chatapp/generation.py) then runs without touching the database, except through the context
+(chatapp/replies/generation.py) then runs without touching the database, except through the context
 guard it is handed (``compaction.ContextGuard``), which may summarise older turns when a tool
 round outgrows the window.
 """
@@ -13,9 +13,10 @@ from typing import Any
 from channels.db import database_sync_to_async
 from django.conf import settings
 
-from chatapp import compaction, thinking, tools
-from chatapp.generation import GenerationPlan
+from chatapp.claude import thinking
 from chatapp.models import ClaudeModel, Message
+from chatapp.replies import compaction, tools
+from chatapp.replies.generation import GenerationPlan
 
 
 def _read(

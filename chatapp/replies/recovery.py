@@ -10,21 +10,22 @@ from chatapp.models import BudgetReservation, Message, MessageStatus
 def mark_orphaned_replies() -> int:
     """At start-up. One process (no Redis): nothing else can be streaming, so every streaming
     reply is interrupted. With Redis other processes may be writing theirs: only replies
-    without a heartbeat are (see chatapp/liveness.py).
+    without a heartbeat are (see chatapp/replies/liveness.py).
 
     Billing and budgets are imported only when there is something to end: they bring the
     anthropic SDK (seconds of CPU), which `make run`'s launcher otherwise never needs."""
     if settings.REDIS_URL:
-        from chatapp import liveness
+        from chatapp.replies import liveness
 
         return len(async_to_sync(liveness.sweep)(set, grace=False))
     if not _left_open():
         return 0
-    from chatapp import budgets, checkpoints
+    from chatapp.billing import budgets
+    from chatapp.replies import checkpoints
 
     budgets.release_all_open()  # what those replies reserved can never be settled now
     orphans = Message.objects.filter(status=MessageStatus.STREAMING).values_list("pk", flat=True)
-    # One at a time: each is billed from its last checkpoint (chatapp/checkpoints.py).
+    # One at a time: each is billed from its last checkpoint (chatapp/replies/checkpoints.py).
     ended = [
         checkpoints.end_orphan(
             message_id,

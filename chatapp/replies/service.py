@@ -21,29 +21,14 @@ from django.conf import settings
 from django.db import transaction
 from django.http import Http404
 
-from chatapp import (
-    accounting,
-    attachments,
-    branches,
-    broadcast,
-    budgets,
-    caching,
-    checkpoints,
-    compaction,
-    conversation_settings,
-    flags,
-    liveness,
-    model_router,
-    orm_thread,
-    reply_plan,
-    titles,
-)
-from chatapp import shutdown as shutdown_hook
+from chatapp.attachments import service as attachments
+from chatapp.billing import accounting, budgets
 from chatapp.claude import prompt
 from chatapp.claude.prompt import Turn, build_request, user_content
 from chatapp.claude.types import UpstreamError
-from chatapp.generation import Call, ReplyGeneration
-from chatapp.live import get_live_store
+from chatapp.conversations import branches
+from chatapp.conversations import settings as conversation_settings
+from chatapp.conversations.presenters import completed_frame, message_json
 from chatapp.models import (
     CallPurpose,
     ClaudeModel,
@@ -54,8 +39,22 @@ from chatapp.models import (
     Role,
 )
 from chatapp.operations import metrics
-from chatapp.presenters import completed_frame, message_json
-from chatapp.relay import RelayResult, ReplyRelay, unexpected_failure
+from chatapp.replies import (
+    caching,
+    checkpoints,
+    compaction,
+    liveness,
+    model_router,
+    orm_thread,
+    titles,
+)
+from chatapp.replies import plan as reply_plan
+from chatapp.replies import shutdown as shutdown_hook
+from chatapp.replies.generation import Call, ReplyGeneration
+from chatapp.safety import flags
+from chatapp.streaming import broadcast
+from chatapp.streaming.live import get_live_store
+from chatapp.streaming.relay import RelayResult, ReplyRelay, unexpected_failure
 
 logger = logging.getLogger(__name__)
 
@@ -235,7 +234,8 @@ def _reopen_turn(conversation_id: int, message_id: int, fallback: bool = False) 
         options["fallback_from"] = old.model
         notes = [f"Retried on {model.display_name}: {refused_by} declined this question.",
                  *notes]
-    # The old reply stays, as another version (chatapp/branches.py); the new one is its sibling.
+    # The old reply stays, as another version (chatapp/conversations/branches.py); the new one is
+    # its sibling.
     parent_id = branches.fork_at(conversation, old)
     reply = Message.objects.create(
         conversation=conversation,
@@ -262,7 +262,7 @@ def _outcome_of(message: Message) -> str:
 def _thinking_epoch(conversation: Conversation) -> int | None:
     """The reply that made the conversation's current summary: the replies before it were
     written with the turns it stands in for, so their thinking blocks are bound to a prefix
-    no request sends any more (chatapp/compaction.py)."""
+    no request sends any more (chatapp/replies/compaction.py)."""
     if conversation.summary_through_id is None:
         return None
     return (
@@ -276,7 +276,7 @@ def _thinking_epoch(conversation: Conversation) -> int | None:
 
 
 def _redacted(message: Message) -> bool:
-    """Its stored text differs from what Claude wrote (chatapp/flags.py): a thinking block
+    """Its stored text differs from what Claude wrote (chatapp/safety/flags.py): a thinking block
     after the redacted text is bound to the words as written, so the reply's thinking stays
     out of later requests."""
     return any(entry.get("action") == FlagAction.REDACT for entry in message.flag_summary)
@@ -344,7 +344,7 @@ def _request_for(
 
 def _checkpoint(reply_id: int, text: str, usage: dict[str, Any] | None) -> None:
     """The text so far and, in the same write, the usage known so far (what a crash would
-    otherwise lose, chatapp/checkpoints.py)."""
+    otherwise lose, chatapp/replies/checkpoints.py)."""
     checkpoints.save_checkpoint(reply_id, text, usage)
 
 
@@ -590,7 +590,7 @@ async def start_reply(
 ) -> tuple[Message, Message]:
     """Save the user's message (with the composer's attachments), then start the reply.
     ``model_id`` "auto" lets the router choose; ``edit_of`` makes the message a new version
-    of that earlier question (chatapp/branches.py). Returns (question, reply)."""
+    of that earlier question (chatapp/conversations/branches.py). Returns (question, reply)."""
     options: dict[str, Any] = {"thinking": thinking} if thinking and thinking != "off" else {}
     routed = None
     if (model_id or await _conversation_model(conversation_id)) == model_router.AUTO:

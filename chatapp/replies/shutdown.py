@@ -47,7 +47,8 @@ def install(finish_replies: Callable[[float], Awaitable[None]]) -> bool:
 
 
 def start_exit_deadline() -> None:
-    """The server process is stopping (daphne's reactor's "before shutdown", chatapp/server.py):
+    """The server process is stopping (daphne's reactor's "before shutdown",
+    chatapp/runtime/server.py):
     from now it has the replies' grace and EXIT_AFTER_GRACE_SECONDS to end by itself."""
     seconds = settings.CHATAPP_SHUTDOWN_GRACE_SECONDS + EXIT_AFTER_GRACE_SECONDS
     threading.Thread(target=_leave_if_stuck, args=(seconds,), name="exit-deadline",

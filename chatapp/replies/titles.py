@@ -15,11 +15,13 @@ import re
 from channels.db import database_sync_to_async
 from django.db import transaction
 
-from chatapp import accounting, broadcast, budgets, thinking
+from chatapp.billing import accounting, budgets
 from chatapp.claude import messages as claude_messages
+from chatapp.claude import thinking
 from chatapp.claude.prompt import title_request
 from chatapp.claude.types import Completion, UpstreamError
 from chatapp.models import CallPurpose, ClaudeModel, Conversation, MessageStatus, Role
+from chatapp.streaming import broadcast
 
 logger = logging.getLogger(__name__)
 MAX_TITLE_CHARS = 80

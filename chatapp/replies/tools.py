@@ -25,8 +25,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from channels.db import database_sync_to_async
 from django.conf import settings
 
-from chatapp.generation import ToolOutcome
 from chatapp.models import Attachment, Message
+from chatapp.replies.generation import ToolOutcome
 
 TOOL_DEFINITIONS: tuple[dict[str, Any], ...] = (
     {

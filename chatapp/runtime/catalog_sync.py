@@ -15,7 +15,7 @@ from asgiref.sync import async_to_sync
 from django.db import transaction
 from django.utils.dateparse import parse_datetime
 
-from chatapp import accounting
+from chatapp.billing import accounting
 from chatapp.claude import messages as claude_messages
 from chatapp.claude.catalog import move_conversations
 from chatapp.claude.types import UpstreamError
@@ -52,7 +52,7 @@ def _supported(node: Any) -> bool:
 
 
 def thinking_capabilities(api_capabilities: dict[str, Any] | None) -> dict[str, Any]:
-    """The catalog's thinking keys (chatapp/thinking.py) from a model's ``capabilities``."""
+    """The catalog's thinking keys (chatapp/claude/thinking.py) from a model's ``capabilities``."""
     caps = api_capabilities or {}
     types = (caps.get("thinking") or {}).get("types") or {}
     effort = caps.get("effort") or {}

@@ -76,8 +76,8 @@ def run(host: str, port: int, upstream_port: int, *, migrate: bool = False) -> i
             env["OFFLINE_UPSTREAM_URL"] = f"http://127.0.0.1:{upstream_port}"
         password, orphans = _prepare_database(migrate)
         server = _spawn(
-            # daphne, with WebSocket compression (chatapp/server.py).
-            [sys.executable, "-m", "chatapp.server", "-b", host, "-p", str(port),
+            # daphne, with WebSocket compression (chatapp/runtime/server.py).
+            [sys.executable, "-m", "chatapp.runtime.server", "-b", host, "-p", str(port),
              "config.asgi:application"],
             env,
         )
@@ -98,7 +98,7 @@ def run(host: str, port: int, upstream_port: int, *, migrate: bool = False) -> i
                 child.terminate()
         for child in children:
             try:
-                # daphne first lets its replies finish (chatapp/shutdown.py).
+                # daphne first lets its replies finish (chatapp/replies/shutdown.py).
                 child.wait(timeout=settings.CHATAPP_SHUTDOWN_GRACE_SECONDS + 10)
             except subprocess.TimeoutExpired:
                 child.kill()
@@ -112,14 +112,14 @@ def _prepare_database(migrate: bool) -> tuple[str | None, int]:
     Nothing here imports the anthropic SDK unless it has work for it (a catalog to sync, an
     orphan to bill): that import is seconds of CPU this process otherwise never needs."""
     from chatapp.operations import startup
-    from chatapp.recovery import mark_orphaned_replies
+    from chatapp.replies.recovery import mark_orphaned_replies
 
     if migrate:
         startup.migrate_if_needed()
     password = ensure_demo_user()
     orphans = mark_orphaned_replies()
     if settings.ANTHROPIC_API_KEY:
-        from chatapp.catalog_sync import sync_catalog
+        from chatapp.runtime.catalog_sync import sync_catalog
 
         print(sync_catalog(), flush=True)
     return password, orphans

@@ -1,4 +1,4 @@
-"""daphne, with WebSocket compression: `python -m chatapp.server` takes daphne's arguments.
+"""daphne, with WebSocket compression: `python -m chatapp.runtime.server` takes daphne's arguments.
 
 Daphne's WebSocket layer (autobahn) implements permessage-deflate but daphne never accepts a
 client's offer, so every delta frame went out as plain JSON: ~45 bytes of envelope around a few
@@ -153,7 +153,7 @@ class CompressingServer(Server):
     def run(self) -> None:
         from twisted.internet import reactor
 
-        from chatapp import shutdown
+        from chatapp.replies import shutdown
 
         # A stop that an HTTP request caught could otherwise hang the process for good.
         reactor.addSystemEventTrigger("before", "shutdown", shutdown.start_exit_deadline)

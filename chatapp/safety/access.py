@@ -4,7 +4,6 @@ from typing import Any
 
 from django.http import Http404
 
-from chatapp.inputs import is_id
 from chatapp.models import (
     Attachment,
     AttachmentKind,
@@ -14,6 +13,7 @@ from chatapp.models import (
     Message,
     PromptPreset,
 )
+from chatapp.safety.inputs import is_id
 
 
 class NotYours(Exception):

@@ -14,7 +14,7 @@ is a question, not doubt about facts.
 
 Pure functions over text and Messages API content blocks; no database and no I/O. The
 deployment's policy (which action for which kind) comes from settings through
-``policy_from_settings``; ``chatapp/flags.py`` stores what was found.
+``policy_from_settings``; ``chatapp/safety/flags.py`` stores what was found.
 """
 
 import bisect

@@ -11,8 +11,8 @@ from typing import Any
 from django.conf import settings
 from django.db.models import Count
 
-from chatapp import content_checks
 from chatapp.models import ContentFlag, FlagAction, Message
+from chatapp.safety import content_checks
 
 MAX_EXCERPT_CHARS = 500
 

@@ -1,1 +1,2 @@
-"""A reply on its way to the browser: the relay of upstream events, the live state, broadcasts, the channel layer."""
+"""A reply on its way to the browser: the relay of upstream events, the live state, broadcasts, the
+channel layer."""

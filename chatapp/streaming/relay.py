@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from chatapp.claude.token_bounds import token_guess
 from chatapp.claude.types import (
     StreamEvent,
     StreamFinished,
@@ -23,8 +24,7 @@ from chatapp.claude.types import (
     UpstreamError,
     Usage,
 )
-from chatapp.live import LiveStore
-from chatapp.token_bounds import token_guess
+from chatapp.streaming.live import LiveStore
 
 logger = logging.getLogger(__name__)
 

@@ -18,24 +18,19 @@ from django.db.models import F, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.http.multipartparser import MultiPartParserError
 
-from chatapp import (
-    branches,
-    budgets,
-    conversation_settings,
-    costs,
-    estimates,
-    filing,
-    presets,
-    ratelimits,
-    replies,
-    titles,
-)
-from chatapp.access import get_conversation_for_user, get_preset_for_user
-from chatapp.accounting import format_usd
+from chatapp.billing import budgets
+from chatapp.billing.accounting import format_usd
 from chatapp.claude.types import UpstreamError
-from chatapp.inputs import broken_text_at, broken_text_message, is_id
+from chatapp.conversations import branches, filing, presets
+from chatapp.conversations import settings as conversation_settings
+from chatapp.conversations.presenters import conversation_json, message_json, model_json
+from chatapp.cost_review import queries as costs
 from chatapp.models import ClaudeModel, Conversation, default_model_id
-from chatapp.presenters import conversation_json, message_json, model_json
+from chatapp.replies import estimates, titles
+from chatapp.replies import service as replies
+from chatapp.safety import ratelimits
+from chatapp.safety.access import get_conversation_for_user, get_preset_for_user
+from chatapp.safety.inputs import broken_text_at, broken_text_message, is_id
 
 MAX_BODY_BYTES = 256 * 1024
 MAX_TITLE_CHARS = 200
@@ -187,7 +182,7 @@ def _wants_archived(request: HttpRequest) -> bool:
 
 def _listed(user: Any, archived: bool) -> QuerySet[Conversation]:
     """The sidebar (pinned first, most recently pinned first, then by last use) or the
-    Archived list (most recently archived first): chatapp/filing.py."""
+    Archived list (most recently archived first): chatapp/conversations/filing.py."""
     rows = Conversation.objects.filter(owner=user)
     if archived:
         return rows.filter(archived_at__isnull=False).order_by("-archived_at", "-id")
@@ -221,7 +216,7 @@ def conversation_detail(request: HttpRequest, conversation_id: int) -> HttpRespo
 
 def conversation_body(conversation: Conversation) -> dict[str, Any]:
     """The conversation with the branch on screen; a message with other versions (edited,
-    regenerated) says where it stands among them (chatapp/branches.py)."""
+    regenerated) says where it stands among them (chatapp/conversations/branches.py)."""
     messages = conversation.messages.on_screen().order_by("id")
     others = branches.versions(conversation)
     body = conversation_json(conversation)
@@ -256,7 +251,7 @@ def _id_list(value: Any, name: str) -> list[int]:
 
 @api_endpoint("POST")
 async def estimate(request: HttpRequest) -> HttpResponse:
-    """What the message being typed would cost (chatapp/estimates.py)."""
+    """What the message being typed would cost (chatapp/replies/estimates.py)."""
     data = read_json(request)
     text = data.get("text", "")
     limit = settings.CHATAPP_MAX_MESSAGE_CHARS

@@ -1,5 +1,5 @@
 """JSON endpoints for a conversation's attachments (docs/protocol.md): parse, authorise,
-delegate to ``chatapp.attachments``.
+delegate to ``chatapp.attachments.service``.
 
 Files are only ever served here, to their owner, as downloads: never from a public media URL.
 """
@@ -11,13 +11,15 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
 
-from chatapp import accounting, attachments, ratelimits
-from chatapp.access import get_attachment_for_user, get_conversation_for_user
-from chatapp.api import api_endpoint, json_error
+from chatapp.attachments import service as attachments
+from chatapp.attachments.uploads import UploadRejected
+from chatapp.billing import accounting
 from chatapp.claude.pricing import pick_band
+from chatapp.conversations.presenters import attachment_json
 from chatapp.models import Attachment, AttachmentKind, Conversation
-from chatapp.presenters import attachment_json
-from chatapp.uploads import UploadRejected
+from chatapp.safety import ratelimits
+from chatapp.safety.access import get_attachment_for_user, get_conversation_for_user
+from chatapp.web.api import api_endpoint, json_error
 
 # Room for the multipart framing around the file (boundaries, part headers, the CSRF field).
 MULTIPART_OVERHEAD = 64 * 1024

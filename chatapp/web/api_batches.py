@@ -11,13 +11,17 @@ from channels.db import database_sync_to_async
 from django.core.exceptions import BadRequest
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 
-from chatapp import attachments, batch_exports, batch_jobs, budgets, ratelimits
-from chatapp.access import get_batch_job_for_user, get_item_in_batch_job
-from chatapp.api import api_endpoint, json_error, read_json
+from chatapp.attachments import service as attachments
+from chatapp.attachments.uploads import UploadRejected
+from chatapp.batches import exports as batch_exports
+from chatapp.batches import jobs as batch_jobs
+from chatapp.billing import budgets
+from chatapp.conversations.presenters import batch_document_json, batch_item_json, batch_job_json
 from chatapp.models import Attachment, AttachmentKind, BatchJob, ClaudeModel, default_model_id
 from chatapp.operations import metrics
-from chatapp.presenters import batch_document_json, batch_item_json, batch_job_json
-from chatapp.uploads import UploadRejected
+from chatapp.safety import ratelimits
+from chatapp.safety.access import get_batch_job_for_user, get_item_in_batch_job
+from chatapp.web.api import api_endpoint, json_error, read_json
 
 MAX_LISTED = 200
 

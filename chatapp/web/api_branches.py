@@ -1,12 +1,13 @@
-"""`POST /api/conversations/<id>/branch/`: show another version (chatapp/branches.py)."""
+"""`POST /api/conversations/<id>/branch/`: show another version
+(chatapp/conversations/branches.py)."""
 
 from asgiref.sync import async_to_sync
 from django.core.exceptions import BadRequest
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
-from chatapp import branches
-from chatapp.access import get_conversation_for_user
-from chatapp.api import api_endpoint, conversation_body, read_json
+from chatapp.conversations import branches
+from chatapp.safety.access import get_conversation_for_user
+from chatapp.web.api import api_endpoint, conversation_body, read_json
 
 
 @api_endpoint("POST")

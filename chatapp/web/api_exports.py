@@ -1,15 +1,15 @@
 """Export a conversation (Markdown or JSON) and import such JSON as a new conversation
-(chatapp/exports.py): parse, authorise, delegate."""
+(chatapp/conversations/exports.py): parse, authorise, delegate."""
 
 import json
 
 from django.core.exceptions import BadRequest
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
-from chatapp import exports
-from chatapp.access import get_conversation_for_user
-from chatapp.api import api_endpoint, load_json
-from chatapp.presenters import conversation_json
+from chatapp.conversations import exports
+from chatapp.conversations.presenters import conversation_json
+from chatapp.safety.access import get_conversation_for_user
+from chatapp.web.api import api_endpoint, load_json
 
 FORMATS = {
     "md": ("text/markdown; charset=utf-8", exports.export_markdown),

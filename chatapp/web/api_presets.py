@@ -2,10 +2,10 @@
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
-from chatapp import presets
-from chatapp.access import get_preset_for_user
-from chatapp.api import api_endpoint, read_json
+from chatapp.conversations import presets
 from chatapp.models import PromptPreset
+from chatapp.safety.access import get_preset_for_user
+from chatapp.web.api import api_endpoint, read_json
 
 
 @api_endpoint("GET", "POST")

@@ -1,10 +1,11 @@
-"""`GET /api/search/?q=`: the user's conversations and messages that match (chatapp/search.py)."""
+"""`GET /api/search/?q=`: the user's conversations and messages that match
+(chatapp/conversations/search.py)."""
 
 from django.core.exceptions import BadRequest
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
-from chatapp import search
-from chatapp.api import api_endpoint
+from chatapp.conversations import search
+from chatapp.web.api import api_endpoint
 
 
 @api_endpoint("GET")

@@ -1,6 +1,6 @@
 """The conversation socket: authorise, parse frames, delegate to ``replies``, forward frames.
 
-Close codes: 4401 not logged in (also when the login ends: chatapp/socket_sessions.py),
+Close codes: 4401 not logged in (also when the login ends: chatapp/safety/socket_sessions.py),
 4403 someone else's conversation, 4404 no such conversation.
 """
 
@@ -12,9 +12,12 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.http import Http404
 
-from chatapp import broadcast, orm_thread, ratelimits, replies, socket_sessions
-from chatapp.access import NotYours, get_conversation_for_socket
-from chatapp.frames import Continue, FrameError, Regenerate, Stop, UserMessage, parse_frame
+from chatapp.replies import orm_thread
+from chatapp.replies import service as replies
+from chatapp.safety import ratelimits, socket_sessions
+from chatapp.safety.access import NotYours, get_conversation_for_socket
+from chatapp.streaming import broadcast
+from chatapp.web.frames import Continue, FrameError, Regenerate, Stop, UserMessage, parse_frame
 
 logger = logging.getLogger(__name__)
 

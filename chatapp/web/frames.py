@@ -11,12 +11,12 @@ from typing import Any
 
 from django.conf import settings
 
-from chatapp.inputs import broken_text_at, broken_text_message, is_id
-from chatapp.thinking import ALL_LEVELS, OFF, ON
+from chatapp.claude.thinking import ALL_LEVELS, OFF, ON
+from chatapp.safety.inputs import broken_text_at, broken_text_message, is_id
 
 MAX_FRAME_BYTES = 512 * 1024
 MAX_ATTACHMENTS = 20
-THINKING_CHOICES = (OFF, ON, *ALL_LEVELS)  # chatapp/thinking.py maps them per model
+THINKING_CHOICES = (OFF, ON, *ALL_LEVELS)  # chatapp/claude/thinking.py maps them per model
 
 
 class FrameError(ValueError):
@@ -26,9 +26,9 @@ class FrameError(ValueError):
 @dataclass(frozen=True)
 class UserMessage:
     text: str
-    model: str | None = None  # a catalog id, or "auto" (chatapp/model_router.py)
+    model: str | None = None  # a catalog id, or "auto" (chatapp/replies/model_router.py)
     attachments: tuple[int, ...] = field(default_factory=tuple)
-    thinking: str | None = None  # off / on / low … xhigh / max (chatapp/thinking.py)
+    thinking: str | None = None  # off / on / low … xhigh / max (chatapp/claude/thinking.py)
     edit_of: int | None = None  # `edit_message`: a new version of this earlier question
 
 

@@ -8,10 +8,11 @@ from django.contrib.auth.views import PasswordResetView
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from chatapp import empty_conversations, ratelimits
-from chatapp.access import get_batch_job_for_user, get_conversation_for_user
+from chatapp.conversations import empty as empty_conversations
+from chatapp.conversations.presenters import model_json
 from chatapp.models import ClaudeModel, default_model_id
-from chatapp.presenters import model_json
+from chatapp.safety import ratelimits
+from chatapp.safety.access import get_batch_job_for_user, get_conversation_for_user
 
 
 @login_required

@@ -1,15 +1,8 @@
 from django.urls import path
 
-from chatapp import (
-    api,
-    api_attachments,
-    api_branches,
-    api_exports,
-    api_presets,
-    api_search,
-    batch_api,
-    views,
-)
+from chatapp.web import api, api_attachments, api_branches, api_exports, api_presets, api_search
+from chatapp.web import api_batches as batch_api
+from chatapp.web import pages as views
 
 app_name = "chatapp"
 

@@ -111,13 +111,13 @@ def live_server_process(offline_upstream):
     for command in (["migrate", "--noinput"], ["collectstatic", "--noinput"]):
         subprocess.run([*manage, *command, "--verbosity", "0"], env=env, cwd=ROOT, check=True)
     create_user = (
-        "from chatapp.launcher import ensure_demo_user; ensure_demo_user(); "
+        "from chatapp.runtime.launcher import ensure_demo_user; ensure_demo_user(); "
         "from django.contrib.auth import get_user_model; "
         f"get_user_model().objects.create_superuser({STAFF_USERNAME!r}, password={PASSWORD!r})"
     )
     subprocess.run([*manage, "shell", "-c", create_user], env=env, cwd=ROOT, check=True)
     server = subprocess.Popen(
-        [sys.executable, "-m", "chatapp.server", "-b", "127.0.0.1", "-p", str(port),
+        [sys.executable, "-m", "chatapp.runtime.server", "-b", "127.0.0.1", "-p", str(port),
          "config.asgi:application"],
         env=env, cwd=ROOT,
     )

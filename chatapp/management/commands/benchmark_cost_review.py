@@ -18,8 +18,8 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import override_settings
 
-from chatapp import costs
-from chatapp.cost_chart import build_chart
+from chatapp.cost_review import queries as costs
+from chatapp.cost_review.chart import build_chart
 from chatapp.models import Message, UsageRecord
 
 STAFF = "benchmark-staff"

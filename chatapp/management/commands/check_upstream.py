@@ -10,8 +10,7 @@ import anthropic
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from chatapp import thinking
-from chatapp.claude import probe
+from chatapp.claude import probe, thinking
 from chatapp.claude.types import UpstreamError
 from chatapp.models import ClaudeModel
 

@@ -21,8 +21,8 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 from django.utils import timezone
 
-from chatapp import budgets, daily_usage
-from chatapp.accounting import rates_in_force, usage_fields
+from chatapp.billing import budgets, daily_usage
+from chatapp.billing.accounting import rates_in_force, usage_fields
 from chatapp.claude.pricing import batch_savings, cache_savings, pick_band, price_usage
 from chatapp.claude.types import Usage
 from chatapp.models import (

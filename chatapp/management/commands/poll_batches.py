@@ -3,7 +3,7 @@ import signal
 
 from django.core.management.base import BaseCommand
 
-from chatapp.batch_poller import BatchPoller
+from chatapp.batches.poller import BatchPoller
 
 
 class Command(BaseCommand):

@@ -2,7 +2,7 @@ import socket
 
 from django.core.management.base import BaseCommand
 
-from chatapp import launcher
+from chatapp.runtime import launcher
 
 
 def free_port(host: str = "127.0.0.1") -> int:

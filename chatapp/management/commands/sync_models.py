@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from chatapp.catalog_sync import sync_catalog
+from chatapp.runtime.catalog_sync import sync_catalog
 
 
 class Command(BaseCommand):
