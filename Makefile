@@ -23,7 +23,7 @@ STATIC_SOURCES := $(shell find static -type f -not -name .built 2>/dev/null)
 help:
 	@echo "make run    - install, migrate and start chatapp on http://$(HOST):$(PORT)/"
 	@echo "make test   - install test needs (incl. chromium, podman) and run the whole suite"
-	@echo "make lint   - ruff and ESLint"
+	@echo "make lint   - ruff, import-linter and ESLint"
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -121,9 +121,12 @@ BENCH_ARGS ?=
 bench: $(TEST_STAMP)
 	env -u DATABASE_URL -u REDIS_URL $(PY) -m benchmarks.relay $(BENCH_ARGS)
 
-# ruff for Python; ESLint (eslint.config.js, pinned in package.json) for the pages' scripts.
+# ruff for Python; import-linter for the direction of chatapp's imports (pyproject.toml,
+# [tool.importlinter]; docs/architecture.md); ESLint (eslint.config.js, pinned in package.json)
+# for the pages' scripts.
 lint: $(TEST_STAMP) node_modules/.installed
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports --no-logo --no-cache
 	node_modules/.bin/eslint .
 
 # Re-pin: install from pyproject.toml without constraints, then freeze.

@@ -123,7 +123,7 @@ async def run_case(case: Case, upstream) -> Outcome:
     from django.db.models import F
 
     from chatapp.attachments import service as attachments
-    from chatapp.billing.accounting import rates_in_force
+    from chatapp.billing.prices import rates_in_force
     from chatapp.claude.pricing import pick_band
     from chatapp.claude.types import Usage
     from chatapp.models import Conversation, Message, Role

@@ -13,9 +13,9 @@ def _delete_attachment_files(**kwargs: Any) -> None:
 
 
 def _forget_prices(**kwargs: Any) -> None:
-    from chatapp.billing import accounting
+    from chatapp.billing import prices
 
-    accounting.forget_prices(**kwargs)
+    prices.forget_prices(**kwargs)
 
 
 class ChatappConfig(AppConfig):

@@ -122,7 +122,7 @@ def model_catalog(request):
     with request.getfixturevalue("django_db_blocker").unblock():
         seed_catalog(ClaudeModel, ModelPrice)
     # Prices a rolled-back test saved must not be remembered by the next one.
-    from chatapp.billing.accounting import forget_prices
+    from chatapp.billing.prices import forget_prices
 
     forget_prices()
 

@@ -7,7 +7,9 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from chatapp.billing.accounting import cheapest_model_id, format_usd, rates_in_force, record_call
+from chatapp.billing.accounting import record_call
+from chatapp.billing.money import format_usd
+from chatapp.billing.prices import cheapest_model_id, rates_in_force
 from chatapp.claude.types import Usage
 from chatapp.models import ClaudeModel, ModelPrice
 from tests.factories import make_user

@@ -14,7 +14,7 @@ from channels.db import database_sync_to_async
 from chatapp.batches import jobs as batch_jobs
 from chatapp.batches import poller as batch_poller
 from chatapp.batches.poller import BatchPoller
-from chatapp.billing import accounting, budgets
+from chatapp.billing import budgets, prices
 from chatapp.claude import batches as claude_batches
 from chatapp.claude.pricing import price_usage
 from chatapp.claude.types import Usage
@@ -142,7 +142,7 @@ async def test_batch_items_cost_half_the_interactive_price(upstream):
                   cache_write_5m_tokens=item.cache_write_5m_tokens,
                   cache_write_1h_tokens=item.cache_write_1h_tokens,
                   cache_read_tokens=item.cache_read_tokens)
-    (rates,) = await database_sync_to_async(accounting.rates_in_force)(MODEL)
+    (rates,) = await database_sync_to_async(prices.rates_in_force)(MODEL)
     interactive = price_usage(usage, rates).total
     assert item.cost_usd == price_usage(usage, rates, batch=True).total
     assert item.cost_usd == pytest.approx(interactive / 2, abs=Decimal("0.00000002"))

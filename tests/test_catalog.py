@@ -79,7 +79,7 @@ def test_every_model_says_how_thinking_is_turned_off(facts):
 
 @pytest.mark.django_db
 def test_sonnet_55_usage_is_priced_at_the_rate_in_force_when_it_happened():
-    from chatapp.billing.accounting import rates_in_force
+    from chatapp.billing.prices import rates_in_force
 
     def read_rate(day):
         (band,) = rates_in_force("claude-sonnet-5-5", datetime(2026, 10, day, 12, tzinfo=UTC))
@@ -113,7 +113,7 @@ def _an_install_from_before_0014():
 
 @pytest.mark.django_db
 def test_the_migration_brings_an_existing_install_up_to_date():
-    from chatapp.billing.accounting import rates_in_force
+    from chatapp.billing.prices import rates_in_force
     from chatapp.claude.catalog import apply_current_facts
     from chatapp.models import ClaudeModel, Conversation, Message, ModelPrice
     from tests.factories import make_conversation, make_exchange

@@ -232,7 +232,7 @@ def test_a_deleted_conversations_calls_stay_apart_from_batch_jobs(staff, team):
     assert 'id="cost-batch-jobs"' not in page
 
 
-MONEY_CELL = r"-?\d+\.\d{8}"  # the one form money takes in every CSV (costs.csv_usd)
+MONEY_CELL = r"-?\d+\.\d{8}"  # the one form money takes in every CSV (money.csv_usd)
 
 
 def test_every_money_cell_of_the_csvs_has_one_form(staff, team):

@@ -5,8 +5,8 @@ from decimal import Decimal
 
 import pytest
 
+from chatapp.billing.money import csv_usd
 from chatapp.cost_review import queries as costs
-from chatapp.cost_review.queries import csv_usd
 from tests.cost_data import make_team
 
 pytestmark = pytest.mark.django_db

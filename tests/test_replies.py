@@ -7,7 +7,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from chatapp.billing import accounting
+from chatapp.billing import prices
 from chatapp.models import Message, MessageStatus, Role
 from chatapp.replies import service as replies
 from tests.factories import make_conversation, make_exchange
@@ -30,7 +30,7 @@ def queries_for_a_reply_after(exchanges: int, *, summarised: bool) -> int:
         conversation=conversation, role=Role.ASSISTANT, status=MessageStatus.STREAMING,
         model=conversation.model, reply_to=question, parent=question,
     )
-    accounting.forget_prices()  # both measures read the prices afresh
+    prices.forget_prices()  # both measures read the prices afresh
     with CaptureQueriesContext(connection) as queries:
         request = replies._request_for(reply.pk)
     assert request["messages"][-1]["content"][-1]["text"] == "Now?"

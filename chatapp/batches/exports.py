@@ -8,8 +8,8 @@ import io
 import json
 from collections.abc import Iterator
 
+from chatapp.billing.money import csv_usd
 from chatapp.conversations.presenters import batch_item_json
-from chatapp.cost_review.queries import csv_usd
 from chatapp.models import BatchJob
 
 CSV_COLUMNS = [

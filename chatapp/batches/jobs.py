@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from chatapp.attachments import service as attachments
 from chatapp.attachments.documents import PDF
-from chatapp.billing import accounting, budgets
+from chatapp.billing import budgets, money, prices
 from chatapp.claude import batches as claude_batches
 from chatapp.claude import prompt as claude_prompt
 from chatapp.claude import thinking
@@ -272,8 +272,8 @@ class Estimate:
             "documents": self.documents,
             "input_tokens": self.input_tokens,
             "max_output_tokens": self.max_output_tokens,
-            "batch_usd": accounting.format_usd(self.batch_usd),
-            "interactive_usd": accounting.format_usd(self.interactive_usd),
+            "batch_usd": money.format_usd(self.batch_usd),
+            "interactive_usd": money.format_usd(self.interactive_usd),
         }
 
 
@@ -307,7 +307,7 @@ def _item_usages(
 def _costs(model_id: str, usages: list[Usage], *, batch: bool) -> list[Decimal] | None:
     """Each usage priced as its own request (tiered prices look at each request's prompt);
     None for a model without a price."""
-    bands = accounting.rates_in_force(model_id)
+    bands = prices.rates_in_force(model_id)
     if not bands:
         return None
     return [price_usage(u, pick_band(bands, u.prompt_tokens), batch=batch).total for u in usages]

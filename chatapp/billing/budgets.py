@@ -27,7 +27,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q, Value
 from django.utils import timezone
 
-from chatapp.billing import accounting, daily_usage
+from chatapp.billing import daily_usage, money, prices
 from chatapp.claude import messages as claude_messages
 from chatapp.claude import token_bounds
 from chatapp.claude.pricing import worst_case_cost
@@ -97,10 +97,10 @@ class BudgetStatus:
         return {
             "month": f"{self.month:%Y-%m}",
             "renews_on": next_month(self.month).isoformat(),
-            "spent_usd": accounting.format_usd(self.spent),
-            "reserved_usd": accounting.format_usd(self.reserved),
-            "limit_usd": accounting.format_usd(self.limit),
-            "remaining_usd": accounting.format_usd(self.remaining),
+            "spent_usd": money.format_usd(self.spent),
+            "reserved_usd": money.format_usd(self.reserved),
+            "limit_usd": money.format_usd(self.limit),
+            "remaining_usd": money.format_usd(self.remaining),
             "share_used": self.share_used,
             "warning": self.warning,
             "exceeded": self.exhausted,
@@ -293,7 +293,7 @@ def release_all_open() -> int:
 
 
 def _worst_case(model_id: str, prompt_tokens: int, max_tokens: int) -> Decimal | None:
-    bands = accounting.rates_in_force(model_id)
+    bands = prices.rates_in_force(model_id)
     if not bands:
         return None
     return worst_case_cost(bands, prompt_tokens=prompt_tokens, max_output_tokens=max_tokens)

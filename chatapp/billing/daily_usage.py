@@ -89,7 +89,7 @@ def _day(at: datetime) -> date:
 
 
 # The thresholds change only with the price table: remembered per process, forgotten when a
-# price is saved here (``accounting.forget_prices``, on ModelPrice's signals) and re-read at
+# price is saved here (``prices.forget_prices``, on ModelPrice's signals) and re-read at
 # least this often for saves in other processes.
 THRESHOLDS_CACHE_SECONDS = 60
 _thresholds: tuple[float, list[int]] | None = None

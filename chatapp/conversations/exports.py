@@ -21,7 +21,7 @@ from django.db.models import Sum
 from django.utils import timezone
 from django.utils.text import slugify
 
-from chatapp.billing.accounting import format_usd
+from chatapp.billing.money import format_usd
 from chatapp.conversations import branches
 from chatapp.conversations import settings as conversation_settings
 from chatapp.conversations.presenters import usage_json

@@ -5,7 +5,7 @@ from decimal import Decimal
 from typing import Any
 
 from chatapp.attachments.images import tokens_by_tier
-from chatapp.billing.accounting import format_usd
+from chatapp.billing.money import format_usd
 from chatapp.claude import thinking
 from chatapp.conversations import settings as conversation_settings
 from chatapp.models import (

@@ -17,11 +17,10 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import BadRequest
 
-from chatapp.billing import accounting
+from chatapp.billing import prices
 from chatapp.claude import thinking
 from chatapp.claude.pricing import pick_band
-from chatapp.models import CacheTtl, ClaudeModel, ModelLifecycle
-from chatapp.replies import model_router
+from chatapp.models import AUTO_MODEL, CacheTtl, ClaudeModel, ModelLifecycle
 
 MAX_SYSTEM_PROMPT_CHARS = 50_000
 
@@ -43,7 +42,7 @@ def default_max_output(model: ClaudeModel | None) -> int:
 
 def model_facts(model: ClaudeModel) -> dict[str, Any]:
     """What the settings panel needs to know of a model: its limits and cache rates now."""
-    bands = accounting.rates_in_force(model.pk)
+    bands = prices.rates_in_force(model.pk)
     base = pick_band(bands, 0) if bands else None
     rates = None
     if base is not None:
@@ -88,7 +87,7 @@ def _active_model(model_id: Any) -> ClaudeModel:
 
 def model_id(value: Any) -> str:
     """An active catalog model, or "auto" (the router picks per message)."""
-    if value == model_router.AUTO:
+    if value == AUTO_MODEL:
         return value
     return _active_model(value).pk
 
@@ -142,7 +141,7 @@ def changes(data: Mapping[str, Any], current_model: str) -> dict[str, Any]:
         found["model"] = model_id(data["model"])
     wanted = found.get("model", current_model)
     model = None  # read only for the settings that are checked against it
-    if "max_output_tokens" in data and wanted != model_router.AUTO:
+    if "max_output_tokens" in data and wanted != AUTO_MODEL:
         model = ClaudeModel.objects.filter(pk=wanted).first()
     if "max_output_tokens" in data:
         found["max_output_tokens"] = max_output_tokens(data["max_output_tokens"], model)

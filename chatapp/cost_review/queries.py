@@ -33,7 +33,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from chatapp.billing.accounting import all_rates_in_force
+from chatapp.billing.prices import all_rates_in_force
 from chatapp.claude import pricing
 from chatapp.claude.types import Usage
 from chatapp.models import (
@@ -50,19 +50,6 @@ from chatapp.models import (
 )
 
 MONEY = DecimalField(max_digits=20, decimal_places=8)
-CSV_PLACES = Decimal("0.00000001")  # the places every cost is stored with (``UsageFields``)
-
-
-def csv_usd(amount: Decimal | None) -> str:
-    """Money in a CSV, one rule for every column and file: dollars to 8 places, the places
-    costs are stored with (exact: nothing rounded away, so the cells add up to the totals),
-    never an exponent (a database sum can come back as ``0E-18``); empty when unpriced."""
-    if amount is None:
-        return ""
-    value = Decimal(amount).quantize(CSV_PLACES)
-    return f"{value.copy_abs() if value.is_zero() else value:f}"  # no "-0.00000000"
-
-
 class InvalidRange(ValueError):
     """The dates asked for make no range; the message says why in plain words."""
 

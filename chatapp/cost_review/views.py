@@ -21,6 +21,7 @@ from django.shortcuts import render
 from django.urls import path, reverse
 from django.utils.http import urlencode
 
+from chatapp.billing import money
 from chatapp.cost_review import queries as costs
 from chatapp.cost_review.chart import build_chart
 from chatapp.models import Message, default_model_id
@@ -151,8 +152,8 @@ def _csv_lines(period: costs.DateRange) -> Iterator[str]:
         yield writer.writerow([
             row["user__username"], row["requests"], row["input_tokens"], row["output_tokens"],
             row["cache_write_tokens"], row["cache_read_tokens"],
-            costs.csv_usd(row["cost"]),
-            costs.csv_usd(row["cache_savings"]), costs.csv_usd(row["batch_savings"]),
+            money.csv_usd(row["cost"]),
+            money.csv_usd(row["cache_savings"]), money.csv_usd(row["batch_savings"]),
         ])
 
 
@@ -176,7 +177,7 @@ def _strategy_lines(comparison: costs.Comparison) -> Iterator[str]:
         for row in comparison.rows(by_key):
             strategy = row["strategy"]
             yield writer.writerow([name, strategy.key, strategy.label,
-                                   costs.csv_usd(row["cost"]), costs.csv_usd(row["difference"]),
+                                   money.csv_usd(row["cost"]), money.csv_usd(row["difference"]),
                                    strategy.assumption])
 
 

@@ -125,6 +125,11 @@ class CacheTtl(models.TextChoices):
     ONE_HOUR = "1h", "1 hour"
 
 
+# ``Conversation.model`` when "Auto" in the model picker chooses the tier per message
+# (chatapp/replies/model_router.py).
+AUTO_MODEL = "auto"
+
+
 class Conversation(models.Model):
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="conversations"

@@ -6,7 +6,7 @@ Synchronous (ORM): call from the thread that builds the request. The rule and it
 are in docs/caching.md.
 """
 
-from chatapp.billing.accounting import rates_in_force
+from chatapp.billing.prices import rates_in_force
 from chatapp.claude.pricing import pick_band
 from chatapp.claude.prompt import PACE_GAPS, choose_ttl
 from chatapp.models import CacheTtl, Conversation, Role

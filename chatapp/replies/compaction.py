@@ -38,7 +38,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import QuerySet
 
-from chatapp.billing import accounting, budgets
+from chatapp.billing import accounting, budgets, prices
 from chatapp.claude import messages as claude_messages
 from chatapp.claude import thinking
 from chatapp.claude.prompt import REFERENCE, Turn
@@ -304,7 +304,7 @@ def _side_call(model_id: str) -> dict[str, Any]:
 
 
 async def _summarise(reply: Message, older: list[Message]) -> None:
-    model = await database_sync_to_async(accounting.cheapest_model_id)()
+    model = await database_sync_to_async(prices.cheapest_model_id)()
     if model is None:
         raise UpstreamError("context_too_long", _TOO_LONG)
     request = {

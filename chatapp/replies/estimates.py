@@ -38,13 +38,14 @@ from django.http import Http404
 from django.utils import timezone
 
 from chatapp.attachments.images import image_tokens
-from chatapp.billing import accounting
+from chatapp.billing import money, prices
 from chatapp.claude import messages as claude_messages
 from chatapp.claude import pricing, thinking
 from chatapp.claude.prompt import TTL_SPANS
 from chatapp.claude.token_bounds import text_bound
 from chatapp.conversations import settings as conversation_settings
 from chatapp.models import (
+    AUTO_MODEL,
     Attachment,
     ClaudeModel,
     Conversation,
@@ -104,8 +105,8 @@ class Estimate:
             "ttl": self.ttl,
             "expected_output_tokens": self.expected_output_tokens,
             "max_output_tokens": self.max_output_tokens,
-            "cost_low_usd": accounting.format_usd(self.cost_low),
-            "cost_high_usd": accounting.format_usd(self.cost_high),
+            "cost_low_usd": money.format_usd(self.cost_low),
+            "cost_high_usd": money.format_usd(self.cost_high),
             "auto": bool(self.auto_models),
             "auto_models": list(self.auto_models),
         }
@@ -228,7 +229,7 @@ def _models(
 ) -> tuple[list[ClaudeModel], bool]:
     """The model(s) to estimate for, and whether Auto chooses among them."""
     wanted = model_id or (conversation.model if conversation else default_model_id())
-    if wanted == model_router.AUTO:
+    if wanted == AUTO_MODEL:
         return _auto_models(conversation, text, attachment_ids, level), True
     return [_model(wanted)], False
 
@@ -252,7 +253,7 @@ def _basis(
     user, conversation: Conversation | None, model: ClaudeModel, attachment_ids: list[int],
     level: str | None,
 ) -> Basis:
-    basis = Basis(model=model, bands=accounting.rates_in_force(model.pk))
+    basis = Basis(model=model, bands=prices.rates_in_force(model.pk))
     limit = (conversation_settings.reply_max_tokens(conversation, model) if conversation
              else conversation_settings.default_max_output(model))
     params = thinking.request_params(model.capabilities, level, limit, model.max_output_tokens)

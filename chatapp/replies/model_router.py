@@ -21,7 +21,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, Sum
 
-from chatapp.billing import accounting, budgets
+from chatapp.billing import accounting, budgets, prices
 from chatapp.claude import messages as claude_messages
 from chatapp.claude import thinking
 from chatapp.claude.types import Completion, UpstreamError
@@ -38,7 +38,6 @@ from chatapp.models import (
 
 logger = logging.getLogger(__name__)
 
-AUTO = "auto"
 TIERS = (ModelTier.HAIKU, ModelTier.SONNET, ModelTier.OPUS)
 # Score → tier: at most CHEAP_UP_TO goes to Haiku, at least TOP_FROM to Opus.
 CHEAP_UP_TO = 0
@@ -167,7 +166,7 @@ CHECK_TOKENS = 8  # one word
 def _check_request(text: str) -> dict[str, Any] | None:
     """The confirming call: to the cheapest model, a side call (thinking off or at its
     minimum, room for the one-word answer whatever it thinks); None if no model is priced."""
-    model = ClaudeModel.objects.filter(pk=accounting.cheapest_model_id()).first()
+    model = ClaudeModel.objects.filter(pk=prices.cheapest_model_id()).first()
     if model is None:
         return None
     return {
@@ -288,7 +287,7 @@ def auto_versus_default(messages) -> dict[str, Decimal | int | None]:
                       cache_write_5m_tokens=row["write5"] or 0,
                       cache_write_1h_tokens=row["write1"] or 0,
                       cache_read_tokens=row["read"] or 0)
-        priced = accounting.cost_of(default_model_id(), usage)
+        priced = prices.cost_of(default_model_id(), usage)
         on_default += priced.total if priced else 0
     return {"messages": count, "cost_usd": actual, "default_cost_usd": on_default,
             "saved_usd": on_default - actual}

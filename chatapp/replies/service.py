@@ -30,6 +30,7 @@ from chatapp.conversations import branches
 from chatapp.conversations import settings as conversation_settings
 from chatapp.conversations.presenters import completed_frame, message_json
 from chatapp.models import (
+    AUTO_MODEL,
     CallPurpose,
     ClaudeModel,
     Conversation,
@@ -165,7 +166,7 @@ def _open_turn(
                *([options["route"]["reason"]] if "route" in options else [])],
         options=options,
     )
-    conversation.model = model_router.AUTO if "route" in options else model.pk
+    conversation.model = AUTO_MODEL if "route" in options else model.pk
     conversation.save(update_fields=["model", "updated_at"])
     return question, reply
 
@@ -222,7 +223,7 @@ def _reopen_turn(conversation_id: int, message_id: int, fallback: bool = False) 
     if old.superseded:
         raise ReplyRefused("bad_frame", "Only a reply on screen can be regenerated.")
     # Auto chose the old reply's model for this question: the retry keeps it.
-    auto = conversation.model == model_router.AUTO
+    auto = conversation.model == AUTO_MODEL
     refused_by = ""
     if fallback:
         refused_by, model = _fallback_model(old)
@@ -593,7 +594,7 @@ async def start_reply(
     of that earlier question (chatapp/conversations/branches.py). Returns (question, reply)."""
     options: dict[str, Any] = {"thinking": thinking} if thinking and thinking != "off" else {}
     routed = None
-    if (model_id or await _conversation_model(conversation_id)) == model_router.AUTO:
+    if (model_id or await _conversation_model(conversation_id)) == AUTO_MODEL:
         routed = await model_router.route(
             conversation_id, text, tuple(attachment_ids), thinking
         )

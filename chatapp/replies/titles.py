@@ -15,7 +15,7 @@ import re
 from channels.db import database_sync_to_async
 from django.db import transaction
 
-from chatapp.billing import accounting, budgets
+from chatapp.billing import accounting, budgets, prices
 from chatapp.claude import messages as claude_messages
 from chatapp.claude import thinking
 from chatapp.claude.prompt import title_request
@@ -64,11 +64,11 @@ def _title_job(conversation_id: int) -> tuple[dict, int] | None:
 def _title_model() -> ClaudeModel | None:
     """The cheapest active model (remembered by the process); chosen afresh if the one
     remembered was deactivated since (an admin's edit of a model forgets nothing)."""
-    remembered = accounting.remembered_cheapest_model_id()
+    remembered = prices.remembered_cheapest_model_id()
     model = ClaudeModel.objects.filter(pk=remembered, is_active=True).first()
     if model is None:
-        accounting.forget_prices()
-        model = ClaudeModel.objects.filter(pk=accounting.remembered_cheapest_model_id()).first()
+        prices.forget_prices()
+        model = ClaudeModel.objects.filter(pk=prices.remembered_cheapest_model_id()).first()
     return model
 
 

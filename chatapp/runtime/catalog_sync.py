@@ -15,7 +15,7 @@ from asgiref.sync import async_to_sync
 from django.db import transaction
 from django.utils.dateparse import parse_datetime
 
-from chatapp.billing import accounting
+from chatapp.billing import prices
 from chatapp.claude import messages as claude_messages
 from chatapp.claude.catalog import move_conversations
 from chatapp.claude.types import UpstreamError
@@ -139,6 +139,6 @@ def sync_catalog() -> str:
     except UpstreamError as exc:
         return f"Model catalog not synced: {exc.message}"
     report = reconcile(api_models)
-    accounting.forget_prices()  # models may have been retired: the title model is chosen again
+    prices.forget_prices()  # models may have been retired: the title model is chosen again
     parts = [f"{name}: {', '.join(ids)}" for name, ids in report.items() if ids]
     return "Model catalog synced" + (f" ({'; '.join(parts)})" if parts else ", no changes")

@@ -19,7 +19,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.http.multipartparser import MultiPartParserError
 
 from chatapp.billing import budgets
-from chatapp.billing.accounting import format_usd
+from chatapp.billing.money import format_usd
 from chatapp.claude.types import UpstreamError
 from chatapp.conversations import branches, filing, presets
 from chatapp.conversations import settings as conversation_settings

@@ -13,7 +13,7 @@ from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
 
 from chatapp.attachments import service as attachments
 from chatapp.attachments.uploads import UploadRejected
-from chatapp.billing import accounting
+from chatapp.billing import prices
 from chatapp.claude.pricing import pick_band
 from chatapp.conversations.presenters import attachment_json
 from chatapp.models import Attachment, AttachmentKind, Conversation
@@ -31,7 +31,7 @@ def upload_body_limit() -> int:
 
 
 def _costs_for(conversation: Conversation):
-    bands = accounting.rates_in_force(conversation.model)
+    bands = prices.rates_in_force(conversation.model)
 
     def costs(attachment: Attachment):
         if attachment.kind != AttachmentKind.DOCUMENT or not bands:

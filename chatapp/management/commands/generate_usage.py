@@ -22,7 +22,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from chatapp.billing import budgets, daily_usage
-from chatapp.billing.accounting import rates_in_force, usage_fields
+from chatapp.billing.accounting import usage_fields
+from chatapp.billing.prices import rates_in_force
 from chatapp.claude.pricing import batch_savings, cache_savings, pick_band, price_usage
 from chatapp.claude.types import Usage
 from chatapp.models import (
