@@ -355,4 +355,4 @@ LOGGING = {
         "axes": {"level": "WARNING"},
     },
 }
-CSRF_FAILURE_VIEW = "chatapp.web.api.csrf_failure"
+CSRF_FAILURE_VIEW = "chatapp.web.endpoints.csrf_failure"

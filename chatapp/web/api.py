@@ -1,22 +1,15 @@
-"""JSON endpoints the chat page uses (docs/protocol.md): parse, authorise, delegate."""
+"""The chat page's own JSON endpoints (docs/protocol.md): conversations, models, the estimate,
+the budget. Parse, authorise, delegate; the framework is endpoints.py."""
 
-import inspect
-import json
-from collections.abc import Callable
-from functools import wraps
 from typing import Any
 
 from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.core.exceptions import (
     BadRequest,
-    RequestDataTooBig,
-    TooManyFieldsSent,
-    TooManyFilesSent,
 )
 from django.db.models import F, QuerySet
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
-from django.http.multipartparser import MultiPartParserError
+from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from chatapp.billing import budgets
 from chatapp.billing.money import format_usd
@@ -30,110 +23,10 @@ from chatapp.replies import estimates, titles
 from chatapp.replies import service as replies
 from chatapp.safety import ratelimits
 from chatapp.safety.access import get_conversation_for_user, get_preset_for_user
-from chatapp.safety.inputs import broken_text_at, broken_text_message, is_id
+from chatapp.safety.inputs import is_id
+from chatapp.web.endpoints import api_endpoint, json_error, read_json
 
-MAX_BODY_BYTES = 256 * 1024
 MAX_TITLE_CHARS = 200
-
-
-def json_error(message: str, status: int) -> JsonResponse:
-    return JsonResponse({"error": message}, status=status)
-
-
-def _refusal(request: HttpRequest, user: Any, methods: tuple[str, ...]) -> HttpResponse | None:
-    if not user.is_authenticated:
-        return json_error("Log in first.", 401)
-    if request.method not in methods:
-        response = json_error(f"{request.method} is not allowed here.", 405)
-        response["Allow"] = ", ".join(methods)
-        return response
-    return None
-
-
-# Django's own refusals of a malformed request body, which it would answer with an HTML page.
-_UNREADABLE_BODY = (MultiPartParserError, RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent)
-# Every refusal an endpoint may raise, answered as JSON in plain words.
-REFUSALS = (Http404, BadRequest, ratelimits.RateLimited, *_UNREADABLE_BODY)
-
-
-def _error_response(exc: Exception) -> JsonResponse:
-    if isinstance(exc, Http404):
-        return json_error(str(exc) or "Not found.", 404)
-    if isinstance(exc, ratelimits.RateLimited):
-        response = json_error(exc.message, 429)
-        response["Retry-After"] = str(exc.retry_after)
-        return response
-    if isinstance(exc, RequestDataTooBig):
-        return json_error("The request is too large.", 413)
-    if isinstance(exc, _UNREADABLE_BODY):
-        # E.g. a file name over 1 KB: Django reads at most 1 KB of a part's headers.
-        return json_error(
-            "The upload could not be read: its form is damaged, or a file name is longer "
-            "than 1,000 characters. Rename the file and try again.", 400
-        )
-    return json_error(str(exc), 400)
-
-
-def api_endpoint(*methods: str) -> Callable:
-    """Login (401, not a redirect), allowed methods (405), and errors as JSON.
-
-    Works for async views too (uploads: their file work runs off the event loop).
-    """
-
-    def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
-        if inspect.iscoroutinefunction(view):
-
-            @wraps(view)
-            async def async_wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
-                refusal = _refusal(request, await request.auser(), methods)
-                if refusal is not None:
-                    return refusal
-                try:
-                    return await view(request, *args, **kwargs)
-                except REFUSALS as exc:
-                    return _error_response(exc)
-
-            return async_wrapper
-
-        @wraps(view)
-        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-            refusal = _refusal(request, request.user, methods)
-            if refusal is not None:
-                return refusal
-            try:
-                return view(request, *args, **kwargs)
-            except REFUSALS as exc:
-                return _error_response(exc)
-
-        return wrapper
-
-    return decorate
-
-
-def load_json(raw: bytes, invalid: str = "The request body is not valid JSON.") -> Any:
-    """Parsed JSON whose every string is text, or ``BadRequest`` in plain words."""
-    try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise BadRequest(invalid) from None
-    except RecursionError:
-        raise BadRequest("The JSON is nested too deeply to be read.") from None
-    where = broken_text_at(data)
-    if where is not None:
-        raise BadRequest(broken_text_message(where))
-    return data
-
-
-def read_json(request: HttpRequest) -> dict[str, Any]:
-    if not request.body:
-        return {}
-    if len(request.body) > MAX_BODY_BYTES:
-        raise BadRequest("The request body is too large.")
-    data = load_json(request.body)
-    if not isinstance(data, dict):
-        raise BadRequest("The request body must be a JSON object.")
-    return data
-
 
 def _text_field(data: dict[str, Any], name: str, limit: int) -> str:
     value = data[name]
@@ -280,12 +173,3 @@ async def estimate(request: HttpRequest) -> HttpResponse:
 def budget(request: HttpRequest) -> HttpResponse:
     """This month's spend against the user's budget, for the composer."""
     return JsonResponse(budgets.status(request.user.pk).as_json())
-
-
-def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
-    """CSRF rejections as JSON for the API, Django's page elsewhere."""
-    if request.path.startswith("/api/"):
-        return json_error("CSRF check failed: reload the page and try again.", 403)
-    from django.views.csrf import csrf_failure as default_failure
-
-    return default_failure(request, reason=reason)

@@ -19,7 +19,7 @@ from chatapp.conversations.presenters import attachment_json
 from chatapp.models import Attachment, AttachmentKind, Conversation
 from chatapp.safety import ratelimits
 from chatapp.safety.access import get_attachment_for_user, get_conversation_for_user
-from chatapp.web.api import api_endpoint, json_error
+from chatapp.web.endpoints import api_endpoint, json_error
 
 # Room for the multipart framing around the file (boundaries, part headers, the CSRF field).
 MULTIPART_OVERHEAD = 64 * 1024

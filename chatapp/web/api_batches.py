@@ -21,7 +21,7 @@ from chatapp.models import Attachment, AttachmentKind, BatchJob, ClaudeModel, de
 from chatapp.operations import metrics
 from chatapp.safety import ratelimits
 from chatapp.safety.access import get_batch_job_for_user, get_item_in_batch_job
-from chatapp.web.api import api_endpoint, json_error, read_json
+from chatapp.web.endpoints import api_endpoint, json_error, read_json
 
 MAX_LISTED = 200
 

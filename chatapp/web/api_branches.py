@@ -7,7 +7,8 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from chatapp.conversations import branches
 from chatapp.safety.access import get_conversation_for_user
-from chatapp.web.api import api_endpoint, conversation_body, read_json
+from chatapp.web.api import conversation_body
+from chatapp.web.endpoints import api_endpoint, read_json
 
 
 @api_endpoint("POST")

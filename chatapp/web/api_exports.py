@@ -9,7 +9,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from chatapp.conversations import exports
 from chatapp.conversations.presenters import conversation_json
 from chatapp.safety.access import get_conversation_for_user
-from chatapp.web.api import api_endpoint, load_json
+from chatapp.web.endpoints import api_endpoint, load_json
 
 FORMATS = {
     "md": ("text/markdown; charset=utf-8", exports.export_markdown),

@@ -5,7 +5,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from chatapp.conversations import presets
 from chatapp.models import PromptPreset
 from chatapp.safety.access import get_preset_for_user
-from chatapp.web.api import api_endpoint, read_json
+from chatapp.web.endpoints import api_endpoint, read_json
 
 
 @api_endpoint("GET", "POST")

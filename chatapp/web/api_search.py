@@ -5,7 +5,7 @@ from django.core.exceptions import BadRequest
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from chatapp.conversations import search
-from chatapp.web.api import api_endpoint
+from chatapp.web.endpoints import api_endpoint
 
 
 @api_endpoint("GET")
