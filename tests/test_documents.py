@@ -46,14 +46,14 @@ def test_text_and_markdown_are_read_as_utf8_without_a_byte_order_mark():
 def test_a_pdf_over_the_models_page_limit_says_how_many_pages_are_allowed():
     with pytest.raises(UploadRejected) as refused:
         prepare(files.make_pdf(["page"] * 5), max_pages=4)
-    assert refused.value.status == 400
+    assert refused.value.http_status == 400
     assert "5 pages; Claude Sonnet 4.6 reads at most 4 PDF pages" in refused.value.message
 
 
 def test_an_old_word_file_is_told_to_be_saved_as_docx():
     with pytest.raises(UploadRejected) as refused:
         prepare(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 512)
-    assert refused.value.status == 415
+    assert refused.value.http_status == 415
     assert "save it as .docx or PDF" in refused.value.message
 
 
@@ -69,7 +69,7 @@ def test_a_zip_bomb_dressed_as_a_word_document_is_refused_before_it_is_unpacked(
     })
     with pytest.raises(UploadRejected) as refused:
         prepare(bomb)
-    assert refused.value.status == 413
+    assert refused.value.http_status == 413
     assert len(bomb) < 1024 * 1024  # it was small on the wire
 
 

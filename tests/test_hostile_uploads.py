@@ -42,7 +42,7 @@ def assert_accepted_or_explained(raw: bytes, name: str) -> None:
     try:
         prepared = prepare_upload(raw, name, LIMITS)
     except UploadRejected as refused:
-        assert refused.message.strip() and refused.status in {400, 413, 415}
+        assert refused.message.strip() and refused.http_status in {400, 413, 415}
     else:
         assert isinstance(prepared, PreparedUpload) and prepared.sha256
 
@@ -134,7 +134,7 @@ def test_a_small_png_that_decodes_to_hundreds_of_mb_is_refused_from_its_header()
     assert len(raw) < 1_000_000
     with pytest.raises(UploadRejected) as refused:
         prepare_upload(raw, "poster.png", LIMITS)
-    assert refused.value.status == 413
+    assert refused.value.http_status == 413
     assert "7,000 × 7,000 pixels" in refused.value.message
     assert "MB of memory" in refused.value.message and "megapixels" in refused.value.message
 
@@ -153,7 +153,7 @@ def test_a_small_docx_with_95_mb_of_markup_is_refused_in_seconds():
     with pytest.raises(UploadRejected) as refused:
         prepare_upload(raw, "report.docx", LIMITS)
     assert time.monotonic() - start < 10
-    assert refused.value.status == 413
+    assert refused.value.http_status == 413
     assert "500,000 pieces of markup" in refused.value.message
     assert "save it as PDF" in refused.value.message
 
@@ -168,7 +168,7 @@ def test_a_preparation_over_its_time_limit_is_given_up_with_a_422(monkeypatch):
     monkeypatch.setattr(isolation, "TIME_LIMIT_SECONDS", 0.001)
     with pytest.raises(UploadRejected) as refused:
         prepare_upload(semi_transparent_png(400, 300), "poster.png", LIMITS)
-    assert refused.value.status == 422
+    assert refused.value.http_status == 422
     assert "longer than 0.001 seconds to prepare" in refused.value.message
 
 
@@ -182,7 +182,7 @@ async def test_when_every_preparation_slot_is_taken_an_upload_hears_the_server_i
         with pytest.raises(UploadRejected) as refused:
             async with isolation.preparation_slot():
                 pass
-    assert refused.value.status == 503
+    assert refused.value.http_status == 503
     assert "busy preparing other files" in refused.value.message
     async with isolation.preparation_slot():  # the slots came back
         pass

@@ -293,7 +293,7 @@ def test_a_12000_pixel_square_png_is_refused_as_too_large():
     with pytest.raises(UploadRejected) as refused:
         prepare_image(bilevel_png(12_000, 12_000), "standard")
 
-    assert refused.value.status == 413
+    assert refused.value.http_status == 413
     assert "12000 × 12000" in refused.value.message
 
 
@@ -389,7 +389,7 @@ def test_what_is_not_a_usable_image_is_refused_in_plain_words(raw, status, says)
     with pytest.raises(UploadRejected) as refused:
         prepare_image(raw, "standard")
 
-    assert refused.value.status == status
+    assert refused.value.http_status == status
     assert says in refused.value.message
 
 
@@ -455,7 +455,7 @@ def test_any_bytes_are_prepared_or_refused_never_an_error(raw):
     try:
         prepared = prepare_image(raw, "standard")
     except UploadRejected as refused:
-        assert refused.status in (400, 413, 415)
+        assert refused.http_status in (400, 413, 415)
         assert refused.message
     else:
         assert opened(prepared).size == (prepared.width, prepared.height)

@@ -1,17 +1,16 @@
 """Checking and preparing uploaded files (documents, images). Pure work on bytes: no ORM."""
 
+from chatapp.errors import ChatappError
 
-class UploadRejected(Exception):
+
+class UploadRejected(ChatappError):
     """The file cannot be used; the message says why in words a user understands.
 
-    ``status`` is the HTTP status the upload endpoint answers with (400, 413 or 415).
+    ``http_status`` is what the upload endpoint answers with (400, 413 or 415).
     """
 
-    def __init__(self, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
+    code = "upload_rejected"
 
     def __reduce__(self) -> tuple:
         # Pickled with its status (it crosses from a preparation's process: isolation.py).
-        return type(self), (self.message, self.status)
+        return type(self), (self.message, self.http_status)

@@ -32,6 +32,7 @@ from chatapp.claude import messages as claude_messages
 from chatapp.claude import token_bounds
 from chatapp.claude.pricing import worst_case_cost
 from chatapp.claude.types import UpstreamError
+from chatapp.errors import ChatappError
 from chatapp.models import Budget, BudgetReservation, MonthlySpend
 from chatapp.operations import metrics
 
@@ -44,14 +45,11 @@ REPLY_ADVICE = (
 STALE_AFTER = timedelta(hours=3)
 
 
-class BudgetExceeded(Exception):
+class BudgetExceeded(ChatappError):
     """A call would take the user past their monthly budget; the message says so plainly."""
 
     code = "budget_exceeded"
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+    http_status = 402
 
 
 @dataclass(frozen=True)

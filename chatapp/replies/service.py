@@ -29,6 +29,7 @@ from chatapp.claude.types import UpstreamError
 from chatapp.conversations import branches
 from chatapp.conversations import settings as conversation_settings
 from chatapp.conversations.presenters import completed_frame, message_json
+from chatapp.errors import ChatappError
 from chatapp.models import (
     AUTO_MODEL,
     CallPurpose,
@@ -67,13 +68,11 @@ SYSTEM_PROMPT_OPTION = "system_prompt"
 _HISTORY_STATUSES = (MessageStatus.COMPLETE, MessageStatus.CANCELLED, MessageStatus.INTERRUPTED)
 
 
-class ReplyRefused(Exception):
+class ReplyRefused(ChatappError):
     """A request for a reply that cannot be honoured; ``code`` is a protocol error code."""
 
     def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+        super().__init__(message, code=code)
 
 
 @dataclass

@@ -14,6 +14,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.cache import cache
 
+from chatapp.errors import ChatappError
 from chatapp.operations import metrics
 
 
@@ -36,20 +37,20 @@ ACTIONS = {
 }
 
 
-class RateLimited(Exception):
+class RateLimited(ChatappError):
     """Too many of one action; ``code`` and ``message`` are what the user is told."""
 
     code = "rate_limited"
+    http_status = 429
 
     def __init__(self, action: str, retry_after: int) -> None:
         what = ACTIONS[action]
         self.retry_after = retry_after
         metrics.rate_limited(action)
-        self.message = (
+        super().__init__(
             f"You have {what.verb} too many {what.noun} in a short time. "
             f"Wait {retry_after} s and try again; nothing was lost."
         )
-        super().__init__(self.message)
 
 
 def spend_sync(user_id: int | str, action: str) -> None:

@@ -12,7 +12,6 @@ from django.conf import settings
 from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
 
 from chatapp.attachments import service as attachments
-from chatapp.attachments.uploads import UploadRejected
 from chatapp.billing import prices
 from chatapp.claude.pricing import pick_band
 from chatapp.conversations.presenters import attachment_json
@@ -60,10 +59,7 @@ def _declared_length(request: HttpRequest) -> int:
 
 
 async def _upload(request: HttpRequest, conversation: Conversation) -> HttpResponse:
-    try:
-        await ratelimits.spend(conversation.owner_id, "upload")
-    except ratelimits.RateLimited as exc:
-        return json_error(exc.message, 429)
+    await ratelimits.spend(conversation.owner_id, "upload")  # 429 past the limit (api_endpoint)
     if _declared_length(request) > upload_body_limit():
         return json_error(attachments.too_large().message, 413)
     # Parsing the form may read a spooled temporary file: not on the event loop.
@@ -71,10 +67,7 @@ async def _upload(request: HttpRequest, conversation: Conversation) -> HttpRespo
     upload = files.get("file")
     if upload is None:
         return json_error("Send the file in a form field named “file”.", 400)
-    try:
-        attachment = await attachments.add_upload(conversation, upload)
-    except UploadRejected as exc:
-        return json_error(exc.message, exc.status)
+    attachment = await attachments.add_upload(conversation, upload)  # UploadRejected: api_endpoint
     return JsonResponse(await database_sync_to_async(_one)(attachment), status=201)
 
 

@@ -12,7 +12,6 @@ from django.core.exceptions import BadRequest
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 
 from chatapp.attachments import service as attachments
-from chatapp.attachments.uploads import UploadRejected
 from chatapp.batches import exports as batch_exports
 from chatapp.batches import jobs as batch_jobs
 from chatapp.billing import budgets
@@ -68,9 +67,9 @@ def batch_jobs_collection(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         try:
             job = batch_jobs.create_job(request.user, **_job_fields(read_json(request)))
-        except budgets.BudgetExceeded as exc:
+        except budgets.BudgetExceeded:
             metrics.budget_refused("batch_job")
-            return json_error(exc.message, 402)
+            raise  # 402 in plain words (api_endpoint)
         return JsonResponse(_summary(_job_for(request.user, job.pk)), status=201)
     jobs = batch_jobs.with_progress(BatchJob.objects.filter(owner=request.user))
     newest = jobs.order_by("-created_at", "-id")[:MAX_LISTED]
@@ -147,10 +146,7 @@ def _model_for_upload(model_id: str | None) -> ClaudeModel:
 
 
 async def _upload(request: HttpRequest, user) -> HttpResponse:
-    try:
-        await ratelimits.spend(user.pk, "upload")
-    except ratelimits.RateLimited as exc:
-        return json_error(exc.message, 429)
+    await ratelimits.spend(user.pk, "upload")  # 429 past the limit (api_endpoint)
     # Parsing the form may read a spooled temporary file: not on the event loop. An
     # oversized body never gets here (config/limits.py answers 413 first).
     form, files = await sync_to_async(lambda: (request.POST, request.FILES))()
@@ -158,10 +154,7 @@ async def _upload(request: HttpRequest, user) -> HttpResponse:
     if upload is None:
         return json_error("Send the file in a form field named “file”.", 400)
     model = await database_sync_to_async(_model_for_upload)(form.get("model"))
-    try:
-        document = await attachments.add_document(user.pk, upload, model)
-    except UploadRejected as exc:
-        return json_error(exc.message, exc.status)
+    document = await attachments.add_document(user.pk, upload, model)  # UploadRejected: 4xx
     return JsonResponse(batch_document_json(document), status=201)
 
 

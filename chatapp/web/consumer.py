@@ -12,6 +12,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.http import Http404
 
+from chatapp.errors import ChatappError
 from chatapp.replies import orm_thread
 from chatapp.replies import service as replies
 from chatapp.safety import ratelimits, socket_sessions
@@ -80,7 +81,7 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         try:
             frame = parse_frame(text_data if text_data is not None else bytes_data)
         except FrameError as exc:
-            await self._error("bad_frame", str(exc))
+            await self._error(exc.code, exc.message)
             return
         try:
             if isinstance(frame, UserMessage | Regenerate | Continue):  # each starts a reply
@@ -92,7 +93,7 @@ class ConversationConsumer(AsyncWebsocketConsumer):
                     return
                 await ratelimits.spend(self.scope["user"].pk, "message")
             await self._handle(frame)
-        except (replies.ReplyRefused, ratelimits.RateLimited) as exc:
+        except ChatappError as exc:  # refused in plain words (a reply, the rate, the budget)
             await self._error(exc.code, exc.message)
         except Exception:
             # A bug of ours must not take the socket (and the user's other replies) down.

@@ -17,7 +17,7 @@ from django.core.exceptions import (
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.http.multipartparser import MultiPartParserError
 
-from chatapp.safety import ratelimits
+from chatapp.errors import ChatappError
 from chatapp.safety.inputs import broken_text_at, broken_text_message
 
 MAX_BODY_BYTES = 256 * 1024
@@ -40,15 +40,16 @@ def _refusal(request: HttpRequest, user: Any, methods: tuple[str, ...]) -> HttpR
 # Django's own refusals of a malformed request body, which it would answer with an HTML page.
 _UNREADABLE_BODY = (MultiPartParserError, RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent)
 # Every refusal an endpoint may raise, answered as JSON in plain words.
-REFUSALS = (Http404, BadRequest, ratelimits.RateLimited, *_UNREADABLE_BODY)
+REFUSALS = (Http404, BadRequest, ChatappError, *_UNREADABLE_BODY)
 
 
 def _error_response(exc: Exception) -> JsonResponse:
     if isinstance(exc, Http404):
         return json_error(str(exc) or "Not found.", 404)
-    if isinstance(exc, ratelimits.RateLimited):
-        response = json_error(exc.message, 429)
-        response["Retry-After"] = str(exc.retry_after)
+    if isinstance(exc, ChatappError):
+        response = json_error(exc.message, exc.http_status)
+        if exc.retry_after is not None:
+            response["Retry-After"] = str(exc.retry_after)
         return response
     if isinstance(exc, RequestDataTooBig):
         return json_error("The request is too large.", 413)

@@ -12,6 +12,7 @@ from typing import Any
 from django.conf import settings
 
 from chatapp.claude.thinking import ALL_LEVELS, OFF, ON
+from chatapp.errors import ChatappError
 from chatapp.safety.inputs import broken_text_at, broken_text_message, is_id
 
 MAX_FRAME_BYTES = 512 * 1024
@@ -19,8 +20,10 @@ MAX_ATTACHMENTS = 20
 THINKING_CHOICES = (OFF, ON, *ALL_LEVELS)  # chatapp/claude/thinking.py maps them per model
 
 
-class FrameError(ValueError):
+class FrameError(ChatappError, ValueError):
     """The frame is malformed; the message says how, in plain words."""
+
+    code = "bad_frame"
 
 
 @dataclass(frozen=True)
