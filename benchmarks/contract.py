@@ -122,7 +122,7 @@ async def run_case(case: Case, upstream) -> Outcome:
     from django.core.files.uploadedfile import SimpleUploadedFile
     from django.db.models import F
 
-    from chatapp.attachments import service as attachments
+    from chatapp.attachments import intake
     from chatapp.billing.prices import rates_in_force
     from chatapp.claude.pricing import pick_band
     from chatapp.claude.types import Usage
@@ -133,7 +133,7 @@ async def run_case(case: Case, upstream) -> Outcome:
     upstream.reset()
     user = await database_sync_to_async(make_user)()
     conversation = await database_sync_to_async(make_conversation)(user, model=MODEL)
-    document = await attachments.add_upload(
+    document = await intake.add_upload(
         conversation, SimpleUploadedFile(case.file_name, case.raw)
     )
     rates = pick_band(await database_sync_to_async(rates_in_force)(MODEL), 0)

@@ -7,9 +7,9 @@ from django.apps import AppConfig
 # the anthropic SDK (seconds of CPU) into every process, `make run`'s launcher included, which
 # never deletes an attachment nor edits a price (docs/operations.md, "Start-up").
 def _delete_attachment_files(**kwargs: Any) -> None:
-    from chatapp.attachments import service as attachments
+    from chatapp.attachments import storage
 
-    attachments.delete_files_when_committed(**kwargs)
+    storage.delete_files_when_committed(**kwargs)
 
 
 def _forget_prices(**kwargs: Any) -> None:

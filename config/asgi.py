@@ -11,7 +11,7 @@ django_asgi_app = get_asgi_application()
 from channels.auth import AuthMiddlewareStack  # noqa: E402  (needs Django set up first)
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
-from chatapp.attachments import service as attachments  # noqa: E402
+from chatapp.attachments import intake  # noqa: E402
 from chatapp.web import api_attachments  # noqa: E402
 from chatapp.web.routing import websocket_urlpatterns  # noqa: E402
 from config.limits import UPLOAD_PATHS, UploadSizeLimit  # noqa: E402
@@ -26,7 +26,7 @@ http_app = UploadSizeLimit(
     django_asgi_app,
     paths=UPLOAD_PATHS,
     limit=api_attachments.upload_body_limit,
-    message=lambda: attachments.too_large().message,
+    message=lambda: intake.too_large().message,
 )
 
 # The client's address from X-Forwarded-For only behind CHATAPP_TRUSTED_PROXIES

@@ -32,9 +32,9 @@ def _upload_limit() -> int:
 
 
 def _upload_message() -> str:
-    from chatapp.attachments import service as attachments
+    from chatapp.attachments import intake
 
-    return attachments.too_large().message
+    return intake.too_large().message
 
 
 def _import_limit() -> int:

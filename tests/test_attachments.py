@@ -1,5 +1,5 @@
 """Attachments: uploading, listing, downloading and removing them, who may do what, and what
-happens when a question is sent with them (chatapp/attachments/service.py and its endpoints, the
+happens when a question is sent with them (chatapp/attachments/ and its endpoints, the
 socket's user_message, the prompt Claude is sent and what its cache does with it)."""
 
 import io
@@ -399,7 +399,7 @@ async def test_several_questions_a_minute_apart_keep_reading_the_cache(
 
 
 def test_question_messages_keep_references_not_file_bytes(owner, conversation, lease):
-    from chatapp.attachments.service import reference
+    from chatapp.attachments.prompting import reference
 
     ref = reference(lease)
     assert ref == {"type": "attachment", "attachment_id": lease.pk, "kind": "document",

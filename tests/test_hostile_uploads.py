@@ -1,7 +1,7 @@
 """Hostile uploads: any bytes under any name give an accepted file or a plain-words refusal,
 never an exception that kills a worker; and what the user called a file never becomes a path.
 
-The pipeline is ``chatapp.attachments.service.prepare_upload`` (content sniffing, then the image and
+The pipeline is ``chatapp.attachments.intake.prepare_upload`` (content sniffing, then the image and
 document preparers); the endpoint is ``POST /api/conversations/<id>/attachments/``.
 """
 
@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from chatapp.attachments import isolation
 from chatapp.attachments.images import fit_size
-from chatapp.attachments.service import ModelLimits, PreparedUpload, display_name, prepare_upload
+from chatapp.attachments.intake import ModelLimits, PreparedUpload, display_name, prepare_upload
 from chatapp.attachments.uploads import UploadRejected
 from chatapp.models import Attachment
 from tests.factories import make_conversation, make_user

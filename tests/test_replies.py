@@ -87,14 +87,14 @@ async def test_a_document_attached_after_the_first_reply_keeps_the_conversation_
     from channels.db import database_sync_to_async
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    from chatapp.attachments import service as attachments
+    from chatapp.attachments import intake
     from tests.factories import make_user
 
     conversation = await database_sync_to_async(
         lambda: make_conversation(make_user(), model=model, system_prompt="Be precise.")
     )()
     first = await _ask(conversation.pk, "What makes a lease valid?")
-    document = await attachments.add_upload(conversation, SimpleUploadedFile(
+    document = await intake.add_upload(conversation, SimpleUploadedFile(
         "lease.txt", b"Clause 1: the rent is due monthly. Clause 2: notice is three months."))
     later = [
         await _ask(conversation.pk, "What does this lease say about notice?", (document.pk,)),

@@ -18,7 +18,7 @@ from django.db import transaction
 from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
-from chatapp.attachments import service as attachments
+from chatapp.attachments import prompting, storage
 from chatapp.attachments.documents import PDF
 from chatapp.billing import budgets, money, prices
 from chatapp.claude import batches as claude_batches
@@ -353,7 +353,7 @@ def _copy_for(document: Attachment, conversation: Conversation) -> Attachment:
             copy.original.save("original", ContentFile(handle.read()), save=False)
         copy.save()
     except BaseException:
-        attachments.delete_files([copy.original.name] if copy.original else [])
+        storage.delete_files([copy.original.name] if copy.original else [])
         raise
     return copy
 
@@ -370,13 +370,13 @@ def open_as_conversation(item: BatchItem) -> Conversation:
             owner_id=job.owner_id, model=job.model, title=title[:200]
         )
         document = _copy_for(item.document, conversation) if item.document else None
-        references = [attachments.reference(document)] if document else []
+        references = [prompting.reference(document)] if document else []
         question = Message.objects.create(
             conversation=conversation, role=Role.USER,
             content=[*references, *claude_prompt.user_content(job.prompt)],
         )
         if document is not None:
-            attachments.mark_sent([document], question)
+            prompting.mark_sent([document], question)
         Message.objects.create(
             conversation=conversation, role=Role.ASSISTANT, status=MessageStatus.COMPLETE,
             model=job.model, reply_to=question, content=item.content,

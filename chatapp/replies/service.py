@@ -21,7 +21,7 @@ from django.conf import settings
 from django.db import transaction
 from django.http import Http404
 
-from chatapp.attachments import service as attachments
+from chatapp.attachments import prompting
 from chatapp.billing import accounting, budgets
 from chatapp.claude import prompt
 from chatapp.claude.prompt import Turn, build_request, user_content
@@ -143,7 +143,7 @@ def _open_turn(
     _refuse_if_streaming(conversation)
     _refuse_if_over_budget(conversation)
     try:
-        pending, references = attachments.pending_references(conversation, attachment_ids)
+        pending, references = prompting.pending_references(conversation, attachment_ids)
     except Http404 as exc:  # someone else's, another conversation's, or already sent
         raise ReplyRefused("not_found", str(exc)) from None
     parent_id, kept = _edit_point(conversation, edit_of)
@@ -153,7 +153,7 @@ def _open_turn(
         options={**({"edit_of": edit_of} if edit_of else {}),
                  **_instructions_changed(conversation)},
     )
-    attachments.mark_sent(pending, question)
+    prompting.mark_sent(pending, question)
     reply = Message.objects.create(
         conversation=conversation,
         role=Role.ASSISTANT,
@@ -161,7 +161,7 @@ def _open_turn(
         model=model.pk,
         reply_to=question,
         parent=question,
-        notes=[*attachments.left_out_notes(conversation, model),
+        notes=[*prompting.left_out_notes(conversation, model),
                *([options["route"]["reason"]] if "route" in options else [])],
         options=options,
     )
@@ -229,7 +229,7 @@ def _reopen_turn(conversation_id: int, message_id: int, fallback: bool = False) 
     else:
         model = _model_or_refuse(old.model if auto else conversation.model)
     options = {k: v for k, v in old.options.items() if k in ("thinking", "route")}
-    notes = attachments.left_out_notes(conversation, model)
+    notes = prompting.left_out_notes(conversation, model)
     if fallback:
         options["fallback_from"] = old.model
         notes = [f"Retried on {model.display_name}: {refused_by} declined this question.",
@@ -335,7 +335,7 @@ def _request_for(
         turns=turns,
         max_tokens=conversation_settings.reply_max_tokens(conversation, model),
         system_prompt=start,
-        attachments=attachments.for_prompt(conversation, reply_id, model) if model else {},
+        attachments=prompting.for_prompt(conversation, reply_id, model) if model else {},
         cache_ttl=caching.ttl_for(conversation, reply_id, reply.model),
         previous_message_id=caching.previous_upstream_id(conversation, reply_id),
         system_messages=bool(model and model.capabilities.get("system_messages")),

@@ -1,5 +1,5 @@
 """JSON endpoints for a conversation's attachments (docs/protocol.md): parse, authorise,
-delegate to ``chatapp.attachments.service``.
+delegate to ``chatapp.attachments``.
 
 Files are only ever served here, to their owner, as downloads: never from a public media URL.
 """
@@ -11,7 +11,7 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
 
-from chatapp.attachments import service as attachments
+from chatapp.attachments import intake
 from chatapp.billing import prices
 from chatapp.claude.pricing import pick_band
 from chatapp.conversations.presenters import attachment_json
@@ -36,7 +36,7 @@ def _costs_for(conversation: Conversation):
         if attachment.kind != AttachmentKind.DOCUMENT or not bands:
             return None, None
         rates = pick_band(bands, attachment.tokens)
-        return attachments.question_costs(attachment.tokens, rates)
+        return intake.question_costs(attachment.tokens, rates)
 
     return costs
 
@@ -61,13 +61,13 @@ def _declared_length(request: HttpRequest) -> int:
 async def _upload(request: HttpRequest, conversation: Conversation) -> HttpResponse:
     await ratelimits.spend(conversation.owner_id, "upload")  # 429 past the limit (api_endpoint)
     if _declared_length(request) > upload_body_limit():
-        return json_error(attachments.too_large().message, 413)
+        return json_error(intake.too_large().message, 413)
     # Parsing the form may read a spooled temporary file: not on the event loop.
     files = await sync_to_async(lambda: request.FILES)()
     upload = files.get("file")
     if upload is None:
         return json_error("Send the file in a form field named “file”.", 400)
-    attachment = await attachments.add_upload(conversation, upload)  # UploadRejected: api_endpoint
+    attachment = await intake.add_upload(conversation, upload)  # UploadRejected: api_endpoint
     return JsonResponse(await database_sync_to_async(_one)(attachment), status=201)
 
 
@@ -84,7 +84,7 @@ async def conversation_attachments(request: HttpRequest, conversation_id: int) -
 def attachment_detail(request: HttpRequest, conversation_id: int, attachment_id: int):
     attachment = get_attachment_for_user(request.user, conversation_id, attachment_id)
     if request.method == "DELETE":
-        attachment.delete()  # its files go once this is committed (attachments.py)
+        attachment.delete()  # its files go once this is committed (attachments/storage.py)
         return HttpResponse(status=204)
     return JsonResponse(_one(attachment))
 

@@ -11,7 +11,7 @@ from channels.db import database_sync_to_async
 from django.core.exceptions import BadRequest
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 
-from chatapp.attachments import service as attachments
+from chatapp.attachments import intake
 from chatapp.batches import exports as batch_exports
 from chatapp.batches import jobs as batch_jobs
 from chatapp.billing import budgets
@@ -154,7 +154,7 @@ async def _upload(request: HttpRequest, user) -> HttpResponse:
     if upload is None:
         return json_error("Send the file in a form field named “file”.", 400)
     model = await database_sync_to_async(_model_for_upload)(form.get("model"))
-    document = await attachments.add_document(user.pk, upload, model)  # UploadRejected: 4xx
+    document = await intake.add_document(user.pk, upload, model)  # UploadRejected: 4xx
     return JsonResponse(batch_document_json(document), status=201)
 
 
