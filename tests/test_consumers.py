@@ -1,5 +1,9 @@
 """The conversation socket, end to end: real ASGI app, real SDK, offline upstream."""
 
+import asyncio
+import json
+import threading
+
 import pytest
 from channels.db import database_sync_to_async
 from channels.layers import InMemoryChannelLayer, get_channel_layer
@@ -190,6 +194,29 @@ async def test_a_socket_that_joins_mid_reply_gets_all_text_once(
     assert streamed_text(seen_by_first, reply.pk) == reply.text
     await first.disconnect()
     await late.disconnect()
+
+
+async def test_frames_reach_the_socket_while_the_orm_thread_is_busy(owner, conversation):
+    # Under a burst the one ORM thread is busy with other replies' writes: relaying a frame
+    # must not wait for it (Channels' dispatch ran close_old_connections there per event).
+    socket = await open_ready(owner, conversation.pk)
+    loop = asyncio.get_running_loop()
+    holding, release = loop.create_future(), threading.Event()
+
+    def hold() -> None:
+        loop.call_soon_threadsafe(holding.set_result, None)
+        release.wait(60)
+
+    busy = asyncio.create_task(database_sync_to_async(hold)())
+    try:
+        await holding
+        frame = {"type": "notice", "message_id": 1, "text": "still relayed"}
+        await broadcast.publish(conversation.pk, frame)
+        assert json.loads(await socket.receive_from(timeout=5)) == frame
+    finally:
+        release.set()
+        await busy
+    await socket.disconnect()
 
 
 def group_size(layer, group: str) -> int:

@@ -8,6 +8,7 @@ import json
 import logging
 from typing import Any
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.http import Http404
@@ -30,6 +31,17 @@ class ConversationConsumer(AsyncWebsocketConsumer):
     conversation_id: int
     group: str = ""
     user_group: str = ""
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        """Channels' own dispatch first runs ``close_old_connections`` on the ORM thread for
+        every event: every frame relayed to every socket waited its turn on that one thread
+        behind the replies' database work (issue 18). The handlers here touch the database
+        only through ``database_sync_to_async``, which closes stale connections around each
+        call itself, so the events go straight to their handler."""
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def connect(self) -> None:
         user = self.scope.get("user")
