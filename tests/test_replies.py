@@ -8,7 +8,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from chatapp.billing import prices
-from chatapp.models import Message, MessageStatus, Role
+from chatapp.models import ClaudeModel, Message, MessageStatus, Role
+from chatapp.replies import plan as reply_plan
 from chatapp.replies import service as replies
 from tests.factories import make_conversation, make_exchange
 
@@ -165,7 +166,7 @@ def _asked_under(conversation, text, system_prompt):
     """A question asked (through the reply service) after the system prompt was set."""
     conversation.system_prompt = system_prompt
     conversation.save()
-    _question, reply = replies._open_turn(conversation.pk, text, None)
+    _question, reply, _model = replies._open_turn(conversation.pk, text, None)
     reply.status, reply.content = MessageStatus.COMPLETE, [{"type": "text", "text": "Yes."}]
     reply.save()
     return reply
@@ -187,6 +188,10 @@ def test_a_changed_system_prompt_never_rewrites_the_top_of_the_prompt(model, sys
     request = replies._request_for(latest.pk)
     assert request["system"] == [{"type": "text", "text": system}]
     assert [m["role"] for m in request["messages"]] == roles
+    # The plan builds the same request from what the turn's write and its sizing have read.
+    opened = (Message.objects.select_related("conversation").get(pk=latest.pk),
+              ClaudeModel.objects.get(pk=model))
+    assert reply_plan._read(latest.pk, replies._request_for, opened)[0] == request
     if roles[-1] == "system":  # the models that take system messages get the change there
         assert request["messages"][-1]["content"][0]["text"] == "Answer in French."
 

@@ -165,12 +165,19 @@ def _history(rows: list[Message]) -> list[Message]:
     return [m for m in rows if m.role == Role.USER or m.status in _COUNTED_STATUSES]
 
 
-def read_sizing(reply_id: int) -> Sizing:
+def read_sizing(
+    reply_id: int, opened: tuple[Message, ClaudeModel | None] | None = None
+) -> Sizing:
     """What sizing a reply's request reads: its reply, model, stored counts and history (the
-    reply's plan builds the request from the same rows, chatapp/replies/plan.py)."""
-    reply = Message.objects.select_related("conversation").get(pk=reply_id)
+    reply's plan builds the request from the same rows, chatapp/replies/plan.py). ``opened``:
+    the reply (with its conversation) and its model as the write that opened it has them,
+    not read again."""
+    if opened is None:
+        reply = Message.objects.select_related("conversation").get(pk=reply_id)
+        model = ClaudeModel.objects.filter(pk=reply.model).first()
+    else:
+        reply, model = opened
     conversation = reply.conversation
-    model = ClaudeModel.objects.filter(pk=reply.model).first()
     sent = Attachment.objects.filter(conversation=conversation, message__isnull=False)
     stored = dict(sent.values_list("pk", "tokens"))
     summary = sum(content_bound(turn.content, stored) for turn in summary_turns(conversation))

@@ -20,13 +20,18 @@ from chatapp.replies.generation import GenerationPlan
 
 
 def _read(
-    reply_id: int, request_for: Callable[..., dict[str, Any]]
+    reply_id: int,
+    request_for: Callable[..., dict[str, Any]],
+    opened: tuple[Message, ClaudeModel | None] | None = None,
 ) -> tuple[dict[str, Any], compaction.Sizing]:
     """Everything the plan reads, in one call on the ORM thread: the request and its sizing
-    (with the reply and its model; under a burst each call waits its turn on that thread)."""
-    sizing = compaction.read_sizing(reply_id)
-    # The request is built from the reply, model and history the sizing has just read.
-    request = request_for(reply_id, read=(sizing.reply, sizing.model, sizing.rows))
+    (with the reply and its model, unless ``opened`` has them; under a burst each call waits
+    its turn on that thread)."""
+    sizing = compaction.read_sizing(reply_id, opened)
+    # The request is built from the reply, model, history and sent attachments the sizing
+    # has just read.
+    request = request_for(reply_id, read=(sizing.reply, sizing.model, sizing.rows),
+                          attachments_sent=bool(sizing.attachment_tokens))
     return request, sizing
 
 
@@ -67,9 +72,11 @@ async def plan_for(
     continuing: bool,
     request_for: Callable[..., dict[str, Any]],
     guard: compaction.ContextGuard,
+    opened: tuple[Message, ClaudeModel | None] | None = None,
 ) -> GenerationPlan:
     """The plan of a reply; ``UpstreamError`` when the conversation cannot be made to fit.
-    ``guard`` then checks every call of the reply again."""
-    request, sizing = await database_sync_to_async(_read)(reply_id, request_for)
+    ``guard`` then checks every call of the reply again. ``opened``: the reply and its model
+    as the write that opened the reply has them (``compaction.read_sizing``)."""
+    request, sizing = await database_sync_to_async(_read)(reply_id, request_for, opened)
     request = await guard.fit(request, sizing)
     return _plan(sizing.reply, sizing.model, request, continuing, guard)

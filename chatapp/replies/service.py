@@ -89,6 +89,9 @@ class ReplyJob:
     initial_text: str = ""
     budget: budgets.CallBudget | None = None
     guard: compaction.ContextGuard | None = None  # its exact token counts go in the final write
+    # The reply (with its conversation) and its model as the write that opened it has them:
+    # the plan reads neither again (dropped once the plan is made).
+    opened: tuple[Message, ClaudeModel] | None = None
 
     shutting_down: bool = False  # stopped because the process stops: interrupted, not cancelled
 
@@ -136,7 +139,8 @@ def _open_turn(
     attachment_ids: tuple[int, ...] = (),
     options: dict[str, Any] | None = None,
     edit_of: int | None = None,
-) -> tuple[Message, Message]:
+) -> tuple[Message, Message, ClaudeModel]:
+    """(the question, its reply, the reply's model): one transaction."""
     conversation = Conversation.objects.select_for_update().get(pk=conversation_id)
     options = options or {}
     model = _model_or_refuse(model_id or conversation.model)
@@ -167,7 +171,7 @@ def _open_turn(
     )
     conversation.model = AUTO_MODEL if "route" in options else model.pk
     conversation.save(update_fields=["model", "updated_at"])
-    return question, reply
+    return question, reply, model
 
 
 def _instructions_changed(conversation: Conversation) -> dict[str, str]:
@@ -298,6 +302,18 @@ def starting_system_prompt(conversation: Conversation) -> str:
     return recorded[SYSTEM_PROMPT_OPTION] if recorded else conversation.system_prompt
 
 
+def _starting_system_prompt_of(conversation: Conversation, history: list[Message]) -> str:
+    """``starting_system_prompt`` from the messages on screen before a reply, oldest first,
+    when no summary stands in for any of them (the first question asked is among them);
+    else read."""
+    if conversation.summary_through_id is not None:
+        return starting_system_prompt(conversation)
+    for message in history:
+        if message.role == Role.USER and SYSTEM_PROMPT_OPTION in message.options:
+            return message.options[SYSTEM_PROMPT_OPTION]
+    return conversation.system_prompt
+
+
 def _recorded_system_prompt(conversation: Conversation, *, newest: bool) -> dict | None:
     """The options of the newest (or first) question on screen that recorded the system
     prompt it was asked under; None when none did."""
@@ -314,10 +330,13 @@ def _recorded_system_prompt(conversation: Conversation, *, newest: bool) -> dict
 def _request_for(
     reply_id: int,
     read: tuple[Message, ClaudeModel | None, list[Message] | None] | None = None,
+    *,
+    attachments_sent: bool = True,
 ) -> dict[str, Any]:
     """The reply's request; ``read``: the reply (with its conversation), its model and the
     messages before it when the caller has just read them (the plan's sizing, with
-    ``compaction.HISTORY_FIELDS``), else they are read here."""
+    ``compaction.HISTORY_FIELDS``), else they are read here. ``attachments_sent`` False: the
+    caller has just found that the conversation has sent no attachment (none are read)."""
     history = None
     if read is None:
         reply = Message.objects.select_related("conversation").get(pk=reply_id)
@@ -326,16 +345,19 @@ def _request_for(
         reply, model, history = read
     conversation = reply.conversation
     if history is None:
-        history = compaction.history_before(conversation, reply_id)
+        history = list(compaction.history_before(conversation, reply_id))
+        start = starting_system_prompt(conversation)
+    else:
+        start = _starting_system_prompt_of(conversation, history)
     epoch = _thinking_epoch(conversation)
     turns = compaction.summary_turns(conversation) + [_turn(m, epoch) for m in history]
-    start = starting_system_prompt(conversation)
     return build_request(
         model=reply.model,
         turns=turns,
         max_tokens=conversation_settings.reply_max_tokens(conversation, model),
         system_prompt=start,
-        attachments=prompting.for_prompt(conversation, reply_id, model) if model else {},
+        attachments=(prompting.for_prompt(conversation, reply_id, model)
+                     if model and attachments_sent else {}),
         cache_ttl=caching.ttl_for(conversation, reply_id, reply.model),
         previous_message_id=caching.previous_upstream_id(conversation, reply_id),
         system_messages=bool(model and model.capabilities.get("system_messages")),
@@ -500,7 +522,9 @@ async def _generate(job: ReplyJob) -> None:
             continuing=job.continuing,
             request_for=_request_for,
             guard=job.guard,
+            opened=job.opened,
         )
+        job.opened = None
         job.budget = budgets.CallBudget(job.user_id, prompt_size=lambda: job.guard.size)
 
         async def before_call(request: dict[str, Any]) -> None:
@@ -539,7 +563,11 @@ async def _close(job: ReplyJob, result: RelayResult, status_override: str | None
     return reply
 
 
-def _launch(reply: Message, *, continuing: bool = False) -> ReplyJob:
+def _launch(
+    reply: Message, *, continuing: bool = False, model: ClaudeModel | None = None
+) -> ReplyJob:
+    """``model``: the reply's model row as the write that opened the reply read it (with the
+    reply's conversation, they are not read again)."""
     job = ReplyJob(
         conversation_id=reply.conversation_id,
         message_id=reply.pk,
@@ -547,6 +575,7 @@ def _launch(reply: Message, *, continuing: bool = False) -> ReplyJob:
         model=reply.model,
         continuing=continuing,
         initial_text=reply.text if continuing else "",
+        opened=(reply, model) if model is not None else None,
     )
     _jobs[reply.pk] = job
     metrics.reply_started(reply.model)
@@ -599,7 +628,7 @@ async def start_reply(
         )
         model_id, options["route"] = routed.decision.model, routed.decision.as_dict()
     try:
-        question, reply = await database_sync_to_async(_open_turn)(
+        question, reply, model = await database_sync_to_async(_open_turn)(
             conversation_id, text, model_id, tuple(attachment_ids), options, edit_of
         )
     except BaseException:
@@ -614,7 +643,7 @@ async def start_reply(
         conversation_id, {"type": "message_created", "message": message_json(question)}
     )
     await _announce_start(conversation_id, reply)
-    _launch(reply)
+    _launch(reply, model=model)
     return question, reply
 
 
