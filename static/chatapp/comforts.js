@@ -5,7 +5,7 @@
  * Works through what chat.js exports about the open page (chat.currentId(), chat.open(), …).
  */
 
-import * as chat from "./chat.js";
+import * as chat from "./chat/main.js";
 import { api } from "./lib/api.js";
 
 const $ = (id) => document.getElementById(id);

@@ -8,7 +8,7 @@
  */
 
 import { attachments } from "./attachments.js";
-import * as chat from "./chat.js";
+import * as chat from "./chat/main.js";
 import { api } from "./lib/api.js";
 import { formatInt as count } from "./lib/format.js";
 // The page's one rule for amounts.

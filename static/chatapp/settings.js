@@ -7,7 +7,7 @@
  * stays open with what was typed.
  */
 
-import * as chat from "./chat.js";
+import * as chat from "./chat/main.js";
 import { api } from "./lib/api.js";
 import { formatInt as number } from "./lib/format.js";
 import { readJson } from "./lib/json.js";

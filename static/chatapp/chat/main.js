@@ -4,14 +4,14 @@
  * template loads first. What the page's other modules may use is exported at the end.
  */
 
-import * as agentic from "./agentic.js";
-import { attachments } from "./attachments.js";
-import { api } from "./lib/api.js";
-import { h, icon as lineIcon } from "./lib/dom.js";
-import { readJson } from "./lib/json.js";
-import * as money from "./lib/money.js";
-import { ConversationSocket } from "./lib/socket.js";
-import * as render from "./render.js";
+import * as agentic from "../agentic.js";
+import { attachments } from "../attachments.js";
+import { api } from "../lib/api.js";
+import { h, icon as lineIcon } from "../lib/dom.js";
+import { readJson } from "../lib/json.js";
+import * as money from "../lib/money.js";
+import { ConversationSocket } from "../lib/socket.js";
+import * as render from "../render.js";
 
 // --- page data (rendered by Django's json_script) ------------------------------------
 
