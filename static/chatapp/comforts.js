@@ -2,10 +2,14 @@
  * help dialog, exporting and importing conversations, and a note in the tab title when a
  * reply finishes while the tab is in the background.
  *
- * Works through what chat.js exports about the open page (chat.currentId(), chat.open(), …).
+ * Works through what chat.js exports about the open page (currentId(), open(), …).
  */
 
-import * as chat from "./chat/main.js";
+import { focusComposer, stop } from "./chat/composer.js";
+import { newChat, open } from "./chat/navigation.js";
+import { toast } from "./chat/notices.js";
+import { upsertConversation } from "./chat/sidebar.js";
+import { conversations, currentId } from "./chat/state.js";
 import { api } from "./lib/api.js";
 
 const $ = (id) => document.getElementById(id);
@@ -33,7 +37,7 @@ let searchTimer = null;
 let searchToken = 0;
 
 function titleOf(conversationId) {
-  const conv = chat.conversations().find((c) => c.id === conversationId);
+  const conv = conversations().find((c) => c.id === conversationId);
   return (conv && conv.title && conv.title.trim()) || "New chat";
 }
 
@@ -58,7 +62,7 @@ function resultItem(hit) {
   link.addEventListener("click", (event) => {
     if (event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey) return;
     event.preventDefault();
-    chat.open(hit.conversation_id, hit.message_id);
+    open(hit.conversation_id, hit.message_id);
   });
   const item = document.createElement("li");
   item.append(link);
@@ -125,7 +129,7 @@ el.searchInput.addEventListener("keydown", (event) => {
 // --- export and import ----------------------------------------------------------------------
 
 function updateExportLinks() {
-  const id = chat.currentId();
+  const id = currentId();
   el.exportLinks.hidden = id === null;
   if (id === null) return;
   const base = "/api/conversations/" + id + "/export/?format=";
@@ -152,12 +156,12 @@ el.importInput.addEventListener("change", async () => {
     });
     const data = await response.json().catch(() => ({}));
     if (!response.ok) throw new Error(data.error || "The server could not import that file.");
-    chat.added(data);
+    upsertConversation(data);
     // The server says what it left out (attached files are listed in an export, not carried).
-    chat.toast("Imported “" + (data.title || "conversation") + "”." + (data.notice ? " " + data.notice : ""));
-    chat.open(data.id);
+    toast("Imported “" + (data.title || "conversation") + "”." + (data.notice ? " " + data.notice : ""));
+    open(data.id);
   } catch (err) {
-    chat.toast("Couldn't import “" + file.name + "”. " + err.message, "error");
+    toast("Couldn't import “" + file.name + "”. " + err.message, "error");
   } finally {
     el.importBtn.disabled = false;
   }
@@ -182,20 +186,20 @@ document.addEventListener("keydown", (event) => {
   const key = event.key.toLowerCase();
   if (mod && event.shiftKey && key === "o") {
     event.preventDefault();
-    chat.newChat();
+    newChat();
   } else if (mod && !event.shiftKey && key === "k") {
     event.preventDefault();
     el.searchInput.focus();
     el.searchInput.select();
   } else if (event.key === "Escape" && event.shiftKey) {
     event.preventDefault();
-    chat.focusComposer();
+    focusComposer();
   } else if (event.key === "Escape" && !document.querySelector("dialog[open]")) {
-    if (chat.stop()) event.preventDefault();
+    if (stop()) event.preventDefault();
   } else if (!mod && !event.altKey && !typingIn(event.target)) {
     if (event.key === "/") {
       event.preventDefault();
-      chat.focusComposer();
+      focusComposer();
     } else if (event.key === "?") {
       event.preventDefault();
       openHelp();

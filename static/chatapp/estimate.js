@@ -8,7 +8,7 @@
  */
 
 import { attachments } from "./attachments.js";
-import * as chat from "./chat/main.js";
+import { currentId } from "./chat/state.js";
 import { api } from "./lib/api.js";
 import { formatInt as count } from "./lib/format.js";
 // The page's one rule for amounts.
@@ -30,7 +30,7 @@ function startEstimates() {
     const model = $("model-select");
     const thinking = $("thinking-select");
     return {
-      conversation: chat.currentId(),
+      conversation: currentId(),
       text: input.value,
       model: model ? model.value : null,
       thinking: thinking && thinking.value !== "off" ? thinking.value : null,

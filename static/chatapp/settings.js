@@ -7,7 +7,10 @@
  * stays open with what was typed.
  */
 
-import * as chat from "./chat/main.js";
+import { composerModel, focusComposer, settingsSaved } from "./chat/composer.js";
+import { openNew } from "./chat/navigation.js";
+import { toast } from "./chat/notices.js";
+import { current, currentId, models as pageModels } from "./chat/state.js";
 import { api } from "./lib/api.js";
 import { formatInt as number } from "./lib/format.js";
 import { readJson } from "./lib/json.js";
@@ -56,7 +59,7 @@ let editing = null; // the preset being edited in the presets dialog
 // --- model facts -------------------------------------------------------------------------
 
 function models() {
-  return chat.models();
+  return pageModels();
 }
 
 function modelFacts(id) {
@@ -148,10 +151,10 @@ async function loadPresets() {
 
 async function openSettings() {
   if (el.dialog.open || document.querySelector("dialog[open]")) return;
-  const conv = chat.current() || {};
+  const conv = current() || {};
   fillModelOptions(el.model);
   el.system.value = conv.system_prompt || "";
-  setModelChoice(conv.model || chat.composerModel());
+  setModelChoice(conv.model || composerModel());
   el.maxOutput.value = conv.max_output_tokens ? String(conv.max_output_tokens) : "";
   const ttl = conv.cache_ttl || "auto";
   for (const radio of el.form.elements.cache_ttl) radio.checked = radio.value === ttl;
@@ -187,17 +190,17 @@ async function saveSettings(event) {
   }
   el.save.disabled = true;
   try {
-    const id = chat.currentId();
+    const id = currentId();
     if (id === null) {
       const conv = await api.createConversation(body);
       el.dialog.close();
-      await chat.openNew(conv);
+      await openNew(conv);
     } else {
       const conv = await api.updateConversation(id, body);
-      chat.settingsSaved(conv);
+      settingsSaved(conv);
       el.dialog.close();
     }
-    chat.toast("Settings saved: the next reply uses them.");
+    toast("Settings saved: the next reply uses them.");
   } catch (err) {
     setError(el.error, "Couldn't save the settings. " + err.message);
   } finally {
@@ -383,9 +386,9 @@ async function newChatFrom(preset) {
   try {
     const conv = await api.createConversation({ preset: preset.id });
     el.presets.close();
-    await chat.openNew(conv);
-    chat.toast("New chat with the preset “" + preset.name + "”.");
-    chat.focusComposer();
+    await openNew(conv);
+    toast("New chat with the preset “" + preset.name + "”.");
+    focusComposer();
   } catch (err) {
     say("Couldn't start a chat from “" + preset.name + "”. " + err.message);
   }
