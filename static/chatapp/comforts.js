@@ -2,7 +2,7 @@
  * help dialog, exporting and importing conversations, and a note in the tab title when a
  * reply finishes while the tab is in the background.
  *
- * Works through what chat.js exports about the open page (currentId(), open(), …).
+ * Works through what the chat page's modules (chat/) offer: currentId(), open(), toast(), …
  */
 
 import { focusComposer, stop } from "./chat/composer.js";
@@ -11,8 +11,8 @@ import { toast } from "./chat/notices.js";
 import { upsertConversation } from "./chat/sidebar.js";
 import { conversations, currentId } from "./chat/state.js";
 import { api } from "./lib/api.js";
+import { $, h } from "./lib/dom.js";
 
-const $ = (id) => document.getElementById(id);
 const el = {
   searchForm: $("search-form"),
   searchInput: $("search-input"),
@@ -42,31 +42,18 @@ function titleOf(conversationId) {
 }
 
 function resultItem(hit) {
-  const link = document.createElement("a");
-  link.className = "search-hit";
-  link.href = "/c/" + hit.conversation_id + "/";
-  const title = document.createElement("span");
-  title.className = "search-hit-title";
   // An archived conversation is not in the sidebar's list: the hit names it.
-  title.textContent = hit.archived ? (hit.title || "").trim() || "New chat" : titleOf(hit.conversation_id);
-  if (hit.archived) {
-    const mark = document.createElement("span");
-    mark.className = "search-hit-archived";
-    mark.textContent = " · archived";
-    title.append(mark);
-  }
-  const snippet = document.createElement("span");
-  snippet.className = "search-hit-snippet";
-  snippet.textContent = hit.message_id === null ? "Title matches" : hit.snippet;
-  link.append(title, snippet);
+  const title = h("span", { class: "search-hit-title",
+    text: hit.archived ? (hit.title || "").trim() || "New chat" : titleOf(hit.conversation_id) });
+  if (hit.archived) title.append(h("span", { class: "search-hit-archived", text: " · archived" }));
+  const snippet = h("span", { class: "search-hit-snippet", text: hit.message_id === null ? "Title matches" : hit.snippet });
+  const link = h("a", { class: "search-hit", href: "/c/" + hit.conversation_id + "/" }, title, snippet);
   link.addEventListener("click", (event) => {
     if (event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey) return;
     event.preventDefault();
     open(hit.conversation_id, hit.message_id);
   });
-  const item = document.createElement("li");
-  item.append(link);
-  return item;
+  return h("li", null, link);
 }
 
 async function runSearch() {
@@ -147,15 +134,7 @@ el.importInput.addEventListener("change", async () => {
   if (!file) return;
   el.importBtn.disabled = true;
   try {
-    const text = await file.text();
-    const response = await fetch("/api/conversations/import/", {
-      method: "POST",
-      credentials: "same-origin",
-      headers: { "Content-Type": "application/json", "X-CSRFToken": api.csrfToken(), Accept: "application/json" },
-      body: text,
-    });
-    const data = await response.json().catch(() => ({}));
-    if (!response.ok) throw new Error(data.error || "The server could not import that file.");
+    const data = await api.importConversation(await file.text());
     upsertConversation(data);
     // The server says what it left out (attached files are listed in an export, not carried).
     toast("Imported “" + (data.title || "conversation") + "”." + (data.notice ? " " + data.notice : ""));

@@ -10,11 +10,11 @@
 import { attachments } from "./attachments.js";
 import { currentId } from "./chat/state.js";
 import { api } from "./lib/api.js";
+import { $ } from "./lib/dom.js";
 import { formatInt as count } from "./lib/format.js";
 // The page's one rule for amounts.
 import { formatCost as money } from "./lib/money.js";
 
-const $ = (id) => document.getElementById(id);
 
 /** Asks for estimates as the composer changes; does nothing on a page without the line. */
 function startEstimates() {

@@ -2,9 +2,9 @@
  * and the user's prompt presets (create, edit, delete, apply, start a chat). No temperature:
  * API version 2026-10-21 takes none on any model, so there is no control for one.
  *
- * Works through what chat.js exports about the open conversation. The server
- * checks everything again and answers mistakes in plain words, shown in the dialog, which
- * stays open with what was typed.
+ * Works through what the chat page's modules (chat/) offer about the open conversation. The
+ * server checks everything again and answers mistakes in plain words, shown in the dialog,
+ * which stays open with what was typed.
  */
 
 import { composerModel, focusComposer, settingsSaved } from "./chat/composer.js";
@@ -12,12 +12,12 @@ import { openNew } from "./chat/navigation.js";
 import { toast } from "./chat/notices.js";
 import { current, currentId, models as pageModels } from "./chat/state.js";
 import { api } from "./lib/api.js";
+import { $, h } from "./lib/dom.js";
 import { formatInt as number } from "./lib/format.js";
 import { readJson } from "./lib/json.js";
 // The page's one rule for amounts.
 import { formatCost as usd } from "./lib/money.js";
 
-const $ = (id) => document.getElementById(id);
 
 const DEFAULT_MAX = readJson("default-max-output", 8192);
 const AUTO = "auto";
@@ -253,37 +253,21 @@ function presetSummary(preset) {
 }
 
 function button(text, label, onClick, kind) {
-  const node = document.createElement("button");
-  node.type = "button";
-  node.className = "btn btn-small " + (kind || "btn-quiet");
-  node.textContent = text;
-  node.setAttribute("aria-label", label);
-  node.addEventListener("click", onClick);
-  return node;
+  return h("button", { type: "button", class: "btn btn-small " + (kind || "btn-quiet"), "aria-label": label, text,
+    onclick: onClick });
 }
 
 function presetItem(preset) {
-  const name = document.createElement("strong");
-  name.className = "preset-name";
-  name.textContent = preset.name;
-  const summary = document.createElement("span");
-  summary.className = "preset-summary";
-  summary.textContent = presetSummary(preset);
-  const info = document.createElement("div");
-  info.className = "preset-info";
-  info.append(name, summary);
+  const info = h("div", { class: "preset-info" },
+    h("strong", { class: "preset-name", text: preset.name }),
+    h("span", { class: "preset-summary", text: presetSummary(preset) }));
   const remove = button("Delete", "Delete " + preset.name, () => deletePreset(preset, remove), "btn-quiet");
-  const actions = document.createElement("div");
-  actions.className = "preset-actions";
-  actions.append(
+  const actions = h("div", { class: "preset-actions" },
     button("New chat", "New chat with " + preset.name, () => newChatFrom(preset), ""),
     button("Edit", "Edit " + preset.name, () => editPreset(preset)),
     remove,
   );
-  const item = document.createElement("li");
-  item.className = "preset-row";
-  item.append(info, actions);
-  return item;
+  return h("li", { class: "preset-row" }, info, actions);
 }
 
 function renderPresets() {

@@ -57,7 +57,7 @@ function buildNode(view) {
     const cache = h("p", { class: "msg-cache", hidden: true });
     const flags = h("p", { class: "msg-flags", hidden: true });
     const versions = h("div", { class: "msg-versions", hidden: true });
-    const extra = agentic.buildParts(h); // thinking panel and tool cards above, notes below
+    const extra = agentic.buildParts(); // thinking panel and tool cards above, notes below
     const content = h("div", { class: "msg-content" }, extra.trace, extra.thought, extra.tools, md, thinking,
       notice, status, extra.actions, extra.notes, error, flags, footer, versions, cache);
     view.node = h("article", { class: "msg msg-assistant", "aria-label": "Claude replied" },

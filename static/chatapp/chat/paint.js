@@ -44,7 +44,7 @@ function paint(view) {
     view.renderedText = drawn;
   }
   p.thinking.hidden = !(streaming && !view.text && !view.thinking);
-  agentic.paint(view, p.extra, h);
+  agentic.paint(view, p.extra);
   markQuestion(view);
   // A stopped or cut-short reply, the last on screen, can go on (an interrupted one offers
   // it in its error box, with Retry).
@@ -109,7 +109,7 @@ function paint(view) {
  * block, the cards of the calls made after it below it. */
 function drawPieces(container, pieces) {
   container.replaceChildren(...pieces.map((piece) => {
-    if (piece.tools) return h("ol", { class: "tool-cards" }, ...agentic.drawCards(h, piece.tools));
+    if (piece.tools) return h("ol", { class: "tool-cards" }, ...agentic.drawCards(piece.tools));
     const part = h("div", { class: "md-part" });
     render.renderMarkdown(part, piece.text);
     return part;

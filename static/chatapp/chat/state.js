@@ -23,7 +23,7 @@
  * through `upcalls`, which main.js fills in at start.
  */
 
-import { icon as lineIcon } from "../lib/dom.js";
+import { $, icon as lineIcon } from "../lib/dom.js";
 import { readJson } from "../lib/json.js";
 
 // --- page data (rendered by Django's json_script) ------------------------------------
@@ -35,7 +35,6 @@ const INITIAL_ID = readJson("conversation-id", null);
 
 // --- elements ------------------------------------------------------------------------
 
-const $ = (id) => document.getElementById(id);
 const el = {
   body: document.body,
   sidebar: $("sidebar"),
