@@ -38,12 +38,12 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import QuerySet
 
-from chatapp.billing import accounting, budgets, prices
+from chatapp.billing import prices
 from chatapp.claude import messages as claude_messages
 from chatapp.claude import thinking
 from chatapp.claude.prompt import REFERENCE, Turn
 from chatapp.claude.token_bounds import content_bound, messages_bound, reference_bound, text_bound
-from chatapp.claude.types import Completion, UpstreamError
+from chatapp.claude.types import UpstreamError
 from chatapp.models import (
     Attachment,
     CallPurpose,
@@ -53,6 +53,7 @@ from chatapp.models import (
     MessageStatus,
     Role,
 )
+from chatapp.replies import side_calls
 from chatapp.replies.generation import Refit
 
 logger = logging.getLogger(__name__)
@@ -265,23 +266,13 @@ def summary_request(model: str, previous: str, older: list[Message]) -> dict[str
 
 @transaction.atomic
 def _save_summary(
-    reply_id: int, through_id: int, completion: Completion, count: int, budget: budgets.CallBudget,
-    older_chars: int = 0,
+    reply_id: int, through_id: int, call: side_calls.SideCall, count: int, older_chars: int = 0,
 ) -> bool:
     """Bill the summary call and keep the summary; False (nothing kept) when it is empty."""
     reply = Message.objects.select_for_update().select_related("conversation").get(pk=reply_id)
     conversation = reply.conversation
-    budget.release_all()  # settled: the record below adds the actual cost instead
-    accounting.record_call(
-        user_id=conversation.owner_id,
-        purpose=CallPurpose.SUMMARY,
-        model_id=completion.model,
-        usage=completion.usage,
-        request_id=completion.request_id,
-        conversation_id=conversation.pk,
-        message_id=reply.pk,
-    )
-    summary = completion.text.strip()
+    side_calls.record(call, conversation_id=conversation.pk, message_id=reply.pk)
+    summary = call.completion.text.strip()
     if not summary:  # an empty summary would silently lose every turn it stands in for
         return False
     Conversation.objects.filter(pk=conversation.pk).update(
@@ -320,17 +311,12 @@ async def _summarise(reply: Message, older: list[Message]) -> None:
     }
     # Its worst case is reserved like any call's: a summary the budget cannot cover fails the
     # reply with budget_exceeded before anything is sent.
-    budget = budgets.CallBudget(
-        reply.conversation.owner_id, subject="Summarising the earlier turns of this conversation"
+    call = await side_calls.ask(
+        reply.conversation.owner_id, CallPurpose.SUMMARY, request,
+        subject="Summarising the earlier turns of this conversation",
     )
-    await budget.before_call(request)
-    try:
-        completion = await claude_messages.complete(request)
-    except BaseException:
-        await database_sync_to_async(budget.release_all)()
-        raise
     saved = await database_sync_to_async(_save_summary)(
-        reply.pk, older[-1].pk, completion, len(older), budget, transcript_chars(older)
+        reply.pk, older[-1].pk, call, len(older), transcript_chars(older)
     )
     if not saved:
         raise UpstreamError("context_too_long", _NO_SUMMARY)
