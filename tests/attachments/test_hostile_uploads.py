@@ -126,7 +126,7 @@ def test_a_file_whose_name_is_only_a_path_is_refused_and_nothing_is_stored(
 # --- Small files, huge work (issue 24 item 3) ------------------------------------------------
 # Preparation is bounded: memory per image judged from its header, markup counted while
 # streaming a Word document, a time limit, and a few preparations at a time (uploads/isolation.py).
-# tests/test_upload_memory.py measures a real server's memory around the same files.
+# tests/attachments/test_upload_memory.py measures a real server's memory around the same files.
 
 
 def test_a_small_png_that_decodes_to_hundreds_of_mb_is_refused_from_its_header():

@@ -1,5 +1,5 @@
 """Batch jobs as a service: limits, the estimate, cancelling, and the results as downloads.
-(The doors are in test_batch_api.py; the talking to the API in test_batch_poller.py.)"""
+(The doors are in tests/web/test_api_batches.py; the talking to the API in test_poller.py.)"""
 
 from decimal import Decimal
 

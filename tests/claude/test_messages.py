@@ -7,7 +7,7 @@ import pytest
 from chatapp.claude.messages import complete, count_tokens, list_models, stream_reply
 from chatapp.claude.types import StreamFinished, StreamStarted, TextDelta, UpstreamError
 
-RECORDED = Path(__file__).parent / "fixtures" / "recorded-streams"
+RECORDED = Path(__file__).parents[1] / "fixtures" / "recorded-streams"
 REQUEST = {
     "model": "claude-sonnet-4-6",
     "max_tokens": 200,

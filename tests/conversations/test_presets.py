@@ -1,6 +1,6 @@
 """Prompt presets: a user's reusable system prompts (with a model if they like), created,
 edited, deleted, applied to a conversation and used to start a new chat.
-Someone else's presets are never found (tests/test_isolation.py has the doors)."""
+Someone else's presets are never found (tests/safety/test_access.py has the doors)."""
 
 import json
 

@@ -26,7 +26,7 @@ from chatapp.offline_upstream.replies import split_tokens
 from chatapp.offline_upstream.testing import RunningUpstream
 
 MODEL = "claude-sonnet-4-6"  # 4 chars per token, minimum cacheable prefix 1,024 tokens
-RECORDED = Path(__file__).parent / "fixtures" / "recorded-streams"
+RECORDED = Path(__file__).parents[1] / "fixtures" / "recorded-streams"
 QUESTION = "What does the offline upstream do?"
 # The version SDKs sent before 2.0: requests with it keep the old, lenient rules.
 LEGACY_VERSION = "2023-06-01"
@@ -167,7 +167,7 @@ async def test_tokens_phrase_sets_the_reply_length(client):
 async def test_the_show_request_phrase_names_the_requests_settings(client):
     shown = await client.messages.create(
         # Only the old API version still takes sampling parameters (see
-        # test_offline_upstream_strict.py for 2026-10-21, which refuses them).
+        # test_strict.py for 2026-10-21, which refuses them).
         model="claude-haiku-4-5", max_tokens=300, extra_body={"temperature": 0.25},
         extra_headers={"anthropic-version": LEGACY_VERSION},
         system=[{"type": "text", "text": "Answer like a pirate."}],

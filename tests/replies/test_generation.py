@@ -17,7 +17,7 @@ from tests.sockets import frames_until, next_frame, open_socket, send, streamed_
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
 LONG = "Tell me everything [[tokens:400]]"
-RECORDED = Path(__file__).parent / "fixtures" / "recorded-streams"
+RECORDED = Path(__file__).parents[1] / "fixtures" / "recorded-streams"
 
 
 @pytest.fixture

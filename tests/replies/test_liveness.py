@@ -7,8 +7,8 @@ import signal
 
 import pytest
 
+from tests.replies.test_crash_billing import wait_for_checkpoint
 from tests.servers import Servers, frames_until, receive, send
-from tests.test_crash_billing import wait_for_checkpoint
 
 pytestmark = [pytest.mark.services]
 

@@ -1,5 +1,5 @@
 """How a reply's request is read from the database (the streaming path itself is specified in
-test_consumers.py and test_generation.py)."""
+tests/web/test_consumer.py and test_generation.py)."""
 
 import itertools
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from tests.servers import free_port
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 READY_TIMEOUT = 240  # a fresh database is migrated first (an upper bound, slow on a busy machine)
 
 

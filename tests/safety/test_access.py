@@ -101,7 +101,7 @@ NOT_OWNED = {
     "api-search": Door("api-search", "GET", "/api/search/?q=secret"),
     "api-import": Door("api-import", "POST", "/api/conversations/import/"),
     # Batch jobs: lists show only yours; another user's document in a new job is a 404
-    # (tests/test_batch_api.py).
+    # (tests/web/test_api_batches.py).
     "batch-jobs": Door("batch-jobs", "GET", "/batch-jobs/", api=False),
     "api-batch-jobs": Door("api-batch-jobs", "GET", "/api/batch-jobs/"),
     "api-batch-estimate": Door("api-batch-estimate", "POST", "/api/batch-jobs/estimate/"),

@@ -1,6 +1,6 @@
 """The batch job endpoints: what an owner, a stranger and an anonymous visitor each get.
 
-Results are written onto items here the way the poller records them (tests/test_batch_poller.py
+Results are written onto items here the way the poller records them (tests/batches/test_poller.py
 drives the real poller); these tests are about the doors.
 """
 

@@ -280,7 +280,7 @@ async def test_stop_keeps_the_partial_text_and_bills_what_was_used(
 async def test_an_error_mid_stream_keeps_what_was_written(
     claude, owner, conversation, finish_replies, settings
 ):
-    settings.CHATAPP_STREAM_RECOVERIES = 0  # recovery: see tests/test_generation.py
+    settings.CHATAPP_STREAM_RECOVERIES = 0  # recovery: see tests/replies/test_generation.py
     claude.add_faults([{"kind": "error_event", "after_tokens": 20,
                         "error_type": "overloaded_error"}])
     socket = await open_ready(owner, conversation.pk)
