@@ -2,12 +2,21 @@
 ~0.3-0.6 ms of Python on the one ORM thread (issue 18), so the count is pinned here and cannot
 creep back unnoticed."""
 
+from decimal import Decimal
+
 import pytest
 from channels.db import database_sync_to_async
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from chatapp.models import Message, MessageStatus, MonthlySpend, UsageRecord
+from chatapp.models import (
+    Budget,
+    BudgetReservation,
+    Message,
+    MessageStatus,
+    MonthlySpend,
+    UsageRecord,
+)
 from chatapp.replies import service as replies
 from tests.factories import make_conversation, make_user
 
@@ -48,8 +57,10 @@ async def _counted(work):
 # final write with its usage record, the title's reads and write. A new user's first one also
 # makes the user's month and day rows, and reads the prices afresh (tests forget them); later
 # ones find those rows and the prices remembered. 70 and 46 before issue 18's trimming,
-# 50 and 37 before the plan reused the turn's reads (docs/benchmarks.md, item 19).
-STATEMENTS_OF_A_FIRST_REPLY = {"new user": 46, "known user": 33}
+# 50 and 37 before the plan reused the turn's reads (docs/benchmarks.md, item 19). With a
+# budget each call also reserves and the final write releases: 56 before a reservation
+# stopped checking the limit separately first (item 20).
+STATEMENTS_OF_A_FIRST_REPLY = {"new user": 46, "known user": 33, "known user with a budget": 52}
 
 
 async def _ask(conversation_id):
@@ -64,7 +75,9 @@ async def test_a_first_reply_and_its_title_take_a_fixed_number_of_statements(
     claude, finish_replies, who
 ):
     user = await database_sync_to_async(make_user)()
-    if who == "known user":  # a conversation earlier today, uncounted
+    if who == "known user with a budget":  # each call reserves, and the final write releases
+        await Budget.objects.acreate(user=user, monthly_usd=Decimal("50"))
+    if who != "new user":  # a conversation earlier today, uncounted
         earlier = await database_sync_to_async(lambda: make_conversation(user))()
         await _ask(earlier.pk)
     conversation = await database_sync_to_async(lambda: make_conversation(user))()
@@ -79,6 +92,7 @@ async def test_a_first_reply_and_its_title_take_a_fixed_number_of_statements(
     billed = [r async for r in UsageRecord.objects.filter(user=user)]
     assert spent == sum(r.cost_usd for r in billed)  # each reply and title, exactly
     assert len(billed) == (2 if who == "new user" else 4)
+    assert not await BudgetReservation.objects.aexists()  # every reservation settled
     assert len(statements.sql) <= STATEMENTS_OF_A_FIRST_REPLY[who], "\n".join(statements.sql)
 
 
