@@ -168,4 +168,6 @@ function wireFiling() {
   });
 }
 
-export { filingOf, fileConversation, applyFiling, showArchivedNote, unarchiveToContinue, wireFiling };
+export {
+  filingOf, fileConversation, applyFiling, showArchivedNote, unarchiveToContinue, wireFiling,
+};

@@ -142,4 +142,7 @@ function hasStreamingView() {
   return false;
 }
 
-export { newView, markDirty, paintNow, updateEmptyState, clearMessages, addView, removeView, findViewByNode, hasStreamingView, refreshEndings };
+export {
+  newView, markDirty, paintNow, updateEmptyState, clearMessages, addView, removeView,
+  findViewByNode, hasStreamingView, refreshEndings,
+};

@@ -75,4 +75,7 @@ function flashButton(button, text) {
   }, 1500);
 }
 
-export { announce, toast, showBanner, hideBanner, loginHref, setTitle, keepToastsClearOfComposer, flashButton };
+export {
+  announce, toast, showBanner, hideBanner, loginHref, setTitle, keepToastsClearOfComposer,
+  flashButton,
+};

@@ -300,4 +300,7 @@ function wireSidebar() {
   });
 }
 
-export { listChanged, sortConversations, renderSidebar, upsertConversation, touchConversation, loadConversations, confirmDelete, closeSidebar, wireSidebar };
+export {
+  listChanged, sortConversations, renderSidebar, upsertConversation, touchConversation,
+  loadConversations, confirmDelete, closeSidebar, wireSidebar,
+};

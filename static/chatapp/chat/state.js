@@ -136,5 +136,7 @@ const current = () => state.current;
 const conversations = () => state.conversations;
 const models = () => MODELS;
 
-export { MODELS, DEFAULT_MODEL, INITIAL_ID, el, state, upcalls, icon, conversationTitle, parsePath };
+export {
+  MODELS, DEFAULT_MODEL, INITIAL_ID, el, state, upcalls, icon, conversationTitle, parsePath,
+};
 export { currentId, current, conversations, models };
