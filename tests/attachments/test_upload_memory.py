@@ -44,10 +44,10 @@ def upload(server: Servers, conversation: int, name: str, raw: bytes) -> tuple[i
     request = urllib.request.Request(
         f"{server.url()}/api/conversations/{conversation}/attachments/", data=body,
         headers={"Content-Type": f"multipart/form-data; boundary={boundary}",
-                 "X-CSRFToken": server._cookie("csrftoken"), "Referer": server.url()},
+                 "X-CSRFToken": server.cookie("csrftoken"), "Referer": server.url()},
     )
     try:
-        with server._http.open(request, timeout=120) as response:
+        with server.http.open(request, timeout=120) as response:
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read())

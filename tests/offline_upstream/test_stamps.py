@@ -82,5 +82,5 @@ async def test_the_first_token_can_be_made_to_wait(upstream):
 )
 def test_bad_control_values_are_refused(upstream, path, body):
     with pytest.raises(urllib.error.HTTPError) as raised:
-        upstream._call("POST", path, body)
+        upstream.call("POST", path, body)
     assert raised.value.code == 400

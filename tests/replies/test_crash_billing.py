@@ -37,7 +37,7 @@ def wait_for_checkpoint(servers, reply_id, output_at_least):
 
 
 def api(servers, path):
-    return json.loads(servers._http.open(f"{servers.url()}{path}", timeout=TIMEOUT).read())
+    return json.loads(servers.http.open(f"{servers.url()}{path}", timeout=TIMEOUT).read())
 
 
 def kill_mid_reply_and_recover(servers):
@@ -57,7 +57,7 @@ def kill_mid_reply_and_recover(servers):
         env=servers.env, cwd=ROOT, check=True, capture_output=True, text=True,
     )
     assert recovered.stdout.split()[-1] == "1"  # one reply marked interrupted
-    servers.processes[0] = servers._spawn(servers.ports[0])
+    servers.processes[0] = servers.spawn(servers.ports[0])
     _wait_for(servers.ports[0], servers.processes[0])
     return chat, reply_id, kept["calls"][0]
 
