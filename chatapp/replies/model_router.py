@@ -193,7 +193,7 @@ async def _confirm(text: str, owner_id: int) -> side_calls.SideCall | None:
         return None
 
 
-def _apply_confirmation(decision: Decision, completion: Completion) -> Decision:
+def apply_confirmation(decision: Decision, completion: Completion) -> Decision:
     answer = next((w for w in re.findall(r"[a-z]+", completion.text.lower()) if w in _ANSWERS),
                   None)
     if answer is None:
@@ -236,7 +236,7 @@ async def route(
         return Routed(decision)
     check = await _confirm(text, owner_id)
     if check is not None:
-        decision = await database_sync_to_async(_apply_confirmation)(decision, check.completion)
+        decision = await database_sync_to_async(apply_confirmation)(decision, check.completion)
     return Routed(decision, check, conversation_id)
 
 

@@ -92,21 +92,21 @@ def _completion(text: str):
 
 @pytest.mark.django_db
 def test_an_empty_check_leaves_the_rules_choice_and_says_so():
-    from chatapp.replies.model_router import _apply_confirmation
+    from chatapp.replies.model_router import apply_confirmation
 
-    decision = _apply_confirmation(decide(Request(text="Hi there!")), _completion(""))
+    decision = apply_confirmation(decide(Request(text="Hi there!")), _completion(""))
     assert decision.tier == "haiku" and decision.confirmed_by == ""
     assert decision.reason.endswith("(the check gave no answer).")
 
 
 @pytest.mark.django_db
 def test_a_check_that_judges_otherwise_moves_the_message():
-    from chatapp.replies.model_router import _apply_confirmation
+    from chatapp.replies.model_router import apply_confirmation
 
-    decision = _apply_confirmation(decide(Request(text="Hi there!")), _completion("Complex."))
+    decision = apply_confirmation(decide(Request(text="Hi there!")), _completion("Complex."))
     assert (decision.tier, decision.model) == ("opus", "claude-opus-5-5")
     assert decision.confirmed_by == "claude-haiku-5-5"
-    same = _apply_confirmation(decide(Request(text="Hi there!")), _completion("simple"))
+    same = apply_confirmation(decide(Request(text="Hi there!")), _completion("simple"))
     assert same.tier == "haiku" and same.reason.endswith("(confirmed by claude-haiku-5-5).")
 
 
