@@ -211,7 +211,7 @@ def _auto_models(
 ) -> list[ClaudeModel]:
     """The models Auto may send this message to, its rule's pick first."""
     if conversation is not None:
-        facts, _ = model_router._request_facts(  # what route() will look at, exactly
+        facts, _ = model_router.request_facts(  # what route() will look at, exactly
             conversation.pk, text, tuple(attachment_ids), level)
     else:
         facts = model_router.Request(text=text, thinking=level)

@@ -133,7 +133,7 @@ def decide(request: Request) -> Decision:
     )
 
 
-def _request_facts(
+def request_facts(
     conversation_id: int, text: str, attachment_ids: tuple[int, ...], thinking: str | None
 ) -> tuple[Request, int]:
     """What the router looks at, and whose budget pays for a confirming call."""
@@ -228,7 +228,7 @@ async def route(
     conversation_id: int, text: str, attachment_ids: tuple[int, ...], thinking: str | None
 ) -> Routed:
     """The model for one Auto message, with its reason (and the confirming call, if any)."""
-    facts, owner_id = await database_sync_to_async(_request_facts)(
+    facts, owner_id = await database_sync_to_async(request_facts)(
         conversation_id, text, attachment_ids, thinking
     )
     decision = await database_sync_to_async(decide)(facts)
