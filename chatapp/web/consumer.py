@@ -14,7 +14,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.http import Http404
 
 from chatapp.errors import ChatappError
-from chatapp.replies import orm_thread
+from chatapp.replies import orm_thread, registry
 from chatapp.replies import service as replies
 from chatapp.safety import ratelimits, socket_sessions
 from chatapp.safety.access import NotYours, get_conversation_for_socket
@@ -66,7 +66,7 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         self.user_group = socket_sessions.user_group(user.pk)
         await self.channel_layer.group_add(self.user_group, self.channel_name)
         await self.accept()
-        replies.ensure_background()
+        registry.ensure_background()
         frames = await replies.live_frames(self.conversation_id)
         for frame in frames:
             self.last_seq[frame["message_id"]] = frame["seq"]
@@ -120,7 +120,7 @@ class ConversationConsumer(AsyncWebsocketConsumer):
                 thinking=frame.thinking, edit_of=frame.edit_of,
             )
         elif isinstance(frame, Stop):
-            stopped = await replies.stop_reply(self.conversation_id, frame.message_id)
+            stopped = await registry.stop_reply(self.conversation_id, frame.message_id)
             if frame.message_id is not None and not stopped:
                 await self._error("not_found", "That reply is not streaming.", frame.message_id)
         elif isinstance(frame, Regenerate):

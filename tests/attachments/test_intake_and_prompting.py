@@ -13,7 +13,7 @@ from django.test import Client
 from pypdf import PdfReader
 
 from chatapp.models import Attachment, Conversation, Message, Role
-from chatapp.replies import service as replies
+from chatapp.replies import registry
 from config.asgi import application
 from tests import files
 from tests.factories import logged_in, make_conversation, make_user
@@ -342,7 +342,7 @@ async def test_an_attachment_that_is_not_waiting_here_is_refused_and_nothing_is_
         await ask(socket, "First question", attachments=[lease.pk])
         await socket.disconnect()
         # The first exchange's title is written after its reply: let it land before listening.
-        await replies.wait_for_all()
+        await registry.wait_for_all()
     socket = await ready_socket(owner, target.pk)
     before = await database_sync_to_async(Message.objects.count)()
     await send(socket, type="user_message", text="Read this", attachments=[lease.pk])

@@ -29,7 +29,7 @@ from chatapp.models import (
     MonthlySpend,
     UsageRecord,
 )
-from chatapp.replies import service as replies
+from chatapp.replies import registry
 from tests.factories import make_text_document, make_user
 from tests.sockets import frames_until, next_frame, open_socket, send
 
@@ -323,8 +323,8 @@ async def test_a_follow_up_question_on_an_answer_is_asked_with_its_document(upst
     await send(socket, type="user_message", text="And who pays for repairs?")
     completed = (await frames_until(socket, "message_completed"))[-1]
     await socket.disconnect()
-    await replies.wait_for_all()
-    await replies.shutdown()
+    await registry.wait_for_all()
+    await registry.shutdown()
 
     assert completed["status"] == "complete"
     asked = next(r for r in upstream.requests() if r["path"] == "/v1/messages")["body"]

@@ -380,7 +380,7 @@ async def test_after_a_reply_the_month_holds_what_it_cost_and_nothing_reserved(
     claude, finish_replies
 ):
     from chatapp.models import UsageRecord
-    from chatapp.replies import service as replies
+    from chatapp.replies import registry
     from tests.sockets import frames_until, send
 
     user, conversation = await _owner_with_budget("10")
@@ -388,7 +388,7 @@ async def test_after_a_reply_the_month_holds_what_it_cost_and_nothing_reserved(
     await send(socket, type="user_message", text="hello")
     completed = (await frames_until(socket, "message_completed"))[-1]
     assert completed["status"] == "complete"
-    await replies.wait_for_all()  # and the title it triggers
+    await registry.wait_for_all()  # and the title it triggers
     costs = [r.cost_usd async for r in UsageRecord.objects.filter(user=user)]
     assert len(costs) == 2  # the reply and its title
     status = await budgets.astatus(user.pk)
@@ -520,9 +520,9 @@ async def test_many_concurrent_requests_on_postgresql_never_pass_the_budget(
     for socket, outcome in zip(sockets, outcomes, strict=True):
         if outcome == "streaming":
             await send(socket, type="stop")
-    from chatapp.replies import service as replies
+    from chatapp.replies import registry
 
-    await replies.wait_for_all()
+    await registry.wait_for_all()
     status = await budgets.astatus(user.pk)
     assert status.reserved == sum(job_held)  # the job holds its share until its results come
     assert status.spent > 0 and status.spent + status.reserved <= limit

@@ -8,7 +8,7 @@ from channels.db import database_sync_to_async
 
 from chatapp.conversations import exports
 from chatapp.models import Conversation, Message
-from chatapp.replies import service as replies
+from chatapp.replies import registry
 from tests.factories import logged_in, make_conversation, make_user
 from tests.sockets import frames_until, next_frame, open_socket, send
 
@@ -135,7 +135,7 @@ async def ask(owner, conversation, text="Hello [[tokens:5]]", **frame):
     await send(socket, type="user_message", text=text, **frame)
     frames = await frames_until(socket, "message_completed")
     await socket.disconnect()
-    await replies.wait_for_all()
+    await registry.wait_for_all()
     return frames[-1], await Message.objects.aget(pk=frames[-1]["message_id"])
 
 

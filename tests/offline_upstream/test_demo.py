@@ -12,7 +12,7 @@ from channels.db import database_sync_to_async
 
 from chatapp.models import Conversation, Message, MessageStatus
 from chatapp.offline_upstream.reading import arithmetic_in, title_for
-from chatapp.replies import service as replies
+from chatapp.replies import registry
 from chatapp.replies.tools import TOOL_DEFINITIONS
 from tests.factories import make_conversation, make_user
 from tests.sockets import frames_until, next_frame, open_socket, send
@@ -32,7 +32,7 @@ async def ask_in_app(owner, text: str) -> tuple[Conversation, Message]:
     await send(socket, type="user_message", text=text)
     frames = await frames_until(socket, "message_completed")
     await socket.disconnect()
-    await replies.wait_for_all()  # the title job included
+    await registry.wait_for_all()  # the title job included
     reply = await Message.objects.aget(pk=frames[-1]["message_id"])
     return await Conversation.objects.aget(pk=conversation.pk), reply
 

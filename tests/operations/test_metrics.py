@@ -13,6 +13,7 @@ from django.test import Client
 from prometheus_client.parser import text_string_to_metric_families
 
 from chatapp.models import BatchJob, BatchJobStatus, Budget, MessageStatus
+from chatapp.replies import registry, turns
 from chatapp.replies import service as replies
 from chatapp.safety import ratelimits
 from tests.factories import logged_in, make_conversation, make_exchange, make_user
@@ -67,7 +68,7 @@ async def test_a_reply_is_counted_with_its_tokens_cost_and_timings(claude, finis
     conversation = await sync_to_async(make_conversation)(model=MODEL)
     before = await sync_to_async(scrape)()
     await replies.start_reply(conversation.pk, "Say hello.", None, ())
-    await replies.wait_for_all()
+    await registry.wait_for_all()
     after = await sync_to_async(scrape)()
 
     def grew(name, **labels):
@@ -98,7 +99,7 @@ async def test_a_failed_reply_is_counted_by_outcome_and_upstream_error_type(
     claude.add_faults([fault])
     before = await sync_to_async(scrape)()
     await replies.start_reply(conversation.pk, "Say hello.", None, ())
-    await replies.wait_for_all()
+    await registry.wait_for_all()
     after = await sync_to_async(scrape)()
     for name, labels in [
         ("chatapp_replies_finished_total", {"model": MODEL, "outcome": outcome}),
@@ -114,8 +115,8 @@ def test_budget_and_rate_limit_refusals_are_counted(settings):
     conversation = make_conversation(owner=user)
     Budget.objects.create(user=user, monthly_usd=Decimal("0"))
     before = scrape()
-    with pytest.raises(replies.ReplyRefused):
-        replies._refuse_if_over_budget(conversation)
+    with pytest.raises(turns.ReplyRefused):
+        turns.refuse_if_over_budget(conversation)
     ratelimits.spend_sync(user.pk, "message")
     with pytest.raises(ratelimits.RateLimited):
         ratelimits.spend_sync(user.pk, "message")

@@ -7,8 +7,9 @@ import pytest
 from channels.db import database_sync_to_async
 
 from chatapp.models import ClaudeModel, Conversation, Message, UsageRecord
+from chatapp.replies import registry
 from chatapp.replies import service as replies
-from chatapp.replies.compaction import SUMMARY_HEADING
+from chatapp.replies.history import SUMMARY_HEADING
 from tests.factories import make_conversation, make_exchange, make_user
 from tests.sockets import frames_until, next_frame, open_socket, send
 
@@ -39,7 +40,7 @@ async def ask(conversation, text):
     await send(socket, type="user_message", text=text)
     frames = await frames_until(socket, "message_completed")
     await socket.disconnect()
-    await replies.wait_for_all()
+    await registry.wait_for_all()
     return frames
 
 
@@ -247,7 +248,7 @@ async def test_after_a_summary_earlier_thinking_is_left_out_and_the_conversation
         _question, reply = await replies.start_reply(
             conversation.pk, text, None, thinking="medium"
         )
-        await replies.wait_for_all()
+        await registry.wait_for_all()
         asked.append(await Message.objects.aget(pk=reply.pk))
 
     assert all(r.status == "complete" for r in asked), [r.error_message for r in asked]

@@ -13,7 +13,7 @@ import pytest
 from channels.db import database_sync_to_async
 
 from chatapp.models import Conversation, Message, MessageStatus, UsageRecord
-from chatapp.replies import service as replies
+from chatapp.replies import registry
 from chatapp.streaming.relay import UNEXPECTED_FAILURE
 from tests.factories import make_conversation, make_user
 from tests.sockets import next_frame, open_socket, send, streamed_text
@@ -66,7 +66,7 @@ async def exchange(socket):
     frames = []
     while not frames or frames[-1]["type"] != "message_completed":
         frames.append(await next_frame(socket))
-    await replies.wait_for_all()
+    await registry.wait_for_all()
     return frames
 
 

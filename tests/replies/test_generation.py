@@ -10,7 +10,7 @@ from channels.db import database_sync_to_async
 
 from chatapp.claude.prompt import continuation_text
 from chatapp.models import ClaudeModel, Conversation, Message, MessageStatus, UsageRecord
-from chatapp.replies import service as replies
+from chatapp.replies import registry
 from tests.factories import make_conversation, make_user
 from tests.sockets import frames_until, next_frame, open_socket, send, streamed_text
 
@@ -35,7 +35,7 @@ async def ask(owner, text, *, model="claude-sonnet-4-6", settle=True):
     await socket.disconnect()
     reply_id = frames[-1]["message_id"]
     if settle:
-        await replies.wait_for_all()
+        await registry.wait_for_all()
     reply = await Message.objects.aget(pk=reply_id)
     records = [r async for r in UsageRecord.objects.filter(message_id=reply_id, purpose="reply")]
     return frames, reply, records
@@ -189,7 +189,7 @@ async def test_when_recovery_fails_the_reply_is_interrupted_and_can_be_continued
     await send(socket, type="continue", message_id=reply_id)
     more = await frames_until(socket, "message_completed")
     await socket.disconnect()
-    await replies.wait_for_all()
+    await registry.wait_for_all()
     # Sonnet 4.6 takes no prefill: a new user turn asks Claude to go on, in a reply of its own;
     # the interrupted reply stays as it was (later requests send exactly what this one sent).
     question = next(f for f in more if f["type"] == "message_created")["message"]
@@ -227,7 +227,7 @@ async def test_a_two_round_tool_loop_with_thinking_sends_the_thinking_back_uncha
                thinking="high")
     frames = await frames_until(socket, "message_completed")
     await socket.disconnect()
-    await replies.wait_for_all()
+    await registry.wait_for_all()
     reply = await Message.objects.aget(pk=frames[-1]["message_id"])
     calls = reply_requests(claude)
 
@@ -402,7 +402,7 @@ async def test_a_refused_question_is_retried_on_the_fallback_model_and_billed(
     await send(socket, type="regenerate", message_id=refused.pk, fallback=True)
     frames = await frames_until(socket, "message_completed")
     await socket.disconnect()
-    await replies.wait_for_all()
+    await registry.wait_for_all()
     retried = await Message.objects.aget(pk=frames[-1]["message_id"])
 
     started = next(f for f in frames if f["type"] == "message_started")
@@ -463,7 +463,7 @@ async def cut_short(claude, owner, *, model="claude-sonnet-4-6", text="Go on [[t
     await next_frame(socket)
     await send(socket, type="user_message", text=text)
     frames = await frames_until(socket, "message_completed")
-    await replies.wait_for_all()
+    await registry.wait_for_all()
     return socket, frames, await Message.objects.aget(pk=frames[-1]["message_id"])
 
 
@@ -479,7 +479,7 @@ async def test_continue_after_a_cut_short_reply_is_a_new_user_turn(
 
     await send(socket, type="continue", message_id=cut.pk)
     frames = await frames_until(socket, "message_completed")
-    await replies.wait_for_all()
+    await registry.wait_for_all()
     created = next(f for f in frames if f["type"] == "message_created")["message"]
     assert created["role"] == "user" and created["text"] == continuation_text(ending)
     assert created["options"] == {"continues": cut.pk}
@@ -518,7 +518,7 @@ async def test_a_cut_short_reply_on_a_prefill_model_goes_on_in_place(
     await send(socket, type="continue", message_id=cut.pk)
     frames = await frames_until(socket, "message_completed")
     await socket.disconnect()
-    await replies.wait_for_all()
+    await registry.wait_for_all()
 
     assert not [f for f in frames if f["type"] == "message_created"]
     assert frames[-1]["message_id"] == cut.pk

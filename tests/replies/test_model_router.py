@@ -4,7 +4,7 @@ import pytest
 from channels.db import database_sync_to_async
 
 from chatapp.models import Conversation, Message, UsageRecord
-from chatapp.replies import service as replies
+from chatapp.replies import registry
 from chatapp.replies.model_router import Request, auto_versus_default, decide, score
 from tests.factories import make_conversation, make_user
 from tests.sockets import frames_until, next_frame, open_socket, send
@@ -54,7 +54,7 @@ async def test_auto_routes_each_message_and_says_why(claude, finish_replies):
     await send(socket, type="user_message", text="Hello!", model="auto")
     frames = await frames_until(socket, "message_completed")
     await socket.disconnect()
-    await replies.wait_for_all()
+    await registry.wait_for_all()
 
     reply = await Message.objects.aget(pk=frames[-1]["message_id"])
     assert reply.model == "claude-haiku-5-5" and frames[-1]["model"] == "claude-haiku-5-5"

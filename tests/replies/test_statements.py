@@ -17,6 +17,7 @@ from chatapp.models import (
     MonthlySpend,
     UsageRecord,
 )
+from chatapp.replies import final_write, registry
 from chatapp.replies import service as replies
 from tests.factories import make_conversation, make_user
 
@@ -65,7 +66,7 @@ STATEMENTS_OF_A_FIRST_REPLY = {"new user": 46, "known user": 33, "known user wit
 
 async def _ask(conversation_id):
     _question, reply = await replies.start_reply(conversation_id, "What is a lease?", None)
-    await replies.wait_for_all()
+    await registry.wait_for_all()
     return reply.pk
 
 
@@ -108,7 +109,7 @@ def test_a_checkpoint_is_one_statement_that_keeps_the_replys_other_options():
     usage = {"continuing": False, "calls": [{"input_tokens": 12, "output_tokens": 5}]}
 
     with CaptureQueriesContext(connection) as queries:
-        replies._checkpoint(reply.pk, "Hello so far", usage)
+        final_write.checkpoint(reply.pk, "Hello so far", usage)
 
     assert len(queries) == 1
     reply.refresh_from_db()
@@ -123,7 +124,7 @@ def test_a_checkpoint_after_the_final_write_changes_nothing():
         model=conversation.model, content=[{"type": "text", "text": "Final"}], options={},
     )
 
-    replies._checkpoint(reply.pk, "Stale", {"continuing": False, "calls": []})
+    final_write.checkpoint(reply.pk, "Stale", {"continuing": False, "calls": []})
 
     reply.refresh_from_db()
     assert (reply.text, reply.options) == ("Final", {})

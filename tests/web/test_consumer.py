@@ -9,7 +9,7 @@ from channels.db import database_sync_to_async
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 
 from chatapp.models import Conversation, Message, MessageStatus, UsageRecord
-from chatapp.replies import service as replies
+from chatapp.replies import registry
 from chatapp.streaming import broadcast
 from tests.factories import make_conversation, make_user
 from tests.sockets import close_code, frames_until, next_frame, open_socket, send, streamed_text
@@ -251,7 +251,7 @@ async def test_closing_the_socket_does_not_stop_the_reply(
     await send(socket, type="user_message", text="Keep going [[tokens:200]]")
     started = await frames_until(socket, "delta")
     await socket.disconnect()
-    await replies.wait_for_all()
+    await registry.wait_for_all()
     reply = await database_sync_to_async(fetch)(started[1]["message_id"])
     assert reply.status == MessageStatus.COMPLETE
     assert reply.output_tokens >= 150
