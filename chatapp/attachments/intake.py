@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import math
 import re
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
@@ -21,7 +20,8 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
 
-from chatapp.attachments import documents, images, isolation, storage
+from chatapp.attachments import documents, image_formats, images, isolation, storage
+from chatapp.attachments.image_sizes import base64_size, request_max_side
 from chatapp.attachments.uploads import UploadRejected
 from chatapp.claude import messages as claude_messages
 from chatapp.claude import prompt
@@ -116,7 +116,7 @@ def display_name(raw_name: str | None) -> str:
 
 
 def _content_family(raw: bytes) -> str | None:
-    if images.sniff_image(raw):
+    if image_formats.sniff_image(raw):
         return "image"
     return _CONTENT_FAMILIES.get(documents.sniff_document(raw) or "")
 
@@ -140,7 +140,7 @@ def _prepare_image(
     # or later is made that size now, once, rather than shrunk later in every request.
     image = isolation.run_isolated(
         images.prepare_image, raw, limits.image_tier,
-        max_side=images.request_max_side(images_before + 1),
+        max_side=request_max_side(images_before + 1),
         max_base64_bytes=settings.ANTHROPIC_MAX_IMAGE_BASE64_BYTES,
     )
     return PreparedUpload(
@@ -203,10 +203,6 @@ def _read(upload: UploadedFile) -> bytes:
     if upload.size is not None and upload.size > settings.CHATAPP_MAX_UPLOAD_BYTES:
         raise too_large()
     return b"".join(upload.chunks())
-
-
-def base64_size(byte_count: int) -> int:
-    return 4 * math.ceil(byte_count / 3)
 
 
 # --- Uploading -------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from typing import Any
 
 from django.conf import settings
 
-from chatapp.attachments import documents, images, intake
+from chatapp.attachments import documents, image_sizes, intake
 from chatapp.attachments.uploads import UploadRejected
 from chatapp.claude import prompt
 from chatapp.models import (
@@ -85,9 +85,9 @@ def _sent_attachments(
 def _sent_size(attachment: Attachment) -> int:
     """Bytes this attachment adds to a request (base64 for files, UTF-8 for text)."""
     if attachment.kind == AttachmentKind.IMAGE:
-        return intake.base64_size(attachment.prepared.size if attachment.prepared else 0)
+        return image_sizes.base64_size(attachment.prepared.size if attachment.prepared else 0)
     if attachment.media_type == documents.PDF:
-        return intake.base64_size(attachment.size)
+        return image_sizes.base64_size(attachment.size)
     return len(attachment.text.encode())
 
 
@@ -110,13 +110,13 @@ class _Room:
     def image_refusal(self, attachment: Attachment, size: int) -> str:
         """Why this image cannot join the request ("" if it can), ``size`` its base64 bytes."""
         long_side = max(attachment.width or 0, attachment.height or 0)
-        if self.images + 1 > images.MANY_IMAGES and (
-            self.large_image or long_side > images.MANY_IMAGES_MAX_SIDE
+        if self.images + 1 > image_sizes.MANY_IMAGES and (
+            self.large_image or long_side > image_sizes.MANY_IMAGES_MAX_SIDE
         ):
             # Shrinking the images already sent would rewrite what was sent.
             return (
-                f"beyond {images.MANY_IMAGES} images Claude takes only images of at most "
-                f"{images.MANY_IMAGES_MAX_SIDE} px a side, and images already sent in this "
+                f"beyond {image_sizes.MANY_IMAGES} images Claude takes only images of at most "
+                f"{image_sizes.MANY_IMAGES_MAX_SIDE} px a side, and images already sent in this "
                 "conversation are not made smaller. Please start a new conversation for it."
             )
         if size > settings.ANTHROPIC_MAX_IMAGE_BASE64_BYTES:  # stored under a higher limit
@@ -129,7 +129,7 @@ class _Room:
         if attachment.kind == AttachmentKind.IMAGE:
             self.images += 1
             long_side = max(attachment.width or 0, attachment.height or 0)
-            self.large_image |= long_side > images.MANY_IMAGES_MAX_SIDE
+            self.large_image |= long_side > image_sizes.MANY_IMAGES_MAX_SIDE
 
 
 def _refusal(attachment: Attachment, room: _Room, media: int, size: int,

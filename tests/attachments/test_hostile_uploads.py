@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from chatapp.attachments import isolation
-from chatapp.attachments.images import fit_size
+from chatapp.attachments.image_sizes import fit_size
 from chatapp.attachments.intake import ModelLimits, PreparedUpload, display_name, prepare_upload
 from chatapp.attachments.uploads import UploadRejected
 from chatapp.models import Attachment

@@ -8,7 +8,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from PIL import Image
 
-from chatapp.attachments.images import IMAGE_TIERS, base64_size
+from chatapp.attachments.image_sizes import IMAGE_TIERS, base64_size
 from chatapp.models import Attachment
 from tests.factories import make_conversation, make_user
 from tests.image_files import (

@@ -12,20 +12,19 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageCms
 
-from chatapp.attachments.images import (
+from chatapp.attachments.image_formats import sniff_image
+from chatapp.attachments.image_sizes import (
     IMAGE_TIERS,
     MANY_IMAGES,
     MANY_IMAGES_MAX_SIDE,
     MAX_BASE64_BYTES,
-    PreparedImage,
     base64_size,
     fit_size,
     image_tokens,
-    prepare_image,
     request_max_side,
-    sniff_image,
     tokens_by_tier,
 )
+from chatapp.attachments.images import PreparedImage, prepare_image
 from chatapp.attachments.uploads import UploadRejected
 from tests.image_files import (
     BLUE,
