@@ -12,7 +12,7 @@ import pytest
 from channels.db import database_sync_to_async
 
 from chatapp.batches import jobs as batch_jobs
-from chatapp.batches import poller as batch_poller
+from chatapp.batches import submission as batch_submission
 from chatapp.batches.poller import BatchPoller
 from chatapp.billing import budgets, prices
 from chatapp.claude import batches as claude_batches
@@ -408,7 +408,7 @@ def free_to_submit(job: BatchJob) -> None:
 async def create_without_recording(job: BatchJob) -> str:
     """What a poller stopped right after its create reached the API leaves behind: a batch
     upstream, and our MessageBatch still ``sending`` without its id."""
-    _, requests, long_output = await database_sync_to_async(batch_poller.next_batch)(job.pk)
+    _, requests, long_output = await database_sync_to_async(batch_submission.next_batch)(job.pk)
     state = await claude_batches.submit(requests, long_output=long_output)
     return state.upstream_id
 
@@ -437,7 +437,7 @@ async def test_an_unanswered_create_is_looked_up_and_adopted_never_made_again(up
 async def test_someone_elses_batch_of_the_same_size_is_not_taken_for_ours(upstream):
     job = await start_job(2)
     # Tried once, never reached the API.
-    _, requests, _ = await database_sync_to_async(batch_poller.next_batch)(job.pk)
+    _, requests, _ = await database_sync_to_async(batch_submission.next_batch)(job.pk)
     # Meanwhile another application on the same account made a batch of two.
     foreign = [claude_batches.BatchRequest(f"theirs_{n}", r.params) for n, r in enumerate(requests)]
     theirs = (await claude_batches.submit(foreign, long_output=False)).upstream_id
