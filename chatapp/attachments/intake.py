@@ -24,7 +24,7 @@ from chatapp.attachments import documents, image_formats, images, isolation, sto
 from chatapp.attachments.image_sizes import base64_size, request_max_side
 from chatapp.attachments.uploads import UploadRejected
 from chatapp.claude import messages as claude_messages
-from chatapp.claude import prompt
+from chatapp.claude import prompt_attachments
 from chatapp.claude.pricing import PriceRates, price_usage
 from chatapp.claude.token_bounds import token_guess
 from chatapp.claude.types import UpstreamError, Usage
@@ -82,9 +82,11 @@ class PreparedUpload:
     def block(self) -> dict[str, Any]:
         """The API block this attachment is sent as."""
         if self.kind == AttachmentKind.IMAGE:
-            return prompt.image_block(media_type=self.media_type, data=self.prepared)
+            return prompt_attachments.image_block(media_type=self.media_type, data=self.prepared)
         data = self.raw if self.media_type == documents.PDF else self.text
-        return prompt.document_block(title=self.name, media_type=self.media_type, data=data)
+        return prompt_attachments.document_block(
+            title=self.name, media_type=self.media_type, data=data
+        )
 
 
 @dataclass(frozen=True)
@@ -214,7 +216,7 @@ def estimate_tokens(upload: PreparedUpload) -> int:
 
 
 async def _count_tokens(upload: PreparedUpload, limits: ModelLimits) -> int:
-    request = prompt.count_request(model=limits.id, block=upload.block())
+    request = prompt_attachments.count_request(model=limits.id, block=upload.block())
     try:
         return await claude_messages.count_tokens(request)
     except UpstreamError as exc:

@@ -17,7 +17,7 @@ from django.conf import settings
 
 from chatapp.attachments import documents, image_sizes, intake
 from chatapp.attachments.uploads import UploadRejected
-from chatapp.claude import prompt
+from chatapp.claude import prompt_attachments
 from chatapp.models import (
     Attachment,
     AttachmentKind,
@@ -41,7 +41,9 @@ def reference(attachment: Attachment) -> dict[str, Any]:
         facts["pages"] = attachment.pages
     if attachment.width is not None:
         facts.update(width=attachment.width, height=attachment.height)
-    return prompt.attachment_reference(attachment.pk, attachment.kind, attachment.name, **facts)
+    return prompt_attachments.attachment_reference(
+        attachment.pk, attachment.kind, attachment.name, **facts
+    )
 
 
 def pending_references(
@@ -76,7 +78,7 @@ def _sent_attachments(
         block.get("attachment_id")
         for content in questions.values_list("content", flat=True)
         for block in content
-        if block.get("type") == prompt.REFERENCE
+        if block.get("type") == prompt_attachments.REFERENCE
     }
     # Only the referred rows: a document's row carries its whole text.
     return list(sent.filter(pk__in=referred).order_by("id"))
@@ -181,30 +183,31 @@ def _block(attachment: Attachment) -> dict[str, Any]:
     if attachment.kind == AttachmentKind.IMAGE:
         with attachment.prepared.open("rb") as file:
             data = file.read()
-        return prompt.image_block(media_type=attachment.media_type, data=data)
+        return prompt_attachments.image_block(media_type=attachment.media_type, data=data)
     if attachment.media_type == documents.PDF:
         with attachment.original.open("rb") as file:
             data: bytes | str = file.read()
     else:
         data = attachment.text
-    return prompt.document_block(title=attachment.name, media_type=attachment.media_type,
-                                 data=data)
+    return prompt_attachments.document_block(
+        title=attachment.name, media_type=attachment.media_type, data=data
+    )
 
 
-def _prompt_attachment(attachment: Attachment, note: str) -> prompt.PromptAttachment:
+def _prompt_attachment(attachment: Attachment, note: str) -> prompt_attachments.PromptAttachment:
     kind, name = attachment.kind, attachment.name
     if note:
-        return prompt.PromptAttachment(kind, name, note=note)
+        return prompt_attachments.PromptAttachment(kind, name, note=note)
     try:
-        return prompt.PromptAttachment(kind, name, block=_block(attachment))
+        return prompt_attachments.PromptAttachment(kind, name, block=_block(attachment))
     except (OSError, UploadRejected):
         logger.exception("attachment %s could not be read", attachment.pk)
-        return prompt.PromptAttachment(kind, name, note=_unreadable(attachment))
+        return prompt_attachments.PromptAttachment(kind, name, note=_unreadable(attachment))
 
 
 def for_prompt(
     conversation: Conversation, before_message_id: int, model: ClaudeModel
-) -> dict[int, prompt.PromptAttachment]:
+) -> dict[int, prompt_attachments.PromptAttachment]:
     """Every attachment sent in the conversation before that message, by id in upload order,
     as ``claude/prompt.py`` sends it. Synchronous (ORM and file reads): run it off the loop.
 

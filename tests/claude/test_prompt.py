@@ -12,21 +12,21 @@ from chatapp.claude.prompt import (
     FAILED,
     NO_INSTRUCTIONS,
     REFUSED,
-    Breakpoint,
-    PromptAttachment,
     Turn,
     alternate,
-    attachment_reference,
     build_request,
-    choose_ttl,
     continuation_content,
     continuation_text,
-    document_block,
-    image_block,
-    order_breakpoints,
     system_message,
     user_content,
 )
+from chatapp.claude.prompt_attachments import (
+    PromptAttachment,
+    attachment_reference,
+    document_block,
+    image_block,
+)
+from chatapp.claude.prompt_cache import Breakpoint, choose_ttl, order_breakpoints
 
 
 def text_turn(role, text):
