@@ -7,11 +7,13 @@ import pytest
 
 from chatapp.billing.money import csv_usd
 from chatapp.cost_review import queries as costs
+from chatapp.cost_review import strategies
+from chatapp.cost_review.date_ranges import DateRange, InvalidRange
 from tests.cost_data import make_team
 
 pytestmark = pytest.mark.django_db
 
-NOV = costs.DateRange(date(2026, 11, 1), date(2026, 11, 30))
+NOV = DateRange(date(2026, 11, 1), date(2026, 11, 30))
 
 
 @pytest.fixture
@@ -87,16 +89,16 @@ def test_a_users_spend_by_conversation_keeps_deleted_ones(team):
 
 
 def test_a_range_covers_whole_days_at_both_ends():
-    period = costs.DateRange.parse("2026-11-04", "2026-11-04")
+    period = DateRange.parse("2026-11-04", "2026-11-04")
     assert period.since == datetime(2026, 11, 4, tzinfo=UTC)
     assert period.until == datetime(2026, 11, 5, tzinfo=UTC)
     assert period.months == 1
-    assert costs.DateRange.parse("2026-10-31", "2026-12-01").months == 3
+    assert DateRange.parse("2026-10-31", "2026-12-01").months == 3
 
 
 def test_the_default_range_is_this_month_so_far():
-    period = costs.DateRange.parse(None, None)
-    assert period.start.day == 1 and period.end == costs.DateRange.this_month().end
+    period = DateRange.parse(None, None)
+    assert period.start.day == 1 and period.end == DateRange.this_month().end
 
 
 @pytest.mark.parametrize(
@@ -106,8 +108,8 @@ def test_the_default_range_is_this_month_so_far():
      ("2026-11-01", "yesterday", "The end date must look like 2026-11-30.")],
 )
 def test_a_bad_range_is_refused_in_plain_words(start, end, words):
-    with pytest.raises(costs.InvalidRange, match=words):
-        costs.DateRange.parse(start, end)
+    with pytest.raises(InvalidRange, match=words):
+        DateRange.parse(start, end)
 
 
 # --- what would it have cost -----------------------------------------------------------------
@@ -124,7 +126,7 @@ def _with_a_title(team):
 
 def test_the_comparison_reprices_the_range_by_hand(team):
     _with_a_title(team)
-    comparison = costs.compare_strategies(NOV)
+    comparison = strategies.compare_strategies(NOV)
     assert [s.key for s in comparison.strategies] == [
         "actual", "tier:claude-haiku-5-5", "tier:claude-sonnet-5-5", "tier:claude-opus-5-5",
         "no_caching", "batch", "caching_and_batch",
@@ -149,7 +151,7 @@ def test_the_comparison_reprices_the_range_by_hand(team):
 
 def test_the_comparison_per_user_adds_up_to_the_whole(team):
     _with_a_title(team)
-    comparison = costs.compare_strategies(NOV, wait_share=Decimal("0.5"))
+    comparison = strategies.compare_strategies(NOV, wait_share=Decimal("0.5"))
     names = [name for _, name, _ in comparison.users]
     assert names == ["alice", "bob"]  # dearest first
     alice, bob = (by_key for _, _, by_key in comparison.users)

@@ -206,7 +206,7 @@ def test_results_download_as_csv_with_formulas_defused(owner):
     rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
     assert [row["document"] for row in rows] == ["lease-0.txt", "lease-1.txt"]
     assert rows[0]["answer"] == "'=HYPERLINK(\"http://evil\")"
-    # Money as in every CSV (chatapp.cost_review.queries.csv_usd): dollars to 8 places.
+    # Money as in every CSV (chatapp.billing.money.csv_usd): dollars to 8 places.
     assert rows[0]["status"] == "succeeded" and rows[0]["cost_usd"] == "0.00036000"
     assert rows[0]["input_tokens"] == "120"
 
