@@ -21,7 +21,7 @@ import asyncio
 from typing import Any
 from urllib.parse import parse_qs
 
-from . import agentic, binding, replies, validation
+from . import agentic, binding, replies, request_headers, validation
 from .asgi import (
     Receive,
     Scope,
@@ -137,11 +137,11 @@ class OfflineUpstream:
         if fault is not None and fault.kind == "replay":
             await send_replay(send, request.request_id, fault)
             return
-        validation.check_headers(request.headers)
+        request_headers.check_headers(request.headers)
         body = validation.parse_body(request.body)
-        strict = validation.is_strict(request.headers)
+        strict = request_headers.is_strict(request.headers)
         model = self.state.sized(validation.validate_request(body, strict=strict))
-        beta_names = validation.betas(request.headers)
+        beta_names = request_headers.betas(request.headers)
         checked = binding.check_thinking_blocks(body, model, beta_names)
         self.state.record_body(request.path, request.query, request.headers, body)
         fault = fault or magic_fault(replies.last_user_text(body))
@@ -194,9 +194,9 @@ class OfflineUpstream:
         )
 
     async def count_tokens(self, request: Request, receive: Receive, send: Send) -> None:
-        validation.check_headers(request.headers)
+        request_headers.check_headers(request.headers)
         body = validation.parse_body(request.body)
-        strict = validation.is_strict(request.headers)
+        strict = request_headers.is_strict(request.headers)
         model = validation.validate_request(body, count_only=True, strict=strict)
         self.state.record_body(request.path, request.query, request.headers, body)
         blocks = serialise_prompt(body, model)
@@ -209,7 +209,7 @@ class OfflineUpstream:
     # --- /v1/models ---------------------------------------------------------------------
 
     async def list_models(self, request: Request, receive: Receive, send: Send) -> None:
-        validation.check_headers(request.headers)
+        request_headers.check_headers(request.headers)
         query = parse_qs(request.query)
         # By default the API lists active and deprecated models; retired ones on request.
         lifecycle = query.get("lifecycle[]") or query.get("lifecycle") or ["active", "deprecated"]
@@ -225,7 +225,7 @@ class OfflineUpstream:
         await send_json(send, 200, body, [("request-id", request.request_id)])
 
     async def retrieve_model(self, request: Request, receive: Receive, send: Send) -> None:
-        validation.check_headers(request.headers)
+        request_headers.check_headers(request.headers)
         model_id = request.path.removeprefix("/v1/models/")
         model = find_model(model_id)
         if model is None:

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs
 
-from . import batches, binding, validation
+from . import batches, binding, request_headers, validation
 from .asgi import ConnectionDropped, Receive, Send, send_body, send_json, start_response
 from .endpoints import Handler, Request, method_not_allowed, not_found, paginate
 from .errors import ApiError, invalid, new_request_id
@@ -50,12 +50,12 @@ class BatchRoutes:
         await send_json(send, 200, body, [("request-id", request.request_id)])
 
     async def create_batch(self, request: Request, receive: Receive, send: Send) -> None:
-        validation.check_headers(request.headers)
+        request_headers.check_headers(request.headers)
         requests = batches.parse_create(request.body)
-        beta_names = validation.betas(request.headers)
+        beta_names = request_headers.betas(request.headers)
         options = batches.BatchOptions(
             long_output=LONG_OUTPUT_BETA in beta_names,
-            strict=validation.is_strict(request.headers),
+            strict=request_headers.is_strict(request.headers),
             betas=beta_names,
         )
         for _custom_id, params in requests:
@@ -66,22 +66,22 @@ class BatchRoutes:
         await self._send_batch(request, send, batch)
 
     async def retrieve_batch(self, request: Request, receive: Receive, send: Send) -> None:
-        validation.check_headers(request.headers)
+        request_headers.check_headers(request.headers)
         await self._send_batch(request, send, self.state.batches.get(self._batch_id(request)))
 
     async def cancel_batch(self, request: Request, receive: Receive, send: Send) -> None:
-        validation.check_headers(request.headers)
+        request_headers.check_headers(request.headers)
         await self._send_batch(request, send, self.state.batches.cancel(self._batch_id(request)))
 
     async def delete_batch(self, request: Request, receive: Receive, send: Send) -> None:
-        validation.check_headers(request.headers)
+        request_headers.check_headers(request.headers)
         batch_id = self._batch_id(request)
         self.state.batches.delete(batch_id)
         body = {"id": batch_id, "type": "message_batch_deleted"}
         await send_json(send, 200, body, [("request-id", request.request_id)])
 
     async def list_batches(self, request: Request, receive: Receive, send: Send) -> None:
-        validation.check_headers(request.headers)
+        request_headers.check_headers(request.headers)
         listed = self.state.batches.newest_first()
         start, end, has_more = paginate([batch.id for batch in listed], parse_qs(request.query))
         page = listed[start:end]
@@ -94,7 +94,7 @@ class BatchRoutes:
         await send_json(send, 200, body, [("request-id", request.request_id)])
 
     async def batch_results(self, request: Request, receive: Receive, send: Send) -> None:
-        validation.check_headers(request.headers)
+        request_headers.check_headers(request.headers)
         batch = self.state.batches.get(self._batch_id(request))
         if batch.ended is None:
             raise invalid(f"Batch {batch.id} has not finished processing; no results yet.")
