@@ -44,9 +44,12 @@ from .endpoints import (
 )
 from .errors import ApiError, new_message_id
 from .faults import magic_fault
+from .message_plan import MessagePlan
 from .models import MODELS, ModelSpec, find_model, model_info
+from .pacing import Pacer
 from .prompt import breakpoints, serialise_prompt
-from .responses import MessagePlan, Pacer, send_message, send_replay, stream_message
+from .responses import send_message, send_replay
+from .sse_stream import stream_message
 from .state import UpstreamState
 
 

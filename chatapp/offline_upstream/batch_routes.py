@@ -13,8 +13,8 @@ from . import batches, binding, request_headers, validation
 from .asgi import ConnectionDropped, Receive, Send, send_body, send_json, start_response
 from .endpoints import Handler, Request, method_not_allowed, not_found, paginate
 from .errors import ApiError, invalid, new_request_id
+from .message_plan import MessagePlan
 from .models import LONG_OUTPUT_BETA
-from .responses import MessagePlan
 from .state import UpstreamState
 
 BATCHES_PATH = "/v1/messages/batches"

@@ -6,8 +6,8 @@ from __future__ import annotations
 import anthropic
 import pytest
 
+from chatapp.offline_upstream.pacing import Pacer
 from chatapp.offline_upstream.replies import delta_texts
-from chatapp.offline_upstream.responses import Pacer
 from chatapp.offline_upstream.state import EVENT_MS_ENV, parse_event_ms
 from chatapp.offline_upstream.testing import RunningUpstream
 
