@@ -22,16 +22,7 @@ from typing import Any
 from anthropic.types import TextCitationParam
 
 from chatapp.claude.prompt_attachments import REFERENCE, PromptAttachment, resolved
-
-# PACE_GAPS, TTL_SPANS and choose_ttl are re-exported for chatapp/replies/ (caching.py,
-# estimates.py) until its imports name chatapp.claude.prompt_cache (replies/ is being split).
-from chatapp.claude.prompt_cache import (
-    PACE_GAPS,  # noqa: F401
-    TTL_SPANS,  # noqa: F401
-    apply_breakpoints,
-    choose_ttl,  # noqa: F401
-    plan_breakpoints,
-)
+from chatapp.claude.prompt_cache import apply_breakpoints, plan_breakpoints
 
 _THINKING = frozenset({"thinking", "redacted_thinking"})
 

@@ -8,7 +8,7 @@ are in docs/caching.md.
 
 from chatapp.billing.prices import rates_in_force
 from chatapp.claude.pricing import pick_band
-from chatapp.claude.prompt import PACE_GAPS, choose_ttl
+from chatapp.claude.prompt_cache import PACE_GAPS, choose_ttl
 from chatapp.models import CacheTtl, Conversation, Role
 
 

@@ -37,11 +37,11 @@ from django.db.models import F
 from django.http import Http404
 from django.utils import timezone
 
-from chatapp.attachments.images import image_tokens
+from chatapp.attachments.image_sizes import image_tokens
 from chatapp.billing import money, prices
 from chatapp.claude import messages as claude_messages
 from chatapp.claude import pricing, thinking
-from chatapp.claude.prompt import TTL_SPANS
+from chatapp.claude.prompt_cache import TTL_SPANS
 from chatapp.claude.token_bounds import text_bound
 from chatapp.conversations import settings as conversation_settings
 from chatapp.models import (
