@@ -266,7 +266,7 @@ async def test_after_a_summary_earlier_thinking_is_left_out_and_the_conversation
 def test_a_transcript_over_what_the_summariser_reads_counts_as_cut():
     # The summariser reads at most TRANSCRIPT_CHARS; beyond it the reply's note says turns are
     # missing from the summary (_save_summary).
-    from chatapp.replies.compaction import TRANSCRIPT_CHARS, transcript_cut
+    from chatapp.replies.summaries import TRANSCRIPT_CHARS, transcript_cut
 
     assert not transcript_cut(TRANSCRIPT_CHARS)
     assert transcript_cut(TRANSCRIPT_CHARS + 1)
