@@ -47,7 +47,11 @@ def _title_job(conversation_id: int) -> tuple[dict, int] | None:
     if conversation.title:
         return None
     finished = conversation.messages.filter(role=Role.ASSISTANT, status=MessageStatus.COMPLETE)
-    replies = list(finished.select_related("reply_to")[:2])
+    # Only the two texts (a message has some forty columns, six of them JSON); "conversation"
+    # because the related manager sets it on each row (deferred, it would cost a query).
+    replies = list(finished.select_related("reply_to").only(
+        "conversation", "content", "reply_to", "reply_to__content"
+    )[:2])
     if len(replies) != 1 or replies[0].reply_to is None:
         return None
     model = _title_model()
@@ -74,7 +78,7 @@ def _title_model() -> ClaudeModel | None:
 
 @transaction.atomic
 def _save_title(conversation_id: int, call: side_calls.SideCall) -> str:
-    Conversation.objects.get(pk=conversation_id)  # deleted meanwhile: nothing to title
+    Conversation.objects.only("pk").get(pk=conversation_id)  # deleted meanwhile: nothing to title
     side_calls.record(call, conversation_id=conversation_id)
     title = clean_title(call.completion.text)
     # Saved only while the conversation is still untitled: a rename by its owner meanwhile
