@@ -14,11 +14,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from channels.db import database_sync_to_async
 from django.contrib.auth.models import Group
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from chatapp.models import Attachment, Conversation, Project, ProjectMembership
 from tests.factories import logged_in, make_text_document, make_user
+from tests.sockets import close_code, frames_until, next_frame, open_socket, send
 
 # The upload door is an async view, whose ORM calls run in other threads.
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -183,3 +185,29 @@ def test_a_conversation_in_a_project_stays_its_owners(world):
         assert client.get(f"/api/conversations/{conversation}/").status_code == 404
         assert conversation not in [c["id"] for c in
                                     client.get("/api/conversations/").json()["conversations"]]
+
+
+async def test_on_the_socket_a_conversation_in_a_project_is_its_owners_alone(
+    world, claude, finish_replies
+):
+    """The socket of a conversation in a project: its owner asks and gets a reply as in any
+    conversation; the project's owner, other members and staff are refused with 4403."""
+    people, project = world["people"], world["ids"]["project"]
+
+    def start() -> int:
+        response = logged_in(people["user_member"]).post(
+            "/api/conversations/", {"project": project}, content_type="application/json"
+        )
+        return response.json()["id"]
+
+    conversation = await database_sync_to_async(start)()
+    for person in ("owner", "editor", "staff", "stranger"):
+        socket, _ = await open_socket(people[person], conversation)
+        assert await close_code(socket) == 4403, person
+
+    socket, connected = await open_socket(people["user_member"], conversation)
+    assert connected and (await next_frame(socket))["type"] == "ready"
+    await send(socket, type="user_message", text="When may the tenant give notice?")
+    completed = (await frames_until(socket, "message_completed"))[-1]
+    assert completed["status"] == "complete"
+    await socket.disconnect()
