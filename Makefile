@@ -75,8 +75,8 @@ test-embedded:
 # plainly and this pass is left out. Left out of this pass because they never touch the
 # database or the channel layer: the offline upstream's own tests, and the browser tests
 # beyond the core chat page (they all ran in the embedded pass).
-SERVICES_PASS_SKIPS := --ignore=tests/test_offline_upstream.py \
-	--ignore=tests/test_offline_upstream_batches.py \
+SERVICES_PASS_SKIPS := --ignore=tests/offline_upstream/test_upstream.py \
+	--ignore=tests/offline_upstream/test_batches.py \
 	$(patsubst %,--ignore=%,$(filter-out tests/browser/test_chat_page.py,$(wildcard tests/browser/test_*.py)))
 test-services:
 	@if (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null && (exec 3<>/dev/tcp/127.0.0.1/6379) 2>/dev/null; then \

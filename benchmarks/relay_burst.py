@@ -115,7 +115,10 @@ class BurstBench:
 
     def start_profilers(self, label: str) -> list[subprocess.Popen]:
         """py-spy on each server process during the burst, if --burst-profile names a folder
-        (collapsed stacks, one file per process and burst)."""
+        (collapsed stacks, one file per process and burst). Only the thread holding the GIL
+        is sampled (``--gil``): without it a thread waiting for the GIL (the ORM thread,
+        while the event loop runs) is counted busy wherever it waits, and the shares are
+        not CPU."""
         folder = self.options.burst_profile
         if not folder:
             return []
@@ -123,7 +126,8 @@ class BurstBench:
         py_spy = Path(sys.executable).parent / "py-spy"
         return [subprocess.Popen(
             [str(py_spy), "record", "--pid", str(pid), "--rate", "200", "--format", "raw",
-             "--threads", "--output", str(folder / f"{label}-{pid}-{time.time():.0f}.txt")],
+             "--threads", "--gil",
+             "--output", str(folder / f"{label}-{pid}-{time.time():.0f}.txt")],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         ) for pid in self.servers.pids]
 

@@ -36,7 +36,7 @@ def _committed() -> None:
     _append("COMMIT")
 
 
-def _observe(execute: Any, sql: str, params: Any, many: bool, context: dict[str, Any]) -> Any:
+def observe(execute: Any, sql: str, params: Any, many: bool, context: dict[str, Any]) -> Any:
     verb = sql.lstrip().split(None, 1)[0].upper() if sql.strip() else ""
     if verb in WRITE_VERBS:
         table = _TABLE.search(sql)
@@ -49,9 +49,9 @@ def _observe(execute: Any, sql: str, params: Any, many: bool, context: dict[str,
     return execute(sql, params, many, context)
 
 
-def _install(sender: Any, connection: Any, **kwargs: Any) -> None:
-    if _observe not in connection.execute_wrappers:
-        connection.execute_wrappers.append(_observe)
+def install(sender: Any, connection: Any, **kwargs: Any) -> None:
+    if observe not in connection.execute_wrappers:
+        connection.execute_wrappers.append(observe)
 
 
 class WriteLogConfig(AppConfig):
@@ -59,7 +59,7 @@ class WriteLogConfig(AppConfig):
     label = "bench_write_log"
 
     def ready(self) -> None:
-        connection_created.connect(_install)
+        connection_created.connect(install)
 
 
 def read_counts(directory: str | Path) -> dict[str, int]:

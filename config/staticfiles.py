@@ -18,3 +18,10 @@ class ModuleAwareStaticFilesStorage(CompressedManifestStaticFilesStorage):
     """Also rewrites ``import … from "./x.js"`` in scripts to the hashed file names."""
 
     support_js_module_import_aggregation = True
+    # A module's hashed name is known once those of everything it imports are, and a pass
+    # takes files in no useful order: in the worst case each pass settles one more level of
+    # the import graph. The chat page's modules are 12 deep (chat/main.js, composer.js,
+    # navigation.js, … down to lib/dom.js); Django's 5 passes failed with "Max post-process
+    # passes exceeded" depending on the order the files were found in. The passes stop as
+    # soon as one changes nothing, so the spare ones cost nothing.
+    max_post_process_passes = 24

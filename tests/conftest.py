@@ -130,8 +130,8 @@ def model_catalog(request):
 @pytest.fixture
 async def finish_replies():
     """A test that starts replies waits for them (and the titles they trigger) to finish."""
-    from chatapp.replies import service as replies
+    from chatapp.replies import registry
 
     yield
-    await replies.wait_for_all()
-    await replies.shutdown()
+    await registry.wait_for_all()
+    await registry.shutdown()

@@ -131,15 +131,15 @@ class Servers:
         self.database = Database(self.tmp, self.env)
         self.env["DATABASE_URL"] = self.database.url
         self.ports = [free_port() for _ in range(count)]
-        self.processes = [self._spawn(port) for port in self.ports]
+        self.processes = [self.spawn(port) for port in self.ports]
         for port, process in zip(self.ports, self.processes, strict=True):
             _wait_for(port, process)
         self._sockets = ExitStack()
         self.cookies = http.cookiejar.CookieJar()
-        self._http = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.cookies))
+        self.http = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.cookies))
         self._login()
 
-    def _spawn(self, port: int) -> subprocess.Popen:
+    def spawn(self, port: int) -> subprocess.Popen:
         return subprocess.Popen(
             [sys.executable, "-m", "chatapp.runtime.server", "-b", "127.0.0.1", "-p", str(port),
              "config.asgi:application"],
@@ -149,11 +149,11 @@ class Servers:
     def url(self, index: int = 0) -> str:
         return f"http://127.0.0.1:{self.ports[index]}"
 
-    def _cookie(self, name: str) -> str:
+    def cookie(self, name: str) -> str:
         return next(c.value for c in self.cookies if c.name == name)
 
     def _login(self) -> None:
-        page = self._http.open(f"{self.url()}/accounts/login/", timeout=TIMEOUT).read().decode()
+        page = self.http.open(f"{self.url()}/accounts/login/", timeout=TIMEOUT).read().decode()
         token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
         form = urllib.parse.urlencode(
             {"username": "demo", "password": PASSWORD, "csrfmiddlewaretoken": token}
@@ -161,17 +161,17 @@ class Servers:
         request = urllib.request.Request(
             f"{self.url()}/accounts/login/", data=form, headers={"Referer": self.url()}
         )
-        self._http.open(request, timeout=TIMEOUT)
-        assert self._cookie("sessionid")
+        self.http.open(request, timeout=TIMEOUT)
+        assert self.cookie("sessionid")
 
     def post(self, path: str, body: dict[str, Any], timeout: float = TIMEOUT) -> Any:
         """POST JSON to process 0 as the logged-in user (with the CSRF token); the JSON answer."""
         request = urllib.request.Request(
             f"{self.url()}{path}", data=json.dumps(body).encode(), method="POST",
-            headers={"Content-Type": "application/json", "X-CSRFToken": self._cookie("csrftoken"),
+            headers={"Content-Type": "application/json", "X-CSRFToken": self.cookie("csrftoken"),
                      "Referer": self.url()},
         )
-        return json.loads(self._http.open(request, timeout=timeout).read())
+        return json.loads(self.http.open(request, timeout=timeout).read())
 
     def new_conversation(self) -> int:
         return self.post("/api/conversations/", {})["id"]

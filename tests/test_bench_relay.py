@@ -54,7 +54,7 @@ def test_frame_sizes_follow_rfc_6455():
 def test_the_write_counter_counts_statements_and_committed_transactions(tmp_path, monkeypatch):
     monkeypatch.setenv("CHATAPP_BENCH_WRITE_LOG", str(tmp_path))
     connection.ensure_connection()
-    write_log._install(None, connection)
+    write_log.install(None, connection)
     try:
         users = get_user_model()
         with transaction.atomic():
@@ -66,7 +66,7 @@ def test_the_write_counter_counts_statements_and_committed_transactions(tmp_path
             users.objects.create_user("three")
             raise RuntimeError  # rolled back: written, never committed
     finally:
-        connection.execute_wrappers.remove(write_log._observe)
+        connection.execute_wrappers.remove(write_log.observe)
     counts = write_log.read_counts(tmp_path)
     assert counts["COMMIT"] == 2
     assert counts["statements"] == 4

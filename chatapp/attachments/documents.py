@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pypdf import PdfReader
 from pypdf.errors import LimitReachedError
 
-from .images import ACCEPTED_NAMES as IMAGE_NAMES
+from .image_formats import ACCEPTED_NAMES as IMAGE_NAMES
 from .uploads import UploadRejected
 
 PDF = "application/pdf"

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import math
 import re
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
@@ -21,10 +20,11 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
 
-from chatapp.attachments import documents, images, isolation, storage
+from chatapp.attachments import documents, image_formats, images, isolation, storage
+from chatapp.attachments.image_sizes import base64_size, request_max_side
 from chatapp.attachments.uploads import UploadRejected
 from chatapp.claude import messages as claude_messages
-from chatapp.claude import prompt
+from chatapp.claude import prompt_attachments
 from chatapp.claude.pricing import PriceRates, price_usage
 from chatapp.claude.token_bounds import token_guess
 from chatapp.claude.types import UpstreamError, Usage
@@ -83,9 +83,11 @@ class PreparedUpload:
     def block(self) -> dict[str, Any]:
         """The API block this attachment is sent as."""
         if self.kind == AttachmentKind.IMAGE:
-            return prompt.image_block(media_type=self.media_type, data=self.prepared)
+            return prompt_attachments.image_block(media_type=self.media_type, data=self.prepared)
         data = self.raw if self.media_type == documents.PDF else self.text
-        return prompt.document_block(title=self.name, media_type=self.media_type, data=data)
+        return prompt_attachments.document_block(
+            title=self.name, media_type=self.media_type, data=data
+        )
 
 
 @dataclass(frozen=True)
@@ -117,7 +119,7 @@ def display_name(raw_name: str | None) -> str:
 
 
 def _content_family(raw: bytes) -> str | None:
-    if images.sniff_image(raw):
+    if image_formats.sniff_image(raw):
         return "image"
     return _CONTENT_FAMILIES.get(documents.sniff_document(raw) or "")
 
@@ -141,7 +143,7 @@ def _prepare_image(
     # or later is made that size now, once, rather than shrunk later in every request.
     image = isolation.run_isolated(
         images.prepare_image, raw, limits.image_tier,
-        max_side=images.request_max_side(images_before + 1),
+        max_side=request_max_side(images_before + 1),
         max_base64_bytes=settings.ANTHROPIC_MAX_IMAGE_BASE64_BYTES,
     )
     return PreparedUpload(
@@ -206,10 +208,6 @@ def _read(upload: UploadedFile) -> bytes:
     return b"".join(upload.chunks())
 
 
-def base64_size(byte_count: int) -> int:
-    return 4 * math.ceil(byte_count / 3)
-
-
 # --- Uploading -------------------------------------------------------------------------------
 
 
@@ -219,7 +217,7 @@ def estimate_tokens(upload: PreparedUpload) -> int:
 
 
 async def _count_tokens(upload: PreparedUpload, limits: ModelLimits) -> int:
-    request = prompt.count_request(model=limits.id, block=upload.block())
+    request = prompt_attachments.count_request(model=limits.id, block=upload.block())
     try:
         return await claude_messages.count_tokens(request)
     except UpstreamError as exc:

@@ -15,9 +15,9 @@ from typing import Any
 
 from django.conf import settings
 
-from chatapp.attachments import documents, images, intake
+from chatapp.attachments import documents, image_sizes, intake
 from chatapp.attachments.uploads import UploadRejected
-from chatapp.claude import prompt
+from chatapp.claude import prompt_attachments
 from chatapp.models import (
     Attachment,
     AttachmentKind,
@@ -41,7 +41,9 @@ def reference(attachment: Attachment) -> dict[str, Any]:
         facts["pages"] = attachment.pages
     if attachment.width is not None:
         facts.update(width=attachment.width, height=attachment.height)
-    return prompt.attachment_reference(attachment.pk, attachment.kind, attachment.name, **facts)
+    return prompt_attachments.attachment_reference(
+        attachment.pk, attachment.kind, attachment.name, **facts
+    )
 
 
 def pending_references(
@@ -76,7 +78,7 @@ def _sent_attachments(
         block.get("attachment_id")
         for content in questions.values_list("content", flat=True)
         for block in content
-        if block.get("type") == prompt.REFERENCE
+        if block.get("type") == prompt_attachments.REFERENCE
     }
     # Only the referred rows: a document's row carries its whole text.
     return list(sent.filter(pk__in=referred).order_by("id"))
@@ -85,9 +87,9 @@ def _sent_attachments(
 def _sent_size(attachment: Attachment) -> int:
     """Bytes this attachment adds to a request (base64 for files, UTF-8 for text)."""
     if attachment.kind == AttachmentKind.IMAGE:
-        return intake.base64_size(attachment.prepared.size if attachment.prepared else 0)
+        return image_sizes.base64_size(attachment.prepared.size if attachment.prepared else 0)
     if attachment.media_type == documents.PDF:
-        return intake.base64_size(attachment.size)
+        return image_sizes.base64_size(attachment.size)
     return len(attachment.text.encode())
 
 
@@ -110,13 +112,13 @@ class _Room:
     def image_refusal(self, attachment: Attachment, size: int) -> str:
         """Why this image cannot join the request ("" if it can), ``size`` its base64 bytes."""
         long_side = max(attachment.width or 0, attachment.height or 0)
-        if self.images + 1 > images.MANY_IMAGES and (
-            self.large_image or long_side > images.MANY_IMAGES_MAX_SIDE
+        if self.images + 1 > image_sizes.MANY_IMAGES and (
+            self.large_image or long_side > image_sizes.MANY_IMAGES_MAX_SIDE
         ):
             # Shrinking the images already sent would rewrite what was sent.
             return (
-                f"beyond {images.MANY_IMAGES} images Claude takes only images of at most "
-                f"{images.MANY_IMAGES_MAX_SIDE} px a side, and images already sent in this "
+                f"beyond {image_sizes.MANY_IMAGES} images Claude takes only images of at most "
+                f"{image_sizes.MANY_IMAGES_MAX_SIDE} px a side, and images already sent in this "
                 "conversation are not made smaller. Please start a new conversation for it."
             )
         if size > settings.ANTHROPIC_MAX_IMAGE_BASE64_BYTES:  # stored under a higher limit
@@ -129,7 +131,7 @@ class _Room:
         if attachment.kind == AttachmentKind.IMAGE:
             self.images += 1
             long_side = max(attachment.width or 0, attachment.height or 0)
-            self.large_image |= long_side > images.MANY_IMAGES_MAX_SIDE
+            self.large_image |= long_side > image_sizes.MANY_IMAGES_MAX_SIDE
 
 
 def _refusal(attachment: Attachment, room: _Room, media: int, size: int,
@@ -181,30 +183,31 @@ def _block(attachment: Attachment) -> dict[str, Any]:
     if attachment.kind == AttachmentKind.IMAGE:
         with attachment.prepared.open("rb") as file:
             data = file.read()
-        return prompt.image_block(media_type=attachment.media_type, data=data)
+        return prompt_attachments.image_block(media_type=attachment.media_type, data=data)
     if attachment.media_type == documents.PDF:
         with attachment.original.open("rb") as file:
             data: bytes | str = file.read()
     else:
         data = attachment.text
-    return prompt.document_block(title=attachment.name, media_type=attachment.media_type,
-                                 data=data)
+    return prompt_attachments.document_block(
+        title=attachment.name, media_type=attachment.media_type, data=data
+    )
 
 
-def _prompt_attachment(attachment: Attachment, note: str) -> prompt.PromptAttachment:
+def _prompt_attachment(attachment: Attachment, note: str) -> prompt_attachments.PromptAttachment:
     kind, name = attachment.kind, attachment.name
     if note:
-        return prompt.PromptAttachment(kind, name, note=note)
+        return prompt_attachments.PromptAttachment(kind, name, note=note)
     try:
-        return prompt.PromptAttachment(kind, name, block=_block(attachment))
+        return prompt_attachments.PromptAttachment(kind, name, block=_block(attachment))
     except (OSError, UploadRejected):
         logger.exception("attachment %s could not be read", attachment.pk)
-        return prompt.PromptAttachment(kind, name, note=_unreadable(attachment))
+        return prompt_attachments.PromptAttachment(kind, name, note=_unreadable(attachment))
 
 
 def for_prompt(
     conversation: Conversation, before_message_id: int, model: ClaudeModel
-) -> dict[int, prompt.PromptAttachment]:
+) -> dict[int, prompt_attachments.PromptAttachment]:
     """Every attachment sent in the conversation before that message, by id in upload order,
     as ``claude/prompt.py`` sends it. Synchronous (ORM and file reads): run it off the loop.
 

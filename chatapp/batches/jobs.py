@@ -23,7 +23,7 @@ from chatapp.attachments.documents import PDF
 from chatapp.billing import budgets, money, prices
 from chatapp.claude import batches as claude_batches
 from chatapp.claude import prompt as claude_prompt
-from chatapp.claude import thinking
+from chatapp.claude import prompt_attachments, thinking
 from chatapp.claude.pricing import pick_band, price_usage
 from chatapp.claude.types import Usage
 from chatapp.models import (
@@ -221,7 +221,7 @@ def document_block(document: Attachment) -> dict[str, Any]:
             data: bytes | str = handle.read()
     else:
         data = document.text
-    return claude_prompt.document_block(
+    return prompt_attachments.document_block(
         title=document.name, media_type=document.media_type, data=data
     )
 

@@ -51,6 +51,10 @@ class BudgetExceeded(ChatappError):
     code = "budget_exceeded"
     http_status = 402
 
+    def __init__(self, message: str, *, exhausted: bool = False) -> None:
+        super().__init__(message)
+        self.exhausted = exhausted  # the month is used up: no smaller call would fit either
+
 
 @dataclass(frozen=True)
 class Reservation:
@@ -169,7 +173,6 @@ def _spend_row(user_id: int, month: date) -> MonthlySpend:
         return MonthlySpend.objects.get(user_id=user_id, month=month)
 
 
-@transaction.atomic
 def reserve(
     user_id: int,
     amount: Decimal,
@@ -181,13 +184,27 @@ def reserve(
 ) -> Reservation | None:
     """Hold ``amount`` against this month's budget, or raise ``BudgetExceeded``.
 
-    None when the user's spending is not limited (nothing to hold). ``subject`` and
-    ``advice`` word the refusal ("This reply could cost up to …"); ``batch_job_id`` ties the
-    reservation to a batch job, which settles it (``shrink``) rather than a process.
+    None when the user's spending is not limited (nothing to hold; no transaction opened).
+    ``subject`` and ``advice`` word the refusal ("This reply could cost up to …");
+    ``batch_job_id`` ties the reservation to a batch job, which settles it (``shrink``)
+    rather than a process.
     """
     limit = monthly_limit(user_id)
     if limit is None:
         return None
+    return _hold(user_id, limit, amount, at, subject, advice, batch_job_id)
+
+
+@transaction.atomic
+def _hold(
+    user_id: int,
+    limit: Decimal,
+    amount: Decimal,
+    at: datetime | None,
+    subject: str,
+    advice: str,
+    batch_job_id: int | None,
+) -> Reservation:
     month = month_of(at)
     _spend_row(user_id, month)
     _release_stale(user_id)
@@ -202,7 +219,7 @@ def reserve(
     if not held:
         current = status(user_id, at)
         if current.exhausted:
-            raise BudgetExceeded(_exhausted_message(current))
+            raise BudgetExceeded(_exhausted_message(current), exhausted=True)
         raise BudgetExceeded(
             f"{subject} could cost up to {_money(amount)}, and {_money(current.remaining)} "
             f"of your monthly budget of {_money(limit)} is left. {advice}"
@@ -304,7 +321,7 @@ def _limit_unless_exhausted(user_id: int) -> Decimal | None:
         return None
     current = _status(user_id, month_of(), limit)
     if current.exhausted:
-        raise BudgetExceeded(_exhausted_message(current))
+        raise BudgetExceeded(_exhausted_message(current), exhausted=True)
     return current.limit
 
 
@@ -339,16 +356,22 @@ async def reserve_for_request(
     sizes the prompt (raises ``UpstreamError`` if that fails). A model without a price
     reserves nothing, but is still refused at 100%.
     """
-    if await database_sync_to_async(_limit_unless_exhausted)(user_id) is None:
-        return None  # not limited: spare the count
     bound = prompt_bound if prompt_bound is not None else token_bounds.request_bound(request)
-    if bound is not None:
+    if bound is None:  # a count is needed: not when unlimited, nor at 100%
+        if await database_sync_to_async(_limit_unless_exhausted)(user_id) is None:
+            return None  # not limited: spare the count
+    else:
+        # ``reserve`` reads the limit itself (None: not limited, nothing held) and refuses at
+        # 100%: no separate check first (two statements and a turn on the ORM thread fewer
+        # per call, issue 18).
         try:
             return await database_sync_to_async(_reserve_worst_case)(
                 user_id, request, bound * BOUND_MARGIN, subject, advice
             )
-        except BudgetExceeded:
-            pass  # close to the limit: the exact size decides
+        except BudgetExceeded as exc:
+            if exc.exhausted:
+                raise
+            # close to the limit: the exact size decides
     prompt_tokens = await claude_messages.count_tokens(request)
     return await database_sync_to_async(_reserve_worst_case)(
         user_id, request, prompt_tokens, subject, advice

@@ -9,31 +9,31 @@ mixed in; a document or image stays in the question it was attached to; citation
 reply text they came with; a change of instructions is appended as a mid-conversation system
 message rather than written over the top-level ``system``; cache breakpoints are added to
 copies, never to the stored blocks. The rules and their reasons are in docs/caching.md.
+
+The parts of a request with a concern of their own: ``prompt_attachments.py`` (the blocks
+sent for files) and ``prompt_cache.py`` (cache breakpoints and the TTL).
 """
 
-import base64
-import copy
-import statistics
 import typing
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
-from itertools import pairwise
 from typing import Any
 
 from anthropic.types import TextCitationParam
 
-from chatapp.claude.pricing import PriceRates
+from chatapp.claude.prompt_attachments import REFERENCE, PromptAttachment, resolved
 
-CACHE_5M = {"type": "ephemeral"}
-CACHE_1H = {"type": "ephemeral", "ttl": "1h"}
-MAX_BREAKPOINTS = 4
-# Blocks the API does not let carry a cache_control.
-_UNMARKABLE = {"thinking", "redacted_thinking"}
+# PACE_GAPS, TTL_SPANS and choose_ttl are re-exported for chatapp/replies/ (caching.py,
+# estimates.py) until its imports name chatapp.claude.prompt_cache (replies/ is being split).
+from chatapp.claude.prompt_cache import (
+    PACE_GAPS,  # noqa: F401
+    TTL_SPANS,  # noqa: F401
+    apply_breakpoints,
+    choose_ttl,  # noqa: F401
+    plan_breakpoints,
+)
+
 _THINKING = frozenset({"thinking", "redacted_thinking"})
-# The stored stand-in for an attachment in a user message's content (never sent as such).
-REFERENCE = "attachment"
-PDF = "application/pdf"
 
 # How a stored reply takes part in later requests (``Turn.outcome``).
 ANSWERED = "answered"  # sent back as it is stored
@@ -165,57 +165,6 @@ def expand_reply(content: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return messages
 
 
-# --- Attachments ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class PromptAttachment:
-    """An attachment as a prompt sends it: its API block, or why it cannot be sent."""
-
-    kind: str  # "document" or "image"
-    name: str
-    block: dict[str, Any] | None = None
-    note: str = ""
-
-
-def attachment_reference(attachment_id: int, kind: str, name: str, **facts: Any) -> dict:
-    """The block stored in a user message for an attachment (its bytes stay in files)."""
-    return {"type": REFERENCE, "attachment_id": attachment_id, "kind": kind, "name": name,
-            **facts}
-
-
-def document_block(*, title: str, media_type: str, data: bytes | str) -> dict[str, Any]:
-    """A document with citations on: a PDF as base64, anything else as its text."""
-    if media_type == PDF:
-        encoded = base64.b64encode(data).decode("ascii")
-        source = {"type": "base64", "media_type": PDF, "data": encoded}
-    else:
-        source = {"type": "text", "media_type": "text/plain", "data": data}
-    return {"type": "document", "source": source, "title": title, "citations": {"enabled": True}}
-
-
-def image_block(*, media_type: str, data: bytes) -> dict[str, Any]:
-    encoded = base64.b64encode(data).decode("ascii")
-    return {"type": "image", "source": {"type": "base64", "media_type": media_type,
-                                        "data": encoded}}
-
-
-def _note(text: str) -> dict[str, Any]:
-    return {"type": "text", "text": f"[{text}]"}
-
-
-def _resolved(block: dict[str, Any], attachments: Mapping[int, PromptAttachment]) -> list[dict]:
-    """What a stored reference becomes in its turn: the document or image itself, where it was
-    attached (a document moved to an earlier turn would rewrite what was already sent)."""
-    found = attachments.get(block.get("attachment_id"))
-    if found is None:
-        return [_note(f"The {block.get('kind', 'file')} “{block.get('name', '')}” attached "
-                      "here has been removed.")]
-    if found.block is None:
-        return [_note(found.note)]
-    return [found.block]
-
-
 def resolve_references(
     turns: Iterable[Turn], attachments: Mapping[int, PromptAttachment]
 ) -> Iterator[Turn]:
@@ -228,122 +177,11 @@ def resolve_references(
             content: list[dict[str, Any]] = []
             for block in turn.content:
                 is_reference = block.get("type") == REFERENCE
-                content.extend(_resolved(block, attachments) if is_reference else [block])
+                content.extend(resolved(block, attachments) if is_reference else [block])
             yield replace(turn, content=content)
         else:
             yield turn
 
-
-def _last_document(messages: list[dict[str, Any]]) -> tuple[int, int] | None:
-    """(message, block) of the newest document block: the end of the largest stable part."""
-    for m in range(len(messages) - 1, -1, -1):
-        content = messages[m]["content"]
-        for b in range(len(content) - 1, -1, -1):
-            if content[b].get("type") == "document":
-                return m, b
-    return None
-
-
-# --- Cache breakpoints and their TTL ---------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Breakpoint:
-    message: int  # index into messages
-    block: int  # index into that message's content
-    ttl: str  # "5m" or "1h"
-
-
-def order_breakpoints(points: Iterable[Breakpoint]) -> list[Breakpoint]:
-    """At most four, in prompt order, and no 1-hour breakpoint after a 5-minute one.
-
-    The API refuses a fifth breakpoint and a 1h after a 5m (400). When there are too many, the
-    first (the documents) and the last ones (the newest history) are kept; a 1h that would
-    follow a 5m is demoted to 5m rather than moved, so the prefix it ends is still cached.
-    """
-    unique = sorted({(p.message, p.block): p for p in points}.values(),
-                    key=lambda p: (p.message, p.block))
-    if len(unique) > MAX_BREAKPOINTS:
-        unique = [unique[0], *unique[-(MAX_BREAKPOINTS - 1):]]
-    ordered, seen_short = [], False
-    for point in unique:
-        ttl = "5m" if seen_short else point.ttl
-        seen_short = seen_short or ttl == "5m"
-        ordered.append(Breakpoint(point.message, point.block, ttl))
-    return ordered
-
-
-def _last_markable(content: list[dict[str, Any]]) -> int | None:
-    for index in range(len(content) - 1, -1, -1):
-        if content[index].get("type") not in _UNMARKABLE:
-            return index
-    return None
-
-
-def plan_breakpoints(messages: list[dict[str, Any]], ttl: str) -> list[Breakpoint]:
-    """Where the cache breakpoints go (see docs/caching.md):
-
-    - on the newest document block: the documents are the large part of the prompt, and
-      this one entry serves every later question even when the moving breakpoints below are
-      more than about 20 blocks (the API's look-back) past the last entry;
-    - at the end of the previous turn: the moving breakpoint, which finds the history cached
-      by the last request however many blocks the new question brings;
-    - on the newest turn: the next request reads everything up to here.
-    """
-    candidates = []
-    document = _last_document(messages)
-    if document is not None:
-        candidates.append(document)
-    for index in (len(messages) - 2, len(messages) - 1):
-        if index >= 0:
-            block = _last_markable(messages[index]["content"])
-            if block is not None:
-                candidates.append((index, block))
-    return order_breakpoints(Breakpoint(m, b, ttl) for m, b in candidates)
-
-
-def _apply_breakpoints(messages: list[dict[str, Any]], points: list[Breakpoint]) -> None:
-    """Marks copies of the blocks: the stored content is never changed."""
-    for point in points:
-        message = messages[point.message]
-        content = list(message["content"])
-        marked = copy.copy(content[point.block])
-        marked["cache_control"] = dict(CACHE_1H if point.ttl == "1h" else CACHE_5M)
-        content[point.block] = marked
-        messages[point.message] = {"role": message["role"], "content": content}
-
-
-# A question this much before an entry expires may still find it gone (the reply before it
-# ran, the clock of the cache is not ours): the pace is judged with this margin.
-TTL_MARGIN = timedelta(seconds=30)
-TTL_SPANS = {"5m": timedelta(minutes=5), "1h": timedelta(hours=1)}
-PACE_GAPS = 3
-
-
-def question_pace(asked_at: Sequence[datetime]) -> timedelta | None:
-    """The median of the last few gaps between questions (None before the second one)."""
-    times = sorted(asked_at)[-(PACE_GAPS + 1):]
-    gaps = [later - earlier for earlier, later in pairwise(times)]
-    return statistics.median(gaps) if gaps else None
-
-
-def choose_ttl(asked_at: Sequence[datetime], rates: PriceRates | None) -> str:
-    """5 minutes, unless this conversation's pace makes the 1-hour cache cheaper.
-
-    With questions every g minutes and a cached prefix of P tokens: for g under 5 minutes
-    both TTLs read (5m writes cost less); over an hour neither survives (5m writes cost less);
-    in between a 5m entry has expired at every question and is written again (w5·P each
-    time), while a 1h entry is written once and then read (w1h·P + r·P for two questions).
-    The 1h cache wins when w1h + r < 2·w5 — with the usual rates 2 + 0.1 < 2.5.
-    The arithmetic is in docs/caching.md.
-    """
-    pace = question_pace(asked_at)
-    if pace is None or rates is None:
-        return "5m"
-    if pace <= TTL_SPANS["5m"] - TTL_MARGIN or pace > TTL_SPANS["1h"] - TTL_MARGIN:
-        return "5m"
-    two_questions_1h = rates.cache_write_1h + rates.cache_read
-    return "1h" if two_questions_1h < 2 * rates.cache_write_5m else "5m"
 
 
 def _after_removed_files(
@@ -416,7 +254,7 @@ def build_request(
     if not system_messages:
         turns, system_prompt = _single_system(turns, system_prompt)
     messages = alternate(resolve_references(turns, attachments))
-    _apply_breakpoints(messages, plan_breakpoints(messages, cache_ttl))
+    apply_breakpoints(messages, plan_breakpoints(messages, cache_ttl))
     request: dict[str, Any] = {"model": model, "max_tokens": max_tokens, "messages": messages}
     if system_prompt.strip():
         request["system"] = [{"type": "text", "text": system_prompt}]
@@ -450,10 +288,6 @@ def continuation_content(stop_reason: str | None) -> list[dict[str, Any]]:
     """The stored content of that question (``user_content`` of ``continuation_text``)."""
     return user_content(continuation_text(stop_reason))
 
-
-def count_request(*, model: str, block: dict[str, Any]) -> dict[str, Any]:
-    """A count_tokens request for one content block (an attachment's cost in tokens)."""
-    return {"model": model, "messages": [{"role": "user", "content": [block]}]}
 
 
 def title_request(*, model: str, question: str, answer: str) -> dict[str, Any]:

@@ -12,7 +12,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from chatapp.claude.prompt import REFERENCE
+from chatapp.claude.prompt_attachments import REFERENCE
 
 # The local upper bound: a token per 3 UTF-8 bytes holds for English (3–4 characters a token),
 # code and CJK (3 bytes a character, about a token each); markers of each block on top.

@@ -3,6 +3,8 @@
 from dataclasses import dataclass, field
 from typing import Any
 
+from chatapp.errors import ChatappError
+
 
 @dataclass
 class Usage:
@@ -108,11 +110,14 @@ class Completion:
 
 
 @dataclass
-class UpstreamError(Exception):
-    """The Messages API failed us. ``code`` is one of the protocol's error codes."""
+class UpstreamError(ChatappError):
+    """The Messages API failed us. ``code`` is one of the protocol's error codes; ``status``
+    the API's HTTP status, where it answered (ours, to a JSON endpoint: ``http_status``)."""
 
-    code: str
-    message: str
+    http_status = 502
+
+    code: str  # given first, always (the base's default would otherwise stand)
+    message: str = ""
     status: int | None = None
     request_id: str = ""
     retryable: bool = False

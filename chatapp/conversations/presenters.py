@@ -4,7 +4,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from chatapp.attachments.images import tokens_by_tier
+from chatapp.attachments.image_sizes import tokens_by_tier
 from chatapp.billing.money import format_usd
 from chatapp.claude import thinking
 from chatapp.conversations import settings as conversation_settings

@@ -23,7 +23,9 @@ from django.utils.http import urlencode
 
 from chatapp.billing import money
 from chatapp.cost_review import queries as costs
+from chatapp.cost_review import strategies
 from chatapp.cost_review.chart import build_chart
+from chatapp.cost_review.date_ranges import DateRange, InvalidRange
 from chatapp.models import Message, default_model_id
 from chatapp.replies import model_router
 from chatapp.safety import flags
@@ -54,15 +56,15 @@ def staff_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]
     return admin.site.admin_view(checked)
 
 
-def _period(request: HttpRequest) -> tuple[costs.DateRange, str]:
+def _period(request: HttpRequest) -> tuple[DateRange, str]:
     """The asked-for range, or this month and the reason the asked-for one was refused."""
     try:
-        return costs.DateRange.parse(request.GET.get("start"), request.GET.get("end")), ""
-    except costs.InvalidRange as exc:
-        return costs.DateRange.this_month(), str(exc)
+        return DateRange.parse(request.GET.get("start"), request.GET.get("end")), ""
+    except InvalidRange as exc:
+        return DateRange.this_month(), str(exc)
 
 
-def _headers(period: costs.DateRange, order: str) -> list[dict[str, str]]:
+def _headers(period: DateRange, order: str) -> list[dict[str, str]]:
     """Column headings that sort by themselves; a second click reverses the order."""
     current = order.removeprefix("-")
     headers = []
@@ -95,7 +97,7 @@ def _wait_share(request: HttpRequest) -> tuple[Decimal, str]:
     return percent / 100, ""
 
 
-def _add_flag_counts(page: Any, period: costs.DateRange) -> None:
+def _add_flag_counts(page: Any, period: DateRange) -> None:
     """Each row of the page gains ``flagged``: its user's flagged replies in the range."""
     counts = flags.flagged_message_counts(period.since, period.until)
     rows = list(page.object_list)
@@ -108,7 +110,7 @@ def _add_flag_counts(page: Any, period: costs.DateRange) -> None:
 def review(request: HttpRequest) -> HttpResponse:
     period, problem = _period(request)
     wait_share, wait_problem = _wait_share(request)
-    comparison = costs.compare_strategies(period, wait_share=wait_share)
+    comparison = strategies.compare_strategies(period, wait_share=wait_share)
     order = costs.user_order(request.GET.get("o"))
     page = Paginator(costs.per_user(period, order), PAGE_SIZE).get_page(request.GET.get("page"))
     _add_flag_counts(page, period)
@@ -145,7 +147,7 @@ class _Echo:
         return value
 
 
-def _csv_lines(period: costs.DateRange) -> Iterator[str]:
+def _csv_lines(period: DateRange) -> Iterator[str]:
     writer = csv.writer(_Echo())
     yield writer.writerow(CSV_COLUMNS)
     for row in costs.per_user(period, "user").iterator(chunk_size=2000):
@@ -160,8 +162,8 @@ def _csv_lines(period: costs.DateRange) -> Iterator[str]:
 @staff_view
 def export_csv(request: HttpRequest) -> HttpResponse:
     try:
-        period = costs.DateRange.parse(request.GET.get("start"), request.GET.get("end"))
-    except costs.InvalidRange as exc:
+        period = DateRange.parse(request.GET.get("start"), request.GET.get("end"))
+    except InvalidRange as exc:
         return HttpResponse(str(exc), status=400, content_type="text/plain; charset=utf-8")
     response = StreamingHttpResponse(_csv_lines(period), content_type="text/csv; charset=utf-8")
     name = f"costs-{period.start}-to-{period.end}.csv"
@@ -169,7 +171,7 @@ def export_csv(request: HttpRequest) -> HttpResponse:
     return response
 
 
-def _strategy_lines(comparison: costs.Comparison) -> Iterator[str]:
+def _strategy_lines(comparison: strategies.Comparison) -> Iterator[str]:
     writer = csv.writer(_Echo())
     yield writer.writerow(STRATEGY_COLUMNS)
     everyone = [(None, "(all users)", comparison.overall)]
@@ -184,13 +186,13 @@ def _strategy_lines(comparison: costs.Comparison) -> Iterator[str]:
 @staff_view
 def export_strategies_csv(request: HttpRequest) -> HttpResponse:
     try:
-        period = costs.DateRange.parse(request.GET.get("start"), request.GET.get("end"))
-    except costs.InvalidRange as exc:
+        period = DateRange.parse(request.GET.get("start"), request.GET.get("end"))
+    except InvalidRange as exc:
         return HttpResponse(str(exc), status=400, content_type="text/plain; charset=utf-8")
     wait_share, problem = _wait_share(request)
     if problem:
         return HttpResponse(problem, status=400, content_type="text/plain; charset=utf-8")
-    comparison = costs.compare_strategies(period, wait_share=wait_share, top_users=None)
+    comparison = strategies.compare_strategies(period, wait_share=wait_share, top_users=None)
     response = StreamingHttpResponse(_strategy_lines(comparison),
                                      content_type="text/csv; charset=utf-8")
     name = f"strategies-{period.start}-to-{period.end}.csv"

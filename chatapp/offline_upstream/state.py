@@ -17,8 +17,8 @@ from .batches import BatchStore
 from .cache import CacheDiagnostics, Clock, PromptCache
 from .faults import Fault
 from .models import ModelSpec
+from .request_headers import is_strict
 from .stamps import StampLog
-from .validation import is_strict
 
 DEFAULT_TOKENS_PER_SECOND = 60.0
 PACE_ENV = "OFFLINE_UPSTREAM_TOKENS_PER_SECOND"

@@ -34,7 +34,7 @@ class UpstreamControl:
     def __init__(self, base_url: str) -> None:
         self.base_url = base_url.rstrip("/")
 
-    def _call(self, method: str, path: str, body: Any = None) -> Any:
+    def call(self, method: str, path: str, body: Any = None) -> Any:
         data = None if body is None else json.dumps(body).encode()
         request = urllib.request.Request(
             f"{self.base_url}{path}",
@@ -47,59 +47,59 @@ class UpstreamControl:
 
     def add_faults(self, faults: Iterable[dict[str, Any]]) -> None:
         """Queue faults; each following POST /v1/messages consumes one, in order."""
-        self._call("POST", "/_control/faults", list(faults))
+        self.call("POST", "/_control/faults", list(faults))
 
     def reset(self) -> None:
         """Clear faults, cache, request log and clock; pace back to the configured default."""
-        self._call("POST", "/_control/reset", {})
+        self.call("POST", "/_control/reset", {})
 
     def requests(self) -> list[dict[str, Any]]:
         """The /v1 requests received: method, path, query, headers, JSON body; newest last."""
-        return self._call("GET", "/_control/requests")["requests"]
+        return self.call("GET", "/_control/requests")["requests"]
 
     def set_pace(self, tokens_per_second: float) -> None:
         """Change the stream pace, running streams included (0 = unpaced)."""
-        self._call("POST", "/_control/pace", {"tokens_per_second": tokens_per_second})
+        self.call("POST", "/_control/pace", {"tokens_per_second": tokens_per_second})
 
     def set_count_seconds(self, seconds: float) -> None:
         """How long each count_tokens call takes from now on (reset: 0)."""
-        self._call("POST", "/_control/pace", {"count_seconds": seconds})
+        self.call("POST", "/_control/pace", {"count_seconds": seconds})
 
     def advance_clock(self, seconds: float) -> None:
         """Move the prompt cache's clock forward (to expire or age entries without sleeping)."""
-        self._call("POST", "/_control/clock", {"advance_seconds": seconds})
+        self.call("POST", "/_control/clock", {"advance_seconds": seconds})
 
     def set_batch_seconds(self, seconds: float) -> None:
         """How long batches created from now on take: their requests finish evenly spread
         over this many seconds of the upstream's clock (see `advance_clock`)."""
-        self._call("POST", "/_control/batches", {"processing_seconds": seconds})
+        self.call("POST", "/_control/batches", {"processing_seconds": seconds})
 
     def drop_next_results_after(self, lines: int) -> None:
         """Cut the next batch results download after this many lines (connection lost)."""
-        self._call("POST", "/_control/batches", {"drop_results_after_lines": lines})
+        self.call("POST", "/_control/batches", {"drop_results_after_lines": lines})
 
     def set_first_token(self, seconds: float) -> None:
         """Wait this long before the first token of replies started from now on."""
-        self._call("POST", "/_control/pace", {"first_token_seconds": seconds})
+        self.call("POST", "/_control/pace", {"first_token_seconds": seconds})
 
     def record_stamps(self, enabled: bool = True) -> None:
         """Record the write time of every streamed text delta from now on (see stamps.py)."""
-        self._call("POST", "/_control/stamps", {"enabled": enabled})
+        self.call("POST", "/_control/stamps", {"enabled": enabled})
 
     def stamps(self) -> list[dict[str, Any]]:
         """Recorded streams: `request_id`, `prompt` (the last user text), `received` (monotonic
         seconds when the request arrived), `writes` as [monotonic seconds, characters of text
         written so far] per text delta."""
-        return self._call("GET", "/_control/stamps")["streams"]
+        return self.call("GET", "/_control/stamps")["streams"]
 
     def set_context_window(self, model: str, tokens: int) -> None:
         """Give ``model`` a smaller context window (until reset): a longer prompt gets the
         API's 400 ``prompt is too long``, so long-conversation tests stay small."""
-        self._call("POST", "/_control/models", {"model": model, "context_window": tokens})
+        self.call("POST", "/_control/models", {"model": model, "context_window": tokens})
 
     def state(self) -> dict[str, Any]:
         """Current and default pace, queued faults, clock reading, batch processing time."""
-        return self._call("GET", "/_control/state")
+        return self.call("GET", "/_control/state")
 
 
 class RunningUpstream(UpstreamControl):

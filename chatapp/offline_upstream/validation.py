@@ -2,56 +2,27 @@
 
 It is deliberately lenient about what it does not check (unknown fields, unknown block types):
 the aim is to catch the mistakes an app can make, never to reject what the SDK sends.
+
+The body, the model, max_tokens, the messages and their roles, sampling, tool_choice and the
+2026-10-21 placement rules are checked here; the headers in request_headers.py, thinking and
+effort in thinking_checks.py, images and PDFs in media_checks.py.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from typing import Any
 
-from . import media
 from .errors import ApiError, invalid
-from .models import EFFORTS, SYSTEM_MESSAGE_MODELS, ModelSpec, find_model
+from .media_checks import check_media
+from .models import SYSTEM_MESSAGE_MODELS, ModelSpec, find_model
 from .prompt import as_blocks, walk_blocks
+from .thinking_checks import check_thinking
 
 MAX_REQUEST_BYTES = 32 * 1024 * 1024
-MAX_IMAGE_SIDE = 8000
-# Above MANY_IMAGES images in one request every side must stay within MANY_IMAGES_SIDE.
-MANY_IMAGES, MANY_IMAGES_SIDE = 20, 2000
-MIN_THINKING_BUDGET = 1024
 ROLES = ("user", "assistant", "system")
-# Base64 text of one image, at most (the Claude API's limit; Bedrock and Google Cloud: 5 MB).
-MAX_IMAGE_BASE64_BYTES = 10 * 1024 * 1024
-# The API version SDK 2.x sends; from it on the stricter rules below apply (the lenient
-# 2023-06-01 behaviour stays for requests that still send the old version).
-STRICT_API_VERSION = "2026-10-21"
 SAMPLING_PARAMETERS = ("temperature", "top_p", "top_k")
-DISPLAYS = ("summarized", "omitted")
 FORCED_TOOL_CHOICES = ("any", "tool")
-
-
-def is_strict(headers: Mapping[str, str]) -> bool:
-    """Whether the request's `anthropic-version` is 2026-10-21 or later (dates sort as text)."""
-    return headers.get("anthropic-version", "").strip() >= STRICT_API_VERSION
-
-
-def betas(headers: Mapping[str, str]) -> frozenset[str]:
-    """The `anthropic-beta` header's comma-separated names."""
-    return frozenset(
-        name.strip() for name in headers.get("anthropic-beta", "").split(",") if name.strip()
-    )
-
-
-def check_headers(headers: Mapping[str, str]) -> None:
-    """Authentication and API version, checked before anything else like the real API."""
-    api_key = headers.get("x-api-key", "").strip()
-    scheme, _, token = headers.get("authorization", "").partition(" ")
-    # SDK 2.x sends the key as `Authorization: Bearer <key>`; older clients send x-api-key.
-    if not api_key and not (scheme.lower() == "bearer" and token.strip()):
-        raise ApiError(401, "x-api-key header is required")
-    if not headers.get("anthropic-version", "").strip():
-        raise invalid("anthropic-version: header is required")
 
 
 def parse_body(raw: bytes) -> dict[str, Any]:
@@ -172,80 +143,6 @@ def _check_system(body: dict[str, Any]) -> None:
     _check_text_blocks(as_blocks(system), "system")
 
 
-def _effort(body: dict[str, Any], model: ModelSpec) -> str | None:
-    """`output_config.effort`, checked; None when the request does not set it."""
-    config = body.get("output_config")
-    effort = config.get("effort") if isinstance(config, dict) else None
-    if effort is None:
-        return None
-    if effort not in EFFORTS:
-        raise invalid(
-            "output_config.effort: Input should be 'low', 'medium', 'high', 'xhigh' or 'max'"
-        )
-    if not model.takes_effort:
-        raise invalid("output_config.effort: effort is not supported for this model")
-    return effort
-
-
-def _check_thinking(body: dict[str, Any], model: ModelSpec, max_tokens: int | None) -> None:
-    """The thinking types and efforts a model takes (models.py holds them as data)."""
-    effort = _effort(body, model)
-    thinking = body.get("thinking")
-    if not isinstance(thinking, dict):
-        return
-    kind = thinking.get("type")
-    display = thinking.get("display")
-    if display is not None and display not in DISPLAYS:
-        raise invalid("thinking.display: Input should be 'summarized' or 'omitted'")
-    efforts = model.thinking.types.get(kind)
-    if efforts is None:
-        raise invalid(_unsupported_thinking(kind))
-    effective = effort or model.thinking.default_effort
-    if effective not in efforts:
-        allowed = ", ".join(f"`{name}`" for name in sorted(efforts, key=EFFORTS.index))
-        raise invalid(
-            f'"thinking.type.{kind}" is only supported with `output_config.effort` {allowed} '
-            f"on this model (this request: `{effective}`)."
-        )
-    if kind == "enabled":
-        _check_budget(thinking, max_tokens)
-
-
-def _unsupported_thinking(kind: Any) -> str:
-    if kind == "adaptive":
-        return "adaptive thinking is not supported on this model"
-    if kind == "enabled":
-        return (
-            '"thinking.type.enabled" is not supported for this model. Use '
-            '"thinking.type.adaptive" and "output_config.effort" to control thinking behavior.'
-        )
-    if kind == "disabled":
-        return (
-            '"thinking.type.disabled" is not supported for this model. Use '
-            '"output_config.effort" to control thinking behavior.'
-        )
-    if kind == "between_tools":
-        return '"thinking.type.between_tools" is not supported for this model.'
-    return (
-        "thinking.type: Input should be 'adaptive', 'between_tools', 'disabled' or 'enabled'"
-    )
-
-
-def _check_budget(thinking: dict[str, Any], max_tokens: int | None) -> None:
-    budget = thinking.get("budget_tokens")
-    if not isinstance(budget, int) or budget < MIN_THINKING_BUDGET:
-        raise invalid(
-            "thinking.enabled.budget_tokens: Input should be greater than or equal to "
-            f"{MIN_THINKING_BUDGET}"
-        )
-    if max_tokens is not None and budget >= max_tokens:
-        raise invalid(
-            "`max_tokens` must be greater than `thinking.budget_tokens`. Please consult our "
-            "documentation at https://docs.claude.com/en/docs/build-with-claude/"
-            "extended-thinking#max-tokens-and-context-window-size"
-        )
-
-
 def _check_sampling(body: dict[str, Any]) -> None:
     """Under 2026-10-21 no model takes sampling parameters, at any value."""
     for name in SAMPLING_PARAMETERS:
@@ -328,93 +225,6 @@ def _check_temperature(body: dict[str, Any], model: ModelSpec) -> None:
         )
 
 
-def _media_blocks(messages: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
-    """(path, block) of every base64 image and document, nested ones included."""
-    found = []
-    for m_index, message in enumerate(messages):
-        for b_index, block in enumerate(as_blocks(message.get("content"))):
-            for inner in walk_blocks([block]):
-                source = inner.get("source") or {}
-                if inner.get("type") in ("image", "document") and source.get("type") == "base64":
-                    found.append((f"messages.{m_index}.content.{b_index}", inner))
-    return found
-
-
-def _check_image(path: str, block: dict[str, Any], many: bool) -> None:
-    source = block["source"]
-    size = len(str(source.get("data", "")))
-    if size > MAX_IMAGE_BASE64_BYTES:  # checked before decoding anything
-        raise invalid(
-            f"{path}.image.source.base64: image exceeds 10 MB maximum: {size} bytes > "
-            f"{MAX_IMAGE_BASE64_BYTES} bytes"
-        )
-    declared = source.get("media_type")
-    if declared not in media.IMAGE_MEDIA_TYPES.values():
-        raise invalid(
-            f"{path}.image.source.base64.media_type: Input should be 'image/jpeg', "
-            "'image/png', 'image/gif' or 'image/webp'"
-        )
-    try:
-        actual, width, height = media.image_info(str(source.get("data", "")))
-    except media.MediaError as exc:
-        raise invalid(f"{path}.image.source.base64: {exc}") from exc
-    if actual != declared:
-        raise invalid(
-            f"{path}.image.source.base64: The image was specified using the {declared} media "
-            f"type, but the image appears to be a {actual} image"
-        )
-    if max(width, height) > MAX_IMAGE_SIDE:
-        raise invalid(
-            f"{path}.image.source.base64: image dimensions exceed max allowed size: "
-            f"{MAX_IMAGE_SIDE} pixels"
-        )
-    if many and max(width, height) > MANY_IMAGES_SIDE:
-        raise invalid(
-            f"{path}.image.source.base64: At least one of the image dimensions exceed max "
-            f"allowed size for many-image requests: {MANY_IMAGES_SIDE} pixels"
-        )
-
-
-def _check_pdf(path: str, block: dict[str, Any]) -> int:
-    source = block["source"]
-    if source.get("media_type") != "application/pdf":
-        raise invalid(
-            f"{path}.document.source.base64.media_type: Input should be 'application/pdf'"
-        )
-    try:
-        return len(media.pdf_page_texts(str(source.get("data", ""))))
-    except media.MediaError as exc:
-        raise invalid(f"{path}.document.source.base64.data: {exc}") from exc
-
-
-def _image_count(messages: list[dict[str, Any]]) -> int:
-    """Every image block, whatever its source (url and file images count as media too)."""
-    return sum(
-        1
-        for message in messages
-        for inner in walk_blocks(as_blocks(message.get("content")))
-        if inner.get("type") == "image"
-    )
-
-
-def _check_media(messages: list[dict[str, Any]], model: ModelSpec) -> None:
-    found = _media_blocks(messages)
-    many = sum(1 for _path, block in found if block["type"] == "image") > MANY_IMAGES
-    pages = 0
-    for path, block in found:
-        if block["type"] == "image":
-            _check_image(path, block, many)
-        else:
-            pages += _check_pdf(path, block)
-    images = _image_count(messages)
-    if pages > model.max_pdf_pages and not images:
-        raise invalid(f"A maximum of {model.max_pdf_pages} PDF pages may be provided.")
-    if pages + images > model.max_media:
-        raise invalid(
-            f"Too much media: {pages} document pages + {images} images > {model.max_media}"
-        )
-
-
 def validate_request(
     body: dict[str, Any], *, count_only: bool = False, long_output: bool = False,
     strict: bool = True,
@@ -434,14 +244,14 @@ def validate_request(
         isinstance(stop_sequences, list) and all(isinstance(s, str) for s in stop_sequences)
     ):
         raise invalid("stop_sequences: Input should be a valid list of strings")
-    _check_thinking(body, model, max_tokens)
+    check_thinking(body, model, max_tokens)
     if strict:
         _check_sampling(body)
         _check_placement(messages)
     elif not count_only:  # count_tokens takes no sampling parameters
         _check_temperature(body, model)
     _check_tool_choice(body, model)
-    _check_media(messages, model)
+    check_media(messages, model)
     if (
         not count_only
         and messages[-1]["role"] == "assistant"

@@ -16,7 +16,7 @@ messages the summary stands in for; a summary that comes back empty fails the re
 A summary rewrites the start of the prompt, and on the 5.5 models every thinking block sent
 back is bound to its exact prefix: the replies written before the summary are then sent
 without their thinking blocks, in every later request alike (the reply that made the summary
-is marked with ``SUMMARISED_THROUGH`` in its options; replies._request_for reads it), so the
+is marked with ``history.SUMMARISED_THROUGH`` in its options; history.request_for reads it), so the
 prompt is append-only again from the summary on. See docs/caching.md.
 
 ``ContextGuard`` does this before a reply's first call (``fit``) and again before every later
@@ -36,14 +36,13 @@ from typing import Any
 from channels.db import database_sync_to_async
 from django.conf import settings
 from django.db import transaction
-from django.db.models import QuerySet
 
-from chatapp.billing import accounting, budgets, prices
+from chatapp.billing import prices
 from chatapp.claude import messages as claude_messages
 from chatapp.claude import thinking
-from chatapp.claude.prompt import REFERENCE, Turn
+from chatapp.claude.prompt import REFERENCE
 from chatapp.claude.token_bounds import content_bound, messages_bound, reference_bound, text_bound
-from chatapp.claude.types import Completion, UpstreamError
+from chatapp.claude.types import UpstreamError
 from chatapp.models import (
     Attachment,
     CallPurpose,
@@ -53,12 +52,12 @@ from chatapp.models import (
     MessageStatus,
     Role,
 )
+from chatapp.replies import history, side_calls
 from chatapp.replies.generation import Refit
 
 logger = logging.getLogger(__name__)
 
 Notify = Callable[[str], Awaitable[None]]
-RequestFor = Callable[[int], dict[str, Any]]
 
 # Room for what is estimated rather than counted (tool definitions, role markers).
 SAFETY_TOKENS = 2048
@@ -66,12 +65,6 @@ SUMMARY_MAX_TOKENS = 1024
 # What one summarised message may contribute to the summariser's prompt, and all of them.
 EXCERPT_CHARS = 4000
 TRANSCRIPT_CHARS = 400_000
-SUMMARY_HEADING = "Summary of the earlier part of this conversation (written to save space):"
-# The option on the reply that made the conversation's current summary (its value: the last
-# message summarised): replies before it are sent without their thinking blocks.
-SUMMARISED_THROUGH = "summarised_through"
-# The question option with the system prompt it was asked under (replies.SYSTEM_PROMPT_OPTION).
-_SYSTEM_PROMPT_OPTION = "system_prompt"
 _COUNTED_STATUSES = (MessageStatus.COMPLETE, MessageStatus.CANCELLED, MessageStatus.INTERRUPTED)
 COUNT_CONCURRENCY = 8
 # Cutting tool results: characters removed per token over (no tokenizer packs more), at most
@@ -83,23 +76,6 @@ CUT_MARKER = (
     "\n\n[… cut here: {left:,} of {total:,} characters were left out so that the "
     "conversation fits the model's context window.]"
 )
-
-
-def summary_turns(conversation: Conversation) -> list[Turn]:
-    """The turn that stands in for summarised messages: their documents and images, whole,
-    then the summary. Empty when nothing was summarised."""
-    if not conversation.summary or conversation.summary_through_id is None:
-        return []
-    kept: list[dict[str, Any]] = []
-    instructions = None  # the system prompt the last summarised question recorded, if any
-    summarised = conversation.messages.on_screen().filter(
-        role=Role.USER, pk__lte=conversation.summary_through_id
-    ).only("conversation", "content", "options")  # not deferred: see history_before
-    for message in summarised:
-        kept += [block for block in message.content if block.get("type") != "text"]
-        instructions = message.options.get(_SYSTEM_PROMPT_OPTION, instructions)
-    text = {"type": "text", "text": f"{SUMMARY_HEADING}\n\n{conversation.summary}"}
-    return [Turn(Role.USER, [*kept, text], instructions=instructions)]
 
 
 def reply_token_count(content: list[dict[str, Any]], output_tokens: int) -> int:
@@ -132,7 +108,7 @@ class Sizing:
     def size_of(self, message: Message) -> int:
         """Its count when it has one, else the upper bound of its content; a question's new
         instructions (a system message after it) by their bound on top."""
-        instructions = text_bound(message.options.get(_SYSTEM_PROMPT_OPTION) or "")
+        instructions = text_bound(message.options.get(history.SYSTEM_PROMPT_OPTION) or "")
         if message.token_count is not None:
             return message.token_count + instructions
         return content_bound(message.content, self.attachment_tokens) + instructions
@@ -141,42 +117,31 @@ class Sizing:
         return self.fixed + sum(self.size_of(m) for m in self.history)
 
 
-# What sizing and summarising read of each earlier message, and what the reply's request
-# reads (replies._request_for): read once for both (a message has several more JSON fields,
-# and every reply reads the whole history).
-HISTORY_FIELDS = ("conversation", "role", "status", "content", "token_count", "options",
-                  "stop_reason", "error_code", "flag_summary")
-
-
-def history_before(conversation: Conversation, reply_id: int) -> QuerySet[Message]:
-    """The one read of a reply's history, for its sizing and its request: the messages on
-    screen before it, after any that were summarised (their stand-in is ``summary_turns``),
-    oldest first, with ``HISTORY_FIELDS``. ``estimates`` reads the branch differently (the
-    whole branch up to now, summarised or not, for the next question: see its
-    ``_history``); both start from ``Message.objects.on_screen()``."""
-    # "conversation" is among the fields: a related manager sets each row's conversation,
-    # and a deferred conversation_id would cost a query per message.
-    return conversation.messages.sent_before(reply_id, conversation.summary_through_id).only(
-        *HISTORY_FIELDS
-    )
-
-
 def _history(rows: list[Message]) -> list[Message]:
     return [m for m in rows if m.role == Role.USER or m.status in _COUNTED_STATUSES]
 
 
-def read_sizing(reply_id: int) -> Sizing:
+def read_sizing(
+    reply_id: int, opened: tuple[Message, ClaudeModel | None] | None = None
+) -> Sizing:
     """What sizing a reply's request reads: its reply, model, stored counts and history (the
-    reply's plan builds the request from the same rows, chatapp/replies/plan.py)."""
-    reply = Message.objects.select_related("conversation").get(pk=reply_id)
+    reply's plan builds the request from the same rows, chatapp/replies/plan.py). ``opened``:
+    the reply (with its conversation) and its model as the write that opened it has them,
+    not read again."""
+    if opened is None:
+        reply = Message.objects.select_related("conversation").get(pk=reply_id)
+        model = ClaudeModel.objects.filter(pk=reply.model).first()
+    else:
+        reply, model = opened
     conversation = reply.conversation
-    model = ClaudeModel.objects.filter(pk=reply.model).first()
     sent = Attachment.objects.filter(conversation=conversation, message__isnull=False)
     stored = dict(sent.values_list("pk", "tokens"))
-    summary = sum(content_bound(turn.content, stored) for turn in summary_turns(conversation))
+    summary = sum(
+        content_bound(turn.content, stored) for turn in history.summary_turns(conversation)
+    )
     fixed = text_bound(conversation.system_prompt) + summary + SAFETY_TOKENS
     window = model.context_window if model else 200_000
-    rows = list(history_before(conversation, reply.pk))
+    rows = list(history.history_before(conversation, reply.pk))
     return Sizing(reply, _history(rows), window, stored, fixed, model, rows)
 
 
@@ -258,23 +223,13 @@ def summary_request(model: str, previous: str, older: list[Message]) -> dict[str
 
 @transaction.atomic
 def _save_summary(
-    reply_id: int, through_id: int, completion: Completion, count: int, budget: budgets.CallBudget,
-    older_chars: int = 0,
+    reply_id: int, through_id: int, call: side_calls.SideCall, count: int, older_chars: int = 0,
 ) -> bool:
     """Bill the summary call and keep the summary; False (nothing kept) when it is empty."""
     reply = Message.objects.select_for_update().select_related("conversation").get(pk=reply_id)
     conversation = reply.conversation
-    budget.release_all()  # settled: the record below adds the actual cost instead
-    accounting.record_call(
-        user_id=conversation.owner_id,
-        purpose=CallPurpose.SUMMARY,
-        model_id=completion.model,
-        usage=completion.usage,
-        request_id=completion.request_id,
-        conversation_id=conversation.pk,
-        message_id=reply.pk,
-    )
-    summary = completion.text.strip()
+    side_calls.record(call, conversation_id=conversation.pk, message_id=reply.pk)
+    summary = call.completion.text.strip()
     if not summary:  # an empty summary would silently lose every turn it stands in for
         return False
     Conversation.objects.filter(pk=conversation.pk).update(
@@ -286,8 +241,8 @@ def _save_summary(
                  "not in the summary.")
     reply.notes = [*reply.notes, note]
     # From this reply on the prompt starts with the summary: the thinking of earlier replies
-    # is bound to the turns it replaced (replies._request_for leaves it out).
-    reply.options = {**reply.options, SUMMARISED_THROUGH: through_id}
+    # is bound to the turns it replaced (history.request_for leaves it out).
+    reply.options = {**reply.options, history.SUMMARISED_THROUGH: through_id}
     reply.save(update_fields=["notes", "options", "updated_at"])
     return True
 
@@ -313,17 +268,12 @@ async def _summarise(reply: Message, older: list[Message]) -> None:
     }
     # Its worst case is reserved like any call's: a summary the budget cannot cover fails the
     # reply with budget_exceeded before anything is sent.
-    budget = budgets.CallBudget(
-        reply.conversation.owner_id, subject="Summarising the earlier turns of this conversation"
+    call = await side_calls.ask(
+        reply.conversation.owner_id, CallPurpose.SUMMARY, request,
+        subject="Summarising the earlier turns of this conversation",
     )
-    await budget.before_call(request)
-    try:
-        completion = await claude_messages.complete(request)
-    except BaseException:
-        await database_sync_to_async(budget.release_all)()
-        raise
     saved = await database_sync_to_async(_save_summary)(
-        reply.pk, older[-1].pk, completion, len(older), budget, transcript_chars(older)
+        reply.pk, older[-1].pk, call, len(older), transcript_chars(older)
     )
     if not saved:
         raise UpstreamError("context_too_long", _NO_SUMMARY)
@@ -376,9 +326,8 @@ class ContextGuard:
     sent already). ``counts`` are the exact counts made, for the final write.
     """
 
-    def __init__(self, reply_id: int, *, request_for: RequestFor, notify: Notify) -> None:
+    def __init__(self, reply_id: int, *, notify: Notify) -> None:
         self.reply_id = reply_id
-        self._request_for = request_for
         self._notify = notify
         self.counts: dict[int, int] = {}
         self._window = 200_000
@@ -411,7 +360,7 @@ class ContextGuard:
         if older:
             await self._notify("Summarising earlier turns to fit the model's context window…")
             await _summarise(sizing.reply, older)
-            request = await database_sync_to_async(self._request_for)(self.reply_id)
+            request = await database_sync_to_async(history.request_for)(self.reply_id)
         self._base_size = await claude_messages.count_tokens(request) + SAFETY_TOKENS
         if self._base_size > budget:
             raise UpstreamError("context_too_long", _TOO_LONG)

@@ -152,7 +152,7 @@ def _cache_alive(reply: Message, now: datetime) -> bool:
 def _history(basis: Basis, conversation: Conversation, level: str | None) -> None:
     """The conversation so far, and how much of it the cache should still hold.
 
-    Not ``compaction.history_before`` (a reply's request): this sizes the next question's
+    Not ``history.history_before`` (a reply's request): this sizes the next question's
     prompt before any reply exists, so it reads the whole branch on screen: from the last
     priced reply on, its reported prompt (which held any summary) plus the messages after
     it; with no priced reply, every message on screen, summarised ones included (the
@@ -211,7 +211,7 @@ def _auto_models(
 ) -> list[ClaudeModel]:
     """The models Auto may send this message to, its rule's pick first."""
     if conversation is not None:
-        facts, _ = model_router._request_facts(  # what route() will look at, exactly
+        facts, _ = model_router.request_facts(  # what route() will look at, exactly
             conversation.pk, text, tuple(attachment_ids), level)
     else:
         facts = model_router.Request(text=text, thinking=level)

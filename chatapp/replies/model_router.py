@@ -21,8 +21,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, Sum
 
-from chatapp.billing import accounting, budgets, prices
-from chatapp.claude import messages as claude_messages
+from chatapp.billing import prices
 from chatapp.claude import thinking
 from chatapp.claude.types import Completion, UpstreamError
 from chatapp.models import (
@@ -35,6 +34,7 @@ from chatapp.models import (
     ModelTier,
     default_model_id,
 )
+from chatapp.replies import side_calls
 
 logger = logging.getLogger(__name__)
 
@@ -133,7 +133,7 @@ def decide(request: Request) -> Decision:
     )
 
 
-def _request_facts(
+def request_facts(
     conversation_id: int, text: str, attachment_ids: tuple[int, ...], thinking: str | None
 ) -> tuple[Request, int]:
     """What the router looks at, and whose budget pays for a confirming call."""
@@ -177,22 +177,23 @@ def _check_request(text: str) -> dict[str, Any] | None:
     }
 
 
-async def _confirm(text: str, budget: budgets.CallBudget) -> Completion | None:
+async def _confirm(text: str, owner_id: int) -> side_calls.SideCall | None:
     """Ask the cheapest model when the rule is unsure; None if it cannot be asked, or the
-    budget cannot cover the question (its worst case is reserved in ``budget`` first)."""
+    budget cannot cover the question (its worst case is reserved first)."""
     request = await database_sync_to_async(_check_request)(text)
     if request is None:
         return None
     try:
-        await budget.before_call(request)
-        return await claude_messages.complete(request)
+        return await side_calls.ask(
+            owner_id, CallPurpose.ROUTING, request,
+            subject="Checking which model suits this message",
+        )
     except UpstreamError as exc:  # budget_exceeded included: the rule's choice stands
         logger.warning("routing confirmation skipped: %s", exc)
-        await database_sync_to_async(budget.release_all)()
         return None
 
 
-def _apply_confirmation(decision: Decision, completion: Completion) -> Decision:
+def apply_confirmation(decision: Decision, completion: Completion) -> Decision:
     answer = next((w for w in re.findall(r"[a-z]+", completion.text.lower()) if w in _ANSWERS),
                   None)
     if answer is None:
@@ -214,28 +215,29 @@ def _apply_confirmation(decision: Decision, completion: Completion) -> Decision:
 @dataclass
 class Routed:
     decision: Decision
-    confirmation: Completion | None = None
-    # What the confirmation holds against the budget until ``record_confirmation`` settles it.
-    budget: budgets.CallBudget | None = None
-    owner_id: int | None = None
+    # The confirming call, holding its reservation until ``record_confirmation`` settles it.
+    check: side_calls.SideCall | None = None
     conversation_id: int | None = None
+
+    @property
+    def confirmation(self) -> Completion | None:
+        return self.check.completion if self.check else None
 
 
 async def route(
     conversation_id: int, text: str, attachment_ids: tuple[int, ...], thinking: str | None
 ) -> Routed:
     """The model for one Auto message, with its reason (and the confirming call, if any)."""
-    facts, owner_id = await database_sync_to_async(_request_facts)(
+    facts, owner_id = await database_sync_to_async(request_facts)(
         conversation_id, text, attachment_ids, thinking
     )
     decision = await database_sync_to_async(decide)(facts)
     if not (decision.unsure and settings.CHATAPP_ROUTER_CONFIRM):
         return Routed(decision)
-    budget = budgets.CallBudget(owner_id, subject="Checking which model suits this message")
-    confirmation = await _confirm(text, budget)
-    if confirmation is not None:
-        decision = await database_sync_to_async(_apply_confirmation)(decision, confirmation)
-    return Routed(decision, confirmation, budget, owner_id, conversation_id)
+    check = await _confirm(text, owner_id)
+    if check is not None:
+        decision = await database_sync_to_async(apply_confirmation)(decision, check.completion)
+    return Routed(decision, check, conversation_id)
 
 
 @transaction.atomic
@@ -243,21 +245,13 @@ def record_confirmation(routed: Routed, reply: Message | None) -> None:
     """The confirming call is billed like any other, and its reservation settled in the same
     transaction (sync: database_sync_to_async). ``reply`` None: the message was refused after
     the confirmation was asked; the call is still billed, to the conversation."""
-    if routed.budget is not None:
-        routed.budget.release_all()
-    completion = routed.confirmation
-    if completion is None:
+    if routed.check is None:
         return
     conversation_id = routed.conversation_id
     if reply is None and not Conversation.objects.filter(pk=conversation_id).exists():
         conversation_id = None  # deleted meanwhile: the record outlives it, as all records do
-    accounting.record_call(
-        user_id=routed.owner_id,
-        purpose=CallPurpose.ROUTING,
-        model_id=completion.model,
-        usage=completion.usage,
-        request_id=completion.request_id,
-        conversation_id=conversation_id,
+    side_calls.record(
+        routed.check, conversation_id=conversation_id,
         message_id=reply.pk if reply is not None else None,
     )
 

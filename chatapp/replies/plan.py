@@ -7,7 +7,6 @@ guard it is handed (``compaction.ContextGuard``), which may summarise older turn
 round outgrows the window.
 """
 
-from collections.abc import Callable
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -15,18 +14,21 @@ from django.conf import settings
 
 from chatapp.claude import thinking
 from chatapp.models import ClaudeModel, Message
-from chatapp.replies import compaction, tools
+from chatapp.replies import compaction, history, tools
 from chatapp.replies.generation import GenerationPlan
 
 
-def _read(
-    reply_id: int, request_for: Callable[..., dict[str, Any]]
+def read_request(
+    reply_id: int, opened: tuple[Message, ClaudeModel | None] | None = None
 ) -> tuple[dict[str, Any], compaction.Sizing]:
     """Everything the plan reads, in one call on the ORM thread: the request and its sizing
-    (with the reply and its model; under a burst each call waits its turn on that thread)."""
-    sizing = compaction.read_sizing(reply_id)
-    # The request is built from the reply, model and history the sizing has just read.
-    request = request_for(reply_id, read=(sizing.reply, sizing.model, sizing.rows))
+    (with the reply and its model, unless ``opened`` has them; under a burst each call waits
+    its turn on that thread)."""
+    sizing = compaction.read_sizing(reply_id, opened)
+    # The request is built from the reply, model, history and sent attachments the sizing
+    # has just read.
+    request = history.request_for(reply_id, read=(sizing.reply, sizing.model, sizing.rows),
+                          attachments_sent=bool(sizing.attachment_tokens))
     return request, sizing
 
 
@@ -65,11 +67,12 @@ async def plan_for(
     reply_id: int,
     *,
     continuing: bool,
-    request_for: Callable[..., dict[str, Any]],
     guard: compaction.ContextGuard,
+    opened: tuple[Message, ClaudeModel | None] | None = None,
 ) -> GenerationPlan:
     """The plan of a reply; ``UpstreamError`` when the conversation cannot be made to fit.
-    ``guard`` then checks every call of the reply again."""
-    request, sizing = await database_sync_to_async(_read)(reply_id, request_for)
+    ``guard`` then checks every call of the reply again. ``opened``: the reply and its model
+    as the write that opened the reply has them (``compaction.read_sizing``)."""
+    request, sizing = await database_sync_to_async(read_request)(reply_id, opened)
     request = await guard.fit(request, sizing)
     return _plan(sizing.reply, sizing.model, request, continuing, guard)

@@ -15,12 +15,12 @@ import re
 from channels.db import database_sync_to_async
 from django.db import transaction
 
-from chatapp.billing import accounting, budgets, prices
-from chatapp.claude import messages as claude_messages
+from chatapp.billing import prices
 from chatapp.claude import thinking
 from chatapp.claude.prompt import title_request
-from chatapp.claude.types import Completion, UpstreamError
+from chatapp.claude.types import UpstreamError
 from chatapp.models import CallPurpose, ClaudeModel, Conversation, MessageStatus, Role
+from chatapp.replies import side_calls
 from chatapp.streaming import broadcast
 
 logger = logging.getLogger(__name__)
@@ -73,18 +73,10 @@ def _title_model() -> ClaudeModel | None:
 
 
 @transaction.atomic
-def _save_title(conversation_id: int, completion: Completion, budget: budgets.CallBudget) -> str:
-    budget.release_all()
-    conversation = Conversation.objects.get(pk=conversation_id)
-    accounting.record_call(
-        user_id=conversation.owner_id,
-        purpose=CallPurpose.TITLE,
-        model_id=completion.model,
-        usage=completion.usage,
-        request_id=completion.request_id,
-        conversation_id=conversation_id,
-    )
-    title = clean_title(completion.text)
+def _save_title(conversation_id: int, call: side_calls.SideCall) -> str:
+    Conversation.objects.get(pk=conversation_id)  # deleted meanwhile: nothing to title
+    side_calls.record(call, conversation_id=conversation_id)
+    title = clean_title(call.completion.text)
     # Saved only while the conversation is still untitled: a rename by its owner meanwhile
     # wins, and then nothing is announced (the page would show a title nobody kept).
     if title and Conversation.objects.filter(pk=conversation_id, title="").update(title=title):
@@ -93,37 +85,30 @@ def _save_title(conversation_id: int, completion: Completion, budget: budgets.Ca
 
 
 async def maybe_generate(conversation_id: int) -> None:
-    budget = None
+    call = None
     try:
         job = await database_sync_to_async(_title_job)(conversation_id)
         if job is None:
             return
         request, owner_id = job
         for _attempt in range(ATTEMPTS):
-            budget = budgets.CallBudget(owner_id)
-            await budget.before_call(request)
-            completion = await claude_messages.complete(request)
-            title = await database_sync_to_async(_save_title)(conversation_id, completion, budget)
-            budget = None
+            call = await side_calls.ask(owner_id, CallPurpose.TITLE, request)
+            title = await database_sync_to_async(_save_title)(conversation_id, call)
+            completion, call = call.completion, None
             if title or clean_title(completion.text):  # saved, or another process titled it
                 break
             logger.warning("an empty title for conversation %s (stop reason %s)",
                            conversation_id, completion.stop_reason)
     except (UpstreamError, Conversation.DoesNotExist) as exc:
         logger.warning("no title for conversation %s: %s", conversation_id, exc)
-        await _release(budget)
+        await side_calls.release(call)
         return
     except Exception:  # anything else is a bug: logged, never an unretrieved task exception
         logger.exception("no title for conversation %s", conversation_id)
-        await _release(budget)
+        await side_calls.release(call)
         return
     if title:
         await announce(conversation_id, title)
-
-
-async def _release(budget: budgets.CallBudget | None) -> None:
-    if budget is not None:
-        await database_sync_to_async(budget.release_all)()
 
 
 async def announce(conversation_id: int, title: str) -> None:

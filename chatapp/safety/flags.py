@@ -1,6 +1,6 @@
 """Content flags: review a finished reply, keep what was found, count it per user.
 
-``review_reply`` runs inside the reply's final write (``replies._finish``, one transaction);
+``review_reply`` runs inside the reply's final write (``replies/final_write.finish``, one transaction);
 ``review_upload_text`` when an uploaded document is stored (``attachments/intake.store``, off the
 event loop); ``flagged_message_counts`` is the selector the cost review shows per user.
 """

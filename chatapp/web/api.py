@@ -20,8 +20,7 @@ from chatapp.conversations.presenters import conversation_json, message_json, mo
 from chatapp.cost_review import queries as costs
 from chatapp.models import ClaudeModel, Conversation, default_model_id
 from chatapp.projects import access as project_access
-from chatapp.replies import estimates, titles
-from chatapp.replies import service as replies
+from chatapp.replies import estimates, registry, titles
 from chatapp.safety import ratelimits
 from chatapp.safety.access import get_conversation_for_user, get_preset_for_user
 from chatapp.safety.inputs import is_id
@@ -106,7 +105,7 @@ def conversation_detail(request: HttpRequest, conversation_id: int) -> HttpRespo
         return JsonResponse(conversation_json(conversation))
     if request.method == "DELETE":
         # Stop a reply still being written, so it is not billed for nobody to read.
-        replies.stop_replies_from_sync_code(conversation.pk)
+        registry.stop_replies_from_sync_code(conversation.pk)
         conversation.delete()
         return HttpResponse(status=204)
     return JsonResponse(conversation_body(conversation))

@@ -8,12 +8,13 @@ import json
 import logging
 from typing import Any
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.http import Http404
 
 from chatapp.errors import ChatappError
-from chatapp.replies import orm_thread
+from chatapp.replies import orm_thread, registry
 from chatapp.replies import service as replies
 from chatapp.safety import ratelimits, socket_sessions
 from chatapp.safety.access import NotYours, get_conversation_for_socket
@@ -30,6 +31,17 @@ class ConversationConsumer(AsyncWebsocketConsumer):
     conversation_id: int
     group: str = ""
     user_group: str = ""
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        """Channels' own dispatch first runs ``close_old_connections`` on the ORM thread for
+        every event: every frame relayed to every socket waited its turn on that one thread
+        behind the replies' database work (issue 18). The handlers here touch the database
+        only through ``database_sync_to_async``, which closes stale connections around each
+        call itself, so the events go straight to their handler."""
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def connect(self) -> None:
         user = self.scope.get("user")
@@ -54,7 +66,7 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         self.user_group = socket_sessions.user_group(user.pk)
         await self.channel_layer.group_add(self.user_group, self.channel_name)
         await self.accept()
-        replies.ensure_background()
+        registry.ensure_background()
         frames = await replies.live_frames(self.conversation_id)
         for frame in frames:
             self.last_seq[frame["message_id"]] = frame["seq"]
@@ -108,7 +120,7 @@ class ConversationConsumer(AsyncWebsocketConsumer):
                 thinking=frame.thinking, edit_of=frame.edit_of,
             )
         elif isinstance(frame, Stop):
-            stopped = await replies.stop_reply(self.conversation_id, frame.message_id)
+            stopped = await registry.stop_reply(self.conversation_id, frame.message_id)
             if frame.message_id is not None and not stopped:
                 await self._error("not_found", "That reply is not streaming.", frame.message_id)
         elif isinstance(frame, Regenerate):

@@ -6,11 +6,11 @@
  * in the panel; a thinking block with no text (display "omitted") opens no empty panel: the
  * reply just says that Claude thought.
  *
- * An ES module; chat.js owns the message views and calls these
- * with them; everything here is drawn with textContent (no HTML from the server).
+ * An ES module; the chat page's message views (chat/messages.js, chat/paint.js) are passed to
+ * these; everything here is drawn with textContent (no HTML from the server).
  */
 
-import { icon } from "./lib/dom.js";
+import { h, icon } from "./lib/dom.js";
 import { formatInt } from "./lib/format.js";
 
 /** Thinking text, tool cards and notes of a message as the server stored it. */
@@ -106,8 +106,8 @@ function plainText(view) {
 }
 
 /** The tool cards of a piece, as list items. */
-function drawCards(h, tools) {
-  return tools.map((tool) => card(h, tool));
+function drawCards(tools) {
+  return tools.map(card);
 }
 
 /** A reply_state (joining late, or an attempt restarted in place). */
@@ -138,7 +138,7 @@ function onCompleted(view, frame) {
 
 // --- drawing -------------------------------------------------------------------------
 
-function buildParts(h) {
+function buildParts() {
   const summary = h("summary", { class: "trace-summary" });
   const thinkingText = h("div", { class: "trace-thinking" });
   const tools = h("ol", { class: "tool-cards" });
@@ -163,7 +163,7 @@ function describeInput(input) {
   }
 }
 
-function card(h, tool) {
+function card(tool) {
   const status = tool.status === "running" ? "running…" : tool.status === "error" ? "failed" : "done";
   const time = typeof tool.ms === "number" ? " · " + tool.ms + " ms" : "";
   const head = h("div", { class: "tool-head" },
@@ -179,7 +179,7 @@ function card(h, tool) {
   return h("li", { class: "tool-card is-" + (tool.status || "running"), "data-tool": tool.id }, ...children);
 }
 
-function paint(view, parts, h) {
+function paint(view, parts) {
   const streaming = view.status === "streaming";
   const hasThinking = !!view.thinking;
   // The panel is open while Claude thinks, then collapses (unless the reader toggled it).
@@ -202,8 +202,8 @@ function paint(view, parts, h) {
   if (parts.summary.textContent !== label) parts.summary.textContent = label;
   if (parts.thinkingText.textContent !== view.thinking) parts.thinkingText.textContent = view.thinking;
 
-  // The cards stand between the pieces of text they came between (chat.js draws them
-  // with the text); this list above the text holds none.
+  // The cards stand between the pieces of text they came between (chat/paint.js draws
+  // them with the text); this list above the text holds none.
   parts.tools.hidden = true;
   parts.tools.replaceChildren();
 
@@ -241,11 +241,9 @@ function thinkingOffNote(models, modelId) {
 function fillThinkingSelect(select, choices, offNote) {
   const previous = select.value;
   select.replaceChildren(...choices.map((value) => {
-    const option = document.createElement("option");
-    option.value = value;
-    option.textContent = value === "off" && offNote ? "Thinking: minimum" : CHOICE_WORDS[value] || value;
-    if (value === "off" && offNote) option.title = offNote;
-    return option;
+    const minimum = value === "off" && !!offNote;
+    return h("option", { value, text: minimum ? "Thinking: minimum" : CHOICE_WORDS[value] || value,
+      title: minimum ? offNote : null });
   }));
   select.title = offNote ? CONTROL_TITLE + ". " + offNote : CONTROL_TITLE;
   select.value = choices.includes(previous) ? previous : "off";

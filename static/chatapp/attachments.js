@@ -1,9 +1,9 @@
 /* chatapp — attachments on the chat page: the composer's tray (pick, drop or paste files),
  * the chips and thumbnails of sent messages, the image viewer and the documents dialog.
  *
- * An ES module (exports `attachments`); chat.js calls it with a few hooks (init) and
- * tells it when the conversation changes (show), when a message is sent (sending / sent /
- * unsent) and when the model changes (refresh). Everything the server says is set as text.
+ * An ES module (exports `attachments`); the chat page (chat/main.js) calls it with a few
+ * hooks (init) and tells it when the conversation changes (show), when a message is sent
+ * (sending / sent / unsent) and when the model changes (refresh). Everything the server says is set as text.
  *
  * A document's card says what the first question will cost (written to the prompt cache) and
  * what each later one will cost (read from it); an image's card says how many tokens the
@@ -11,11 +11,10 @@
  */
 
 import { api } from "./lib/api.js";
-import { h, icon as lineIcon } from "./lib/dom.js";
-import { formatInt } from "./lib/format.js";
+import { $, h, icon as lineIcon } from "./lib/dom.js";
+import { formatBytes, formatInt } from "./lib/format.js";
 import { readJson } from "./lib/json.js";
 import * as money from "./lib/money.js";
-import * as render from "./render.js";
 
 const ACCEPT = ".pdf,.docx,.txt,.md,.markdown,image/jpeg,image/png,image/gif,image/webp,image/heic,image/avif";
 
@@ -28,7 +27,6 @@ const ICON_PATHS = {
 
 const icon = (name, className) => lineIcon(ICON_PATHS[name], className);
 
-const $ = (id) => document.getElementById(id);
 const el = {};
 let hooks = null;
 
@@ -56,7 +54,7 @@ function modelFacts() {
 function documentMeta(data) {
   const parts = [];
   if (data.pages) parts.push(formatInt(data.pages) + (data.pages === 1 ? " page" : " pages"));
-  parts.push(render.formatBytes(data.size));
+  parts.push(formatBytes(data.size));
   parts.push(formatInt(data.tokens) + " tokens");
   return parts.join(" · ");
 }
@@ -336,7 +334,7 @@ function wire() {
   el.documentsButton.addEventListener("click", openDocuments);
 }
 
-// --- what chat.js calls --------------------------------------------------------------------------
+// --- what the chat page calls (chat/) ----------------------------------------------------------
 
 export const attachments = {
   /** hooks: ensureConversation() → Promise<id|null>, currentModel(), onChange(), toast(), announce(). */

@@ -9,7 +9,7 @@
  */
 
 import { api } from "./lib/api.js";
-import { h } from "./lib/dom.js";
+import { $, h } from "./lib/dom.js";
 import { formatInt as number, inputTokens } from "./lib/format.js";
 import { readJson } from "./lib/json.js";
 // The one rule for amounts, as on the chat page.
@@ -32,8 +32,7 @@ const ITEM_WORDS = {
   expired: "Expired",
 };
 
-const byId = (id) => document.getElementById(id);
-const banner = byId("banner");
+const banner = $("banner");
 
 function showError(error) {
   banner.textContent = error && error.message ? error.message : String(error);
@@ -48,14 +47,14 @@ function clearError() {
 // --- the new-job view ---------------------------------------------------------------
 
 function initNewJob() {
-  const form = byId("new-job");
-  const list = byId("documents");
-  const prompt = byId("job-prompt-input");
-  const model = byId("job-model-select");
-  const maxTokens = byId("job-max-tokens");
-  const estimate = byId("estimate");
-  const submit = byId("submit-job");
-  const uploadStatus = byId("upload-status");
+  const form = $("new-job");
+  const list = $("documents");
+  const prompt = $("job-prompt-input");
+  const model = $("job-model-select");
+  const maxTokens = $("job-max-tokens");
+  const estimate = $("estimate");
+  const submit = $("submit-job");
+  const uploadStatus = $("upload-status");
   const models = new Map((readJson("models-data") || []).map((m) => [m.id, m]));
   let estimateTimer = null;
   let estimateCall = 0;
@@ -83,14 +82,14 @@ function initNewJob() {
   }
 
   function addDocument(doc, checked) {
-    byId("documents-empty").hidden = true;
+    $("documents-empty").hidden = true;
     list.prepend(documentRow(doc, checked));
   }
 
   async function loadDocuments() {
     const data = await api.request("GET", "/api/batch-documents/");
     list.replaceChildren(...data.documents.map((doc) => documentRow(doc, false)));
-    byId("documents-empty").hidden = data.documents.length > 0;
+    $("documents-empty").hidden = data.documents.length > 0;
   }
 
   function updateLimitHint() {
@@ -98,7 +97,7 @@ function initNewJob() {
     if (!facts) return;
     const longest = Math.max(facts.max_output_tokens, facts.batch_max_output_tokens);
     maxTokens.max = String(longest);
-    byId("max-tokens-hint").textContent =
+    $("max-tokens-hint").textContent =
       longest > facts.max_output_tokens
         ? "Up to " + number(longest) + ". Above " + number(facts.max_output_tokens) +
           " the long-output batch beta is used."
@@ -164,8 +163,8 @@ function initNewJob() {
         " done · " + money(job.cost_usd) + " · " + job.prompt.slice(0, 80);
       return h("li", {}, link, h("span", { text: summary }));
     });
-    byId("jobs").replaceChildren(...rows);
-    byId("jobs-empty").hidden = rows.length > 0;
+    $("jobs").replaceChildren(...rows);
+    $("jobs-empty").hidden = rows.length > 0;
   }
 
   form.addEventListener("submit", async (event) => {
@@ -180,11 +179,11 @@ function initNewJob() {
       canSubmit();
     }
   });
-  byId("upload-input").addEventListener("change", (event) => {
+  $("upload-input").addEventListener("change", (event) => {
     clearError();
     upload(event.target.files).finally(() => (event.target.value = ""));
   });
-  byId("select-all").addEventListener("click", () => {
+  $("select-all").addEventListener("click", () => {
     list.querySelectorAll("input[type=checkbox]").forEach((box) => (box.checked = true));
     changed();
   });
@@ -205,7 +204,7 @@ function initNewJob() {
 
 function initJob(jobId) {
   const base = "/api/batch-jobs/" + jobId + "/";
-  const cancel = byId("cancel-job");
+  const cancel = $("cancel-job");
   let lastItems = "";
 
   function itemRow(item) {
@@ -241,23 +240,23 @@ function initJob(jobId) {
 
   function show(job) {
     const total = Object.values(job.counts).reduce((sum, n) => sum + n, 0);
-    byId("job-status").textContent = JOB_WORDS[job.status] || job.status;
-    byId("job-status").dataset.status = job.status;
-    byId("job-model").textContent = job.model + ", up to " + number(job.max_tokens) + " tokens each";
-    byId("job-cost").textContent = money(job.cost_usd) + " so far at batch prices";
-    byId("job-prompt").textContent = job.prompt;
+    $("job-status").textContent = JOB_WORDS[job.status] || job.status;
+    $("job-status").dataset.status = job.status;
+    $("job-model").textContent = job.model + ", up to " + number(job.max_tokens) + " tokens each";
+    $("job-cost").textContent = money(job.cost_usd) + " so far at batch prices";
+    $("job-prompt").textContent = job.prompt;
     for (const [name, count] of Object.entries(job.counts)) {
       const cell = document.querySelector('[data-count="' + name + '"]');
       if (cell) cell.textContent = number(count);
     }
-    const progress = byId("job-progress");
+    const progress = $("job-progress");
     progress.max = Math.max(total, 1);
     progress.value = total - job.counts.processing;
     cancel.hidden = job.status === "ended" || job.cancel_requested;
     const items = JSON.stringify(job.items);
     if (items !== lastItems) {
       lastItems = items;
-      byId("job-items").replaceChildren(...job.items.map(itemRow));
+      $("job-items").replaceChildren(...job.items.map(itemRow));
     }
   }
 
@@ -284,7 +283,7 @@ function initJob(jobId) {
     }
   });
 
-  byId("job-items").addEventListener("click", async (event) => {
+  $("job-items").addEventListener("click", async (event) => {
     const button = event.target.closest("button[data-item-id]");
     if (!button) return;
     button.disabled = true;

@@ -2,7 +2,7 @@
  *
  * Shows what was spent and what is left of the monthly budget; from 80% it is a warning, at
  * 100% it says new messages are refused (the server refuses them with `budget_exceeded`).
- * Refreshed after every reply (the `chatapp:reply-finished` event chat.js sends) and when
+ * Refreshed after every reply (the `chatapp:reply-finished` event chat/replies.js sends) and when
  * the tab comes back into view.
  */
 

@@ -2,13 +2,17 @@
  * help dialog, exporting and importing conversations, and a note in the tab title when a
  * reply finishes while the tab is in the background.
  *
- * Works through what chat.js exports about the open page (chat.currentId(), chat.open(), …).
+ * Works through what the chat page's modules (chat/) offer: currentId(), open(), toast(), …
  */
 
-import * as chat from "./chat.js";
+import { focusComposer, stop } from "./chat/composer.js";
+import { newChat, open } from "./chat/navigation.js";
+import { toast } from "./chat/notices.js";
+import { upsertConversation } from "./chat/sidebar.js";
+import { conversations, currentId } from "./chat/state.js";
 import { api } from "./lib/api.js";
+import { $, h } from "./lib/dom.js";
 
-const $ = (id) => document.getElementById(id);
 const el = {
   searchForm: $("search-form"),
   searchInput: $("search-input"),
@@ -33,36 +37,23 @@ let searchTimer = null;
 let searchToken = 0;
 
 function titleOf(conversationId) {
-  const conv = chat.conversations().find((c) => c.id === conversationId);
+  const conv = conversations().find((c) => c.id === conversationId);
   return (conv && conv.title && conv.title.trim()) || "New chat";
 }
 
 function resultItem(hit) {
-  const link = document.createElement("a");
-  link.className = "search-hit";
-  link.href = "/c/" + hit.conversation_id + "/";
-  const title = document.createElement("span");
-  title.className = "search-hit-title";
   // An archived conversation is not in the sidebar's list: the hit names it.
-  title.textContent = hit.archived ? (hit.title || "").trim() || "New chat" : titleOf(hit.conversation_id);
-  if (hit.archived) {
-    const mark = document.createElement("span");
-    mark.className = "search-hit-archived";
-    mark.textContent = " · archived";
-    title.append(mark);
-  }
-  const snippet = document.createElement("span");
-  snippet.className = "search-hit-snippet";
-  snippet.textContent = hit.message_id === null ? "Title matches" : hit.snippet;
-  link.append(title, snippet);
+  const title = h("span", { class: "search-hit-title",
+    text: hit.archived ? (hit.title || "").trim() || "New chat" : titleOf(hit.conversation_id) });
+  if (hit.archived) title.append(h("span", { class: "search-hit-archived", text: " · archived" }));
+  const snippet = h("span", { class: "search-hit-snippet", text: hit.message_id === null ? "Title matches" : hit.snippet });
+  const link = h("a", { class: "search-hit", href: "/c/" + hit.conversation_id + "/" }, title, snippet);
   link.addEventListener("click", (event) => {
     if (event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey) return;
     event.preventDefault();
-    chat.open(hit.conversation_id, hit.message_id);
+    open(hit.conversation_id, hit.message_id);
   });
-  const item = document.createElement("li");
-  item.append(link);
-  return item;
+  return h("li", null, link);
 }
 
 async function runSearch() {
@@ -125,7 +116,7 @@ el.searchInput.addEventListener("keydown", (event) => {
 // --- export and import ----------------------------------------------------------------------
 
 function updateExportLinks() {
-  const id = chat.currentId();
+  const id = currentId();
   el.exportLinks.hidden = id === null;
   if (id === null) return;
   const base = "/api/conversations/" + id + "/export/?format=";
@@ -143,21 +134,13 @@ el.importInput.addEventListener("change", async () => {
   if (!file) return;
   el.importBtn.disabled = true;
   try {
-    const text = await file.text();
-    const response = await fetch("/api/conversations/import/", {
-      method: "POST",
-      credentials: "same-origin",
-      headers: { "Content-Type": "application/json", "X-CSRFToken": api.csrfToken(), Accept: "application/json" },
-      body: text,
-    });
-    const data = await response.json().catch(() => ({}));
-    if (!response.ok) throw new Error(data.error || "The server could not import that file.");
-    chat.added(data);
+    const data = await api.importConversation(await file.text());
+    upsertConversation(data);
     // The server says what it left out (attached files are listed in an export, not carried).
-    chat.toast("Imported “" + (data.title || "conversation") + "”." + (data.notice ? " " + data.notice : ""));
-    chat.open(data.id);
+    toast("Imported “" + (data.title || "conversation") + "”." + (data.notice ? " " + data.notice : ""));
+    open(data.id);
   } catch (err) {
-    chat.toast("Couldn't import “" + file.name + "”. " + err.message, "error");
+    toast("Couldn't import “" + file.name + "”. " + err.message, "error");
   } finally {
     el.importBtn.disabled = false;
   }
@@ -182,20 +165,20 @@ document.addEventListener("keydown", (event) => {
   const key = event.key.toLowerCase();
   if (mod && event.shiftKey && key === "o") {
     event.preventDefault();
-    chat.newChat();
+    newChat();
   } else if (mod && !event.shiftKey && key === "k") {
     event.preventDefault();
     el.searchInput.focus();
     el.searchInput.select();
   } else if (event.key === "Escape" && event.shiftKey) {
     event.preventDefault();
-    chat.focusComposer();
+    focusComposer();
   } else if (event.key === "Escape" && !document.querySelector("dialog[open]")) {
-    if (chat.stop()) event.preventDefault();
+    if (stop()) event.preventDefault();
   } else if (!mod && !event.altKey && !typingIn(event.target)) {
     if (event.key === "/") {
       event.preventDefault();
-      chat.focusComposer();
+      focusComposer();
     } else if (event.key === "?") {
       event.preventDefault();
       openHelp();

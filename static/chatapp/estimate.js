@@ -8,13 +8,13 @@
  */
 
 import { attachments } from "./attachments.js";
-import * as chat from "./chat.js";
+import { currentId } from "./chat/state.js";
 import { api } from "./lib/api.js";
+import { $ } from "./lib/dom.js";
 import { formatInt as count } from "./lib/format.js";
 // The page's one rule for amounts.
 import { formatCost as money } from "./lib/money.js";
 
-const $ = (id) => document.getElementById(id);
 
 /** Asks for estimates as the composer changes; does nothing on a page without the line. */
 function startEstimates() {
@@ -30,7 +30,7 @@ function startEstimates() {
     const model = $("model-select");
     const thinking = $("thinking-select");
     return {
-      conversation: chat.currentId(),
+      conversation: currentId(),
       text: input.value,
       model: model ? model.value : null,
       thinking: thinking && thinking.value !== "off" ? thinking.value : null,

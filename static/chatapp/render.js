@@ -10,6 +10,7 @@
  * Model output is never trusted: even if marked let something through, DOMPurify removes it.
  */
 
+import { h } from "./lib/dom.js";
 import { formatInt, inputTokens } from "./lib/format.js";
 // Money: lib/money.js (one rule for every amount on the page).
 import { formatCost, toPico } from "./lib/money.js";
@@ -135,12 +136,7 @@ function addCopyButtons(root) {
   for (const block of root.querySelectorAll(".code-block")) {
     const head = block.querySelector(".code-head");
     if (!head || head.querySelector(".copy-code")) continue;
-    const button = document.createElement("button");
-    button.type = "button";
-    button.className = "copy-code";
-    button.textContent = "Copy";
-    button.setAttribute("aria-label", "Copy code");
-    head.appendChild(button);
+    head.append(h("button", { type: "button", class: "copy-code", "aria-label": "Copy code", text: "Copy" }));
     // A long line scrolls sideways: keyboard users must be able to scroll it too.
     const code = block.querySelector("pre code");
     if (code) code.tabIndex = 0;
@@ -162,10 +158,8 @@ async function copyText(text) {
       /* fall back below */
     }
   }
-  const area = document.createElement("textarea");
+  const area = h("textarea", { readonly: true, class: "offscreen" });
   area.value = text;
-  area.setAttribute("readonly", "");
-  area.className = "offscreen";
   document.body.appendChild(area);
   area.select();
   let ok;
@@ -309,15 +303,8 @@ function markersToButtons(root, count, open) {
       parts.push(document.createTextNode(node.nodeValue.slice(last, match.index)));
       const n = Number(match[1]);
       if (n >= 1 && n <= count) {
-        const button = document.createElement("button");
-        button.type = "button";
-        button.className = "cite-ref";
-        button.textContent = "[" + n + "]";
-        button.setAttribute("aria-label", "Source " + n);
-        button.addEventListener("click", () => open(n));
-        const sup = document.createElement("sup");
-        sup.append(button);
-        parts.push(sup);
+        parts.push(h("sup", null, h("button", { type: "button", class: "cite-ref", "aria-label": "Source " + n,
+          text: "[" + n + "]", onclick: () => open(n) })));
       }
       last = match.index + match[0].length;
     }
@@ -327,22 +314,10 @@ function markersToButtons(root, count, open) {
 }
 
 function sourcesList(citations) {
-  const list = document.createElement("ol");
-  list.className = "cite-sources";
-  list.setAttribute("aria-label", "Sources");
-  citations.forEach((citation, index) => {
-    const details = document.createElement("details");
-    details.className = "cite-source";
-    const summary = document.createElement("summary");
-    summary.textContent = "[" + (index + 1) + "] " + citationSource(citation);
-    const quote = document.createElement("blockquote");
-    quote.textContent = String(citation.cited_text || "");
-    details.append(summary, quote);
-    const item = document.createElement("li");
-    item.append(details);
-    list.append(item);
-  });
-  return list;
+  return h("ol", { class: "cite-sources", "aria-label": "Sources" }, ...citations.map((citation, index) =>
+    h("li", null, h("details", { class: "cite-source" },
+      h("summary", { text: "[" + (index + 1) + "] " + citationSource(citation) }),
+      h("blockquote", { text: String(citation.cited_text || "") })))));
 }
 
 /** Render a finished reply's content blocks: markdown, "[n]" marks and its sources. */
@@ -388,17 +363,9 @@ function cacheLine(usage, saved) {
   return "";
 }
 
-function formatBytes(bytes) {
-  const n = Number(bytes) || 0;
-  if (n < 1024) return formatInt(n) + " B";
-  if (n < 1024 * 1024) return (n / 1024).toFixed(n < 10 * 1024 ? 1 : 0) + " KB";
-  return (n / (1024 * 1024)).toFixed(1) + " MB";
-}
-
 export {
   cacheLine,
   citationSource,
-  formatBytes,
   hasCitations,
   renderReply,
   describeFlags,

@@ -2,19 +2,22 @@
  * and the user's prompt presets (create, edit, delete, apply, start a chat). No temperature:
  * API version 2026-10-21 takes none on any model, so there is no control for one.
  *
- * Works through what chat.js exports about the open conversation. The server
- * checks everything again and answers mistakes in plain words, shown in the dialog, which
- * stays open with what was typed.
+ * Works through what the chat page's modules (chat/) offer about the open conversation. The
+ * server checks everything again and answers mistakes in plain words, shown in the dialog,
+ * which stays open with what was typed.
  */
 
-import * as chat from "./chat.js";
+import { composerModel, focusComposer, settingsSaved } from "./chat/composer.js";
+import { openNew } from "./chat/navigation.js";
+import { toast } from "./chat/notices.js";
+import { current, currentId, models as pageModels } from "./chat/state.js";
 import { api } from "./lib/api.js";
+import { $, h } from "./lib/dom.js";
 import { formatInt as number } from "./lib/format.js";
 import { readJson } from "./lib/json.js";
 // The page's one rule for amounts.
 import { formatCost as usd } from "./lib/money.js";
 
-const $ = (id) => document.getElementById(id);
 
 const DEFAULT_MAX = readJson("default-max-output", 8192);
 const AUTO = "auto";
@@ -56,7 +59,7 @@ let editing = null; // the preset being edited in the presets dialog
 // --- model facts -------------------------------------------------------------------------
 
 function models() {
-  return chat.models();
+  return pageModels();
 }
 
 function modelFacts(id) {
@@ -148,10 +151,10 @@ async function loadPresets() {
 
 async function openSettings() {
   if (el.dialog.open || document.querySelector("dialog[open]")) return;
-  const conv = chat.current() || {};
+  const conv = current() || {};
   fillModelOptions(el.model);
   el.system.value = conv.system_prompt || "";
-  setModelChoice(conv.model || chat.composerModel());
+  setModelChoice(conv.model || composerModel());
   el.maxOutput.value = conv.max_output_tokens ? String(conv.max_output_tokens) : "";
   const ttl = conv.cache_ttl || "auto";
   for (const radio of el.form.elements.cache_ttl) radio.checked = radio.value === ttl;
@@ -187,17 +190,17 @@ async function saveSettings(event) {
   }
   el.save.disabled = true;
   try {
-    const id = chat.currentId();
+    const id = currentId();
     if (id === null) {
       const conv = await api.createConversation(body);
       el.dialog.close();
-      await chat.openNew(conv);
+      await openNew(conv);
     } else {
       const conv = await api.updateConversation(id, body);
-      chat.settingsSaved(conv);
+      settingsSaved(conv);
       el.dialog.close();
     }
-    chat.toast("Settings saved: the next reply uses them.");
+    toast("Settings saved: the next reply uses them.");
   } catch (err) {
     setError(el.error, "Couldn't save the settings. " + err.message);
   } finally {
@@ -250,37 +253,21 @@ function presetSummary(preset) {
 }
 
 function button(text, label, onClick, kind) {
-  const node = document.createElement("button");
-  node.type = "button";
-  node.className = "btn btn-small " + (kind || "btn-quiet");
-  node.textContent = text;
-  node.setAttribute("aria-label", label);
-  node.addEventListener("click", onClick);
-  return node;
+  return h("button", { type: "button", class: "btn btn-small " + (kind || "btn-quiet"), "aria-label": label, text,
+    onclick: onClick });
 }
 
 function presetItem(preset) {
-  const name = document.createElement("strong");
-  name.className = "preset-name";
-  name.textContent = preset.name;
-  const summary = document.createElement("span");
-  summary.className = "preset-summary";
-  summary.textContent = presetSummary(preset);
-  const info = document.createElement("div");
-  info.className = "preset-info";
-  info.append(name, summary);
+  const info = h("div", { class: "preset-info" },
+    h("strong", { class: "preset-name", text: preset.name }),
+    h("span", { class: "preset-summary", text: presetSummary(preset) }));
   const remove = button("Delete", "Delete " + preset.name, () => deletePreset(preset, remove), "btn-quiet");
-  const actions = document.createElement("div");
-  actions.className = "preset-actions";
-  actions.append(
+  const actions = h("div", { class: "preset-actions" },
     button("New chat", "New chat with " + preset.name, () => newChatFrom(preset), ""),
     button("Edit", "Edit " + preset.name, () => editPreset(preset)),
     remove,
   );
-  const item = document.createElement("li");
-  item.className = "preset-row";
-  item.append(info, actions);
-  return item;
+  return h("li", { class: "preset-row" }, info, actions);
 }
 
 function renderPresets() {
@@ -383,9 +370,9 @@ async function newChatFrom(preset) {
   try {
     const conv = await api.createConversation({ preset: preset.id });
     el.presets.close();
-    await chat.openNew(conv);
-    chat.toast("New chat with the preset “" + preset.name + "”.");
-    chat.focusComposer();
+    await openNew(conv);
+    toast("New chat with the preset “" + preset.name + "”.");
+    focusComposer();
   } catch (err) {
     say("Couldn't start a chat from “" + preset.name + "”. " + err.message);
   }

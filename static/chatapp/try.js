@@ -3,7 +3,7 @@
  * sees documents, images, thinking, tools and Auto without reading the docs. Nothing is sent:
  * the user reads the question first and presses Enter. */
 
-const $ = (id) => document.getElementById(id);
+import { $ } from "./lib/dom.js";
 
 function choose(select, value) {
   if (!select || !value) return;
@@ -12,7 +12,7 @@ function choose(select, value) {
   const chosen = values.includes(value) ? value : values.filter((v) => v !== "off").pop();
   if (!chosen || select.value === chosen) return;
   select.value = chosen;
-  // chat.js reacts to a change as to the user's own (Auto's choices, the estimate).
+  // The chat page reacts to a change as to the user's own (Auto's choices, the estimate).
   select.dispatchEvent(new Event("change", { bubbles: true }));
 }
 

@@ -46,7 +46,7 @@ def test_submit_a_job_watch_it_finish_and_download_the_csv(page, live_app, tmp_p
                                                          "lease-2.txt"]
     assert {row["status"] for row in table} == {"succeeded"}
     assert all(PROMPT in row["answer"] for row in table)
-    # Money in the one form every CSV uses (chatapp.cost_review.queries.csv_usd): dollars to 8
+    # Money in the one form every CSV uses (chatapp.billing.money.csv_usd): dollars to 8
     # places.
     assert all(re.fullmatch(r"\d+\.\d{8}", row["cost_usd"]) for row in table), table
 

@@ -7,8 +7,8 @@ import sys
 import pytest
 from playwright.sync_api import expect
 
+from tests.replies.test_crash_billing import kill_mid_reply_and_recover
 from tests.servers import PASSWORD, ROOT, Servers
-from tests.test_crash_billing import kill_mid_reply_and_recover
 
 pytestmark = pytest.mark.browser
 

@@ -19,7 +19,9 @@ from django.test import Client
 from django.test.utils import override_settings
 
 from chatapp.cost_review import queries as costs
+from chatapp.cost_review import strategies
 from chatapp.cost_review.chart import build_chart
+from chatapp.cost_review.date_ranges import DateRange
 from chatapp.models import Message, UsageRecord
 
 STAFF = "benchmark-staff"
@@ -43,7 +45,7 @@ class Command(BaseCommand):
         parser.add_argument("--repeat", type=int, default=5)
 
     def handle(self, *args, **options) -> None:
-        period = costs.DateRange.parse(options["start"], options["end"])
+        period = DateRange.parse(options["start"], options["end"])
         query = f"start={period.start}&end={period.end}"
         staff, _ = get_user_model().objects.get_or_create(
             username=STAFF, defaults={"is_staff": True, "is_superuser": True}
@@ -72,7 +74,7 @@ class Command(BaseCommand):
             "  per-model table": lambda: list(costs.per_model(period)),
             "  per-day chart": lambda: build_chart(costs.cost_by_day_and_model(period),
                                                    period.days),
-            "  strategy comparison": lambda: costs.compare_strategies(period),
+            "  strategy comparison": lambda: strategies.compare_strategies(period),
         }
         # Static files are not collected for this run; the page links them by name only.
         plain = {"staticfiles": {"BACKEND":

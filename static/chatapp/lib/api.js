@@ -53,6 +53,8 @@ async function request(method, path, body) {
   const init = { method, headers, credentials: "same-origin", cache: "no-store" };
   if (body instanceof FormData) {
     init.body = body; // multipart: the browser sets the Content-Type with its boundary
+  } else if (body instanceof Blob) {
+    init.body = body; // sent as it is, with the Blob's type (an export being imported)
   } else if (body !== undefined) {
     headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
@@ -94,7 +96,6 @@ const enc = encodeURIComponent;
 
 export const api = {
   ApiError,
-  csrfToken,
   request, // for pages with endpoints of their own (batch_jobs.js)
   listConversations: () => request("GET", "/api/conversations/"),
   listArchived: () => request("GET", "/api/conversations/?archived=1"),
@@ -102,6 +103,9 @@ export const api = {
   getConversation: (id) => request("GET", "/api/conversations/" + enc(id) + "/"),
   updateConversation: (id, fields) => request("PATCH", "/api/conversations/" + enc(id) + "/", fields),
   deleteConversation: (id) => request("DELETE", "/api/conversations/" + enc(id) + "/"),
+  // An export file's text (docs/protocol.md): the server reads it as it was written.
+  importConversation: (text) =>
+    request("POST", "/api/conversations/import/", new Blob([text], { type: "application/json" })),
   listModels: () => request("GET", "/api/models/"),
   getBudget: () => request("GET", "/api/budget/"),
   estimate: (body) => request("POST", "/api/estimate/", body),

@@ -3,6 +3,9 @@
  * An ES module: the pages import from it what they use.
  */
 
+/** The element with this id (null when the page has none). */
+export const $ = (id) => document.getElementById(id);
+
 /** A DOM element. attrs are attributes (true: present, null/undefined/false: left out),
  * except `class`, `text` (the text content) and on<event> handlers; null, undefined and
  * false children are left out. Text is always set as text, never as HTML. */

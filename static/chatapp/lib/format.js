@@ -10,6 +10,14 @@ export function formatInt(n) {
   return intFormat.format(Number(n) || 0);
 }
 
+/** A file's size: 512 -> "512 B", 2048 -> "2.0 KB", 52428800 -> "50.0 MB". */
+export function formatBytes(bytes) {
+  const n = Number(bytes) || 0;
+  if (n < 1024) return formatInt(n) + " B";
+  if (n < 1024 * 1024) return (n / 1024).toFixed(n < 10 * 1024 ? 1 : 0) + " KB";
+  return (n / (1024 * 1024)).toFixed(1) + " MB";
+}
+
 /** Input tokens of a reply's usage, cache reads and writes included. */
 export function inputTokens(usage) {
   if (!usage) return 0;
