@@ -15,6 +15,8 @@ from chatapp.models import (
     MessageBatch,
     ModelPrice,
     MonthlySpend,
+    Project,
+    ProjectMembership,
     PromptPreset,
     UsageRecord,
 )
@@ -50,6 +52,23 @@ class PromptPresetAdmin(admin.ModelAdmin):
     raw_id_fields = ["owner"]
 
 
+class ProjectMembershipInline(admin.TabularInline):
+    model = ProjectMembership
+    extra = 0
+    raw_id_fields = ["user"]
+
+
+@admin.register(Project)
+class ProjectAdmin(admin.ModelAdmin):
+    """Staff see and manage every project here; the API treats them like anyone else."""
+
+    list_display = ["id", "name", "owner", "updated_at"]
+    list_select_related = ["owner"]
+    search_fields = ["name", "owner__username"]
+    raw_id_fields = ["owner"]
+    inlines = [ProjectMembershipInline]
+
+
 @admin.register(Message)
 class MessageAdmin(admin.ModelAdmin):
     list_display = ["id", "conversation", "role", "status", "model", "output_tokens", "cost_usd",
@@ -73,14 +92,14 @@ class MessageAdmin(admin.ModelAdmin):
 class AttachmentAdmin(admin.ModelAdmin):
     """Read only; the files themselves are served to their owner alone."""
 
-    list_display = ["id", "name", "kind", "owner", "conversation", "size", "pages", "tokens",
-                    "message", "created_at"]
+    list_display = ["id", "name", "kind", "owner", "conversation", "project", "size", "pages",
+                    "tokens", "message", "created_at"]
     list_filter = ["kind", "media_type"]
-    list_select_related = ["owner", "conversation"]
+    list_select_related = ["owner", "conversation", "project"]
     search_fields = ["name", "owner__username", "sha256"]
     date_hierarchy = "created_at"
     show_full_result_count = False
-    fields = ["owner", "conversation", "message", "kind", "name", "media_type",
+    fields = ["owner", "conversation", "project", "message", "kind", "name", "media_type",
               "original_media_type", "sha256", "size", "pages", "width", "height", "tokens",
               "created_at"]
     readonly_fields = fields

@@ -21,7 +21,9 @@ from typing import Any
 
 # Every other request (forms, JSON) is small: Django's own DATA_UPLOAD_MAX_MEMORY_SIZE is 1 MiB.
 DEFAULT_BODY_LIMIT = 1024 * 1024
-UPLOAD_PATHS = re.compile(r"^/api/(conversations/\d+/attachments|batch-documents)/$")
+UPLOAD_PATHS = re.compile(
+    r"^/api/(conversations/\d+/attachments|projects/\d+/documents|batch-documents)/$"
+)
 IMPORT_PATHS = re.compile(r"^/api/conversations/import/$")
 
 

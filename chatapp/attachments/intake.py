@@ -33,6 +33,7 @@ from chatapp.models import (
     AttachmentKind,
     ClaudeModel,
     Conversation,
+    Project,
     default_model_id,
 )
 from chatapp.safety import flags
@@ -240,11 +241,13 @@ def _upload_facts(conversation: Conversation) -> tuple[ModelLimits, int]:
 
 
 def store(
-    conversation: Conversation | None, upload: PreparedUpload, owner_id: int | None = None
+    conversation: Conversation | None, upload: PreparedUpload, owner_id: int | None = None,
+    *, project: Project | None = None,
 ) -> Attachment:
     """The prepared upload's files and its row, together: on any failure, neither."""
     attachment = Attachment(
-        owner_id=owner_id or conversation.owner_id, conversation=conversation, kind=upload.kind,
+        owner_id=owner_id or conversation.owner_id, conversation=conversation, project=project,
+        kind=upload.kind,
         name=upload.name, media_type=upload.media_type,
         original_media_type=upload.original_media_type, sha256=upload.sha256,
         size=len(upload.raw), pages=upload.pages, width=upload.width, height=upload.height,
@@ -282,6 +285,25 @@ async def add_document(owner_id: int, upload: UploadedFile, model: ClaudeModel) 
             "Batch jobs read documents (PDF, Word, text or Markdown), not images.", 415
         )
     return await database_sync_to_async(store)(None, prepared, owner_id)
+
+
+def _project_facts(project: Project) -> tuple[ModelLimits, int]:
+    """The default model's limits (a project has no model of its own; its conversations
+    choose theirs) and how many images the project holds."""
+    held = project.documents.filter(kind=AttachmentKind.IMAGE).count()
+    return ModelLimits.of(ClaudeModel.objects.get(pk=default_model_id())), held
+
+
+async def add_project_document(project: Project, upload: UploadedFile) -> Attachment:
+    """A project's document or image (chatapp/projects/), checked, prepared and counted like
+    a conversation's upload against the default model's limits, and stored as the project
+    owner's with no conversation. Raises ``UploadRejected`` (nothing stored) for an unfit
+    file."""
+    limits, images_before = await database_sync_to_async(_project_facts)(project)
+    prepared = await _prepared(upload, limits, images_before)
+    return await database_sync_to_async(store)(
+        None, prepared, project.owner_id, project=project
+    )
 
 
 async def _prepared(

@@ -108,6 +108,7 @@ def conversation_json(conversation: Conversation) -> dict[str, Any]:
         "max_output_tokens": conversation.max_output_tokens,
         "temperature": conversation.temperature,
         "cache_ttl": conversation.cache_ttl,
+        "project": conversation.project_id,  # the project it was started in, or null
         "pinned": conversation.pinned_at is not None,
         "archived": conversation.archived_at is not None,
         "pinned_at": _iso_or_none(conversation.pinned_at),

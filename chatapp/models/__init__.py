@@ -47,6 +47,11 @@ from chatapp.models.conversations import (
     PromptPreset,
     Role,
 )
+from chatapp.models.projects import (
+    Project,
+    ProjectMembership,
+    ProjectRole,
+)
 from chatapp.models.safety import (
     ContentFlag,
     FlagAction,
@@ -86,6 +91,9 @@ __all__ = [
     "ModelPrice",
     "ModelTier",
     "MonthlySpend",
+    "Project",
+    "ProjectMembership",
+    "ProjectRole",
     "PromptPreset",
     "Role",
     "UsageFields",

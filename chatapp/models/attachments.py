@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db import models
 
 from chatapp.models.conversations import Conversation, Message
+from chatapp.models.projects import Project
 
 
 class AttachmentKind(models.TextChoices):
@@ -36,6 +37,10 @@ class Attachment(models.Model):
     message = models.ForeignKey(
         Message, null=True, blank=True, on_delete=models.CASCADE, related_name="attachments"
     )
+    # A project's document (chatapp/projects/): no conversation, no message.
+    project = models.ForeignKey(
+        Project, null=True, blank=True, on_delete=models.CASCADE, related_name="documents"
+    )
     kind = models.CharField(max_length=10, choices=AttachmentKind.choices)
     # Shown to people only; never used as a path.
     name = models.CharField(max_length=255)
@@ -61,6 +66,12 @@ class Attachment(models.Model):
     class Meta:
         ordering = ["id"]
         indexes = [models.Index(fields=["conversation", "id"], name="attachment_conv_order")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(project__isnull=True) | models.Q(conversation__isnull=True),
+                name="attachment_project_or_conversation",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.name

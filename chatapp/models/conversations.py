@@ -48,6 +48,12 @@ class Conversation(models.Model):
     # Neither touches updated_at, so a conversation keeps its place among the date groups.
     pinned_at = models.DateTimeField(null=True, blank=True)
     archived_at = models.DateTimeField(null=True, blank=True)
+    # The project it was started in (chatapp/projects/); kept as a plain conversation when the
+    # project is deleted.
+    project = models.ForeignKey(
+        "chatapp.Project", null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="conversations",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -85,9 +85,10 @@ def get_pending_attachments(conversation: Conversation, ids: list[int]) -> list[
 
 def get_documents_for_user(user, ids: list[int]) -> list[Attachment]:
     """The user's uploaded documents, in the order given without repeats; Http404 names the
-    first id that is not one of them (missing, an image, or someone else's)."""
+    first id that is not one of them (missing, an image, a project's, or someone else's)."""
     found = Attachment.objects.filter(
-        pk__in=[i for i in ids if is_id(i)], owner=user, kind=AttachmentKind.DOCUMENT
+        pk__in=[i for i in ids if is_id(i)], owner=user, kind=AttachmentKind.DOCUMENT,
+        project__isnull=True,
     ).in_bulk()
     for document_id in ids:
         if document_id not in found:

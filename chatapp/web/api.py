@@ -19,6 +19,7 @@ from chatapp.conversations import settings as conversation_settings
 from chatapp.conversations.presenters import conversation_json, message_json, model_json
 from chatapp.cost_review import queries as costs
 from chatapp.models import ClaudeModel, Conversation, default_model_id
+from chatapp.projects import access as project_access
 from chatapp.replies import estimates, registry, titles
 from chatapp.safety import ratelimits
 from chatapp.safety.access import get_conversation_for_user, get_preset_for_user
@@ -49,10 +50,11 @@ def _conversation_changes(user: Any, data: dict[str, Any], current_model: str) -
 @api_endpoint("GET", "POST")
 def conversations(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
-        changes = _conversation_changes(
-            request.user, read_json(request), default_model_id()
-        )
+        data = read_json(request)
+        changes = _conversation_changes(request.user, data, default_model_id())
         changes.setdefault("model", default_model_id())
+        if data.get("project") is not None:  # 404 without access to it (projects/access.py)
+            changes["project"], _ = project_access.get_project(request.user, data["project"])
         conversation = Conversation.objects.create(owner=request.user, **changes)
         return JsonResponse(conversation_json(conversation), status=201)
     archived = _wants_archived(request)
@@ -88,6 +90,9 @@ def conversation_detail(request: HttpRequest, conversation_id: int) -> HttpRespo
     conversation = get_conversation_for_user(request.user, conversation_id)
     if request.method == "PATCH":
         data = read_json(request)
+        if data.get("project", conversation.project_id) != conversation.project_id:
+            raise BadRequest("A conversation stays in the project it was started in: start a "
+                             "new chat in the other project.")
         changes = _conversation_changes(request.user, data, conversation.model)
         flags = filing.requested(data)  # both checked before anything is written
         if changes:

@@ -94,6 +94,11 @@ def attachment_file(request: HttpRequest, conversation_id: int, attachment_id: i
     """The file as uploaded (or, with ``?variant=prepared``, an image as Claude sees it),
     always as a download: a file a user uploaded is never rendered as a page of ours."""
     attachment = get_attachment_for_user(request.user, conversation_id, attachment_id)
+    return download(request, attachment)
+
+
+def download(request: HttpRequest, attachment: Attachment) -> HttpResponse:
+    """The attachment's file as a sandboxed download (a project's documents too)."""
     prepared = request.GET.get("variant") == "prepared" and bool(attachment.prepared)
     field = attachment.prepared if prepared else attachment.original
     try:

@@ -135,7 +135,10 @@ def batch_item_conversation(request: HttpRequest, job_id: int, item_id: int) -> 
 
 
 def _documents_of(user) -> dict[str, Any]:
-    rows = Attachment.objects.filter(owner=user, kind=AttachmentKind.DOCUMENT)
+    # A project's documents are reached through the project only (chatapp/projects/access.py).
+    rows = Attachment.objects.filter(
+        owner=user, kind=AttachmentKind.DOCUMENT, project__isnull=True
+    )
     return {"documents": [batch_document_json(d) for d in rows.order_by("-created_at")[:1000]]}
 
 

@@ -1,6 +1,14 @@
 from django.urls import path
 
-from chatapp.web import api, api_attachments, api_branches, api_exports, api_presets, api_search
+from chatapp.web import (
+    api,
+    api_attachments,
+    api_branches,
+    api_exports,
+    api_presets,
+    api_projects,
+    api_search,
+)
 from chatapp.web import api_batches as batch_api
 from chatapp.web import pages as views
 
@@ -46,6 +54,34 @@ urlpatterns = [
         "api/conversations/<int:conversation_id>/attachments/<int:attachment_id>/file/",
         api_attachments.attachment_file,
         name="api-attachment-file",
+    ),
+    # Projects (docs/protocol.md, "Projects")
+    path("api/projects/", api_projects.projects_collection, name="api-projects"),
+    path("api/projects/<int:project_id>/", api_projects.project_detail, name="api-project"),
+    path(
+        "api/projects/<int:project_id>/documents/",
+        api_projects.project_documents,
+        name="api-project-documents",
+    ),
+    path(
+        "api/projects/<int:project_id>/documents/<int:document_id>/",
+        api_projects.project_document,
+        name="api-project-document",
+    ),
+    path(
+        "api/projects/<int:project_id>/documents/<int:document_id>/file/",
+        api_projects.project_document_file,
+        name="api-project-document-file",
+    ),
+    path(
+        "api/projects/<int:project_id>/members/",
+        api_projects.project_members,
+        name="api-project-members",
+    ),
+    path(
+        "api/projects/<int:project_id>/members/<int:member_id>/",
+        api_projects.project_member,
+        name="api-project-member",
     ),
     path("api/budget/", api.budget, name="api-budget"),
     path("api/estimate/", api.estimate, name="api-estimate"),

@@ -31,10 +31,18 @@ from chatapp.models import (
     BatchJob,
     Conversation,
     Message,
+    Project,
+    ProjectMembership,
     PromptPreset,
 )
 from config.asgi import application
-from tests.factories import logged_in, make_conversation, make_exchange, make_user
+from tests.factories import (
+    logged_in,
+    make_conversation,
+    make_exchange,
+    make_text_document,
+    make_user,
+)
 from tests.sockets import close_code, next_frame, open_socket, send
 
 # transaction=True: the upload door is an async view, whose ORM calls run in other threads.
@@ -83,6 +91,22 @@ DOORS = [
     Door("api-conversations", "POST", "/api/conversations/", {"preset": Ref("preset")}),
     Door("api-estimate", "POST", "/api/estimate/",
          {"conversation": Ref("conversation"), "text": "what will this cost?"}),
+    # Projects: a stranger (not the owner, not a member) gets 404 for everything of one
+    # (roles of members: tests/projects/test_access.py).
+    Door("api-project", "GET", "/api/projects/{project}/"),
+    Door("api-project", "PATCH", "/api/projects/{project}/", {"name": "mine"}),
+    Door("api-project", "DELETE", "/api/projects/{project}/"),
+    Door("api-project-documents", "GET", "/api/projects/{project}/documents/"),
+    Door("api-project-documents", "POST", "/api/projects/{project}/documents/", upload=True),
+    Door("api-project-document", "GET", "/api/projects/{project}/documents/{project_document}/"),
+    Door("api-project-document", "DELETE",
+         "/api/projects/{project}/documents/{project_document}/"),
+    Door("api-project-document-file", "GET",
+         "/api/projects/{project}/documents/{project_document}/file/"),
+    Door("api-project-members", "POST", "/api/projects/{project}/members/",
+         {"username": "colleague", "role": "edit"}),
+    Door("api-project-member", "DELETE", "/api/projects/{project}/members/{project_member}/"),
+    Door("api-conversations", "POST", "/api/conversations/", {"project": Ref("project")}),
     Door("batch-job", "GET", "/batch-jobs/{batch_job}/", api=False),
     Door("api-batch-job", "GET", "/api/batch-jobs/{batch_job}/"),
     Door("api-batch-job-cancel", "POST", "/api/batch-jobs/{batch_job}/cancel/"),
@@ -106,6 +130,7 @@ NOT_OWNED = {
     "api-batch-jobs": Door("api-batch-jobs", "GET", "/api/batch-jobs/"),
     "api-batch-estimate": Door("api-batch-estimate", "POST", "/api/batch-jobs/estimate/"),
     "api-batch-documents": Door("api-batch-documents", "GET", "/api/batch-documents/"),
+    "api-projects": Door("api-projects", "GET", "/api/projects/"),
 }
 SOCKETS = ["/ws/conversations/{conversation}/"]
 STATE_CHANGING = {"POST", "PUT", "PATCH", "DELETE"}
@@ -130,8 +155,16 @@ def owned_objects(owner) -> dict[str, int]:
     )
     preset = PromptPreset.objects.create(owner=owner, name="private",
                                          system_prompt="secret instructions")
+    project = Project.objects.create(owner=owner, name="private",
+                                     instructions="secret instructions")
+    project_document = make_text_document(owner, "secret clauses.", "secret.txt",
+                                          project=project)
+    member = ProjectMembership.objects.create(project=project, user=make_user("colleague"),
+                                             role="use")
     return {"conversation": conversation.pk, "message": reply.pk, "attachment": attachment.pk,
-            "batch_job": job.pk, "batch_item": item.pk, "preset": preset.pk}
+            "batch_job": job.pk, "batch_item": item.pk, "preset": preset.pk,
+            "project": project.pk, "project_document": project_document.pk,
+            "project_member": member.pk}
 
 
 def call(client: Client, door: Door, ids: dict[str, int]):
@@ -152,7 +185,10 @@ def snapshot(owner) -> list:
     batch_jobs = list(BatchJob.objects.filter(owner=owner).values())
     batch_items = list(BatchItem.objects.filter(job__owner=owner).values())
     presets = list(PromptPreset.objects.filter(owner=owner).values())
-    return [conversations, messages, attachments, batch_jobs, batch_items, presets]
+    projects = list(Project.objects.filter(owner=owner).values())
+    members = list(ProjectMembership.objects.filter(project__owner=owner).values())
+    return [conversations, messages, attachments, batch_jobs, batch_items, presets, projects,
+            members]
 
 
 @pytest.fixture(autouse=True)
