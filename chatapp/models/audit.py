@@ -7,6 +7,7 @@ and ``delete()`` raise. Only the retention command removes old rows
 """
 
 from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.utils import timezone
 
@@ -78,7 +79,7 @@ class AuditEntry(models.Model):
     target_type = models.CharField(max_length=100, blank=True)
     target_id = models.CharField(max_length=64, blank=True)
     target_repr = models.CharField(max_length=200, blank=True)
-    detail = models.JSONField(default=dict, blank=True)
+    detail = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
 
     objects = AuditEntryQuerySet.as_manager()
 
@@ -95,13 +96,6 @@ class AuditEntry(models.Model):
         who = self.actor_name or "nobody"
         return f"{self.action} by {who} at {self.created_at:%Y-%m-%d %H:%M:%S}"
 
-    @property
-    def action_label(self) -> str:
-        try:
-            return AuditAction(self.action).label
-        except ValueError:
-            return self.action
-
     def save(self, *args, **kwargs) -> None:
         if not self._state.adding:
             raise AppendOnlyError("Audit entries cannot be changed.")
@@ -109,3 +103,10 @@ class AuditEntry(models.Model):
 
     def delete(self, *args, **kwargs):
         raise AppendOnlyError("Audit entries cannot be deleted (only pruned by retention).")
+
+    @property
+    def action_label(self) -> str:
+        try:
+            return AuditAction(self.action).label
+        except ValueError:
+            return self.action

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from chatapp.web import api, api_attachments, api_branches, api_exports, api_presets, api_search
+from chatapp.web import api_audit as audit_api
 from chatapp.web import api_batches as batch_api
 from chatapp.web import pages as views
 
@@ -48,6 +49,7 @@ urlpatterns = [
         name="api-attachment-file",
     ),
     path("api/budget/", api.budget, name="api-budget"),
+    path("api/audit/", audit_api.audit_log, name="api-audit"),
     path("api/estimate/", api.estimate, name="api-estimate"),
     # Batch jobs (docs/batch-jobs.md)
     path("batch-jobs/", views.batch_jobs, name="batch-jobs"),
