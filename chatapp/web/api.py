@@ -11,6 +11,7 @@ from django.core.exceptions import (
 from django.db.models import F, QuerySet
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
+from chatapp import audit
 from chatapp.billing import budgets
 from chatapp.billing.money import format_usd
 from chatapp.claude.types import UpstreamError
@@ -102,7 +103,9 @@ def conversation_detail(request: HttpRequest, conversation_id: int) -> HttpRespo
     if request.method == "DELETE":
         # Stop a reply still being written, so it is not billed for nobody to read.
         replies.stop_replies_from_sync_code(conversation.pk)
+        deleted = audit.target_of(conversation)
         conversation.delete()
+        audit.record(audit.AuditAction.CONVERSATION_DELETE, request, target=deleted)
         return HttpResponse(status=204)
     return JsonResponse(conversation_body(conversation))
 
