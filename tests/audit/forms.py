@@ -19,7 +19,7 @@ class _Form(HTMLParser):
         attrs = dict(attrs)
         if tag == "form":
             self.inside = attrs.get("id") == self.form_id
-        if not self.inside or "name" not in attrs and tag not in ("option",):
+        if not self.inside or ("name" not in attrs and tag != "option"):
             return
         name = attrs.get("name")
         if tag == "input":
