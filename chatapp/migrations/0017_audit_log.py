@@ -34,7 +34,7 @@ class Migration(migrations.Migration):
                 'verbose_name': 'audit entry',
                 'verbose_name_plural': 'audit log',
                 'ordering': ['-created_at', '-id'],
-                'indexes': [models.Index(fields=['created_at'], name='audit_time'), models.Index(fields=['action', 'created_at'], name='audit_action_time')],
+                'indexes': [models.Index(fields=['created_at'], name='audit_time'), models.Index(fields=['action', 'created_at'], name='audit_action_time'), models.Index(fields=['target_type', 'target_id'], name='audit_target')],
             },
         ),
     ]

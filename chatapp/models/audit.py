@@ -90,6 +90,8 @@ class AuditEntry(models.Model):
         indexes = [
             models.Index(fields=["created_at"], name="audit_time"),
             models.Index(fields=["action", "created_at"], name="audit_action_time"),
+            # "Everything about conversation 42"; the admin's object-type filter.
+            models.Index(fields=["target_type", "target_id"], name="audit_target"),
         ]
 
     def __str__(self) -> str:

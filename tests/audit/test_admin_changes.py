@@ -158,7 +158,7 @@ def test_deleting_selected_conversations_is_one_entry_each(staff):
     ]
 
 
-def test_audit_entries_are_read_only_in_the_admin(staff):
+def test_audit_entries_are_read_only_in_the_admin(staff, admin_user):
     entry = AuditEntry.objects.create(action=AuditAction.SIGN_IN, actor_name="carol",
                                       address="203.0.113.9")
     listing = staff.get("/admin/chatapp/auditentry/")
@@ -166,8 +166,14 @@ def test_audit_entries_are_read_only_in_the_admin(staff):
     page = listing.content.decode()
     assert "carol" in page and "203.0.113.9" in page and "/api/audit/" in page
     assert "delete_selected" not in page  # no bulk deletion offered
-    filtered = staff.get("/admin/chatapp/auditentry/", {"action": "sign_in"})
-    assert filtered.status_code == 200 and "carol" in filtered.content.decode()
+    for query in ({"action": "sign_in"}, {"q": "203.0.113"}, {"q": "carol"},
+                  {"created_at__year": entry.created_at.year}):
+        filtered = staff.get("/admin/chatapp/auditentry/", query)
+        assert filtered.status_code == 200 and "carol" in filtered.content.decode(), query
+    for query in ({"action": "sign_out"}, {"target_type": "chatapp.budget"},
+                  {"actor__id__exact": admin_user.pk}):
+        filtered = staff.get("/admin/chatapp/auditentry/", query)
+        assert filtered.status_code == 200 and "carol" not in filtered.content.decode(), query
 
     change_url = f"/admin/chatapp/auditentry/{entry.pk}/change/"
     detail = staff.get(change_url)
