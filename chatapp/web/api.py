@@ -8,6 +8,7 @@ from django.conf import settings
 from django.core.exceptions import (
     BadRequest,
 )
+from django.db import transaction
 from django.db.models import F, QuerySet
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
@@ -103,9 +104,9 @@ def conversation_detail(request: HttpRequest, conversation_id: int) -> HttpRespo
     if request.method == "DELETE":
         # Stop a reply still being written, so it is not billed for nobody to read.
         replies.stop_replies_from_sync_code(conversation.pk)
-        deleted = audit.target_of(conversation)
-        conversation.delete()
-        audit.record(audit.AuditAction.CONVERSATION_DELETE, request, target=deleted)
+        with transaction.atomic():  # the deletion and its audit entry, or neither
+            audit.record(audit.AuditAction.CONVERSATION_DELETE, request, target=conversation)
+            conversation.delete()
         return HttpResponse(status=204)
     return JsonResponse(conversation_body(conversation))
 
