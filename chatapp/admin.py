@@ -1,8 +1,15 @@
 from django.contrib import admin
+from django.contrib.auth import admin as auth_admin
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.db.models import Count, Exists, OuterRef, Sum
+from django.utils import timezone
 
+from chatapp.audit.admin_changes import AuditedAdmin
 from chatapp.models import (
     Attachment,
+    AuditAction,
+    AuditEntry,
     BatchItem,
     BatchJob,
     Budget,
@@ -22,6 +29,27 @@ from chatapp.models import (
 )
 from chatapp.safety.content_checks import describe as describe_flags
 
+# The admin is this product's, not stock Django's (issue 21).
+admin.site.site_header = "chatapp administration"
+admin.site.site_title = "chatapp admin"
+admin.site.index_title = "Workspace administration"
+
+
+# --- Users and groups: Django's admins, audited ------------------------------------------------
+
+admin.site.unregister(get_user_model())
+admin.site.unregister(Group)
+
+
+@admin.register(get_user_model())
+class UserAdmin(AuditedAdmin, auth_admin.UserAdmin):
+    pass
+
+
+@admin.register(Group)
+class GroupAdmin(AuditedAdmin, auth_admin.GroupAdmin):
+    pass
+
 
 class ModelPriceInline(admin.TabularInline):
     model = ModelPrice
@@ -29,7 +57,7 @@ class ModelPriceInline(admin.TabularInline):
 
 
 @admin.register(ClaudeModel)
-class ClaudeModelAdmin(admin.ModelAdmin):
+class ClaudeModelAdmin(AuditedAdmin, admin.ModelAdmin):
     list_display = ["id", "display_name", "tier", "context_window", "image_tier", "is_active"]
     list_filter = ["tier", "is_active"]
     list_editable = ["is_active"]
@@ -37,7 +65,7 @@ class ClaudeModelAdmin(admin.ModelAdmin):
 
 
 @admin.register(Conversation)
-class ConversationAdmin(admin.ModelAdmin):
+class ConversationAdmin(AuditedAdmin, admin.ModelAdmin):
     list_display = ["id", "title", "owner", "model", "updated_at"]
     list_select_related = ["owner"]
     search_fields = ["title", "owner__username"]
@@ -45,7 +73,7 @@ class ConversationAdmin(admin.ModelAdmin):
 
 
 @admin.register(PromptPreset)
-class PromptPresetAdmin(admin.ModelAdmin):
+class PromptPresetAdmin(AuditedAdmin, admin.ModelAdmin):
     list_display = ["name", "owner", "model", "temperature", "updated_at"]
     list_select_related = ["owner"]
     search_fields = ["name", "owner__username"]
@@ -70,7 +98,7 @@ class ProjectAdmin(admin.ModelAdmin):
 
 
 @admin.register(Message)
-class MessageAdmin(admin.ModelAdmin):
+class MessageAdmin(AuditedAdmin, admin.ModelAdmin):
     list_display = ["id", "conversation", "role", "status", "model", "output_tokens", "cost_usd",
                     "cache_miss"]
     list_filter = ["role", "status", ("cache_miss_reason", admin.EmptyFieldListFilter)]
@@ -89,7 +117,7 @@ class MessageAdmin(admin.ModelAdmin):
 
 
 @admin.register(Attachment)
-class AttachmentAdmin(admin.ModelAdmin):
+class AttachmentAdmin(AuditedAdmin, admin.ModelAdmin):
     """Read only; the files themselves are served to their owner alone."""
 
     list_display = ["id", "name", "kind", "owner", "conversation", "project", "size", "pages",
@@ -120,6 +148,16 @@ class UsageRecordAdmin(admin.ModelAdmin):
     raw_id_fields = ["user", "conversation", "message"]
     date_hierarchy = "created_at"
     show_full_result_count = False
+
+    # Read only (issue 21): the app writes every record; the bills add up from them.
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
 
 
 # --- Flagged messages (content checks, docs/security.md) ------------------------------------
@@ -192,6 +230,9 @@ class FlaggedMessageAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None) -> bool:
         return False
 
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
 
 # --- Batch jobs (chatapp/batches/jobs.py) -------------------------------------------------------
 
@@ -209,7 +250,7 @@ class MessageBatchInline(admin.TabularInline):
 
 
 @admin.register(BatchJob)
-class BatchJobAdmin(admin.ModelAdmin):
+class BatchJobAdmin(AuditedAdmin, admin.ModelAdmin):
     list_display = ["id", "owner", "status", "model", "document_count", "cost", "created_at",
                     "ended_at"]
     list_filter = ["status", "model"]
@@ -234,7 +275,7 @@ class BatchJobAdmin(admin.ModelAdmin):
 
 
 @admin.register(BatchItem)
-class BatchItemAdmin(admin.ModelAdmin):
+class BatchItemAdmin(AuditedAdmin, admin.ModelAdmin):
     list_display = ["id", "job", "document_name", "status", "output_tokens", "cost_usd",
                     "error_code"]
     list_filter = ["status"]
@@ -244,7 +285,7 @@ class BatchItemAdmin(admin.ModelAdmin):
 
 
 @admin.register(Budget)
-class BudgetAdmin(admin.ModelAdmin):
+class BudgetAdmin(AuditedAdmin, admin.ModelAdmin):
     """Monthly budgets in USD; the row without a user is everyone else's default."""
 
     list_display = ["__str__", "user", "monthly_usd"]
@@ -272,3 +313,59 @@ class MonthlySpendAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
 
+
+
+# --- The audit log (chatapp/audit/): read only, never changed or deleted here ----------------
+
+
+class AuditActionFilter(admin.SimpleListFilter):
+    title = "action"
+    parameter_name = "action"
+
+    def lookups(self, request, model_admin):
+        return AuditAction.choices
+
+    def queryset(self, request, queryset):
+        return queryset.filter(action=self.value()) if self.value() else queryset
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(admin.ModelAdmin):
+    """Who did what, when, from where, to what. Download a range as CSV from the list
+    (``GET /api/audit/``); entries are pruned only by ``manage.py prune_audit``."""
+
+    list_display = ["created_at", "action_label", "actor_name", "address", "target"]
+    # The user filter lists users (a small table), not the distinct actors of every entry.
+    list_filter = [AuditActionFilter, "actor", "target_type"]
+    search_fields = ["actor_name", "address", "target_repr", "target_id"]
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+    fields = ["created_at", "action", "actor", "actor_name", "address", "target_type",
+              "target_id", "target_repr", "detail"]
+    readonly_fields = fields
+    change_list_template = "admin/chatapp/auditentry/change_list.html"
+
+    @admin.display(ordering="action", description="action")
+    def action_label(self, entry: AuditEntry) -> str:
+        return entry.action_label
+
+    @admin.display(ordering="target_repr", description="object")
+    def target(self, entry: AuditEntry) -> str:
+        if not entry.target_type:
+            return ""
+        return f"{entry.target_type} {entry.target_id}: {entry.target_repr}"
+
+    def changelist_view(self, request, extra_context=None):
+        today = timezone.now().date()
+        extra = {"audit_csv_from": today.replace(day=1).isoformat(),
+                 "audit_csv_to": today.isoformat(), **(extra_context or {})}
+        return super().changelist_view(request, extra)
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

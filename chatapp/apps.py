@@ -18,6 +18,24 @@ def _forget_prices(**kwargs: Any) -> None:
     prices.forget_prices(**kwargs)
 
 
+def _audit_sign_in(**kwargs: Any) -> None:
+    from chatapp.audit import receivers
+
+    receivers.on_logged_in(**kwargs)
+
+
+def _audit_sign_out(**kwargs: Any) -> None:
+    from chatapp.audit import receivers
+
+    receivers.on_logged_out(**kwargs)
+
+
+def _audit_failed_sign_in(**kwargs: Any) -> None:
+    from chatapp.audit import receivers
+
+    receivers.on_login_failed(**kwargs)
+
+
 class ChatappConfig(AppConfig):
     name = "chatapp"
     verbose_name = "Chat"
@@ -37,6 +55,7 @@ class ChatappConfig(AppConfig):
         post_save.connect(_forget_prices, sender=ModelPrice)
         post_delete.connect(_forget_prices, sender=ModelPrice)
         self._end_sockets_with_their_login()
+        self._audit_sign_ins()
         from config.env import ConfigurationError
 
         # A typo in the content policy stops the process now, not at the first reply.
@@ -44,6 +63,15 @@ class ChatappConfig(AppConfig):
             content_checks.policy_from_settings()
         except content_checks.PolicyError as exc:
             raise ConfigurationError(f"CHATAPP_CONTENT_ACTIONS: {exc}") from None
+
+    @staticmethod
+    def _audit_sign_ins() -> None:
+        """Sign-ins, failed sign-ins and sign-outs are audit entries (chatapp/audit/)."""
+        from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
+
+        user_logged_in.connect(_audit_sign_in, dispatch_uid="chatapp.audit.sign_in")
+        user_logged_out.connect(_audit_sign_out, dispatch_uid="chatapp.audit.sign_out")
+        user_login_failed.connect(_audit_failed_sign_in, dispatch_uid="chatapp.audit.failed")
 
     @staticmethod
     def _end_sockets_with_their_login() -> None:

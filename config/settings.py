@@ -219,6 +219,9 @@ CHATAPP_PASSWORD_RESET_RATE_LIMIT = env_int("CHATAPP_PASSWORD_RESET_RATE_LIMIT",
 # X-Forwarded-Proto are believed (config/proxies.py); none by default: a client that reaches a
 # server directly cannot choose its address and so dodge the login lockout.
 CHATAPP_TRUSTED_PROXIES = env_list("CHATAPP_TRUSTED_PROXIES")
+# Audit log (chatapp/audit/): `manage.py prune_audit` deletes entries older than this many
+# days; 0 keeps them all.
+CHATAPP_AUDIT_RETENTION_DAYS = env_int("CHATAPP_AUDIT_RETENTION_DAYS", 365, minimum=0)
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"

@@ -21,6 +21,7 @@ from django.shortcuts import render
 from django.urls import path, reverse
 from django.utils.http import urlencode
 
+from chatapp import audit
 from chatapp.billing import money
 from chatapp.cost_review import queries as costs
 from chatapp.cost_review import strategies
@@ -165,6 +166,8 @@ def export_csv(request: HttpRequest) -> HttpResponse:
         period = DateRange.parse(request.GET.get("start"), request.GET.get("end"))
     except InvalidRange as exc:
         return HttpResponse(str(exc), status=400, content_type="text/plain; charset=utf-8")
+    audit.record(audit.AuditAction.COST_EXPORT, request,
+                 detail={"file": "users", "from": str(period.start), "to": str(period.end)})
     response = StreamingHttpResponse(_csv_lines(period), content_type="text/csv; charset=utf-8")
     name = f"costs-{period.start}-to-{period.end}.csv"
     response["Content-Disposition"] = f'attachment; filename="{name}"'
@@ -193,6 +196,8 @@ def export_strategies_csv(request: HttpRequest) -> HttpResponse:
     if problem:
         return HttpResponse(problem, status=400, content_type="text/plain; charset=utf-8")
     comparison = strategies.compare_strategies(period, wait_share=wait_share, top_users=None)
+    audit.record(audit.AuditAction.COST_EXPORT, request,
+                 detail={"file": "strategies", "from": str(period.start), "to": str(period.end)})
     response = StreamingHttpResponse(_strategy_lines(comparison),
                                      content_type="text/csv; charset=utf-8")
     name = f"strategies-{period.start}-to-{period.end}.csv"
@@ -206,6 +211,9 @@ def user_detail(request: HttpRequest, user_id: int) -> HttpResponse:
     if user is None:
         raise Http404("No such user")
     period, problem = _period(request)
+    if user.pk != request.user.pk:
+        audit.record(audit.AuditAction.COST_DRILL_DOWN, request, target=user,
+                     detail={"from": str(period.start), "to": str(period.end)})
     rows = costs.user_conversations(period, user_id)
     page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "admin/costs/user.html", _context(
@@ -221,6 +229,9 @@ def conversation_detail(request: HttpRequest, conversation_id: int) -> HttpRespo
     conversation = costs.get_conversation(conversation_id)
     if conversation is None:
         raise Http404("No such conversation")
+    if conversation.owner_id != request.user.pk:
+        audit.record(audit.AuditAction.COST_DRILL_DOWN, request, target=conversation,
+                     detail={"owner": conversation.owner.get_username()})
     page = Paginator(costs.conversation_messages(conversation_id), PAGE_SIZE).get_page(
         request.GET.get("page")
     )

@@ -12,6 +12,11 @@ from chatapp.models.attachments import (
     AttachmentKind,
     attachment_path,
 )
+from chatapp.models.audit import (
+    AppendOnlyError,
+    AuditAction,
+    AuditEntry,
+)
 from chatapp.models.batches import (
     BatchItem,
     BatchItemStatus,
@@ -64,8 +69,11 @@ from chatapp.models.usage import (
 
 __all__ = [
     "AUTO_MODEL",
+    "AppendOnlyError",
     "Attachment",
     "AttachmentKind",
+    "AuditAction",
+    "AuditEntry",
     "BatchItem",
     "BatchItemStatus",
     "BatchJob",

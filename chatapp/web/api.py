@@ -8,9 +8,11 @@ from django.conf import settings
 from django.core.exceptions import (
     BadRequest,
 )
+from django.db import transaction
 from django.db.models import F, QuerySet
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
+from chatapp import audit
 from chatapp.billing import budgets
 from chatapp.billing.money import format_usd
 from chatapp.claude.types import UpstreamError
@@ -106,7 +108,9 @@ def conversation_detail(request: HttpRequest, conversation_id: int) -> HttpRespo
     if request.method == "DELETE":
         # Stop a reply still being written, so it is not billed for nobody to read.
         registry.stop_replies_from_sync_code(conversation.pk)
-        conversation.delete()
+        with transaction.atomic():  # the deletion and its audit entry, or neither
+            audit.record(audit.AuditAction.CONVERSATION_DELETE, request, target=conversation)
+            conversation.delete()
         return HttpResponse(status=204)
     return JsonResponse(conversation_body(conversation))
 

@@ -11,6 +11,7 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
 
+from chatapp import audit
 from chatapp.attachments import intake
 from chatapp.billing import prices
 from chatapp.claude.pricing import pick_band
@@ -68,6 +69,8 @@ async def _upload(request: HttpRequest, conversation: Conversation) -> HttpRespo
     if upload is None:
         return json_error("Send the file in a form field named “file”.", 400)
     attachment = await intake.add_upload(conversation, upload)  # UploadRejected: api_endpoint
+    await audit.arecord(audit.AuditAction.FILE_UPLOAD, request, target=attachment,
+                        detail={"conversation": conversation.pk, "bytes": attachment.size})
     return JsonResponse(await database_sync_to_async(_one)(attachment), status=201)
 
 
@@ -105,6 +108,8 @@ def download(request: HttpRequest, attachment: Attachment) -> HttpResponse:
         handle = field.open("rb")
     except OSError:
         return json_error("The file is missing on the server.", 404)
+    audit.record(audit.AuditAction.FILE_DOWNLOAD, request, target=attachment,
+                 detail={"variant": "prepared" if prepared else "original"})
     response = FileResponse(
         handle,
         as_attachment=True,

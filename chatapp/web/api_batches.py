@@ -11,6 +11,7 @@ from channels.db import database_sync_to_async
 from django.core.exceptions import BadRequest
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 
+from chatapp import audit
 from chatapp.attachments import intake
 from chatapp.batches import exports as batch_exports
 from chatapp.batches import jobs as batch_jobs
@@ -70,6 +71,8 @@ def batch_jobs_collection(request: HttpRequest) -> HttpResponse:
         except budgets.BudgetExceeded:
             metrics.budget_refused("batch_job")
             raise  # 402 in plain words (api_endpoint)
+        audit.record(audit.AuditAction.BATCH_JOB_CREATE, request, target=job,
+                     detail={"model": job.model, "documents": job.items.count()})
         return JsonResponse(_summary(_job_for(request.user, job.pk)), status=201)
     jobs = batch_jobs.with_progress(BatchJob.objects.filter(owner=request.user))
     newest = jobs.order_by("-created_at", "-id")[:MAX_LISTED]
@@ -97,6 +100,7 @@ def batch_job_cancel(request: HttpRequest, job_id: int) -> HttpResponse:
         batch_jobs.request_cancel(job)
     except batch_jobs.JobFinished:
         return json_error("This job has already finished; there is nothing left to cancel.", 409)
+    audit.record(audit.AuditAction.BATCH_JOB_CANCEL, request, target=job)
     return JsonResponse(_summary(_job_for(request.user, job_id)))
 
 
@@ -110,6 +114,8 @@ def _download(lines, content_type: str, filename: str) -> StreamingHttpResponse:
 @api_endpoint("GET")
 def batch_job_csv(request: HttpRequest, job_id: int) -> HttpResponse:
     job = get_batch_job_for_user(request.user, job_id)
+    audit.record(audit.AuditAction.BATCH_JOB_DOWNLOAD, request, target=job,
+                 detail={"format": "csv"})
     return _download(
         batch_exports.csv_lines(job), "text/csv; charset=utf-8", f"batch-job-{job.pk}.csv"
     )
@@ -118,6 +124,8 @@ def batch_job_csv(request: HttpRequest, job_id: int) -> HttpResponse:
 @api_endpoint("GET")
 def batch_job_jsonl(request: HttpRequest, job_id: int) -> HttpResponse:
     job = get_batch_job_for_user(request.user, job_id)
+    audit.record(audit.AuditAction.BATCH_JOB_DOWNLOAD, request, target=job,
+                 detail={"format": "jsonl"})
     return _download(
         batch_exports.jsonl_lines(job), "application/x-ndjson", f"batch-job-{job.pk}.jsonl"
     )
@@ -158,6 +166,8 @@ async def _upload(request: HttpRequest, user) -> HttpResponse:
         return json_error("Send the file in a form field named “file”.", 400)
     model = await database_sync_to_async(_model_for_upload)(form.get("model"))
     document = await intake.add_document(user.pk, upload, model)  # UploadRejected: 4xx
+    await audit.arecord(audit.AuditAction.FILE_UPLOAD, request, user=user, target=document,
+                        detail={"batch_document": True, "bytes": document.size})
     return JsonResponse(batch_document_json(document), status=201)
 
 

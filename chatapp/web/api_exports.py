@@ -6,6 +6,7 @@ import json
 from django.core.exceptions import BadRequest
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
+from chatapp import audit
 from chatapp.conversations import exports
 from chatapp.conversations.presenters import conversation_json
 from chatapp.safety.access import get_conversation_for_user
@@ -25,6 +26,8 @@ def export_conversation(request: HttpRequest, conversation_id: int) -> HttpRespo
         raise BadRequest("format must be md or json.")
     content_type, render = FORMATS[name]
     response = HttpResponse(render(conversation), content_type=content_type)
+    audit.record(audit.AuditAction.CONVERSATION_EXPORT, request, target=conversation,
+                 detail={"format": name})
     filename = exports.filename(conversation, name)
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
@@ -44,6 +47,8 @@ def import_conversation(request: HttpRequest) -> HttpResponse:
         imported = exports.import_conversation(request.user, data)
     except exports.ImportRefused as exc:
         raise BadRequest(str(exc)) from None
+    audit.record(audit.AuditAction.CONVERSATION_IMPORT, request, target=imported.conversation,
+                 detail={"bytes": len(raw)})
     # "notice": what did not come along (the files an export only lists), for the page to say.
     return JsonResponse({**conversation_json(imported.conversation), "notice": imported.notice},
                         status=201)

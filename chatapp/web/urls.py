@@ -9,6 +9,7 @@ from chatapp.web import (
     api_projects,
     api_search,
 )
+from chatapp.web import api_audit as audit_api
 from chatapp.web import api_batches as batch_api
 from chatapp.web import pages as views
 
@@ -84,6 +85,7 @@ urlpatterns = [
         name="api-project-member",
     ),
     path("api/budget/", api.budget, name="api-budget"),
+    path("api/audit/", audit_api.audit_log, name="api-audit"),
     path("api/estimate/", api.estimate, name="api-estimate"),
     # Batch jobs (docs/batch-jobs.md)
     path("batch-jobs/", views.batch_jobs, name="batch-jobs"),

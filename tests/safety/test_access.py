@@ -5,7 +5,7 @@ For every row, a stranger gets 404 and changes nothing, an anonymous visitor is 
 in (401 from the API, a redirect from pages), the owner gets through, and a state-changing
 request without the CSRF token is refused. Sockets are rows of ``SOCKETS``.
 
-A new endpoint must get a row here (or a place in ``NOT_OWNED``):
+A new endpoint must get a row here (or a place in ``NOT_OWNED`` or ``STAFF_ONLY``):
 ``test_every_url_is_in_the_matrix`` fails until it does.
 """
 
@@ -132,6 +132,10 @@ NOT_OWNED = {
     "api-batch-documents": Door("api-batch-documents", "GET", "/api/batch-documents/"),
     "api-projects": Door("api-projects", "GET", "/api/projects/"),
 }
+# Doors for staff alone: anyone else, signed in or not, gets 404 (the door is not there for them).
+STAFF_ONLY = {
+    "api-audit": Door("api-audit", "GET", "/api/audit/?format=csv"),
+}
 SOCKETS = ["/ws/conversations/{conversation}/"]
 STATE_CHANGING = {"POST", "PUT", "PATCH", "DELETE"}
 
@@ -241,6 +245,15 @@ def test_a_state_changing_request_without_the_csrf_token_is_refused(door, owner,
     assert snapshot(owner) == before
 
 
+@pytest.mark.parametrize("door", STAFF_ONLY.values(), ids=str)
+def test_staff_doors_are_not_found_by_anyone_else(door, owner, ids):
+    for client in (Client(), logged_in(owner), logged_in(make_user("staff", is_staff=True))):
+        response = call(client, door, ids)
+        assert response.status_code == 404 and response.json() == {"error": "Not found."}
+    auditor = make_user("auditor", is_staff=True, is_superuser=True)
+    assert call(logged_in(auditor), door, ids).status_code == 200
+
+
 def test_lists_and_searches_show_only_your_own(owner, ids):
     stranger = logged_in(make_user("stranger"))
     assert stranger.get("/api/conversations/").json() == {"conversations": [], "archived_count": 0}
@@ -261,8 +274,8 @@ def _named_urls(patterns, prefix=""):
 def test_every_url_is_in_the_matrix():
     ours = {name.split(":", 1)[1] for name in _named_urls(get_resolver().url_patterns)
             if name.startswith("chatapp:")}
-    covered = {door.name for door in DOORS} | set(NOT_OWNED)
-    assert ours - covered == set(), "add these endpoints to DOORS or NOT_OWNED"
+    covered = {door.name for door in DOORS} | set(NOT_OWNED) | set(STAFF_ONLY)
+    assert ours - covered == set(), "add these endpoints to DOORS, NOT_OWNED or STAFF_ONLY"
 
 
 # --- Sockets ---------------------------------------------------------------------------------
