@@ -40,9 +40,15 @@ def created(frames: list[dict]) -> dict:
     return next(frame for frame in frames if frame["type"] == "message_created")
 
 
+def reply_requests(claude) -> list[dict]:
+    """The streamed /v1/messages requests: a title's request (not streamed) may arrive after
+    the next reply's, as the title is asked for once the first reply has completed."""
+    return [r for r in claude.requests() if r["path"] == "/v1/messages" and r["body"].get("stream")]
+
+
 def sent_history(claude) -> list[str]:
     """The text of each turn of the last reply request Claude received."""
-    body = [r for r in claude.requests() if r["path"] == "/v1/messages"][-1]["body"]
+    body = reply_requests(claude)[-1]["body"]
     return [
         "".join(b.get("text", "") for b in turn["content"] if b.get("type") == "text")
         if isinstance(turn["content"], list) else turn["content"]
@@ -52,7 +58,7 @@ def sent_history(claude) -> list[str]:
 
 def sent_documents(claude) -> list[str]:
     """The titles of the documents in the last reply request Claude received."""
-    body = [r for r in claude.requests() if r["path"] == "/v1/messages"][-1]["body"]
+    body = reply_requests(claude)[-1]["body"]
     return [b.get("title") for turn in body["messages"] if isinstance(turn["content"], list)
             for b in turn["content"] if b.get("type") == "document"]
 

@@ -67,7 +67,10 @@ async def test_redaction_changes_what_is_stored_shown_and_sent_back_to_claude(
     assert await database_sync_to_async(flags_of)(reply) == [("card_number", "redact", "")]
 
     await ask(owner, conversation, "And what now?")
-    history = claude.requests()[-1]["body"]["messages"]
+    # The last reply request (the first exchange's title request may come after it).
+    replies = [r for r in claude.requests()
+               if r["path"] == "/v1/messages" and r["body"].get("stream")]
+    history = replies[-1]["body"]["messages"]
     earlier_reply = history[1]["content"]
     assert CARD not in str(earlier_reply) and "[redacted: card number]" in str(earlier_reply)
 
