@@ -238,8 +238,8 @@ async def test_a_streamed_reply_writes_no_audit_entry(claude, finish_replies):
     await send(socket, type="user_message", text="What is a cache breakpoint?")
     frames = await frames_until(socket, "message_completed")
     assert any(f["type"] == "delta" for f in frames)
-    from chatapp.replies import service as replies
+    from chatapp.replies import registry
 
-    await replies.wait_for_all()  # its title too
+    await registry.wait_for_all()  # its title too
     await socket.disconnect()
     assert await database_sync_to_async(written_since)(marker) == []
