@@ -31,5 +31,7 @@ urlpatterns = [
     path("admin/costs/", include("chatapp.cost_review.views")),
     path("admin/", admin.site.urls),
     path("accounts/", include(_account_pages())),
+    # Single sign-on (docs/single-sign-on.md); 404 unless OIDC_ISSUER is set.
+    path("oidc/", include("chatapp.accounts.urls")),
     path("", include("chatapp.web.urls")),
 ]
