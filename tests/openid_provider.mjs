@@ -16,7 +16,7 @@
 import { generateKeyPairSync, sign } from "node:crypto";
 import http from "node:http";
 
-import Provider from "oidc-provider";
+import Provider, { interactionPolicy } from "oidc-provider";
 
 const { CLIENT_ID, CLIENT_SECRET, REDIRECT_URIS } = process.env;
 const KID = "test-signing-key";
@@ -80,6 +80,14 @@ function listen(server) {
   return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve(server.address().port)));
 }
 
+// A person removed while signed in here must log in again, which they cannot: with prompt=none
+// the provider answers login_required (as real providers do once an account is gone).
+const policy = interactionPolicy.base();
+policy.get("login").checks.add(new interactionPolicy.Check(
+  "account_removed", "the person is no longer known", "login_required",
+  (ctx) => Boolean(ctx.oidc.session.accountId && !ctx.oidc.account),
+));
+
 const server = http.createServer();
 const port = await listen(server);
 const issuer = `http://127.0.0.1:${port}`;
@@ -109,6 +117,7 @@ const provider = new Provider(issuer, {
   },
   pkce: { required: () => true },
   features: { devInteractions: { enabled: false } },
+  interactions: { policy },
   cookies: { keys: ["openid-provider-test-cookie-key"] },
   async findAccount(_ctx, sub) {
     const account = accounts.get(sub);
@@ -138,6 +147,8 @@ provider.use(async (ctx, next) => {
     ctx.body = { ...ctx.body, id_token: FAULTS[fault](ctx.body.id_token) };
   }
 });
+
+provider.on("server_error", (_ctx, err) => console.error(err));
 
 const handleProvider = provider.callback();
 
