@@ -118,6 +118,12 @@ class ProviderBackend(OIDCAuthenticationBackend):
     def get_or_create_user(self, access_token: str, id_token: str, payload: dict):
         return people.signed_in(self.get_userinfo(access_token, id_token, payload))
 
+    def get_user(self, user_id):
+        """The session's user, as Django's ModelBackend does it: not a deactivated one (the
+        library's would keep a deactivated user signed in until the session ended)."""
+        user = super().get_user(user_id)
+        return user if user is not None and self.user_can_authenticate(user) else None
+
 
 def _token_refusal(exc: requests.HTTPError) -> errors.SignInFailed:
     """The token endpoint said no (RFC 6749 5.2: an ``error`` in a JSON body), or failed."""

@@ -114,3 +114,17 @@ def test_without_local_passwords_a_password_signs_nobody_in(sso, settings):
     client = Client()
     client.post("/accounts/login/", {"username": "erin", "password": PASSWORD})
     assert "_auth_user_id" not in client.session
+
+
+def test_a_user_deactivated_here_is_signed_out_at_once(someone):
+    alice = someone()
+    alice.sign_in()
+    assert alice.client.get("/").status_code == 200
+    User.objects.filter(username=alice.sub).update(is_active=False)
+    assert alice.client.get("/")["Location"].startswith("/accounts/login/")
+
+
+def test_next_must_stay_on_this_site(someone):
+    alice = someone()
+    response = alice.sign_in(next_url="https://evil.example/")
+    assert response.status_code == 302 and response["Location"] == "/"
