@@ -8,7 +8,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractUser, Group
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from chatapp.accounts import errors
@@ -21,6 +21,15 @@ _NOT_IN_USERNAME = re.compile(r"[^\w.@+-]")
 def signed_in(claims: dict[str, Any]) -> AbstractUser:
     """The user these verified claims sign in, created or updated; SignInFailed when the
     account here is deactivated."""
+    try:
+        return _signed_in(claims)
+    except IntegrityError:
+        # Another first sign-in created this identity (or took this username) meanwhile: the
+        # second look finds it (or picks the next free name).
+        return _signed_in(claims)
+
+
+def _signed_in(claims: dict[str, Any]) -> AbstractUser:
     issuer, subject = settings.OIDC_ISSUER, str(claims["sub"])
     with transaction.atomic():
         identity = (
