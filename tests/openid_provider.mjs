@@ -67,6 +67,7 @@ ${error ? `<p role="alert">${escape(error)}</p>` : ""}
   <label>Username <input name="username" autocomplete="username"></label>
   <label>Password <input name="password" type="password" autocomplete="current-password"></label>
   <button type="submit">Sign in</button>
+  <button type="submit" formaction="/interaction/${uid}/cancel">Cancel</button>
 </form>`);
 }
 
@@ -176,6 +177,12 @@ async function interaction(req, res, uid, action) {
     res.writeHead(200, { "Content-Type": "text/html; charset=utf-8" }).end(loginForm(uid));
     return;
   }
+  if (action === "cancel") {
+    await provider.interactionFinished(req, res, {
+      error: "access_denied", error_description: "The person cancelled the sign-in.",
+    }, { mergeWithLastSubmission: false });
+    return;
+  }
   const form = new URLSearchParams(await readBody(req));
   const account = accounts.get(form.get("username"));
   if (!account || account.password !== form.get("password")) {
@@ -195,7 +202,7 @@ server.on("request", async (req, res) => {
       await control(req, res, path);
       return;
     }
-    const step = path.match(/^\/interaction\/([^/]+)(?:\/(login))?$/);
+    const step = path.match(/^\/interaction\/([^/]+)(?:\/(login|cancel))?$/);
     if (step) {
       await interaction(req, res, step[1], step[2]);
       return;

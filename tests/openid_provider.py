@@ -71,9 +71,10 @@ class Person:
         self.http = requests.Session()
 
     def at_provider(self, url: str, app_origin: str, username: str | None = None,
-                    password: str | None = None) -> str:
+                    password: str | None = None, cancel: bool = False) -> str:
         """Follow the provider from ``url`` until it sends the browser back to the app;
-        sign in on its login form on the way if asked to. Returns the URL back to the app."""
+        sign in on its login form on the way if asked to (or press its Cancel button).
+        Returns the URL back to the app."""
         for _ in range(10):
             if url.startswith(app_origin):
                 return url
@@ -82,10 +83,11 @@ class Person:
                 url = urllib.parse.urljoin(url, response.headers["Location"])
                 continue
             form = re.search(r'<form method="post" action="([^"]+)"', response.text)
-            if not form or username is None:
+            if not form or (username is None and not cancel):
                 raise AssertionError(f"the provider stopped at {url}: {response.text[:500]}")
+            action = form.group(1).replace("/login", "/cancel") if cancel else form.group(1)
             response = self.http.post(
-                urllib.parse.urljoin(url, form.group(1)),
+                urllib.parse.urljoin(url, action),
                 data={"username": username, "password": password},
                 allow_redirects=False, timeout=TIMEOUT,
             )

@@ -1,6 +1,8 @@
 """Every way a sign-in through the provider can go wrong ends on a page that says what went
 wrong in plain words, with a way to try again, and nobody signed in."""
 
+import urllib.parse
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
@@ -71,6 +73,29 @@ def test_a_callback_used_twice_signs_in_once(someone):
     assert alice.client.get(back).status_code == 302 and alice.signed_in
     assert_failure_page(alice.client.get(back), 400, "state_mismatch", "already used")
     assert not alice.signed_in
+
+
+def test_a_person_who_cancels_at_the_provider_is_told_so(someone):
+    alice = someone()
+    back = alice.person.at_provider(alice.start(), "http://testserver", cancel=True)
+    assert query(back)["error"] == "access_denied"
+    response = alice.client.get(back)
+    assert_failure_page(response, 403, "provider_refused", f"{PROVIDER_NAME} did not sign you in "
+                        "(access_denied: The person cancelled the sign-in.)")
+    assert_nobody_signed_in(alice)
+
+
+def test_an_answer_that_names_another_provider_is_refused(someone):
+    """RFC 9207: the mix-up attack, where another provider's answer is slipped in."""
+    alice = someone()
+    back = alice.at_provider(alice.start())
+    assert query(back)["iss"] == alice.provider.issuer
+    forged = back.replace(f"iss={urllib.parse.quote(alice.provider.issuer, safe='')}",
+                          "iss=https%3A%2F%2Fevil.example")
+    assert forged != back
+    response = alice.client.get(forged)
+    assert_failure_page(response, 400, "wrong_issuer", "the answer came from another provider")
+    assert_nobody_signed_in(alice)
 
 
 def test_a_deactivated_account_is_refused(someone):
