@@ -2,9 +2,11 @@
 from discovery and every failure shown as a page that says what went wrong."""
 
 from django.conf import settings
-from django.contrib import auth
+from django.contrib import admin, auth
+from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.urls import reverse
 from mozilla_django_oidc.utils import import_from_settings
 from mozilla_django_oidc.views import (
     OIDCAuthenticationCallbackView,
@@ -29,6 +31,14 @@ def sign_in_failed(request: HttpRequest, failure: errors.SignInFailed) -> HttpRe
                "provider_name": settings.OIDC_PROVIDER_NAME}
     return render(request, "registration/sign_in_failed.html", context,
                   status=failure.http_status)
+
+
+def admin_login(request: HttpRequest) -> HttpResponse:
+    """/admin/login/: the admin's own password form, unless passwords are off
+    (CHATAPP_LOCAL_PASSWORDS=false): then the login page, which offers the provider."""
+    if settings.CHATAPP_LOCAL_PASSWORDS:
+        return admin.site.login(request)
+    return redirect_to_login(request.GET.get("next") or reverse("admin:index"))
 
 
 def _enabled() -> None:

@@ -128,3 +128,22 @@ def test_next_must_stay_on_this_site(someone):
     alice = someone()
     response = alice.sign_in(next_url="https://evil.example/")
     assert response.status_code == 302 and response["Location"] == "/"
+
+
+def test_the_admins_password_form_gives_way_to_the_provider_without_local_passwords(sso, settings):
+    assert b'name="password"' in Client().get("/admin/login/?next=/admin/").content
+    settings.CHATAPP_LOCAL_PASSWORDS = False
+    response = Client().get("/admin/login/?next=/admin/costs/")
+    assert response.status_code == 302
+    assert response["Location"] == "/accounts/login/?next=/admin/costs/"
+    assert Client().get("/admin/")["Location"] == "/admin/login/?next=/admin/"
+
+
+def test_a_member_of_staff_reaches_the_admin_through_the_provider(someone, settings):
+    settings.CHATAPP_LOCAL_PASSWORDS = False
+    alice = someone()
+    alice.sign_in()
+    User.objects.filter(username=alice.sub).update(is_staff=True, is_superuser=True)
+    alice.client = Client()
+    assert alice.sign_in(next_url="/admin/")["Location"] == "/admin/"
+    assert alice.client.get("/admin/").status_code == 200
