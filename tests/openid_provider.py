@@ -3,6 +3,7 @@ oidc-provider, run with the machine's Node.js), and a person's side of the redir
 without a browser: follow the provider's redirects and fill in its login form."""
 
 import json
+import os
 import re
 import selectors
 import subprocess
@@ -28,7 +29,7 @@ class OpenIDProvider:
         if not (ROOT / "node_modules" / "oidc-provider").exists():
             pytest.fail("oidc-provider is missing: `make test` installs it (npm ci)")
         env = {"CLIENT_ID": CLIENT_ID, "CLIENT_SECRET": CLIENT_SECRET,
-               "REDIRECT_URIS": ",".join(redirect_uris), "PATH": "/usr/bin:/bin",
+               "REDIRECT_URIS": ",".join(redirect_uris), "PATH": os.environ.get("PATH", ""),
                "NODE_ENV": "test"}
         self.process = subprocess.Popen(
             ["node", str(SCRIPT)], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True,
