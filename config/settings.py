@@ -9,6 +9,7 @@ import os
 import secrets
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from csp.constants import NONE, SELF
@@ -225,6 +226,36 @@ CHATAPP_AUDIT_RETENTION_DAYS = env_int("CHATAPP_AUDIT_RETENTION_DAYS", 365, mini
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
+
+# --- Single sign-on: OpenID Connect (docs/single-sign-on.md) ---------------------------
+# On when OIDC_ISSUER is set: the endpoints and keys come from its discovery document.
+OIDC_ISSUER = env_str("OIDC_ISSUER")
+OIDC_RP_CLIENT_ID = env_str("OIDC_CLIENT_ID")
+OIDC_RP_CLIENT_SECRET = env_str("OIDC_CLIENT_SECRET")
+# "Sign in with <name>" on the login page; the issuer's host name unless set.
+OIDC_PROVIDER_NAME = env_str("OIDC_PROVIDER_NAME") or urlsplit(OIDC_ISSUER).hostname or ""
+OIDC_RP_SCOPES = env_str("OIDC_SCOPES", "openid email profile")
+# The claim that lists a person's groups: they become exactly the user's Django groups at each
+# sign-in. Empty: groups are left to the admin.
+OIDC_GROUPS_CLAIM = env_str("OIDC_GROUPS_CLAIM", "groups")
+# A session that came through the provider is re-checked with it this often (on a page load).
+OIDC_RENEW_ID_TOKEN_EXPIRY_SECONDS = env_int("OIDC_RECHECK_MINUTES", 15, minimum=1) * 60
+OIDC_USE_PKCE = True
+OIDC_TIMEOUT = 10
+# Usernames and passwords (the admin's login too); off, everyone signs in through the provider.
+CHATAPP_LOCAL_PASSWORDS = env_bool("CHATAPP_LOCAL_PASSWORDS", True)
+if OIDC_ISSUER:
+    if not (OIDC_RP_CLIENT_ID and OIDC_RP_CLIENT_SECRET):
+        raise ConfigurationError("OIDC_ISSUER needs OIDC_CLIENT_ID and OIDC_CLIENT_SECRET")
+    AUTHENTICATION_BACKENDS.append("chatapp.accounts.backends.ProviderBackend")
+    MIDDLEWARE.insert(
+        MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1,
+        "chatapp.accounts.middleware.ProviderRecheck",
+    )
+if not CHATAPP_LOCAL_PASSWORDS:
+    if not OIDC_ISSUER:
+        raise ConfigurationError("CHATAPP_LOCAL_PASSWORDS=false needs OIDC_ISSUER")
+    AUTHENTICATION_BACKENDS.remove("django.contrib.auth.backends.ModelBackend")
 
 # --- Static and media -----------------------------------------------------------------
 STATIC_URL = "/static/"

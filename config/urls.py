@@ -3,6 +3,7 @@ from django.contrib import admin
 from django.contrib.auth import urls as auth_urls
 from django.urls import include, path
 
+from chatapp.accounts.views import admin_login
 from chatapp.operations import views as operations
 from chatapp.web.pages import ThrottledPasswordResetView
 
@@ -29,7 +30,11 @@ urlpatterns = [
     path("metrics", operations.metrics_view, name="metrics"),
     # The cost review lives in the admin (admin.site.admin_view), ahead of its catch-all.
     path("admin/costs/", include("chatapp.cost_review.views")),
+    # Without local passwords the admin's password form sends people to the login page.
+    path("admin/login/", admin_login, name="admin-login"),
     path("admin/", admin.site.urls),
     path("accounts/", include(_account_pages())),
+    # Single sign-on (docs/single-sign-on.md); 404 unless OIDC_ISSUER is set.
+    path("oidc/", include("chatapp.accounts.urls")),
     path("", include("chatapp.web.urls")),
 ]

@@ -14,7 +14,7 @@ from django.conf import settings as django_settings
 
 from chatapp.offline_upstream.state import RECORD_BODIES_ENV
 
-pytest_plugins = ["tests.upstream_fixtures"]
+pytest_plugins = ["tests.upstream_fixtures", "tests.openid_provider"]
 RECORDED_BODIES = pytest.StashKey[Path]()
 
 

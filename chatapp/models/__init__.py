@@ -7,6 +7,9 @@ Fields, constraints and small derived properties only: no network and no file I/
 
 # Migrations and the rest of the app import from ``chatapp.models``: every model and helper is
 # re-exported here from the module of its domain.
+from chatapp.models.accounts import (
+    ProviderIdentity,
+)
 from chatapp.models.attachments import (
     Attachment,
     AttachmentKind,
@@ -103,6 +106,7 @@ __all__ = [
     "ProjectMembership",
     "ProjectRole",
     "PromptPreset",
+    "ProviderIdentity",
     "Role",
     "UsageFields",
     "UsageRecord",
