@@ -13,6 +13,7 @@ from mozilla_django_oidc.views import (
     OIDCAuthenticationRequestView,
 )
 
+from chatapp import audit
 from chatapp.accounts import discovery, errors
 
 
@@ -27,6 +28,8 @@ def library_setting(name: str, *default):
 def sign_in_failed(request: HttpRequest, failure: errors.SignInFailed) -> HttpResponse:
     """Nobody signed in, and a page that says why, with a way to try again."""
     auth.logout(request)
+    audit.record(audit.AuditAction.SIGN_IN_FAILED, request, user=None,
+                 detail={"provider": settings.OIDC_PROVIDER_NAME, "code": failure.code})
     context = {"message": failure.message, "code": failure.code,
                "provider_name": settings.OIDC_PROVIDER_NAME}
     return render(request, "registration/sign_in_failed.html", context,

@@ -8,6 +8,7 @@ from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
+from chatapp import audit
 from chatapp.attachments import intake
 from chatapp.models import Project
 from chatapp.projects import access, service
@@ -100,7 +101,9 @@ def project_document_file(
 def project_members(request: HttpRequest, project_id: int) -> HttpResponse:
     project, _ = access.get_project(request.user, project_id, access.SHARE)
     membership, created = service.add_member(project, read_json(request))
-    return JsonResponse(member_json(membership), status=201 if created else 200)
+    shared = member_json(membership)
+    audit.record(audit.AuditAction.PROJECT_SHARE, request, target=project, detail=shared)
+    return JsonResponse(shared, status=201 if created else 200)
 
 
 @api_endpoint("DELETE")

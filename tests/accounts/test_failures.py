@@ -141,3 +141,16 @@ def test_single_sign_on_is_not_there_unless_configured(client):
     assert client.get("/oidc/authenticate/").status_code == 404
     assert client.get("/oidc/callback/?code=x&state=y").status_code == 404
     assert b"Sign in with" not in client.get("/accounts/login/").content
+
+
+def test_a_failed_sign_in_through_the_provider_is_one_audit_entry(someone):
+    from chatapp.models import AuditAction, AuditEntry
+
+    alice = someone()
+    alice.provider.set_fault("wrong_audience")
+    before = AuditEntry.objects.count()
+    alice.sign_in()
+    [entry] = AuditEntry.objects.order_by("id")[before:]
+    assert entry.action == AuditAction.SIGN_IN_FAILED
+    assert entry.actor is None
+    assert entry.detail["code"] and entry.detail["provider"]

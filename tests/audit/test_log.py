@@ -243,3 +243,26 @@ async def test_a_streamed_reply_writes_no_audit_entry(claude, finish_replies):
     await registry.wait_for_all()  # its title too
     await socket.disconnect()
     assert await database_sync_to_async(written_since)(marker) == []
+
+
+@pytest.mark.django_db
+def test_sharing_a_project_is_one_entry_naming_who_it_was_shared_with():
+    owner, bob = make_user(), make_user()
+    client = client_for(owner)
+    project = client.post("/api/projects/", json.dumps({"name": "Leases"}),
+                          content_type="application/json").json()
+    marker = last_id()
+    shared = client.post(f"/api/projects/{project['id']}/members/",
+                         json.dumps({"username": bob.username, "role": "use"}),
+                         content_type="application/json")
+    assert shared.status_code == 201
+    entry = the_one_entry(marker, AuditAction.PROJECT_SHARE, owner, "chatapp.project",
+                          project["id"])
+    assert (entry.detail["name"], entry.detail["role"]) == (bob.username, "use")
+    # Someone who may only use the project cannot share it, and leaves no entry.
+    marker = last_id()
+    refused = client_for(bob).post(f"/api/projects/{project['id']}/members/",
+                                   json.dumps({"username": owner.username, "role": "edit"}),
+                                   content_type="application/json")
+    assert refused.status_code == 403
+    assert [e.action for e in written_since(marker)] == [AuditAction.SIGN_IN]
