@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
+from django.db.models import Q, QuerySet
 
 from chatapp.attachments import documents, image_sizes, intake
 from chatapp.attachments.uploads import UploadRejected
@@ -59,6 +60,26 @@ def mark_sent(attachments: Sequence[Attachment], message: Message) -> None:
     Attachment.objects.filter(pk__in=[a.pk for a in attachments]).update(message=message)
 
 
+def project_references(conversation: Conversation) -> list[dict[str, Any]]:
+    """References to the documents of the conversation's project as they are now, oldest
+    first: they open its first question, so every conversation of the project starts with
+    the same bytes (one cache entry serves them all), and a document added or removed later
+    changes only the conversations started after it (append-only)."""
+    if conversation.project_id is None:
+        return []
+    shared = Attachment.objects.filter(project_id=conversation.project_id, conversation=None)
+    return [reference(attachment) for attachment in shared.order_by("id")]
+
+
+def sent_rows(conversation: Conversation) -> QuerySet[Attachment]:
+    """The attachments the conversation's questions may refer to: those sent in it, and its
+    project's documents."""
+    mine = Q(conversation=conversation, message__isnull=False)
+    if conversation.project_id is not None:
+        mine |= Q(project_id=conversation.project_id, conversation=None)
+    return Attachment.objects.filter(mine)
+
+
 # --- Prompting -------------------------------------------------------------------------------
 
 
@@ -68,7 +89,7 @@ def _sent_attachments(
     """The attachments of the branch on screen (before ``before_message_id``): those its
     questions refer to. A file sent on another branch stays out of the prompt, and an edited
     question's files (kept as references) stay in, whichever version they were uploaded with."""
-    sent = conversation.attachments.filter(message__isnull=False)
+    sent = sent_rows(conversation)
     if not sent.exists():  # most conversations: no need to read every question of the history
         return []
     questions = conversation.messages.on_screen().filter(role=Role.USER)

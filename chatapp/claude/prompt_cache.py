@@ -54,9 +54,12 @@ def _last_markable(content: list[dict[str, Any]]) -> int | None:
     return None
 
 
-def _last_document(messages: list[dict[str, Any]]) -> tuple[int, int] | None:
-    """(message, block) of the newest document block: the end of the largest stable part."""
-    for m in range(len(messages) - 1, -1, -1):
+def _last_document(
+    messages: list[dict[str, Any]], upto: int | None = None
+) -> tuple[int, int] | None:
+    """(message, block) of the newest document block (in ``messages[:upto]``): the end of the
+    largest stable part."""
+    for m in range(len(messages) - 1 if upto is None else upto - 1, -1, -1):
         content = messages[m]["content"]
         for b in range(len(content) - 1, -1, -1):
             if content[b].get("type") == "document":
@@ -67,6 +70,9 @@ def _last_document(messages: list[dict[str, Any]]) -> tuple[int, int] | None:
 def plan_breakpoints(messages: list[dict[str, Any]], ttl: str) -> list[Breakpoint]:
     """Where the cache breakpoints go (see docs/caching.md):
 
+    - on the first question's last document block: a project's documents open every
+      conversation started in it, byte for byte, so this entry serves the first question of
+      every other conversation of the project (chatapp/projects/);
     - on the newest document block: the documents are the large part of the prompt, and
       this one entry serves every later question even when the moving breakpoints below are
       more than about 20 blocks (the API's look-back) past the last entry;
@@ -75,9 +81,9 @@ def plan_breakpoints(messages: list[dict[str, Any]], ttl: str) -> list[Breakpoin
     - on the newest turn: the next request reads everything up to here.
     """
     candidates = []
-    document = _last_document(messages)
-    if document is not None:
-        candidates.append(document)
+    for document in (_last_document(messages, upto=1), _last_document(messages)):
+        if document is not None:
+            candidates.append(document)
     for index in (len(messages) - 2, len(messages) - 1):
         if index >= 0:
             block = _last_markable(messages[index]["content"])

@@ -35,12 +35,12 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 
+from chatapp.attachments import prompting
 from chatapp.claude import messages as claude_messages
 from chatapp.claude.prompt import REFERENCE
 from chatapp.claude.token_bounds import content_bound, messages_bound, reference_bound, text_bound
 from chatapp.claude.types import UpstreamError
 from chatapp.models import (
-    Attachment,
     ClaudeModel,
     Message,
     MessageStatus,
@@ -124,7 +124,7 @@ def read_sizing(
     else:
         reply, model = opened
     conversation = reply.conversation
-    sent = Attachment.objects.filter(conversation=conversation, message__isnull=False)
+    sent = prompting.sent_rows(conversation)
     stored = dict(sent.values_list("pk", "tokens"))
     summary = sum(
         content_bound(turn.content, stored) for turn in history.summary_turns(conversation)

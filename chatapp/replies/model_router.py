@@ -21,6 +21,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, Sum
 
+from chatapp.attachments import prompting
 from chatapp.billing import prices
 from chatapp.claude import thinking
 from chatapp.claude.types import Completion, UpstreamError
@@ -141,8 +142,8 @@ def request_facts(
     mine = Attachment.objects.filter(owner_id=conversation.owner_id)
     kinds = mine.filter(pk__in=attachment_ids).values("kind").annotate(n=Count("pk"))
     counts = {row["kind"]: row["n"] for row in kinds}
-    earlier_documents = Attachment.objects.filter(
-        conversation_id=conversation_id, kind=AttachmentKind.DOCUMENT, message__isnull=False
+    earlier_documents = prompting.sent_rows(conversation).filter(
+        kind=AttachmentKind.DOCUMENT
     ).count()
     return Request(
         text=text,

@@ -78,9 +78,12 @@ def open_turn(
     except Http404 as exc:  # someone else's, another conversation's, or already sent
         raise ReplyRefused("not_found", str(exc)) from None
     parent_id, kept = _edit_point(conversation, edit_of)
+    # A conversation's first question opens with its project's documents (an edit of it keeps
+    # them, with its other files, in ``kept``).
+    shared = prompting.project_references(conversation) if parent_id is edit_of is None else []
     question = Message.objects.create(
         conversation=conversation, role=Role.USER, parent_id=parent_id,
-        content=[*kept, *references, *user_content(text)],
+        content=[*shared, *kept, *references, *user_content(text)],
         options={**({"edit_of": edit_of} if edit_of else {}),
                  **_instructions_changed(conversation)},
     )

@@ -57,6 +57,8 @@ def conversations(request: HttpRequest) -> HttpResponse:
         changes.setdefault("model", default_model_id())
         if data.get("project") is not None:  # 404 without access to it (projects/access.py)
             changes["project"], _ = project_access.get_project(request.user, data["project"])
+            # Its instructions are the conversation's system prompt, unless one is asked for.
+            changes.setdefault("system_prompt", changes["project"].instructions)
         conversation = Conversation.objects.create(owner=request.user, **changes)
         return JsonResponse(conversation_json(conversation), status=201)
     archived = _wants_archived(request)

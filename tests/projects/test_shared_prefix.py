@@ -1,0 +1,146 @@
+"""A project's instructions and documents open every conversation started in it, byte for byte,
+so one cache write serves them all (issue 20): a second conversation's first question —
+anyone's — reads the documents from the cache the first one wrote, through the real SDK and
+the offline upstream's cache accounting. A document added later changes only the
+conversations started after it (append-only)."""
+
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from channels.db import database_sync_to_async
+
+from chatapp.models import Attachment, Message, UsageRecord
+from tests import files
+from tests.attachments.test_intake_and_prompting import ask, message_requests, ready_socket
+from tests.factories import logged_in, make_user
+
+# The upload endpoint is an async view, and the socket tests are async: real transactions.
+pytestmark = pytest.mark.django_db(transaction=True)
+
+INSTRUCTIONS = "You review leases for the legal team. Cite the clause you rely on."
+
+
+@pytest.fixture(autouse=True)
+def media_root(settings, tmp_path) -> Path:
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return settings.MEDIA_ROOT
+
+
+def _post(client, path: str, body: dict):
+    response = client.generic("POST", path, json.dumps(body), content_type="application/json")
+    assert response.status_code in (200, 201), response.content
+    return response.json()
+
+
+@pytest.fixture
+def owner():
+    return make_user("alice")
+
+
+@pytest.fixture
+def member():
+    return make_user("bob")
+
+
+@pytest.fixture
+def project(claude, owner, member):
+    client = logged_in(owner)
+    project = _post(client, "/api/projects/", {"name": "Leases", "instructions": INSTRUCTIONS})
+    lease = client.post(f"/api/projects/{project['id']}/documents/",
+                        {"file": _upload("lease.pdf", files.make_pdf(files.LEASE))})
+    assert lease.status_code == 201, lease.content
+    _post(client, f"/api/projects/{project['id']}/members/", {"username": "bob", "role": "use"})
+    return project
+
+
+def _upload(name: str, raw: bytes):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    return SimpleUploadedFile(name, raw)
+
+
+def _conversation_in(user, project) -> dict:
+    return _post(logged_in(user), "/api/conversations/", {"project": project["id"]})
+
+
+@database_sync_to_async
+def _reply_cost(message_id: int) -> Decimal:
+    return sum(UsageRecord.objects.filter(message_id=message_id).values_list("cost_usd", flat=True))
+
+
+async def _first_answer(user, conversation: dict, text: str) -> dict:
+    socket = await ready_socket(user, conversation["id"])
+    _question, completed = await ask(socket, text)
+    await socket.disconnect()
+    return completed
+
+
+def _prefix(body: dict) -> tuple:
+    """What must be the same bytes in every conversation of the project: tools, system, and
+    the first question up to its last document."""
+    first = body["messages"][0]["content"]
+    last_document = max(i for i, block in enumerate(first) if block["type"] == "document")
+    blocks = [{k: v for k, v in block.items() if k != "cache_control"}
+              for block in first[: last_document + 1]]
+    return json.dumps(body.get("tools")), json.dumps(body["system"]), json.dumps(blocks)
+
+
+async def test_a_second_conversation_reads_the_project_documents_from_the_first_ones_cache(
+    claude, project, owner, member, finish_replies
+):
+    first_conversation = await database_sync_to_async(_conversation_in)(owner, project)
+    assert first_conversation["system_prompt"] == INSTRUCTIONS
+    first = await _first_answer(owner, first_conversation, "When is the rent due?")
+    assert first["usage"]["cache_write_5m_tokens"] > 0  # the documents went into the cache...
+    assert first["usage"]["cache_read_tokens"] == 0
+
+    # ...and the member's new conversation, asking something else, reads them back.
+    second_conversation = await database_sync_to_async(_conversation_in)(member, project)
+    second = await _first_answer(member, second_conversation, "Can the tenant sublet?")
+    lease_tokens = await database_sync_to_async(
+        lambda: Attachment.objects.get(project_id=project["id"]).tokens
+    )()
+    assert second["usage"]["cache_read_tokens"] >= lease_tokens
+    assert second["usage"]["cache_write_5m_tokens"] < first["usage"]["cache_write_5m_tokens"]
+    assert await _reply_cost(second["message_id"]) < await _reply_cost(first["message_id"])
+
+    one, two = message_requests(claude)[:2]
+    assert _prefix(one) == _prefix(two)  # the same bytes, up to and including the documents
+    assert one["system"] == [{"type": "text", "text": INSTRUCTIONS}]
+    document = one["messages"][0]["content"][0]
+    assert document["type"] == "document" and document["title"] == "lease.pdf"
+    # The breakpoint that lets the next conversation in: on the project's last document.
+    assert document.get("cache_control") == {"type": "ephemeral"}
+
+
+async def test_a_document_added_later_opens_only_the_conversations_started_after_it(
+    claude, project, owner, finish_replies
+):
+    earlier = await database_sync_to_async(_conversation_in)(owner, project)
+    await _first_answer(owner, earlier, "When is the rent due?")
+    notes = _upload("notes.md", b"# House rules\n\nNo pets without consent.")
+    added = await database_sync_to_async(
+        lambda: logged_in(owner).post(f"/api/projects/{project['id']}/documents/", {"file": notes})
+    )()
+    assert added.status_code == 201, added.content
+
+    socket = await ready_socket(owner, earlier["id"])
+    await ask(socket, "And who repairs the boiler?")
+    await socket.disconnect()
+    later = await database_sync_to_async(_conversation_in)(owner, project)
+    await _first_answer(owner, later, "May I keep a cat?")
+
+    first, again, new = message_requests(claude)[:3]  # streamed replies, in order
+    titles = [[b.get("title") for b in body["messages"][0]["content"] if b["type"] == "document"]
+              for body in (first, again, new)]
+    # The earlier conversation goes on with what it was started with; the new one has both.
+    assert titles == [["lease.pdf"], ["lease.pdf"], ["lease.pdf", "notes.md"]]
+    assert _prefix(again) == _prefix(first)  # its first question is sent as it was
+    questions = await database_sync_to_async(
+        lambda: list(Message.objects.filter(role="user").order_by("pk").values_list("content",
+                                                                                   flat=True))
+    )()
+    assert sum(block["type"] != "text" for block in questions[0]) == 1
+    assert sum(block["type"] != "text" for block in questions[-1]) == 2
