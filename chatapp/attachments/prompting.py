@@ -67,7 +67,9 @@ def project_references(conversation: Conversation) -> list[dict[str, Any]]:
     changes only the conversations started after it (append-only)."""
     if conversation.project_id is None:
         return []
-    shared = Attachment.objects.filter(project_id=conversation.project_id, conversation=None)
+    shared = Attachment.objects.filter(
+        project_id=conversation.project_id, conversation=None, withdrawn_at=None
+    )
     return [reference(attachment) for attachment in shared.order_by("id")]
 
 

@@ -41,6 +41,9 @@ class Attachment(models.Model):
     project = models.ForeignKey(
         Project, null=True, blank=True, on_delete=models.CASCADE, related_name="documents"
     )
+    # A project document removed while conversations started with it: kept for them (their
+    # first question sends it, append-only), listed nowhere and sent to no new conversation.
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
     kind = models.CharField(max_length=10, choices=AttachmentKind.choices)
     # Shown to people only; never used as a path.
     name = models.CharField(max_length=255)

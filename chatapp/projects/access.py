@@ -85,11 +85,16 @@ def get_project(user: Any, project_id: Any, action: str = USE) -> tuple[Project,
     return project, role
 
 
+def current_documents(project: Project) -> QuerySet[Attachment]:
+    """The project's documents as its members see them, oldest first (not those withdrawn)."""
+    return project.documents.filter(withdrawn_at=None).order_by("id")
+
+
 def get_document(project: Project, document_id: Any) -> Attachment:
     """One of the project's documents, or Http404."""
     if not is_id(document_id):
         raise Http404("No such document in this project")
     try:
-        return project.documents.get(pk=document_id)
+        return current_documents(project).get(pk=document_id)
     except Attachment.DoesNotExist:
         raise Http404("No such document in this project") from None

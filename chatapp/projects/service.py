@@ -16,9 +16,10 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.db.models import QuerySet
 from django.http import Http404
+from django.utils import timezone
 
 from chatapp.attachments import intake
-from chatapp.models import Attachment, Project, ProjectMembership, ProjectRole
+from chatapp.models import Attachment, Message, Project, ProjectMembership, ProjectRole, Role
 from chatapp.projects import access
 from chatapp.safety import ratelimits
 
@@ -154,9 +155,28 @@ async def add_document(user: Any, project: Project, upload: UploadedFile) -> Att
 
 
 def remove_document(project: Project, document_id: Any) -> None:
-    """The document and (once this commits) its files."""
-    access.get_document(project, document_id).delete()
+    """The document and (once this commits) its files; or, when conversations were started
+    with it, it is withdrawn: they keep sending it (append-only), new ones do not get it."""
+    document = access.get_document(project, document_id)
+    if _opens_a_conversation(project, document):
+        document.withdrawn_at = timezone.now()
+        document.save(update_fields=["withdrawn_at"])
+    else:
+        document.delete()
     _touch(project)
+
+
+def _opens_a_conversation(project: Project, document: Attachment) -> bool:
+    """Whether a conversation of the project started with it (its first question, in any
+    version, refers to it: attachments/prompting.project_references)."""
+    first_questions = Message.objects.filter(
+        conversation__project=project, role=Role.USER, parent=None
+    ).values_list("content", flat=True)
+    return any(
+        block.get("attachment_id") == document.pk
+        for content in first_questions.iterator()
+        for block in content
+    )
 
 
 def _touch(project: Project) -> None:

@@ -34,7 +34,7 @@ def projects_collection(request: HttpRequest) -> HttpResponse:
 
 def _detail(project: Project, role: str) -> dict[str, Any]:
     members = project.memberships.select_related("user", "group")
-    return project_detail_json(project, role, project.documents.order_by("id"), members)
+    return project_detail_json(project, role, access.current_documents(project), members)
 
 
 @api_endpoint("GET", "PATCH", "DELETE")
@@ -63,7 +63,7 @@ async def project_documents(request: HttpRequest, project_id: int) -> HttpRespon
     action = access.EDIT if request.method == "POST" else access.USE
     project, _ = await database_sync_to_async(access.get_project)(user, project_id, action)
     if request.method == "GET":
-        rows = await database_sync_to_async(lambda: list(project.documents.order_by("id")))()
+        rows = await database_sync_to_async(lambda: list(access.current_documents(project)))()
         return JsonResponse({"documents": [document_json(d) for d in rows]})
     if _declared_length(request) > upload_body_limit():
         return json_error(intake.too_large().message, 413)

@@ -144,3 +144,30 @@ async def test_a_document_added_later_opens_only_the_conversations_started_after
     )()
     assert sum(block["type"] != "text" for block in questions[0]) == 1
     assert sum(block["type"] != "text" for block in questions[-1]) == 2
+
+
+async def test_a_document_removed_later_stays_in_the_conversations_started_with_it(
+    claude, project, owner, finish_replies
+):
+    client = await database_sync_to_async(logged_in)(owner)
+    earlier = await database_sync_to_async(_conversation_in)(owner, project)
+    await _first_answer(owner, earlier, "When is the rent due?")
+    lease = await database_sync_to_async(
+        lambda: Attachment.objects.get(project_id=project["id"])
+    )()
+    removed = await database_sync_to_async(client.delete)(
+        f"/api/projects/{project['id']}/documents/{lease.pk}/"
+    )
+    assert removed.status_code == 204
+    listed = await database_sync_to_async(client.get)(f"/api/projects/{project['id']}/documents/")
+    assert listed.json()["documents"] == []  # gone from the project for its members...
+
+    socket = await ready_socket(owner, earlier["id"])
+    await ask(socket, "And who repairs the boiler?")  # ...but not from what was started with it
+    await socket.disconnect()
+    later = await database_sync_to_async(_conversation_in)(owner, project)
+    await _first_answer(owner, later, "May I keep a cat?")
+
+    first, again, new = message_requests(claude)[:3]
+    assert _prefix(again) == _prefix(first)
+    assert [b["type"] for b in new["messages"][0]["content"]] == ["text"]
