@@ -227,6 +227,7 @@ def build_request(
     system_prompt: str = "",
     attachments: Mapping[int, PromptAttachment] | None = None,
     cache_ttl: str = "5m",
+    first_ttl: str | None = None,
     previous_message_id: str = "",
     system_messages: bool = True,
 ) -> dict[str, Any]:
@@ -245,7 +246,7 @@ def build_request(
     if not system_messages:
         turns, system_prompt = _single_system(turns, system_prompt)
     messages = alternate(resolve_references(turns, attachments))
-    apply_breakpoints(messages, plan_breakpoints(messages, cache_ttl))
+    apply_breakpoints(messages, plan_breakpoints(messages, cache_ttl, first_ttl))
     request: dict[str, Any] = {"model": model, "max_tokens": max_tokens, "messages": messages}
     if system_prompt.strip():
         request["system"] = [{"type": "text", "text": system_prompt}]

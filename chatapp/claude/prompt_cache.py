@@ -67,7 +67,9 @@ def _last_document(
     return None
 
 
-def plan_breakpoints(messages: list[dict[str, Any]], ttl: str) -> list[Breakpoint]:
+def plan_breakpoints(
+    messages: list[dict[str, Any]], ttl: str, first_ttl: str | None = None
+) -> list[Breakpoint]:
     """Where the cache breakpoints go (see docs/caching.md):
 
     - on the first question's last document block: a project's documents open every
@@ -79,17 +81,21 @@ def plan_breakpoints(messages: list[dict[str, Any]], ttl: str) -> list[Breakpoin
     - at the end of the previous turn: the moving breakpoint, which finds the history cached
       by the last request however many blocks the new question brings;
     - on the newest turn: the next request reads everything up to here.
+
+    ``first_ttl``: the first question's documents' own TTL (a project's pace, read by every
+    conversation of the project), else ``ttl``.
     """
-    candidates = []
-    for document in (_last_document(messages, upto=1), _last_document(messages)):
-        if document is not None:
-            candidates.append(document)
+    first = _last_document(messages, upto=1)
+    candidates = [] if first is None else [Breakpoint(*first, first_ttl or ttl)]
+    newest = _last_document(messages)
+    if newest is not None:
+        candidates.append(Breakpoint(*newest, ttl))
     for index in (len(messages) - 2, len(messages) - 1):
         if index >= 0:
             block = _last_markable(messages[index]["content"])
             if block is not None:
-                candidates.append((index, block))
-    return order_breakpoints(Breakpoint(m, b, ttl) for m, b in candidates)
+                candidates.append(Breakpoint(index, block, ttl))
+    return order_breakpoints(candidates)
 
 
 def apply_breakpoints(messages: list[dict[str, Any]], points: list[Breakpoint]) -> None:

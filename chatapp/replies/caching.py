@@ -6,10 +6,12 @@ Synchronous (ORM): call from the thread that builds the request. The rule and it
 are in docs/caching.md.
 """
 
+from django.db.models import QuerySet
+
 from chatapp.billing.prices import rates_in_force
 from chatapp.claude.pricing import pick_band
 from chatapp.claude.prompt_cache import PACE_GAPS, choose_ttl
-from chatapp.models import CacheTtl, Conversation, Role
+from chatapp.models import CacheTtl, Conversation, Message, Role
 
 
 def ttl_for(conversation: Conversation, before_message_id: int, model_id: str) -> str:
@@ -17,8 +19,24 @@ def ttl_for(conversation: Conversation, before_message_id: int, model_id: str) -
     conversation's preference (its settings panel), else what its pace calls for."""
     if conversation.cache_ttl != CacheTtl.AUTO:
         return conversation.cache_ttl
+    return _by_pace(conversation.messages.all(), before_message_id, model_id)
+
+
+def project_ttl_for(
+    conversation: Conversation, before_message_id: int, model_id: str
+) -> str | None:
+    """The TTL of a project's shared documents (the first question's breakpoint): by the pace
+    of questions across every conversation of the project, which all read that entry; None
+    outside a project (the conversation's own TTL applies) or when its settings name one."""
+    if conversation.project_id is None or conversation.cache_ttl != CacheTtl.AUTO:
+        return None
+    in_project = Message.objects.filter(conversation__project_id=conversation.project_id)
+    return _by_pace(in_project, before_message_id, model_id)
+
+
+def _by_pace(messages: QuerySet[Message], before_message_id: int, model_id: str) -> str:
     asked_at = list(
-        conversation.messages.filter(role=Role.USER, pk__lt=before_message_id)
+        messages.filter(role=Role.USER, pk__lt=before_message_id)
         .order_by("-pk")
         .values_list("created_at", flat=True)[: PACE_GAPS + 1]
     )

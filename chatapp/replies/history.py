@@ -181,6 +181,7 @@ def request_for(
         attachments=(prompting.for_prompt(conversation, reply_id, model)
                      if model and attachments_sent else {}),
         cache_ttl=caching.ttl_for(conversation, reply_id, reply.model),
+        first_ttl=caching.project_ttl_for(conversation, reply_id, reply.model),
         previous_message_id=caching.previous_upstream_id(conversation, reply_id),
         system_messages=bool(model and model.capabilities.get("system_messages")),
     )

@@ -211,6 +211,19 @@ def test_the_last_document_block_carries_a_breakpoint():
     assert first_turn[2]["cache_control"] == {"type": "ephemeral"}  # the newest turn's
 
 
+def test_the_first_questions_documents_carry_a_breakpoint_of_their_own_ttl():
+    """A project's documents open the first question of every conversation in it: their
+    breakpoint has the project's TTL, the conversation's own come after it."""
+    turns = [asked_with(1), text_turn("assistant", "a1"), asked_with(2)]
+    request = build_request(model="m", max_tokens=10, turns=turns, cache_ttl="5m",
+                            first_ttl="1h",
+                            attachments={1: contract("shared.pdf"), 2: contract("mine.pdf")})
+    marks = [(b.get("title") or b.get("text") or b["type"], b["cache_control"].get("ttl", "5m"))
+             for b in marked_blocks(request)]
+    assert marks == [("shared.pdf", "1h"), ("a1", "5m"), ("mine.pdf", "5m"),
+                     ("What is the notice period?", "5m")]
+
+
 def test_everything_before_the_newest_turn_is_byte_identical_from_one_request_to_the_next():
     attachments = {1: contract()}
     history = [asked_with(1), text_turn("assistant", "Three months.")]

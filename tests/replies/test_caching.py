@@ -5,9 +5,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from chatapp.models import Message
-from chatapp.replies.caching import previous_upstream_id, ttl_for
-from tests.factories import make_conversation, make_exchange
+from chatapp.models import Message, Project
+from chatapp.replies.caching import previous_upstream_id, project_ttl_for, ttl_for
+from tests.factories import make_conversation, make_exchange, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -51,3 +51,19 @@ def test_the_previous_reply_with_an_api_id_is_named():
     _question, reply = asked(conversation, 0)
     assert previous_upstream_id(conversation, reply.pk) == "msg_first"
     assert previous_upstream_id(conversation, first.pk) == ""
+
+
+def test_a_projects_documents_are_cached_by_the_pace_of_the_whole_project():
+    """Questions twenty minutes apart, each in another conversation of the project: the shared
+    documents' entry is worth an hour; each conversation's own pace says nothing yet."""
+    project = Project.objects.create(owner=make_user(), name="Leases")
+    for minutes_ago in (60, 40, 20):
+        asked(make_conversation(project=project), minutes_ago)
+    newest = make_conversation(project=project)
+    _question, reply = asked(newest, 0)
+    assert project_ttl_for(newest, reply.pk, "claude-sonnet-4-6") == "1h"
+    assert ttl_for(newest, reply.pk, "claude-sonnet-4-6") == "5m"
+    # Outside a project, or with a TTL chosen in its settings, the conversation's own applies.
+    assert project_ttl_for(make_conversation(), reply.pk, "claude-sonnet-4-6") is None
+    newest.cache_ttl = "5m"
+    assert project_ttl_for(newest, reply.pk, "claude-sonnet-4-6") is None
