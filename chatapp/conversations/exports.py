@@ -111,6 +111,9 @@ def export_json(conversation: Conversation) -> dict[str, Any]:
             "temperature": conversation.temperature,
             "cache_ttl": conversation.cache_ttl,
             "created_at": conversation.created_at.isoformat(),
+            # The project it was started in (its documents opened the first question).
+            "project": ({"id": conversation.project_id, "name": conversation.project.name}
+                        if conversation.project_id else None),
         },
         "usage": {name: totals[name] or 0 for name in USAGE_NAMES},
         "cost_usd": format_usd(totals["cost"]),
@@ -150,6 +153,8 @@ def export_markdown(conversation: Conversation) -> str:
              f"- Exported: {data['exported_at']}",
              f"- Cost: {'unpriced' if cost is None else f'${Decimal(cost):.4f}'}", ""]
     lines[-1:-1] = _settings_lines(conversation)
+    if conversation.project_id:
+        lines[-1:-1] = [f"- Project: {conversation.project.name}"]
     if conversation.system_prompt:
         lines += ["## System prompt", "", conversation.system_prompt, ""]
     for message in data["messages"]:
@@ -294,6 +299,7 @@ def parse_import(data: Any) -> tuple[dict[str, str], list[ImportedMessage]]:
             conversation_settings.MAX_SYSTEM_PROMPT_CHARS,
         ),
         **_imported_settings(head),
+        "project": _project_name(head.get("project")),
     }
     return fields, [_parse_message(n, item) for n, item in enumerate(messages, start=1)]
 
@@ -321,6 +327,14 @@ def _content(message: ImportedMessage) -> list[dict[str, Any]]:
         parts.append(f"[Attached in the original: {'; '.join(message.attachments)}]")
     text = "\n\n".join(parts)
     return [{"type": "text", "text": text}] if text else []
+
+
+def _project_name(value: Any) -> str:
+    """The name of the project an export was started in ("" if none): an import becomes a
+    plain conversation, and says so."""
+    if isinstance(value, dict) and isinstance(value.get("name"), str):
+        return value["name"][:200] or "a project"
+    return ""
 
 
 def files_not_carried(messages: list[ImportedMessage]) -> str:
@@ -386,7 +400,11 @@ def import_conversation(owner, data: Any) -> Imported:
         if _hashable(item.key):
             created[item.key] = message
         previous, first = message, first or message
-    return Imported(conversation, files_not_carried(messages))
+    notices = [files_not_carried(messages)]
+    if fields["project"]:
+        notices.append(f"It was a conversation of the project “{fields['project']}”; it is "
+                       "imported as a plain conversation, without the project's documents.")
+    return Imported(conversation, " ".join(n for n in notices if n))
 
 
 def _parent(

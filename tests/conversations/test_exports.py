@@ -5,7 +5,7 @@ import json
 import pytest
 from django.test import Client
 
-from chatapp.models import Conversation, MessageStatus, UsageRecord
+from chatapp.models import Conversation, MessageStatus, Project, UsageRecord
 from tests.factories import make_conversation, make_exchange, make_text_document, make_user
 
 pytestmark = pytest.mark.django_db
@@ -231,3 +231,17 @@ def test_a_file_over_the_import_limit_is_refused(client, monkeypatch):
     assert response.status_code == 413
     assert response.json() == {"error": "The file is larger than 1 MB."}
     assert not Conversation.objects.exists()
+
+
+def test_an_export_names_its_project_and_imports_as_a_plain_conversation(client, owner):
+    project = Project.objects.create(owner=owner, name="Leases", instructions="Cite clauses.")
+    conversation = make_conversation(owner, title="Elm Street", project=project)
+    make_exchange(conversation, "When is the rent due?", "On the first.")
+    assert "- Project: Leases" in export(client, conversation.pk, "md").content.decode()
+    exported = export(client, conversation.pk, "json").json()
+    assert exported["conversation"]["project"] == {"id": project.pk, "name": "Leases"}
+
+    answer = import_(client, json.dumps(exported)).json()
+    assert Conversation.objects.get(pk=answer["id"]).project is None
+    assert answer["notice"] == ("It was a conversation of the project “Leases”; it is imported "
+                                "as a plain conversation, without the project's documents.")
