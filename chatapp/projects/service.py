@@ -19,7 +19,16 @@ from django.http import Http404
 from django.utils import timezone
 
 from chatapp.attachments import intake
-from chatapp.models import Attachment, Message, Project, ProjectMembership, ProjectRole, Role
+from chatapp.claude.prompt_attachments import REFERENCE
+from chatapp.models import (
+    Attachment,
+    Conversation,
+    Message,
+    Project,
+    ProjectMembership,
+    ProjectRole,
+    Role,
+)
 from chatapp.projects import access
 from chatapp.safety import ratelimits
 
@@ -177,6 +186,25 @@ def _opens_a_conversation(project: Project, document: Attachment) -> bool:
         for content in first_questions.iterator()
         for block in content
     )
+
+
+def documents_changed_since(conversation: Conversation) -> bool:
+    """Whether the project's documents are no longer those the conversation started with (one
+    added or withdrawn since its first question): it goes on with what it started with
+    (append-only), and a new chat would get the project as it is now."""
+    if conversation.project_id is None:
+        return False
+    first = conversation.messages.filter(role=Role.USER, parent=None).order_by("pk").first()
+    if first is None:  # nothing asked yet: its first question takes the project as it is
+        return False
+    documents = dict(
+        Attachment.objects.filter(project_id=conversation.project_id)
+        .values_list("pk", "withdrawn_at")
+    )
+    started = {block.get("attachment_id") for block in first.content
+               if block.get("type") == REFERENCE} & documents.keys()
+    current = {pk for pk, withdrawn in documents.items() if withdrawn is None}
+    return started != current
 
 
 def _touch(project: Project) -> None:

@@ -22,6 +22,7 @@ from chatapp.conversations.presenters import conversation_json, message_json, mo
 from chatapp.cost_review import queries as costs
 from chatapp.models import ClaudeModel, Conversation, default_model_id
 from chatapp.projects import access as project_access
+from chatapp.projects import service as project_service
 from chatapp.replies import estimates, registry, titles
 from chatapp.safety import ratelimits
 from chatapp.safety.access import get_conversation_for_user, get_preset_for_user
@@ -124,6 +125,7 @@ def conversation_body(conversation: Conversation) -> dict[str, Any]:
     others = branches.versions(conversation)
     body = conversation_json(conversation)
     body["cost_usd"] = format_usd(costs.conversation_cost(conversation.pk))
+    body["project_changed"] = project_service.documents_changed_since(conversation)
     body["messages"] = [
         {**message_json(m), "versions": others[m.pk].as_json() if m.pk in others else None}
         for m in messages

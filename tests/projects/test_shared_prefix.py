@@ -61,6 +61,11 @@ def _upload(name: str, raw: bytes):
     return SimpleUploadedFile(name, raw)
 
 
+def _project_changed(user, conversation: dict) -> bool:
+    return logged_in(user).get(f"/api/conversations/{conversation['id']}/").json()[
+        "project_changed"]
+
+
 def _conversation_in(user, project) -> dict:
     return _post(logged_in(user), "/api/conversations/", {"project": project["id"]})
 
@@ -126,11 +131,16 @@ async def test_a_document_added_later_opens_only_the_conversations_started_after
     )()
     assert added.status_code == 201, added.content
 
+    changed = await database_sync_to_async(_project_changed)(owner, earlier)
+    assert changed is True  # the earlier conversation says the project has changed since
+
     socket = await ready_socket(owner, earlier["id"])
     await ask(socket, "And who repairs the boiler?")
     await socket.disconnect()
     later = await database_sync_to_async(_conversation_in)(owner, project)
+    assert await database_sync_to_async(_project_changed)(owner, later) is False
     await _first_answer(owner, later, "May I keep a cat?")
+    assert await database_sync_to_async(_project_changed)(owner, later) is False
 
     first, again, new = message_requests(claude)[:3]  # streamed replies, in order
     titles = [[b.get("title") for b in body["messages"][0]["content"] if b["type"] == "document"]
