@@ -59,7 +59,7 @@ def make_text_document(owner, text: str = "A short contract.", name: str = "doc.
     document = Attachment(
         owner=owner, kind=AttachmentKind.DOCUMENT, name=name, media_type="text/plain",
         original_media_type="text/plain", sha256=hashlib.sha256(raw).hexdigest(),
-        size=len(raw), tokens=math.ceil(len(text) / 4), text=text, **fields,
+        size=len(raw), text=text, **{"tokens": math.ceil(len(text) / 4), **fields},
     )
     document.original.save("original", ContentFile(raw), save=False)
     document.save()

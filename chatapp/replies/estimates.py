@@ -172,6 +172,28 @@ def _history(basis: Basis, conversation: Conversation, level: str | None) -> Non
         basis.cached_tokens = prompt
 
 
+def _project_documents(basis: Basis, conversation: Conversation, level: str | None) -> None:
+    """A project conversation's first question opens with the project's documents
+    (attachments/prompting.project_references): counted as stored, and expected from the
+    cache when another conversation of the project asked the same model, with the same
+    thinking, within the entry's life (they share that prefix, byte for byte)."""
+    if conversation.project_id is None or conversation.messages.exists():
+        return
+    documents = Attachment.objects.filter(
+        project_id=conversation.project_id, conversation=None, withdrawn_at=None
+    )
+    tokens = sum(documents.values_list("tokens", flat=True))
+    basis.history_tokens += tokens
+    latest = (
+        Message.objects.filter(conversation__project_id=conversation.project_id,
+                               role=Role.ASSISTANT, model=basis.model.pk)
+        .exclude(options__has_key="imported").order_by("-pk").first()
+    )
+    if (latest is not None and (latest.options or {}).get("thinking") == level
+            and _prompt_of(latest) and _cache_alive(latest, timezone.now())):
+        basis.cached_tokens += tokens
+
+
 def _pending_tokens(conversation: Conversation, ids: list[int], image_tier: str) -> int:
     """Attachments waiting in the composer, as counted at upload (images by this tier)."""
     rows = Attachment.objects.filter(
@@ -261,6 +283,7 @@ def _basis(
     basis.expected_output = _typical_output(user.pk, model.pk)
     if conversation is not None:
         _history(basis, conversation, level)
+        _project_documents(basis, conversation, level)
         basis.attachment_tokens = _pending_tokens(conversation, attachment_ids, model.image_tier)
         basis.ttl = caching.ttl_for(conversation, LATER, model.pk)
         if conversation.system_prompt.strip():

@@ -14,8 +14,8 @@ from channels.db import database_sync_to_async
 from django.test import AsyncClient
 from django.utils import timezone
 
-from chatapp.models import Attachment, ClaudeModel, Message, ModelPrice
-from tests.factories import make_conversation, make_exchange, make_user
+from chatapp.models import Attachment, ClaudeModel, Message, ModelPrice, Project
+from tests.factories import make_conversation, make_exchange, make_text_document, make_user
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
@@ -243,3 +243,27 @@ async def test_an_imported_replys_usage_is_not_taken_for_a_call_of_ours(claude, 
     body = (await ask(user, conversation=imported.conversation.pk, text="hello world!")).json()
     assert body["cached_tokens"] == 0
     assert body["input_tokens"] < 3000  # the words themselves, not the original prompt
+
+
+def _project_after_a_reply(owner, **reply_fields):
+    """A project with a 3,000-token document, one of whose conversations was just answered;
+    and a new conversation in it, nothing asked yet."""
+    project = Project.objects.create(owner=owner, name="Leases")
+    make_text_document(owner, name="lease.md", conversation=None, project=project, tokens=3000)
+    answered = _conversation_after_a_reply(owner, **reply_fields)
+    answered.project = project
+    answered.save(update_fields=["project"])
+    return make_conversation(owner, project=project)
+
+
+async def test_a_projects_first_question_expects_its_documents_from_the_cache(claude, user):
+    """A conversation's first question in a project carries the project's documents, which
+    another conversation of the project has just written to the cache."""
+    fresh = await database_sync_to_async(_project_after_a_reply)(user)
+    body = (await ask(user, conversation=fresh.pk, text="hello world!")).json()
+    assert body["input_tokens"] == 3006 and body["cached_tokens"] == 3000
+    # Not when the project's last reply was ten minutes ago: the entry has expired.
+    expired = await database_sync_to_async(_project_after_a_reply)(
+        user, created_at=timezone.now() - timedelta(minutes=10))
+    body = (await ask(user, conversation=expired.pk, text="hello world!")).json()
+    assert body["input_tokens"] == 3006 and body["cached_tokens"] == 0
