@@ -24,8 +24,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from channels.db import database_sync_to_async
 from django.conf import settings
+from django.db.models import Q
 
-from chatapp.models import Attachment, Message
+from chatapp.models import Attachment, Conversation, Message
 from chatapp.replies.generation import ToolOutcome
 
 TOOL_DEFINITIONS: tuple[dict[str, Any], ...] = (
@@ -177,14 +178,18 @@ def _passages(name: str, text: str, words: list[str]) -> list[tuple[int, str]]:
 
 
 def search_documents(conversation_id: int, query: str, max_results: int = 5) -> str:
-    """Passages of the conversation's documents (or, without any, its messages)."""
+    """Passages of the conversation's documents and its project's, all of them: those too
+    large for one request too (or, without any, of its messages), ranked by the words found,
+    each with its page where the text has pages."""
     words = [w for w in re.findall(r"\w+", query.lower()) if len(w) > 1]
     if not words:
         raise ValueError("Give some words to search for.")
-    sources = [
-        (a.name, a.text)
-        for a in Attachment.objects.filter(conversation_id=conversation_id).exclude(text="")
-    ]
+    project_id = Conversation.objects.filter(pk=conversation_id).values_list(
+        "project_id", flat=True).first()
+    searched = Q(conversation_id=conversation_id)
+    if project_id is not None:
+        searched |= Q(project_id=project_id, conversation=None, withdrawn_at=None)
+    sources = [(a.name, a.text) for a in Attachment.objects.filter(searched).exclude(text="")]
     if not sources:
         messages = Message.objects.on_screen().filter(conversation_id=conversation_id)
         sources = [(f"message {m.pk} ({m.role})", m.text) for m in messages if m.text]

@@ -4,8 +4,9 @@ from datetime import UTC, datetime
 
 import pytest
 from channels.db import database_sync_to_async
+from django.utils import timezone
 
-from chatapp.models import Attachment
+from chatapp.models import Attachment, Project
 from chatapp.replies.tools import (
     TOOL_DEFINITIONS,
     CalculationError,
@@ -15,7 +16,7 @@ from chatapp.replies.tools import (
     runner,
     search_documents,
 )
-from tests.factories import make_conversation, make_exchange
+from tests.factories import make_conversation, make_exchange, make_user
 
 
 @pytest.mark.parametrize(
@@ -79,6 +80,26 @@ def test_search_finds_passages_with_their_page():
     )
     found = search_documents(conversation.pk, "when is rent due")
     assert found.startswith("[Lease.pdf, page 2]") and "Rent is due" in found
+
+
+@pytest.mark.django_db
+def test_search_reads_every_document_of_the_conversations_project():
+    """Beyond what one request can carry, Claude finds the rest of a project's documents
+    through the tool, with their pages; another project's and withdrawn ones stay out."""
+    owner = make_user()
+    project, other = (Project.objects.create(owner=owner, name=name) for name in "AB")
+    conversation = make_conversation(owner, project=project)
+    for name, place, text in [("Lease.pdf", project, "Parties.\fPets need written consent."),
+                              ("Old.pdf", project, "Pets were never allowed."),
+                              ("Other.pdf", other, "Pets are welcome.")]:
+        Attachment.objects.create(
+            owner=owner, project=place, kind="document", name=name,
+            media_type="application/pdf", original_media_type="application/pdf",
+            original="x.pdf", sha256="0" * 64, size=1, text=text,
+            withdrawn_at=timezone.now() if name == "Old.pdf" else None,
+        )
+    found = search_documents(conversation.pk, "pets")
+    assert found == "[Lease.pdf, page 2] Pets need written consent."
 
 
 @pytest.mark.django_db
