@@ -7,7 +7,7 @@ from django.core.exceptions import BadRequest
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from chatapp import audit
-from chatapp.conversations import exports
+from chatapp.conversations import exports, imports
 from chatapp.conversations.presenters import conversation_json
 from chatapp.safety.access import get_conversation_for_user
 from chatapp.web.endpoints import api_endpoint, load_json
@@ -38,14 +38,14 @@ def import_conversation(request: HttpRequest) -> HttpResponse:
     """The body is an export's JSON, as is (the browser sends the file's text)."""
     # Read from the stream: `request.body` stops at DATA_UPLOAD_MAX_MEMORY_SIZE, and an
     # export of a long conversation is larger than any other JSON request.
-    raw = request.read(exports.MAX_IMPORT_BYTES + 1)
-    if len(raw) > exports.MAX_IMPORT_BYTES:
-        limit = exports.MAX_IMPORT_BYTES // (1024 * 1024)
+    raw = request.read(imports.MAX_IMPORT_BYTES + 1)
+    if len(raw) > imports.MAX_IMPORT_BYTES:
+        limit = imports.MAX_IMPORT_BYTES // (1024 * 1024)
         return JsonResponse({"error": f"The file is larger than {limit} MB."}, status=413)
     data = load_json(raw or b"null", "The file is not valid JSON: choose a chatapp JSON export.")
     try:
-        imported = exports.import_conversation(request.user, data)
-    except exports.ImportRefused as exc:
+        imported = imports.import_conversation(request.user, data)
+    except imports.ImportRefused as exc:
         raise BadRequest(str(exc)) from None
     audit.record(audit.AuditAction.CONVERSATION_IMPORT, request, target=imported.conversation,
                  detail={"bytes": len(raw)})

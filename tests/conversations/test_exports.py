@@ -224,9 +224,9 @@ def test_a_long_conversation_imports_beyond_the_usual_request_size(client):
 
 
 def test_a_file_over_the_import_limit_is_refused(client, monkeypatch):
-    from chatapp.conversations import exports
+    from chatapp.conversations import imports
 
-    monkeypatch.setattr(exports, "MAX_IMPORT_BYTES", 1024 * 1024)
+    monkeypatch.setattr(imports, "MAX_IMPORT_BYTES", 1024 * 1024)
     response = import_(client, json.dumps({"padding": "x" * 1_100_000}))
     assert response.status_code == 413
     assert response.json() == {"error": "The file is larger than 1 MB."}
