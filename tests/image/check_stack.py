@@ -198,11 +198,10 @@ def build() -> subprocess.Popen:
         started = time.monotonic()
         before = image_id(IMAGE)
         # Docker format: OCI images have no HEALTHCHECK. Host network: the build's pip and npm.
-        # Node: the host's, as base-images.sh explains. Two jobs: the node stage runs beside
-        # the Python one.
+        # Node: the host's, as base-images.sh explains.
         run("podman", "build", "--quiet", "--format", "docker", "--network", "host",
-            "--jobs", "2", "--build-arg", f"NODE_IMAGE={node_image}", "-f", "Containerfile",
-            "-t", IMAGE, ".", quiet=True)
+            "--build-arg", f"NODE_IMAGE={node_image}", "-f", "Containerfile", "-t", IMAGE, ".",
+            quiet=True)
         log(f"image built in {time.monotonic() - started:.0f} s")
     except BaseException:
         os.killpg(services.pid, signal.SIGTERM)  # mmdebstrap removes its work on SIGTERM
