@@ -29,10 +29,13 @@ REDIS_IMAGE=docker.io/library/redis:7-bookworm
 # no Debian package provides and which cannot be downloaded here; but it is what the project's
 # hosts run (`make` needs it for static/vendor), so the host's node and npm are copied onto a
 # bare Debian and tagged node:<its major version>. Without a node on the host: Debian's nodejs
-# and npm (node 18, with hundreds of node-* packages: three times the size and time).
+# and npm (node 18, with hundreds of node-* packages: three times the size and time); also
+# with NODE_FROM=debian.
 HOST_NODE=$(command -v node || true)
 HOST_NPM=
-if [ -n "$HOST_NODE" ]; then
+if [ "${NODE_FROM:-host}" = debian ]; then
+    HOST_NODE=
+elif [ -n "$HOST_NODE" ]; then
     HOST_NODE=$(readlink -f "$HOST_NODE")
     HOST_NPM=$(readlink -f "$(command -v npm || true)" 2>/dev/null | sed -n 's|/bin/npm-cli.js$||p')
 fi
@@ -138,7 +141,7 @@ for name in "${@:-python node postgres redis}"; do
     for name in $name; do
         image_var=${name^^}_IMAGE
         have "${!image_var}" && continue
-        ( "${name}_image" > "$WORK/$name.log" 2>&1 ) &
+        ( "${name}_image" > "$WORK/$name.log" 2>&1; echo "$SECONDS" > "$WORK/$name.seconds" ) &
         PIDS[$name]=$!
     done
 done
@@ -146,7 +149,7 @@ failed=0
 for name in "${!PIDS[@]}"; do
     image_var=${name^^}_IMAGE
     if wait "${PIDS[$name]}"; then
-        echo "built ${!image_var}"
+        echo "built ${!image_var} in $(cat "$WORK/$name.seconds") s"
     else
         failed=1
         echo "FAILED to build ${!image_var}:" >&2
