@@ -18,7 +18,7 @@ STATIC_STAMP := $(VAR)/staticfiles/.collected
 STATIC_SOURCES := $(shell find static -type f -not -name .built 2>/dev/null)
 
 .PHONY: run test test-embedded test-services lint static chromium lock clean help bench-images \
-	bench screenshots bench-contract test-image container-tools
+	bench screenshots bench-contract test-image test-image-clean container-tools
 
 help:
 	@echo "make run    - install, migrate and start chatapp on http://$(HOST):$(PORT)/"
@@ -101,6 +101,11 @@ test-image: $(TEST_STAMP) container-tools
 	elif [ $$status = 2 ]; then \
 		echo "CI needs podman for the container image test." >&2; exit 1; \
 	else exit $$status; fi
+
+# Removes every image make test-image made (base images, app image, build cache): its next run
+# starts from nothing, as on a fresh machine (docs/benchmarks.md, "make test-image").
+test-image-clean:
+	bash scripts/container/remove-images.sh
 
 # The README's pictures, taken in real Chromium against a throwaway server (scripts/screenshots.py).
 screenshots: $(TEST_STAMP) static chromium

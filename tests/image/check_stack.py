@@ -5,7 +5,8 @@ Debian's packages when no registry can be reached), starts compose.yaml's stack 
 name of its own, and uses it as a user would: logs in over HTTP, uploads a file, gets a streamed
 reply over the WebSocket from the offline upstream, restarts the whole stack and finds the
 upload again. Everything it made (containers, network, volumes) is removed at the end, pass or
-fail; the images stay, so that a second run only rebuilds what changed.
+fail. The images stay, so that a second run only rebuilds what changed; an app image a new
+build supersedes is removed; scripts/container/remove-images.sh removes them all.
 
 Not collected by pytest (no test_ prefix): it needs root and podman, and takes minutes.
 Exit status 0 pass, 1 fail.
@@ -18,6 +19,7 @@ import re
 import resource
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -36,7 +38,6 @@ from websockets.sync.client import connect
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT = "chatapp-imagetest"
 IMAGE = "localhost/chatapp:imagetest"
-NODE_IMAGE = "docker.io/library/node:18-bookworm-slim"
 PYTHON_IMAGE = "docker.io/library/python:3.11-slim-bookworm"
 USERNAME, PASSWORD = "imagetest", "image-test-" + secrets.token_urlsafe(8)
 TIMEOUT = 20
@@ -77,6 +78,11 @@ def wait_until(what: str, ready: Callable[[], bool], timeout: float = 120) -> No
 
 def image_exists(name: str) -> bool:
     return run("podman", "image", "exists", name, check=False, quiet=True).returncode == 0
+
+
+def image_id(name: str) -> str | None:
+    found = run("podman", "image", "inspect", "--format", "{{.Id}}", name, check=False, quiet=True)
+    return found.stdout.strip() if found.returncode == 0 else None
 
 
 def free_port() -> int:
@@ -178,17 +184,41 @@ def prerequisites() -> str | None:
     return None
 
 
-def build() -> None:
+def build() -> subprocess.Popen:
+    """The app image; the base images the stack needs beyond it are made alongside, in the
+    process returned (wait for it before starting the stack)."""
     started = time.monotonic()
-    run("bash", "scripts/container/base-images.sh")
-    log(f"base images ready in {time.monotonic() - started:.0f} s")
+    base_images = ["bash", "scripts/container/base-images.sh"]
+    node_image = run(*base_images, "--node-image", quiet=True).stdout.strip()
+    services = subprocess.Popen([*base_images, "postgres", "redis"], cwd=ROOT,
+                                start_new_session=True)
+    try:
+        run(*base_images, "python", "node")
+        log(f"base images for the build ready in {time.monotonic() - started:.0f} s")
+        started = time.monotonic()
+        before = image_id(IMAGE)
+        # Docker format: OCI images have no HEALTHCHECK. Host network: the build's pip and npm.
+        # Node: the host's, as base-images.sh explains.
+        run("podman", "build", "--quiet", "--format", "docker", "--network", "host",
+            "--build-arg", f"NODE_IMAGE={node_image}", "-f", "Containerfile", "-t", IMAGE, ".",
+            quiet=True)
+        log(f"image built in {time.monotonic() - started:.0f} s")
+    except BaseException:
+        os.killpg(services.pid, signal.SIGTERM)  # mmdebstrap removes its work on SIGTERM
+        services.wait()
+        raise
+    if before and before != image_id(IMAGE):
+        # The previous run's image, now untagged: removed with the layers only it used. The
+        # current one and the build's cached layers stay (they make the next run quick).
+        run("podman", "rmi", before, check=False, quiet=True)
+    return services
+
+
+def wait_for(services: subprocess.Popen) -> None:
     started = time.monotonic()
-    # Docker format: OCI images have no HEALTHCHECK. Host network: the build's pip and npm.
-    # Node: Debian's 18, as base-images.sh explains.
-    run("podman", "build", "--quiet", "--format", "docker", "--network", "host",
-        "--build-arg", f"NODE_IMAGE={NODE_IMAGE}", "-f", "Containerfile", "-t", IMAGE, ".",
-        quiet=True)
-    log(f"image built in {time.monotonic() - started:.0f} s")
+    if services.wait():
+        raise AssertionError(f"base-images.sh postgres redis exited with {services.returncode}")
+    log(f"base images for the stack ready ({time.monotonic() - started:.0f} s more)")
 
 
 def start_stack() -> None:
@@ -292,7 +322,7 @@ def main() -> int:
     base = f"http://127.0.0.1:{port}"
     teardown()  # whatever an interrupted earlier run left
     try:
-        build()
+        wait_for(build())
         start_stack()
         compose("run", "--rm", "migrate", "python", "manage.py", "createsuperuser",
                 "--noinput", quiet=True)
