@@ -11,6 +11,7 @@ The range asked about is a ``date_ranges.DateRange``; the strategy comparison is
 ``strategies.py``.
 """
 
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -167,6 +168,51 @@ def cost_by_day_and_model(period: DateRange) -> QuerySet:
         .annotate(cost=Sum("cost_usd"), requests=Sum("requests"))
         .order_by("day", "model")
     )
+
+
+# --- per project ------------------------------------------------------------------------------
+
+
+@dataclass
+class ProjectSpend:
+    """A project's calls in the range: what they cost, what its shared cache saved, who asked."""
+
+    project_id: int
+    name: str
+    requests: int = 0
+    cost: Decimal | None = None
+    cache_savings: Decimal = Decimal(0)
+    askers: list[tuple[str, Decimal | None, int]] = field(default_factory=list)
+
+
+def project_rows(period: DateRange) -> QuerySet:
+    """One row per project and user who asked in it (one query): the calls of its
+    conversations, priced as recorded."""
+    return (
+        usage_between(period).filter(conversation__project__isnull=False)
+        .values("conversation__project", "conversation__project__name", "user__username")
+        .annotate(requests=Count("id"), cost=Sum("cost_usd"),
+                  cache_savings=Coalesce(Sum("cache_savings_usd"), Value(Decimal(0)),
+                                         output_field=MONEY))
+        .order_by("conversation__project__name", "conversation__project", "user__username")
+    )
+
+
+def per_project(period: DateRange) -> list[ProjectSpend]:
+    """The projects with calls in the range, the most expensive first; each with who asked
+    (and what their questions cost), the most expensive first."""
+    projects: dict[int, ProjectSpend] = {}
+    for row in project_rows(period):
+        key = row["conversation__project"]
+        spend = projects.setdefault(key, ProjectSpend(key, row["conversation__project__name"]))
+        spend.requests += row["requests"]
+        if row["cost"] is not None:
+            spend.cost = (spend.cost or Decimal(0)) + row["cost"]
+        spend.cache_savings += row["cache_savings"]
+        spend.askers.append((row["user__username"], row["cost"], row["requests"]))
+    for spend in projects.values():
+        spend.askers.sort(key=lambda asker: (-(asker[1] or 0), asker[0]))
+    return sorted(projects.values(), key=lambda spend: (-(spend.cost or 0), spend.name))
 
 
 # --- drill-down --------------------------------------------------------------------------------

@@ -122,6 +122,8 @@ def review(request: HttpRequest) -> HttpResponse:
         headers=_headers(period, order),
         totals=costs.totals(period),
         models=list(costs.per_model(period)),
+        projects=costs.per_project(period),
+        projects_csv_url=f"{reverse('cost-review-projects-csv')}?{urlencode(query)}",
         chart=build_chart(costs.cost_by_day_and_model(period), period.days),
         range_query=urlencode(query),
         page_query=urlencode({**query, "o": order}),
@@ -158,6 +160,35 @@ def _csv_lines(period: DateRange) -> Iterator[str]:
             money.csv_usd(row["cost"]),
             money.csv_usd(row["cache_savings"]), money.csv_usd(row["batch_savings"]),
         ])
+
+
+PROJECT_CSV_COLUMNS = ["project", "user", "requests", "cost_usd", "cache_savings_usd"]
+
+
+def _project_lines(period: DateRange) -> Iterator[str]:
+    writer = csv.writer(_Echo())
+    yield writer.writerow(PROJECT_CSV_COLUMNS)
+    for row in costs.project_rows(period).iterator(chunk_size=2000):
+        yield writer.writerow([
+            row["conversation__project__name"], row["user__username"], row["requests"],
+            money.csv_usd(row["cost"]), money.csv_usd(row["cache_savings"]),
+        ])
+
+
+@staff_view
+def export_projects_csv(request: HttpRequest) -> HttpResponse:
+    """The projects' spend in the range, a row per project and user who asked in it."""
+    try:
+        period = DateRange.parse(request.GET.get("start"), request.GET.get("end"))
+    except InvalidRange as exc:
+        return HttpResponse(str(exc), status=400, content_type="text/plain; charset=utf-8")
+    audit.record(audit.AuditAction.COST_EXPORT, request,
+                 detail={"file": "projects", "from": str(period.start), "to": str(period.end)})
+    response = StreamingHttpResponse(_project_lines(period),
+                                     content_type="text/csv; charset=utf-8")
+    name = f"projects-{period.start}-to-{period.end}.csv"
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
 
 
 @staff_view
@@ -247,6 +278,7 @@ urlpatterns = [
     path("", review, name="cost-review"),
     path("export.csv", export_csv, name="cost-review-csv"),
     path("strategies.csv", export_strategies_csv, name="cost-review-strategies-csv"),
+    path("projects.csv", export_projects_csv, name="cost-review-projects-csv"),
     path("users/<int:user_id>/", user_detail, name="cost-review-user"),
     path("conversations/<int:conversation_id>/", conversation_detail,
          name="cost-review-conversation"),

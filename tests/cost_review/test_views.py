@@ -6,11 +6,12 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
-from django.contrib.auth.models import Permission
+from django.contrib.auth.models import Permission, User
 
-from chatapp.models import BatchItem, BatchItemStatus, Message, UsageRecord
+from chatapp.claude.types import Usage
+from chatapp.models import BatchItem, BatchItemStatus, Message, Project, UsageRecord
 from tests.cost_data import call, make_team
-from tests.factories import make_exchange, make_user
+from tests.factories import make_conversation, make_exchange, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -246,3 +247,30 @@ def test_every_money_cell_of_the_csvs_has_one_form(staff, team):
         assert cells and all(re.fullmatch(MONEY_CELL, cell) for cell in cells), cells
     # What the sums came back as before: an exponent, or 16 to 18 places.
     assert "E-" not in text and not re.search(r"\.\d{9,}", text)
+
+
+def test_projects_show_their_spend_cache_savings_and_who_asked(staff, team):
+    """A project's conversations are its spend, by whoever asked in them; the CSV has a row
+    per project and person."""
+    alice, bob = User.objects.get(username="alice"), User.objects.get(username="bob")
+    leases = Project.objects.create(owner=alice, name="Leases")
+    for person, usage in ((alice, Usage(input_tokens=2000, output_tokens=500)),
+                          (bob, Usage(input_tokens=100, cache_read_tokens=10_000,
+                                      output_tokens=100))):
+        call(person, "claude-sonnet-4-6", usage, when=datetime(2026, 11, 5, tzinfo=UTC),
+             conversation=make_conversation(person, project=leases))
+    page = staff.get(f"/admin/costs/{NOVEMBER}").content.decode()
+    table = page[page.index('id="cost-projects"'):]
+    table = table[: table.index("</table>")]
+    # $0.0135 + $0.0048; the cache read saved 10,000 × ($3 − $0.30) = $0.027
+    assert "Leases" in table and "$0.0183" in table and "$0.0270" in table
+    assert "alice ($0.0135), bob ($0.0048)" in table
+
+    lines = list(csv.reader(io.StringIO(
+        b"".join(staff.get(f"/admin/costs/projects.csv{NOVEMBER}").streaming_content).decode()
+    )))
+    assert lines == [
+        ["project", "user", "requests", "cost_usd", "cache_savings_usd"],
+        ["Leases", "alice", "1", "0.01350000", "0.00000000"],
+        ["Leases", "bob", "1", "0.00480000", "0.02700000"],
+    ]
