@@ -123,12 +123,19 @@ def media_cap(model: ClaudeModel) -> int:
     return model.max_pdf_pages
 
 
+# The most of a model's context window documents may take together (their stored counts): the
+# rest is the conversation's and the reply's. A document beyond it is left out of its turn with
+# a note, from the start (append-only), and stays searchable through the search_documents tool.
+DOCUMENT_SHARE = 0.75
+
+
 @dataclass
 class _Room:
     """What is left of one request's limits while attachments are taken in, oldest first."""
 
     media: int
     bytes: int
+    tokens: int  # of the context window, for the documents
     images: int = 0
     large_image: bool = False  # an image taken in has a side over MANY_IMAGES_MAX_SIDE
 
@@ -151,6 +158,7 @@ class _Room:
 
     def take(self, attachment: Attachment, media: int, size: int) -> None:
         self.media, self.bytes = self.media - media, self.bytes - size
+        self.tokens -= attachment.tokens
         if attachment.kind == AttachmentKind.IMAGE:
             self.images += 1
             long_side = max(attachment.width or 0, attachment.height or 0)
@@ -167,6 +175,12 @@ def _refusal(attachment: Attachment, room: _Room, media: int, size: int,
     if size > room.bytes:
         return (f"with it the request would be larger than the "
                 f"{intake.MAX_REQUEST_BYTES // 2**20} MB Claude accepts.")
+    if attachment.kind == AttachmentKind.DOCUMENT and attachment.tokens > room.tokens:
+        search = " Claude can still search it for passages (search_documents)." if (
+            settings.CHATAPP_TOOLS) else ""
+        return (f"with it the documents would fill more than {DOCUMENT_SHARE:.0%} of the "
+                f"{model.context_window:,}-token context window of {model.display_name}, "
+                f"leaving too little for the conversation.{search}")
     return ""
 
 
@@ -178,7 +192,8 @@ def _plan(sent: Sequence[Attachment], model: ClaudeModel) -> dict[int, str]:
     once is sent, byte for byte, in every later request, and one left out of its own turn
     stays out with the same note. Nothing already sent is ever dropped or shrunk to make room.
     """
-    room = _Room(media=media_cap(model), bytes=intake.MAX_REQUEST_BYTES)
+    room = _Room(media=media_cap(model), bytes=intake.MAX_REQUEST_BYTES,
+                 tokens=int(model.context_window * DOCUMENT_SHARE))
     plan: dict[int, str] = {}
     for attachment in sent:
         media = 1 if attachment.kind == AttachmentKind.IMAGE else (attachment.pages or 0)

@@ -181,3 +181,36 @@ async def test_a_document_removed_later_stays_in_the_conversations_started_with_
     first, again, new = message_requests(claude)[:3]
     assert _prefix(again) == _prefix(first)
     assert [b["type"] for b in new["messages"][0]["content"]] == ["text"]
+
+
+@pytest.mark.django_db
+def test_documents_beyond_the_context_window_are_left_out_with_a_note_and_stay_searchable(
+    settings,
+):
+    """Before the question: a project whose documents would fill more than three quarters of
+    the model's context window sends those that fit, says which it left out, and the tool
+    still finds passages in them."""
+    from chatapp.models import ClaudeModel, Project
+    from chatapp.replies import history, turns
+    from chatapp.replies.tools import search_documents
+    from tests.factories import make_conversation, make_text_document
+
+    settings.CHATAPP_TOOLS = True
+    ClaudeModel.objects.filter(pk="claude-sonnet-4-6").update(context_window=9000)
+    owner = make_user()
+    project = Project.objects.create(owner=owner, name="Leases")
+    make_text_document(owner, "The rent is due on the first.", name="lease.md",
+                       project=project, tokens=4000)
+    make_text_document(owner, "Pets need written consent.", name="rules.md",
+                       project=project, tokens=4000)
+    conversation = make_conversation(owner, project=project, model="claude-sonnet-4-6")
+    _question, reply, _model = turns.open_turn(conversation.pk, "May I keep a cat?", None)
+
+    assert reply.notes == [
+        "The document “rules.md” was left out: with it the documents would fill more than 75% "
+        "of the 9,000-token context window of Claude Sonnet 4.6, leaving too little for the "
+        "conversation. Claude can still search it for passages (search_documents)."
+    ]
+    sent = history.request_for(reply.pk)["messages"][0]["content"]
+    assert [b.get("title") for b in sent if b["type"] == "document"] == ["lease.md"]
+    assert "Pets need written consent." in search_documents(conversation.pk, "pets")
