@@ -123,9 +123,9 @@ def media_cap(model: ClaudeModel) -> int:
     return model.max_pdf_pages
 
 
-# The most of a model's context window documents may take together (their stored counts): the
-# rest is the conversation's and the reply's. A document beyond it is left out of its turn with
-# a note, from the start (append-only), and stays searchable through the search_documents tool.
+# The most of a model's context window a project's documents may take together (their stored
+# counts): the rest is the conversation's and the reply's. One beyond it is left out of the first
+# question with a note, from the start (append-only), and stays searchable (search_documents).
 DOCUMENT_SHARE = 0.75
 
 
@@ -175,7 +175,10 @@ def _refusal(attachment: Attachment, room: _Room, media: int, size: int,
     if size > room.bytes:
         return (f"with it the request would be larger than the "
                 f"{intake.MAX_REQUEST_BYTES // 2**20} MB Claude accepts.")
-    if attachment.kind == AttachmentKind.DOCUMENT and attachment.tokens > room.tokens:
+    # Only a project's documents: a conversation's own were always sent whole, and leaving one
+    # out now would rewrite what an existing conversation already sent.
+    shared = attachment.project_id is not None
+    if shared and attachment.kind == AttachmentKind.DOCUMENT and attachment.tokens > room.tokens:
         search = " Claude can still search it for passages (search_documents)." if (
             settings.CHATAPP_TOOLS) else ""
         return (f"with it the documents would fill more than {DOCUMENT_SHARE:.0%} of the "
