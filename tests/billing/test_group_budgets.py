@@ -12,7 +12,15 @@ from django.db import connection
 from chatapp.billing import budgets
 from chatapp.billing.accounting import record_call
 from chatapp.claude.types import Usage
-from chatapp.models import Budget, BudgetReservation, GroupMonthlySpend, GroupPolicy, MonthlySpend
+from chatapp.models import (
+    AuditAction,
+    AuditEntry,
+    Budget,
+    BudgetReservation,
+    GroupMonthlySpend,
+    GroupPolicy,
+    MonthlySpend,
+)
 from tests.factories import make_user
 
 pytestmark = pytest.mark.django_db
@@ -216,3 +224,29 @@ def test_racing_members_of_two_overlapping_groups_never_pass_either():
     assert (tax_month.reserved_usd if tax_month else 0) == held_by_tax <= 2
     assert all(r.group_ids == sorted([legal.pk, tax.pk]) or r.group_ids == [legal.pk]
                for r in rows)
+
+
+def test_staff_set_a_groups_budgets_and_models_on_the_groups_page(client):
+    client.force_login(make_user(is_staff=True, is_superuser=True))
+    added = client.post("/admin/auth/group/add/", {
+        "name": "Interns",
+        "policy-TOTAL_FORMS": 1, "policy-INITIAL_FORMS": 0,
+        "policy-0-monthly_limit_usd": "200", "policy-0-per_member_limit_usd": "20",
+        "policy-0-allowed_models": ["claude-haiku-5-5"],
+    })
+    assert added.status_code == 302
+    policy = GroupPolicy.objects.get(group__name="Interns")
+    assert (policy.monthly_limit_usd, policy.per_member_limit_usd) == (
+        Decimal("200"), Decimal("20")
+    )
+    assert list(policy.allowed_models.values_list("pk", flat=True)) == ["claude-haiku-5-5"]
+    entry = AuditEntry.objects.filter(action=AuditAction.ADMIN_ADD).latest("pk")
+    assert entry.target_type == "auth.group"  # audited, the inline's values with it
+    listed = client.get("/admin/auth/group/").content.decode()
+    assert "Interns" in listed and "1 allowed" in listed
+    assert client.get(f"/admin/auth/group/{policy.group_id}/change/").status_code == 200
+    negative = client.post("/admin/auth/group/add/", {
+        "name": "Odd", "policy-TOTAL_FORMS": 1, "policy-INITIAL_FORMS": 0,
+        "policy-0-monthly_limit_usd": "-5",
+    })
+    assert negative.status_code == 200 and not Group.objects.filter(name="Odd").exists()
