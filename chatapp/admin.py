@@ -18,6 +18,8 @@ from chatapp.models import (
     Conversation,
     FlagCategory,
     FlaggedMessage,
+    GroupMonthlySpend,
+    GroupPolicy,
     Message,
     MessageBatch,
     ModelPrice,
@@ -46,9 +48,40 @@ class UserAdmin(AuditedAdmin, auth_admin.UserAdmin):
     pass
 
 
+class GroupPolicyInline(admin.StackedInline):
+    """A group's budgets and allowed models (issue 21), on the group's own page."""
+
+    model = GroupPolicy
+    can_delete = True
+    extra = 1
+    max_num = 1
+    filter_horizontal = ["allowed_models"]
+    verbose_name = "budgets and models"
+    verbose_name_plural = "budgets and models"
+
+
 @admin.register(Group)
 class GroupAdmin(AuditedAdmin, auth_admin.GroupAdmin):
-    pass
+    inlines = [GroupPolicyInline]
+    list_display = ["name", "whole_group_budget", "per_member_budget", "models_allowed"]
+    list_select_related = ["policy"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(listed=Count("policy__allowed_models"))
+
+    @admin.display(description="monthly budget for the group (USD)")
+    def whole_group_budget(self, group: Group):
+        policy = getattr(group, "policy", None)
+        return policy.monthly_limit_usd if policy else None
+
+    @admin.display(description="monthly budget per member (USD)")
+    def per_member_budget(self, group: Group):
+        policy = getattr(group, "policy", None)
+        return policy.per_member_limit_usd if policy else None
+
+    @admin.display(description="models")
+    def models_allowed(self, group: Group) -> str:
+        return f"{group.listed} allowed" if group.listed else "all"
 
 
 class ModelPriceInline(admin.TabularInline):
@@ -292,6 +325,26 @@ class BudgetAdmin(AuditedAdmin, admin.ModelAdmin):
     list_select_related = ["user"]
     raw_id_fields = ["user"]
     search_fields = ["user__username"]
+
+
+@admin.register(GroupMonthlySpend)
+class GroupMonthlySpendAdmin(admin.ModelAdmin):
+    """What each group spent (and holds reserved) per month against its whole-group budget;
+    kept by the app, read-only here."""
+
+    list_display = ["group", "month", "spent_usd", "reserved_usd"]
+    list_select_related = ["group"]
+    date_hierarchy = "month"
+    search_fields = ["group__name"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
 
 
 @admin.register(MonthlySpend)

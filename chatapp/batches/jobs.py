@@ -38,6 +38,7 @@ from chatapp.models import (
     MessageStatus,
     Role,
 )
+from chatapp.safety import model_access
 from chatapp.safety.access import get_documents_for_user
 
 # About four characters a token: good enough to estimate, never used to bill.
@@ -67,9 +68,13 @@ def uses_long_output(job: BatchJob, model: ClaudeModel) -> bool:
     return job.max_tokens > model.max_output_tokens
 
 
-def _active_model(model_id: str) -> ClaudeModel:
-    model = ClaudeModel.objects.filter(pk=model_id, is_active=True).first()
+def _active_model(model_id: str, user_id: int) -> ClaudeModel:
+    active = ClaudeModel.objects.filter(pk=model_id, is_active=True)
+    model = model_access.allowed(active, user_id).first()
     if model is None:
+        refused = active.first()  # a second read only to word the refusal
+        if refused is not None:
+            raise BadRequest(model_access.not_allowed_message(refused))
         raise BadRequest(f"Unknown model {model_id[:100]!r}.")
     return model
 
@@ -119,7 +124,7 @@ def create_job(
     prices) is reserved against the owner's budget in the same transaction, each document
     holding its own share; ``budgets.BudgetExceeded`` (nothing saved) when it does not fit.
     """
-    model = _active_model(model_id)
+    model = _active_model(model_id, user.pk)
     max_tokens = _checked_max_tokens(model, max_tokens)
     prompt = _checked_prompt(prompt)
     documents = _checked_documents(user, document_ids)
@@ -318,7 +323,7 @@ def estimate(
 ) -> Estimate:
     """The most a job can cost, at batch prices and as interactive requests (the batch figure
     is what creating the job reserves against the budget)."""
-    model = _active_model(model_id)
+    model = _active_model(model_id, user.pk)
     max_tokens = _checked_max_tokens(model, max_tokens)
     documents = _checked_documents(user, document_ids) if document_ids else []
     usages = _item_usages(model, prompt, max_tokens, documents)

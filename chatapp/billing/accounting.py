@@ -8,6 +8,7 @@ transaction adds the cost to the user's month (``budgets``) and the call to its 
 never as free. Synchronous: call through ``database_sync_to_async``.
 """
 
+from collections.abc import Iterable
 
 from django.db import transaction
 
@@ -58,9 +59,12 @@ def record_call(
     message_id: int | None = None,
     batch: bool = False,
     estimated: bool = False,
+    group_ids: Iterable[int] | None = None,
 ) -> UsageRecord:
     """Price one call, store its usage record and count it towards the user's month.
 
+    ``group_ids``: the groups whose whole-group budgets the call was held against (None:
+    looked up).
     ``estimated``: the whole usage is an estimate (recorded from a reply's last checkpoint
     after its process died, chatapp/replies/checkpoints.py): its breakdown says ``estimated``."""
     rates = prices.rates_for(model_id, usage)
@@ -88,7 +92,7 @@ def record_call(
             **savings,
             **fields,
         )
-        budgets.add_spend(user_id, record.cost_usd, record.created_at)
+        budgets.add_spend(user_id, record.cost_usd, record.created_at, group_ids)
         daily_usage.add(record)
         metrics.usage_recorded(record)
     return record

@@ -21,6 +21,7 @@ from chatapp.billing import prices
 from chatapp.claude import thinking
 from chatapp.claude.pricing import pick_band
 from chatapp.models import AUTO_MODEL, CacheTtl, ClaudeModel, ModelLifecycle
+from chatapp.safety import model_access
 
 MAX_SYSTEM_PROMPT_CHARS = 50_000
 
@@ -76,20 +77,25 @@ def picker_facts(model: ClaudeModel) -> dict[str, Any]:
 # --- Checking what is asked for --------------------------------------------------------------
 
 
-def _active_model(model_id: Any) -> ClaudeModel:
+def _active_model(model_id: Any, user_id: int | None = None) -> ClaudeModel:
     if not isinstance(model_id, str):
         raise SettingsError("model must be a model id.")
-    model = ClaudeModel.objects.filter(pk=model_id, is_active=True).first()
+    active = ClaudeModel.objects.filter(pk=model_id, is_active=True)
+    model = model_access.allowed(active, user_id).first()
     if model is None:
+        refused = active.first()  # a second read only to word the refusal
+        if refused is not None:
+            raise SettingsError(model_access.not_allowed_message(refused))
         raise SettingsError(f"Unknown model {model_id[:100]!r}.")
     return model
 
 
-def model_id(value: Any) -> str:
-    """An active catalog model, or "auto" (the router picks per message)."""
+def model_id(value: Any, user_id: int | None = None) -> str:
+    """An active catalog model the user's groups allow, or "auto" (the router picks per
+    message, among the allowed models)."""
     if value == AUTO_MODEL:
         return value
-    return _active_model(value).pk
+    return _active_model(value, user_id).pk
 
 
 def system_prompt(value: Any) -> str:
@@ -131,14 +137,16 @@ def cache_ttl(value: Any) -> str:
     return value
 
 
-def changes(data: Mapping[str, Any], current_model: str) -> dict[str, Any]:
+def changes(
+    data: Mapping[str, Any], current_model: str, user_id: int | None = None
+) -> dict[str, Any]:
     """The settings ``data`` asks for, checked against the model they will be used with (the
     one ``data`` names, else ``current_model``). Only the names present are returned."""
     found: dict[str, Any] = {}
     if "system_prompt" in data:
         found["system_prompt"] = system_prompt(data["system_prompt"])
     if "model" in data:
-        found["model"] = model_id(data["model"])
+        found["model"] = model_id(data["model"], user_id)
     wanted = found.get("model", current_model)
     model = None  # read only for the settings that are checked against it
     if "max_output_tokens" in data and wanted != AUTO_MODEL:

@@ -34,6 +34,8 @@ from chatapp.models.billing import (
     BudgetReservation,
     CallPurpose,
     DailyUsage,
+    GroupMonthlySpend,
+    GroupPolicy,
     MonthlySpend,
     UsageRecord,
 )
@@ -92,6 +94,8 @@ __all__ = [
     "FlagAction",
     "FlagCategory",
     "FlaggedMessage",
+    "GroupMonthlySpend",
+    "GroupPolicy",
     "ImageTier",
     "Message",
     "MessageBatch",

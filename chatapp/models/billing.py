@@ -8,6 +8,7 @@ from django.db import models
 from django.db.models import Value
 from django.db.models.functions import Coalesce
 
+from chatapp.models.catalog import ClaudeModel
 from chatapp.models.conversations import Conversation, Message
 from chatapp.models.usage import UsageFields
 
@@ -135,8 +136,70 @@ class BudgetReservation(models.Model):
         "BatchJob", null=True, blank=True, on_delete=models.SET_NULL, related_name="reservation"
     )
 
+    # The groups whose whole-group budget this reservation is also held against (issue 21):
+    # kept with it, so it is given back to the same groups if membership changes meanwhile.
+    group_ids = models.JSONField(default=list, blank=True)
+
     def __str__(self) -> str:
         return f"${self.amount_usd} held for {self.user_id}"
+
+
+class GroupPolicy(models.Model):
+    """What a group's members may spend and which models they may use (issue 21).
+
+    ``monthly_limit_usd`` caps the group as a whole (its ``GroupMonthlySpend``);
+    ``per_member_limit_usd`` caps each member's own month, beside their own (or the default)
+    budget. Empty ``allowed_models``: every model. A member of several groups is held to
+    every limit, and may use a model only if each of their groups with a list allows it.
+    """
+
+    group = models.OneToOneField("auth.Group", on_delete=models.CASCADE, related_name="policy")
+    monthly_limit_usd = models.DecimalField(
+        "monthly budget for the whole group (USD)",
+        max_digits=12,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal(0))],
+        help_text="Empty: the group as a whole is not limited",
+    )
+    per_member_limit_usd = models.DecimalField(
+        "monthly budget per member (USD)",
+        max_digits=12,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal(0))],
+        help_text="Empty: members are limited only by their own (or the default) budget",
+    )
+    allowed_models = models.ManyToManyField(
+        ClaudeModel, blank=True, related_name="+", help_text="None chosen: every model"
+    )
+
+    class Meta:
+        verbose_name = "group policy"
+        verbose_name_plural = "group policies"
+
+    def __str__(self) -> str:
+        return f"Policy of {self.group}"
+
+
+class GroupMonthlySpend(models.Model):
+    """A group's spend and open reservations in one calendar month (UTC), for its
+    whole-group budget: a reservation is one conditional UPDATE of it, like MonthlySpend."""
+
+    group = models.ForeignKey("auth.Group", on_delete=models.CASCADE, related_name="+")
+    month = models.DateField(help_text="The first day of the month")
+    spent_usd = models.DecimalField(max_digits=16, decimal_places=8, default=Decimal(0))
+    reserved_usd = models.DecimalField(max_digits=16, decimal_places=8, default=Decimal(0))
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["group", "month"], name="one_group_spend_per_month")
+        ]
+
+    def __str__(self) -> str:
+        return f"group {self.group_id} in {self.month:%Y-%m}: ${self.spent_usd}"
 
 
 class DailyUsage(models.Model):

@@ -229,7 +229,8 @@ def _model(model_id: str) -> ClaudeModel:
 
 
 def _auto_models(
-    conversation: Conversation | None, text: str, attachment_ids: list[int], level: str | None
+    user_id: int, conversation: Conversation | None, text: str, attachment_ids: list[int],
+    level: str | None,
 ) -> list[ClaudeModel]:
     """The models Auto may send this message to, its rule's pick first."""
     if conversation is not None:
@@ -237,22 +238,22 @@ def _auto_models(
             conversation.pk, text, tuple(attachment_ids), level)
     else:
         facts = model_router.Request(text=text, thinking=level)
-    decision = model_router.decide(facts)
+    decision = model_router.decide(facts, user_id)
     picks = [decision.model]
     if decision.unsure and settings.CHATAPP_ROUTER_CONFIRM:  # the cheapest model may move it
-        tiers = (model_router.model_of_tier(tier) for tier in model_router.TIERS)
+        tiers = (model_router.model_of_tier(tier, user_id) for tier in model_router.TIERS)
         picks += [model.pk for model in tiers if model is not None]
     return [_model(pk) for pk in dict.fromkeys(picks)]
 
 
 def _models(
-    model_id: str | None, conversation: Conversation | None, text: str,
+    user_id: int, model_id: str | None, conversation: Conversation | None, text: str,
     attachment_ids: list[int], level: str | None,
 ) -> tuple[list[ClaudeModel], bool]:
     """The model(s) to estimate for, and whether Auto chooses among them."""
     wanted = model_id or (conversation.model if conversation else default_model_id())
     if wanted == AUTO_MODEL:
-        return _auto_models(conversation, text, attachment_ids, level), True
+        return _auto_models(user_id, conversation, text, attachment_ids, level), True
     return [_model(wanted)], False
 
 
@@ -267,7 +268,7 @@ def bases_for(
     )
     if conversation is None and attachment_ids:
         raise Http404("Attachments belong to a conversation.")
-    models, auto = _models(model_id, conversation, text, attachment_ids, level)
+    models, auto = _models(user.pk, model_id, conversation, text, attachment_ids, level)
     return [_basis(user, conversation, m, attachment_ids, level) for m in models], auto
 
 

@@ -76,6 +76,7 @@ def _record(job: registry.ReplyJob, result: RelayResult, message_id: int | None)
             request_id=call.request_id,
             conversation_id=job.conversation_id if message_id else None,
             message_id=message_id,
+            group_ids=job.budget.group_ids if job.budget is not None else None,
         )
         for call in _calls(job, result)
     ]

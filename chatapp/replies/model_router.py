@@ -36,6 +36,7 @@ from chatapp.models import (
     default_model_id,
 )
 from chatapp.replies import side_calls
+from chatapp.safety import model_access
 
 logger = logging.getLogger(__name__)
 
@@ -113,15 +114,24 @@ def tier_for(points: int) -> str:
     return ModelTier.OPUS if points >= TOP_FROM else ModelTier.SONNET
 
 
-def model_of_tier(tier: str) -> ClaudeModel | None:
-    """The catalog's first active model of the tier (staff order the catalog)."""
-    return ClaudeModel.objects.filter(tier=tier, is_active=True).order_by("sort_order").first()
+def model_of_tier(tier: str | None, user_id: int | None = None) -> ClaudeModel | None:
+    """The catalog's first active model of the tier (staff order the catalog) the user's
+    groups allow; ``tier`` None: of any tier."""
+    active = ClaudeModel.objects.filter(is_active=True)
+    if tier is not None:
+        active = active.filter(tier=tier)
+    return model_access.allowed(active, user_id).order_by("sort_order").first()
 
 
-def decide(request: Request) -> Decision:
+def decide(request: Request, user_id: int | None = None) -> Decision:
+    """The rule's choice, only ever among the models the user's groups allow."""
     points, factors = score(request)
     tier = tier_for(points)
-    model = model_of_tier(tier) or model_of_tier(ModelTier.SONNET)
+    model = (
+        model_of_tier(tier, user_id)
+        or model_of_tier(ModelTier.SONNET, user_id)
+        or model_of_tier(None, user_id)
+    )
     model_id = model.pk if model else default_model_id()
     name = model.display_name if model else model_id
     return Decision(
@@ -194,7 +204,9 @@ async def _confirm(text: str, owner_id: int) -> side_calls.SideCall | None:
         return None
 
 
-def apply_confirmation(decision: Decision, completion: Completion) -> Decision:
+def apply_confirmation(
+    decision: Decision, completion: Completion, user_id: int | None = None
+) -> Decision:
     answer = next((w for w in re.findall(r"[a-z]+", completion.text.lower()) if w in _ANSWERS),
                   None)
     if answer is None:
@@ -206,7 +218,7 @@ def apply_confirmation(decision: Decision, completion: Completion) -> Decision:
     if _ANSWERS[answer] == decision.tier:
         decision.reason = decision.reason[:-1] + f" (confirmed by {completion.model})."
         return decision
-    model = model_of_tier(_ANSWERS[answer])
+    model = model_of_tier(_ANSWERS[answer], user_id)
     if model is not None:
         decision.tier, decision.model = _ANSWERS[answer], model.pk
         decision.reason = f"Auto chose {model.display_name}: {completion.model} judged it {answer}."
@@ -232,12 +244,14 @@ async def route(
     facts, owner_id = await database_sync_to_async(request_facts)(
         conversation_id, text, attachment_ids, thinking
     )
-    decision = await database_sync_to_async(decide)(facts)
+    decision = await database_sync_to_async(decide)(facts, owner_id)
     if not (decision.unsure and settings.CHATAPP_ROUTER_CONFIRM):
         return Routed(decision)
     check = await _confirm(text, owner_id)
     if check is not None:
-        decision = await database_sync_to_async(apply_confirmation)(decision, check.completion)
+        decision = await database_sync_to_async(apply_confirmation)(
+            decision, check.completion, owner_id
+        )
     return Routed(decision, check, conversation_id)
 
 

@@ -56,6 +56,7 @@ def record(
         request_id=call.completion.request_id,
         conversation_id=conversation_id,
         message_id=message_id,
+        group_ids=call.budget.group_ids,
     )
 
 

@@ -26,6 +26,7 @@ from chatapp.models import (
 )
 from chatapp.operations import metrics
 from chatapp.replies import history
+from chatapp.safety import model_access
 
 logger = logging.getLogger(__name__)
 
@@ -37,9 +38,14 @@ class ReplyRefused(ChatappError):
         super().__init__(message, code=code)
 
 
-def _model_or_refuse(model_id: str) -> ClaudeModel:
-    model = ClaudeModel.objects.filter(pk=model_id, is_active=True).first()
+def _model_or_refuse(model_id: str, user_id: int | None = None) -> ClaudeModel:
+    """The active model, if the user's groups allow it (in the same read: no statement more)."""
+    active = ClaudeModel.objects.filter(pk=model_id, is_active=True)
+    model = model_access.allowed(active, user_id).first()
     if model is None:
+        refused = active.first()  # a second read only to word the refusal
+        if refused is not None:
+            raise ReplyRefused("model_not_allowed", model_access.not_allowed_message(refused))
         raise ReplyRefused("bad_frame", f"Unknown model {model_id!r}.")
     return model
 
@@ -70,7 +76,7 @@ def open_turn(
     """(the question, its reply, the reply's model): one transaction."""
     conversation = Conversation.objects.select_for_update().get(pk=conversation_id)
     options = options or {}
-    model = _model_or_refuse(model_id or conversation.model)
+    model = _model_or_refuse(model_id or conversation.model, conversation.owner_id)
     _refuse_if_streaming(conversation)
     refuse_if_over_budget(conversation)
     try:
@@ -162,7 +168,9 @@ def reopen_turn(conversation_id: int, message_id: int, fallback: bool = False) -
     if fallback:
         refused_by, model = _fallback_model(old)
     else:
-        model = _model_or_refuse(old.model if auto else conversation.model)
+        model = _model_or_refuse(
+            old.model if auto else conversation.model, conversation.owner_id
+        )
     options = {k: v for k, v in old.options.items() if k in ("thinking", "route")}
     notes = prompting.left_out_notes(conversation, model)
     if fallback:
@@ -223,7 +231,7 @@ def reopen_to_continue(conversation_id: int, message_id: int) -> tuple[Message |
         )
     if not reply.text.strip():
         raise ReplyRefused("bad_frame", "This reply has no text to continue: retry it instead.")
-    model = _model_or_refuse(reply.model)
+    model = _model_or_refuse(reply.model, conversation.owner_id)
     if not _goes_on_in_place(reply, model):
         return _open_continuation(conversation, reply, model)
     reply.status = MessageStatus.STREAMING

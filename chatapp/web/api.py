@@ -24,7 +24,7 @@ from chatapp.models import ClaudeModel, Conversation, default_model_id
 from chatapp.projects import access as project_access
 from chatapp.projects import service as project_service
 from chatapp.replies import estimates, registry, titles
-from chatapp.safety import ratelimits
+from chatapp.safety import model_access, ratelimits
 from chatapp.safety.access import get_conversation_for_user, get_preset_for_user
 from chatapp.safety.inputs import is_id
 from chatapp.web.endpoints import api_endpoint, json_error, read_json
@@ -46,7 +46,9 @@ def _conversation_changes(user: Any, data: dict[str, Any], current_model: str) -
         changes.update(presets.conversation_fields(get_preset_for_user(user, data["preset"])))
     if "title" in data:
         changes["title"] = _text_field(data, "title", MAX_TITLE_CHARS)
-    changes.update(conversation_settings.changes(data, changes.get("model", current_model)))
+    changes.update(
+        conversation_settings.changes(data, changes.get("model", current_model), user.pk)
+    )
     return changes
 
 
@@ -135,7 +137,8 @@ def conversation_body(conversation: Conversation) -> dict[str, Any]:
 
 @api_endpoint("GET")
 def models(request: HttpRequest) -> HttpResponse:
-    rows = ClaudeModel.objects.filter(is_active=True).prefetch_related("prices")
+    active = ClaudeModel.objects.filter(is_active=True).prefetch_related("prices")
+    rows = model_access.allowed(active, request.user.pk)  # only what the user's groups allow
     return JsonResponse(
         {
             "default": default_model_id(),

@@ -79,6 +79,7 @@ def test_status_shows_spend_remaining_and_the_warning_from_80_percent():
         "month": None, "renews_on": None, "spent_usd": "7.99", "reserved_usd": "0",
         "limit_usd": "10", "remaining_usd": "2.01", "share_used": pytest.approx(0.799),
         "warning": False, "exceeded": False,
+        "budget": {"kind": "user", "group": None, "label": "your monthly budget"},
     }
     spend(user, "0.01")
     assert budgets.status(user.pk).warning

@@ -1,0 +1,56 @@
+"""A message for a model the user's groups do not allow is refused before anything is saved
+or sent; Auto chooses only among the allowed models (issue 21)."""
+
+import pytest
+from django.contrib.auth.models import Group
+
+from chatapp.models import GroupPolicy, Message
+from chatapp.replies import turns
+from chatapp.replies.model_router import Request, decide
+from tests.factories import make_conversation, make_user
+
+pytestmark = pytest.mark.django_db
+
+ANALYSIS = "Compare these contracts clause by clause and explain the risks. " * 40
+
+
+def allow(user, *models) -> None:
+    made = Group.objects.create(name=f"Only {' '.join(models)}")
+    GroupPolicy.objects.create(group=made).allowed_models.set(models)
+    user.groups.add(made)
+
+
+def test_a_message_naming_a_model_not_allowed_is_refused_in_plain_words():
+    user = make_user()
+    allow(user, "claude-haiku-5-5")
+    conversation = make_conversation(user, model="claude-haiku-5-5")
+    with pytest.raises(turns.ReplyRefused) as refused:
+        turns.open_turn(conversation.pk, "What is a lease?", "claude-opus-5-5")
+    assert refused.value.code == "model_not_allowed"
+    assert refused.value.message == (
+        "Claude Opus 5.5 is not among the models your groups allow. Pick another model, "
+        "or ask an administrator to allow it."
+    )
+    assert not Message.objects.filter(conversation=conversation).exists()
+
+
+def test_a_conversation_left_on_a_model_no_longer_allowed_is_refused_too():
+    user = make_user()
+    conversation = make_conversation(user, model="claude-opus-5-5")
+    allow(user, "claude-haiku-5-5")  # the group's list came after the conversation
+    with pytest.raises(turns.ReplyRefused, match="not among the models your groups allow"):
+        turns.open_turn(conversation.pk, "What is a lease?", None)
+
+
+def test_auto_chooses_only_among_the_allowed_models():
+    user = make_user()
+    assert decide(Request(text=ANALYSIS, documents=2, thinking="high"), user.pk).model == (
+        "claude-opus-5-5"
+    )
+    allow(user, "claude-haiku-5-5", "claude-sonnet-5-5")
+    top = decide(Request(text=ANALYSIS, documents=2, thinking="high"), user.pk)
+    assert top.model == "claude-sonnet-5-5" and top.reason.startswith("Auto chose Claude Sonnet")
+    allow(user, "claude-haiku-5-5")
+    assert decide(Request(text=ANALYSIS, documents=2, thinking="high"), user.pk).model == (
+        "claude-haiku-5-5"
+    )

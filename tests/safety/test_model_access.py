@@ -1,0 +1,63 @@
+"""Which models a user may use (issue 21): each of their groups with a list of allowed
+models must allow it; a group without a list allows every model."""
+
+import pytest
+from django.contrib.auth.models import Group
+
+from chatapp.models import ClaudeModel, GroupPolicy
+from chatapp.safety import model_access
+from tests.factories import logged_in, make_user
+
+pytestmark = pytest.mark.django_db
+
+
+def group(name: str, *members, models=()) -> Group:
+    made = Group.objects.create(name=name)
+    policy = GroupPolicy.objects.create(group=made)
+    policy.allowed_models.set(models)
+    for user in members:
+        user.groups.add(made)
+    return made
+
+
+def allowed_ids(user) -> set[str]:
+    active = ClaudeModel.objects.filter(is_active=True)
+    return set(model_access.allowed(active, user.pk).values_list("pk", flat=True))
+
+
+def every_active() -> set[str]:
+    return set(ClaudeModel.objects.filter(is_active=True).values_list("pk", flat=True))
+
+
+def test_a_user_in_no_group_or_in_groups_without_lists_may_use_every_model():
+    user = make_user()
+    assert allowed_ids(user) == every_active()
+    group("Everyone", user)
+    assert allowed_ids(user) == every_active()
+
+
+def test_each_group_with_a_list_must_allow_the_model():
+    user, other = make_user(), make_user()
+    group("Interns", user, models=["claude-haiku-5-5", "claude-sonnet-5-5"])
+    assert allowed_ids(user) == {"claude-haiku-5-5", "claude-sonnet-5-5"}
+    group("Tight", user, models=["claude-haiku-5-5", "claude-opus-5-5"])
+    assert allowed_ids(user) == {"claude-haiku-5-5"}
+    group("Open", user)  # no list: restricts nothing more
+    assert allowed_ids(user) == {"claude-haiku-5-5"}
+    assert allowed_ids(other) == every_active()
+
+
+def test_checking_costs_no_statement_of_its_own(django_assert_num_queries):
+    user = make_user()
+    group("Interns", user, models=["claude-haiku-5-5"])
+    with django_assert_num_queries(1):
+        assert allowed_ids(user) == {"claude-haiku-5-5"}
+
+
+def test_the_model_list_offers_only_the_allowed_models():
+    user = make_user()
+    group("Interns", user, models=["claude-haiku-5-5"])
+    body = logged_in(user).get("/api/models/").json()
+    assert [m["id"] for m in body["models"]] == ["claude-haiku-5-5"]
+    everyone = logged_in(make_user()).get("/api/models/").json()
+    assert len(everyone["models"]) == len(every_active())
