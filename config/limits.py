@@ -2,8 +2,7 @@
 
 ``request_body_limit(path)`` is the limit the server itself enforces where the bytes arrive
 (``chatapp/runtime/server.py``: daphne would otherwise receive and spool a whole body, of any
-declared
-size, to memory or disk before the application saw the request): uploads get the upload limit,
+declared size, to memory or disk before the application saw the request): uploads get the upload limit,
 imports the import limit, everything else ``DEFAULT_BODY_LIMIT``.
 
 Django's ASGI handler reads a whole request body (into a spooled temporary file) before any
@@ -40,15 +39,15 @@ def _upload_message() -> str:
 
 
 def _import_limit() -> int:
-    from chatapp.conversations import exports
+    from chatapp.conversations import imports
 
-    return exports.MAX_IMPORT_BYTES + 1  # one byte more, so the view says "larger than 10 MB"
+    return imports.MAX_IMPORT_BYTES + 1  # one byte more, so the view says "larger than 10 MB"
 
 
 def _import_message() -> str:
-    from chatapp.conversations import exports
+    from chatapp.conversations import imports
 
-    return f"The file is larger than {exports.MAX_IMPORT_BYTES // 2**20} MB."
+    return f"The file is larger than {imports.MAX_IMPORT_BYTES // 2**20} MB."
 
 
 @dataclass(frozen=True)
