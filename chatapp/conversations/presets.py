@@ -80,6 +80,8 @@ def conversation_fields(preset: PromptPreset) -> dict[str, Any]:
                 f"The preset “{preset.name}” names a model that is no longer offered "
                 f"({preset.model}): edit the preset."
             ) from None
+        # Offered, but perhaps not to this user's groups (issue 21): refused in their words.
+        conversation_settings.model_id(preset.model, preset.owner_id)
     return found
 
 

@@ -42,6 +42,7 @@ from chatapp.models import (
     CallPurpose,
     Conversation,
     DailyUsage,
+    GroupPolicy,
     Message,
     UsageRecord,
 )
@@ -146,6 +147,49 @@ def per_user(period: DateRange, order: str = DEFAULT_USER_ORDER) -> QuerySet:
 
 def totals(period: DateRange) -> dict[str, Any]:
     return daily_between(period).aggregate(**usage_sums(), users=Count("user", distinct=True))
+
+
+# --- per group (issue 21) ------------------------------------------------------------------
+
+
+def per_group(period: DateRange) -> QuerySet:
+    """One row per group whose members made calls in the range: their sums, how many of them
+    called, the group's whole-group budget and the share used. By today's membership: a user
+    in two groups counts in both, one in none in no row."""
+    budget = GroupPolicy.objects.filter(group=OuterRef("user__groups")).values(
+        "monthly_limit_usd"
+    )[:1]
+    return (
+        daily_between(period)
+        .filter(user__groups__isnull=False)
+        .values("user__groups", "user__groups__name")
+        .annotate(**usage_sums(), members=Count("user", distinct=True))
+        .annotate(budget=Subquery(budget, output_field=MONEY))
+        .annotate(
+            share_used=Case(
+                When(
+                    budget__gt=0,
+                    then=ExpressionWrapper(
+                        Coalesce(F("cost"), Value(Decimal(0)), output_field=MONEY)
+                        / (F("budget") * Value(Decimal(period.months))),
+                        output_field=MONEY,
+                    ),
+                ),
+                default=None,
+                output_field=MONEY,
+            )
+        )
+        .order_by(F("cost").desc(nulls_last=True), "user__groups__name")
+    )
+
+
+def group_names_by_user() -> dict[int, str]:
+    """Each user's groups as one CSV cell ("legal; tax"), in one query."""
+    memberships = get_user_model().groups.through.objects.order_by("group__name")
+    names: dict[int, list[str]] = {}
+    for user_id, name in memberships.values_list("user_id", "group__name"):
+        names.setdefault(user_id, []).append(name)
+    return {user_id: "; ".join(groups) for user_id, groups in names.items()}
 
 
 # --- per model and per day --------------------------------------------------------------------

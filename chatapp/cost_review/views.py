@@ -34,7 +34,7 @@ from chatapp.safety import flags
 PAGE_SIZE = 100
 CSV_COLUMNS = (
     "user", "requests", "input_tokens", "output_tokens", "cache_write_tokens",
-    "cache_read_tokens", "cost_usd", "cache_savings_usd", "batch_savings_usd",
+    "cache_read_tokens", "cost_usd", "cache_savings_usd", "batch_savings_usd", "groups",
 )
 STRATEGY_COLUMNS = ("user", "strategy", "label", "cost_usd", "difference_usd", "assumption")
 USER_COLUMNS = (
@@ -124,6 +124,7 @@ def review(request: HttpRequest) -> HttpResponse:
         models=list(costs.per_model(period)),
         projects=costs.per_project(period),
         projects_csv_url=f"{reverse('cost-review-projects-csv')}?{urlencode(query)}",
+        groups=list(costs.per_group(period)),
         chart=build_chart(costs.cost_by_day_and_model(period), period.days),
         range_query=urlencode(query),
         page_query=urlencode({**query, "o": order}),
@@ -153,12 +154,14 @@ class _Echo:
 def _csv_lines(period: DateRange) -> Iterator[str]:
     writer = csv.writer(_Echo())
     yield writer.writerow(CSV_COLUMNS)
+    groups = costs.group_names_by_user()
     for row in costs.per_user(period, "user").iterator(chunk_size=2000):
         yield writer.writerow([
             row["user__username"], row["requests"], row["input_tokens"], row["output_tokens"],
             row["cache_write_tokens"], row["cache_read_tokens"],
             money.csv_usd(row["cost"]),
             money.csv_usd(row["cache_savings"]), money.csv_usd(row["batch_savings"]),
+            groups.get(row["user"], ""),
         ])
 
 

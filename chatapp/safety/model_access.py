@@ -5,9 +5,9 @@ Asked inside the query that reads the model anyway (an ``Exists``), so checking 
 statement of its own, for a user in no group or in many.
 """
 
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Case, Exists, OuterRef, QuerySet, Value, When
 
-from chatapp.models import ClaudeModel, GroupPolicy
+from chatapp.models import ClaudeModel, GroupPolicy, default_model_id
 
 _Listed = GroupPolicy.allowed_models.through
 
@@ -25,6 +25,19 @@ def allowed(models: QuerySet[ClaudeModel], user_id: int | None) -> QuerySet[Clau
         ))
     )
     return models.exclude(Exists(disallowing))
+
+
+def default_model(user_id: int | None) -> str:
+    """The deployment's default model if the user's groups allow it, else the first allowed
+    one in the catalog's order (one statement)."""
+    default = default_model_id()
+    first = (
+        allowed(ClaudeModel.objects.filter(is_active=True), user_id)
+        .order_by(Case(When(pk=default, then=Value(0)), default=Value(1)), "sort_order")
+        .values_list("pk", flat=True)
+        .first()
+    )
+    return first or default
 
 
 def not_allowed_message(model: ClaudeModel) -> str:

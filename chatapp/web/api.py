@@ -20,7 +20,7 @@ from chatapp.conversations import branches, filing, presets
 from chatapp.conversations import settings as conversation_settings
 from chatapp.conversations.presenters import conversation_json, message_json, model_json
 from chatapp.cost_review import queries as costs
-from chatapp.models import ClaudeModel, Conversation, default_model_id
+from chatapp.models import ClaudeModel, Conversation
 from chatapp.projects import access as project_access
 from chatapp.projects import service as project_service
 from chatapp.replies import estimates, registry, titles
@@ -56,8 +56,9 @@ def _conversation_changes(user: Any, data: dict[str, Any], current_model: str) -
 def conversations(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         data = read_json(request)
-        changes = _conversation_changes(request.user, data, default_model_id())
-        changes.setdefault("model", default_model_id())
+        default = model_access.default_model(request.user.pk)  # one the groups allow
+        changes = _conversation_changes(request.user, data, default)
+        changes.setdefault("model", default)
         if data.get("project") is not None:  # 404 without access to it (projects/access.py)
             changes["project"], _ = project_access.get_project(request.user, data["project"])
             # Its instructions are the conversation's system prompt, unless one is asked for.
@@ -141,7 +142,7 @@ def models(request: HttpRequest) -> HttpResponse:
     rows = model_access.allowed(active, request.user.pk)  # only what the user's groups allow
     return JsonResponse(
         {
-            "default": default_model_id(),
+            "default": model_access.default_model(request.user.pk),
             "offline": settings.OFFLINE_UPSTREAM,
             "models": [
                 {**model_json(m), "priced": bool(m.prices.all())}

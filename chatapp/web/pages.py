@@ -10,8 +10,8 @@ from django.shortcuts import render
 
 from chatapp.conversations import empty as empty_conversations
 from chatapp.conversations.presenters import model_json
-from chatapp.models import ClaudeModel, default_model_id
-from chatapp.safety import ratelimits
+from chatapp.models import ClaudeModel
+from chatapp.safety import model_access, ratelimits
 from chatapp.safety.access import get_batch_job_for_user, get_conversation_for_user
 
 
@@ -20,14 +20,16 @@ def chat(request: HttpRequest, conversation_id: int | None = None) -> HttpRespon
     if conversation_id is not None:
         get_conversation_for_user(request.user, conversation_id)
     empty_conversations.delete_abandoned(request.user, keep=conversation_id)
-    models = [model_json(m) for m in ClaudeModel.objects.filter(is_active=True)]
+    # Only the models the user's groups allow (issue 21), the default among them.
+    active = model_access.allowed(ClaudeModel.objects.filter(is_active=True), request.user.pk)
+    models = [model_json(m) for m in active]
     return render(
         request,
         "chatapp/chat.html",
         {
             "conversation_id": conversation_id,
             "models": models,
-            "default_model": default_model_id(),
+            "default_model": model_access.default_model(request.user.pk),
             "default_max_output": settings.CHATAPP_MAX_OUTPUT_TOKENS,
         },
     )
@@ -38,10 +40,9 @@ def batch_jobs(request: HttpRequest, job_id: int | None = None) -> HttpResponse:
     """The Batch jobs page: new job form and list, or one job's progress and results."""
     if job_id is not None:
         get_batch_job_for_user(request.user, job_id)
+    active = model_access.allowed(ClaudeModel.objects.filter(is_active=True), request.user.pk)
     models = list(
-        ClaudeModel.objects.filter(is_active=True).values(
-            "id", "display_name", "max_output_tokens", "batch_max_output_tokens"
-        )
+        active.values("id", "display_name", "max_output_tokens", "batch_max_output_tokens")
     )
     return render(
         request,
@@ -49,7 +50,7 @@ def batch_jobs(request: HttpRequest, job_id: int | None = None) -> HttpResponse:
         {
             "job_id": job_id,
             "models": models,
-            "default_model": default_model_id(),
+            "default_model": model_access.default_model(request.user.pk),
             "default_max_tokens": settings.CHATAPP_MAX_OUTPUT_TOKENS,
         },
     )

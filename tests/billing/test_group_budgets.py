@@ -250,3 +250,67 @@ def test_staff_set_a_groups_budgets_and_models_on_the_groups_page(client):
         "policy-0-monthly_limit_usd": "-5",
     })
     assert negative.status_code == 200 and not Group.objects.filter(name="Odd").exists()
+
+
+@pytest.mark.services
+@pytest.mark.django_db(transaction=True)
+async def test_twelve_members_replying_at_once_on_postgresql_never_pass_their_group(
+    claude, finish_replies, settings
+):
+    """Twelve members of one group ask at once, each in a conversation of their own: as many
+    replies start as their worst cases fit in the group's budget, the rest are refused before
+    they are sent, and after they settle the group's month is within its budget."""
+    import asyncio
+    import json
+
+    from channels.db import database_sync_to_async
+
+    from chatapp.replies import registry
+    from tests.billing.test_budgets import _open
+    from tests.factories import make_conversation
+    from tests.sockets import send
+
+    claude.set_pace(2)  # replies that started keep streaming until they are stopped
+    settings.CHATAPP_MESSAGE_RATE_LIMIT = 0
+    limit = Decimal("0.20")
+
+    def build():
+        members = [make_user() for _ in range(12)]
+        made = group("Legal", *members, whole=str(limit))
+        return made, [(m, make_conversation(m, model="claude-haiku-4-5")) for m in members]
+
+    legal, pairs = await database_sync_to_async(build)()
+    sockets = [await _open(member, conversation.pk) for member, conversation in pairs]
+    await asyncio.gather(*(
+        send(socket, type="user_message", text="the same question for everyone")
+        for socket in sockets
+    ))
+
+    async def first_news(socket) -> str:
+        while True:
+            frame = json.loads(await socket.receive_from(timeout=60))
+            if frame["type"] == "delta":
+                return "streaming"
+            if frame["type"] == "message_completed":
+                assert frame["error"]["code"] == "budget_exceeded"
+                assert "the monthly budget of the group Legal" in frame["error"]["message"]
+                return "refused"
+
+    outcomes = [await first_news(socket) for socket in sockets]
+    held = [r.amount_usd async for r in BudgetReservation.objects.all()]
+    worst_case = held[0]
+    month = await GroupMonthlySpend.objects.aget(group=legal)
+    assert outcomes.count("streaming") == len(held) and "refused" in outcomes
+    assert month.reserved_usd == sum(held) <= limit
+    assert limit - sum(held) < worst_case  # no reply was refused while one still fitted
+
+    for socket, outcome in zip(sockets, outcomes, strict=True):
+        if outcome == "streaming":
+            await send(socket, type="stop")
+    await registry.wait_for_all()
+    month = await GroupMonthlySpend.objects.aget(group=legal)
+    members_spent = sum([m.spent_usd async for m in MonthlySpend.objects.all()])
+    assert month.reserved_usd == 0 and month.spent_usd == members_spent > 0
+    assert month.spent_usd <= limit
+    for socket in sockets:
+        await socket.disconnect()

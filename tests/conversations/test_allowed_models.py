@@ -50,3 +50,18 @@ def test_a_new_conversation_with_a_model_not_allowed_is_refused():
     assert made.status_code == 400 and "not among the models your groups allow" in (
         made.json()["error"]
     )
+
+
+def test_a_preset_naming_a_model_not_allowed_is_refused_when_applied():
+    from chatapp.models import PromptPreset
+
+    user = make_user()
+    preset = PromptPreset.objects.create(owner=user, name="Deep", system_prompt="Think.",
+                                         model="claude-opus-5-5")
+    interns(user)  # the group's list came after the preset
+    conversation = make_conversation(user, model="claude-haiku-5-5")
+    refused = patch(user, conversation, {"preset": preset.pk})
+    assert refused.status_code == 400
+    assert "Claude Opus 5.5 is not among the models your groups allow" in refused.json()["error"]
+    conversation.refresh_from_db()
+    assert conversation.model == "claude-haiku-5-5" and conversation.system_prompt == ""

@@ -79,7 +79,7 @@ def test_the_csv_has_the_agreed_columns_and_one_row_per_user(staff, team):
     rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
     assert rows[0] == ["user", "requests", "input_tokens", "output_tokens",
                        "cache_write_tokens", "cache_read_tokens", "cost_usd",
-                       "cache_savings_usd", "batch_savings_usd"]
+                       "cache_savings_usd", "batch_savings_usd", "groups"]
     body = {row[0]: row for row in rows[1:]}
     assert set(body) == {"alice", "bob"}
     assert body["alice"][1:6] == ["2", "2100", "600", "0", "10000"]
@@ -118,7 +118,9 @@ def test_the_page_costs_the_same_few_queries_however_many_users(staff, team,
     for n in range(30):
         call(make_user(f"extra{n}"), "claude-haiku-4-5", usage_of(10),
              when=datetime(2026, 11, 10, tzinfo=UTC))
-    with django_assert_max_num_queries(15):
+    # One query per table (users, models, days, projects, groups, …): a constant, whatever
+    # the number of users.
+    with django_assert_max_num_queries(16):
         assert staff.get(f"/admin/costs/{NOVEMBER}").status_code == 200
     assert UsageRecord.objects.count() > 30 and Message.objects.count() == 0
 
@@ -274,3 +276,35 @@ def test_projects_show_their_spend_cache_savings_and_who_asked(staff, team):
         ["Leases", "alice", "1", "0.01350000", "0.00000000"],
         ["Leases", "bob", "1", "0.00480000", "0.02700000"],
     ]
+def test_the_review_has_a_per_group_view_and_the_csv_a_group_column(staff, team):
+    """Issue 21: each group's members' calls added up, beside the group's budget; a member of
+    two groups counts in both; the CSV names each user's groups."""
+    from django.contrib.auth.models import Group
+
+    from chatapp.models import GroupPolicy
+
+    alice, bob, _carol = team
+    legal, tax = Group.objects.create(name="legal"), Group.objects.create(name="tax")
+    GroupPolicy.objects.create(group=legal, monthly_limit_usd=Decimal("1"))
+    alice.groups.add(legal, tax)
+    bob.groups.add(legal)
+
+    from chatapp.cost_review import queries
+    from chatapp.cost_review.date_ranges import DateRange
+
+    rows = {r["user__groups__name"]: r
+            for r in queries.per_group(DateRange.parse("2026-11-01", "2026-11-30"))}
+    assert set(rows) == {"legal", "tax"}
+    assert rows["legal"]["members"] == 2 and rows["tax"]["members"] == 1
+    assert rows["legal"]["cost"] == Decimal("0.0213")  # alice's $0.0183 + bob's $0.003
+    assert rows["tax"]["cost"] == Decimal("0.0183") and rows["tax"]["budget"] is None
+    assert rows["legal"]["budget"] == Decimal("1")
+    assert rows["legal"]["share_used"] == Decimal("0.0213")
+
+    page = staff.get(f"/admin/costs/{NOVEMBER}").content.decode()
+    assert 'id="cost-groups"' in page and ">legal<" in page and ">tax<" in page
+
+    response = staff.get(f"/admin/costs/export.csv{NOVEMBER}")
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    body = {row[0]: row for row in rows[1:]}
+    assert body["alice"][-1] == "legal; tax" and body["bob"][-1] == "legal"

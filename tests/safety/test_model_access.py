@@ -61,3 +61,33 @@ def test_the_model_list_offers_only_the_allowed_models():
     assert [m["id"] for m in body["models"]] == ["claude-haiku-5-5"]
     everyone = logged_in(make_user()).get("/api/models/").json()
     assert len(everyone["models"]) == len(every_active())
+
+
+def test_the_default_is_the_deployments_unless_the_groups_do_not_allow_it(settings):
+    settings.CHATAPP_DEFAULT_MODEL = "claude-sonnet-5-5"
+    user = make_user()
+    assert model_access.default_model(user.pk) == "claude-sonnet-5-5"
+    group("Interns", user, models=["claude-haiku-5-5", "claude-opus-5-5"])
+    first = ClaudeModel.objects.filter(pk__in=["claude-haiku-5-5", "claude-opus-5-5"]).first()
+    assert model_access.default_model(user.pk) == first.pk
+    body = logged_in(user).get("/api/models/").json()
+    assert body["default"] == first.pk
+
+
+def test_a_new_conversation_without_a_model_gets_one_the_groups_allow():
+    import json
+
+    user = make_user()
+    group("Interns", user, models=["claude-haiku-5-5"])
+    made = logged_in(user).post("/api/conversations/", json.dumps({}),
+                                content_type="application/json")
+    assert made.status_code in (200, 201) and made.json()["model"] == "claude-haiku-5-5"
+
+
+def test_the_chat_and_batch_pages_offer_only_the_allowed_models():
+    user = make_user()
+    group("Interns", user, models=["claude-haiku-5-5"])
+    client = logged_in(user)
+    for path in ("/", "/batch-jobs/"):
+        models = client.get(path).context["models"]
+        assert [m["id"] for m in models] == ["claude-haiku-5-5"], path
