@@ -2,8 +2,8 @@
 
 ``request_body_limit(path)`` is the limit the server itself enforces where the bytes arrive
 (``chatapp/runtime/server.py``: daphne would otherwise receive and spool a whole body, of any
-declared size, to memory or disk before the application saw the request): uploads get the upload limit,
-imports the import limit, everything else ``DEFAULT_BODY_LIMIT``.
+declared size, to memory or disk before the application saw the request): uploads get the
+upload limit, imports the import limit, everything else ``DEFAULT_BODY_LIMIT``.
 
 Django's ASGI handler reads a whole request body (into a spooled temporary file) before any
 view runs, so a view cannot refuse a 40 MB upload without receiving all 40 MB first. This
