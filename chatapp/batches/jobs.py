@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from chatapp.attachments import prompting, storage
 from chatapp.attachments.documents import PDF
-from chatapp.billing import budgets, money, prices
+from chatapp.billing import money, prices, reservations
 from chatapp.claude import batches as claude_batches
 from chatapp.claude import prompt as claude_prompt
 from chatapp.claude import prompt_attachments, thinking
@@ -139,7 +139,7 @@ def create_job(
             for document, share in zip(documents, shares, strict=True)
         )
         # Last, so a refusal rolls the job back (and the spend row is locked only briefly).
-        budgets.reserve(
+        reservations.reserve(
             user.pk,
             sum(shares, Decimal(0)),
             subject="This batch job",
@@ -154,11 +154,11 @@ def settle_reservation(job_id: int) -> None:
     that records outcomes (answered, cancelled, expired, errored). Idempotent, so pollers
     that restart or race never give back a share twice; nothing is held once the job ends."""
     with transaction.atomic():
-        held = budgets.lock_batch_reservation(job_id)
+        held = reservations.lock_batch_reservation(job_id)
         if held is None:
             return
         still = BatchItem.objects.filter(job_id=job_id, status=BatchItemStatus.PROCESSING)
-        budgets.shrink(held, still.aggregate(total=Sum("reserved_usd"))["total"] or Decimal(0))
+        reservations.shrink(held, still.aggregate(total=Sum("reserved_usd"))["total"] or Decimal(0))
 
 
 def request_cancel(job: BatchJob) -> BatchJob:

@@ -23,3 +23,9 @@ def csv_usd(amount: Decimal | None) -> str:
         return ""
     value = Decimal(amount).quantize(CSV_PLACES)
     return f"{value.copy_abs() if value.is_zero() else value:f}"  # no "-0.00000000"
+
+
+def dollars(amount: Decimal) -> str:
+    """An amount in a sentence a person reads: to the cent, or to a hundredth of a cent below
+    one cent (a single call costs less)."""
+    return f"${amount:,.2f}" if amount >= Decimal("0.01") or amount == 0 else f"${amount:.4f}"

@@ -211,7 +211,7 @@ class ContextGuard:
         self._results: dict[str, str] = {}  # tool results as the tools gave them, by call id
         self._cut_names: dict[str, str] = {}  # the tool of every result cut, by call id
         # The prompt of the call just fitted, in tokens (exact, or an upper bound): what the
-        # budget reserves for it without a count of its own (``budgets.CallBudget``).
+        # budget reserves for it without a count of its own (``reservations.CallBudget``).
         self.size: int | None = None
 
     # --- before the first call ----------------------------------------------------------------

@@ -20,10 +20,10 @@ def mark_orphaned_replies() -> int:
         return len(async_to_sync(liveness.sweep)(set, grace=False))
     if not _left_open():
         return 0
-    from chatapp.billing import budgets
+    from chatapp.billing import reservations
     from chatapp.replies import checkpoints
 
-    budgets.release_all_open()  # what those replies reserved can never be settled now
+    reservations.release_all_open()  # what those replies reserved can never be settled now
     orphans = Message.objects.filter(status=MessageStatus.STREAMING).values_list("pk", flat=True)
     # One at a time: each is billed from its last checkpoint (chatapp/replies/checkpoints.py).
     ended = [
@@ -40,7 +40,7 @@ def mark_orphaned_replies() -> int:
 
 def _left_open() -> bool:
     """Whether a stopped process left a reply streaming or a call's budget reserved (what
-    ``budgets.release_all_open`` frees: batch jobs' reservations outlive processes)."""
+    ``reservations.release_all_open`` frees: batch jobs' reservations outlive processes)."""
     return (
         Message.objects.filter(status=MessageStatus.STREAMING).exists()
         or BudgetReservation.objects.filter(batch_job__isnull=True).exists()

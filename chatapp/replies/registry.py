@@ -13,7 +13,7 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from chatapp.billing import budgets
+from chatapp.billing import reservations
 from chatapp.models import (
     ClaudeModel,
     Message,
@@ -45,7 +45,7 @@ class ReplyJob:
     generation: ReplyGeneration | None = None
     continuing: bool = False  # `continue`: the reply goes on after its stored text
     initial_text: str = ""
-    budget: budgets.CallBudget | None = None
+    budget: reservations.CallBudget | None = None
     guard: compaction.ContextGuard | None = None  # its exact token counts go in the final write
     # The reply (with its conversation) and its model as the write that opened it has them:
     # the plan reads neither again (dropped once the plan is made).

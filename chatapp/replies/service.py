@@ -13,7 +13,7 @@ from typing import Any
 from channels.db import database_sync_to_async
 from django.conf import settings
 
-from chatapp.billing import budgets
+from chatapp.billing import reservations
 from chatapp.claude.types import UpstreamError
 from chatapp.conversations import branches
 from chatapp.conversations.presenters import completed_frame, message_json
@@ -92,7 +92,7 @@ async def _generate(job: registry.ReplyJob) -> None:
             opened=job.opened,
         )
         job.opened = None
-        job.budget = budgets.CallBudget(job.user_id, prompt_size=lambda: job.guard.size)
+        job.budget = reservations.CallBudget(job.user_id, prompt_size=lambda: job.guard.size)
 
         async def before_call(request: dict[str, Any]) -> None:
             await job.budget.before_call(request)

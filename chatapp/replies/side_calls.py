@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from channels.db import database_sync_to_async
 
-from chatapp.billing import accounting, budgets
+from chatapp.billing import accounting, reservations
 from chatapp.claude import messages as claude_messages
 from chatapp.claude.types import Completion
 from chatapp.models import CallPurpose
@@ -24,7 +24,7 @@ class SideCall:
     user_id: int
     purpose: CallPurpose
     completion: Completion
-    budget: budgets.CallBudget
+    budget: reservations.CallBudget
 
 
 async def ask(
@@ -32,7 +32,7 @@ async def ask(
 ) -> SideCall:
     """Reserve, then send ``request``; on any failure the reservation is released and the
     error raised (``UpstreamError`` for the API's and the budget's refusals)."""
-    budget = budgets.CallBudget(user_id, subject=subject)
+    budget = reservations.CallBudget(user_id, subject=subject)
     await budget.before_call(request)
     try:
         completion = await claude_messages.complete(request)

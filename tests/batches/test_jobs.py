@@ -7,7 +7,7 @@ import pytest
 
 from chatapp.batches import exports as batch_exports
 from chatapp.batches import jobs as batch_jobs
-from chatapp.billing import budgets
+from chatapp.billing import budgets, reservations
 from chatapp.models import (
     BatchItem,
     BatchItemStatus,
@@ -183,7 +183,7 @@ def test_a_batch_jobs_reservation_outlives_restarts_and_is_never_stale(settings)
     held = budgets.status(owner.pk).reserved
     mark_orphaned_replies()  # start-up frees what replies left, not what jobs hold
     BudgetReservation.objects.update(created_at=timezone.now() - timedelta(days=1))
-    budgets.reserve(owner.pk, Decimal("0.01"))  # and the next call frees only stale replies'
+    reservations.reserve(owner.pk, Decimal("0.01"))  # and the next call frees only stale replies'
     assert budgets.status(owner.pk).reserved == held + Decimal("0.01")
 
 

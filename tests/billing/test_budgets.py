@@ -9,7 +9,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection
 
-from chatapp.billing import budgets
+from chatapp.billing import budgets, limits, reservations
 from chatapp.billing.accounting import record_call
 from chatapp.claude.types import Usage
 from chatapp.models import Budget, BudgetReservation, MonthlySpend
@@ -34,15 +34,15 @@ def test_without_any_budget_spending_is_counted_but_not_limited():
     status = budgets.status(user.pk)
     assert status.spent == Decimal("1000") and status.limit is None
     assert not status.exhausted and not status.warning
-    assert budgets.reserve(user.pk, Decimal("5000")) is None
+    assert reservations.reserve(user.pk, Decimal("5000")) is None
 
 
 def test_the_default_budget_applies_to_everyone_without_their_own():
     alice, bob = make_user(), make_user()
     Budget.objects.create(user=None, monthly_usd=Decimal("10"))
     Budget.objects.create(user=alice, monthly_usd=Decimal("50"))
-    assert budgets.monthly_limit(alice.pk) == Decimal("50")
-    assert budgets.monthly_limit(bob.pk) == Decimal("10")
+    assert limits.monthly_limit(alice.pk) == Decimal("50")
+    assert limits.monthly_limit(bob.pk) == Decimal("10")
 
 
 def test_there_is_only_one_default_budget():
@@ -119,10 +119,10 @@ def test_the_budget_endpoint_needs_a_login(client):
 def test_a_reservation_holds_the_worst_case_until_it_is_released():
     user = make_user()
     Budget.objects.create(user=user, monthly_usd=Decimal("1"))
-    held = budgets.reserve(user.pk, Decimal("0.40"))
+    held = reservations.reserve(user.pk, Decimal("0.40"))
     assert budgets.status(user.pk).reserved == Decimal("0.40")
-    budgets.release(held)
-    budgets.release(held)  # twice is harmless
+    reservations.release(held)
+    reservations.release(held)  # twice is harmless
     assert budgets.status(user.pk).reserved == 0
     assert not BudgetReservation.objects.exists()
 
@@ -132,7 +132,7 @@ def test_a_reservation_that_does_not_fit_is_refused_in_plain_words():
     Budget.objects.create(user=user, monthly_usd=Decimal("1"))
     spend(user, "0.70")
     with pytest.raises(budgets.BudgetExceeded) as refused:
-        budgets.reserve(user.pk, Decimal("0.40"))
+        reservations.reserve(user.pk, Decimal("0.40"))
     assert "could cost up to $0.40" in refused.value.message
     assert "$0.30 of your monthly budget of $1.00 is left" in refused.value.message
     assert budgets.status(user.pk).reserved == 0
@@ -143,7 +143,7 @@ def test_at_100_percent_even_a_free_call_is_refused():
     Budget.objects.create(user=user, monthly_usd=Decimal("1"))
     spend(user, "1")
     with pytest.raises(budgets.BudgetExceeded, match="You have used your monthly budget"):
-        budgets.reserve(user.pk, Decimal(0))
+        reservations.reserve(user.pk, Decimal(0))
     with pytest.raises(budgets.BudgetExceeded, match="renews on 1 "):
         budgets.refuse_if_exhausted(user.pk)
 
@@ -151,8 +151,8 @@ def test_at_100_percent_even_a_free_call_is_refused():
 def test_settling_replaces_the_reservation_with_the_actual_cost():
     user = make_user()
     Budget.objects.create(user=user, monthly_usd=Decimal("1"))
-    held = budgets.reserve(user.pk, Decimal("0.5"))
-    budgets.release(held)
+    held = reservations.reserve(user.pk, Decimal("0.5"))
+    reservations.release(held)
     record_call(user_id=user.pk, purpose="reply", model_id="claude-sonnet-4-6",
                 usage=Usage(input_tokens=2000, output_tokens=500))
     status = budgets.status(user.pk)
@@ -172,7 +172,7 @@ def test_reservations_left_by_a_stopped_process_are_freed_at_start_up(settings):
     settings.REDIS_URL = ""  # one process: nothing else can hold a reservation
     user = make_user()
     Budget.objects.create(user=user, monthly_usd=Decimal("1"))
-    budgets.reserve(user.pk, Decimal("0.9"))
+    reservations.reserve(user.pk, Decimal("0.9"))
     mark_orphaned_replies()
     assert budgets.status(user.pk).reserved == 0
 
@@ -184,9 +184,9 @@ def test_a_reservation_no_call_can_still_need_is_freed_by_the_next_one():
 
     user = make_user()
     Budget.objects.create(user=user, monthly_usd=Decimal("1"))
-    budgets.reserve(user.pk, Decimal("0.9"))
+    reservations.reserve(user.pk, Decimal("0.9"))
     BudgetReservation.objects.update(created_at=timezone.now() - timedelta(hours=4))
-    budgets.reserve(user.pk, Decimal("0.5"))  # would not fit beside the stale 0.9
+    reservations.reserve(user.pk, Decimal("0.5"))  # would not fit beside the stale 0.9
     assert budgets.status(user.pk).reserved == Decimal("0.5")
 
 
@@ -200,7 +200,7 @@ def test_racing_reservations_never_pass_the_budget():
     def one_request() -> None:
         start.wait()
         try:
-            budgets.reserve(user.pk, Decimal("1"))
+            reservations.reserve(user.pk, Decimal("1"))
             outcomes.append("held")
         except budgets.BudgetExceeded:
             outcomes.append("refused")
@@ -240,7 +240,7 @@ def test_racing_replies_and_batch_jobs_never_pass_the_budget(settings, tmp_path)
         start.wait()
         try:
             if kind == "reply":
-                budgets.reserve(user.pk, reply_cost)
+                reservations.reserve(user.pk, reply_cost)
             else:
                 batch_jobs.create_job(user, **job)
             outcomes.append(kind)
@@ -280,7 +280,7 @@ async def test_with_room_to_spare_a_request_reserves_its_bound_without_a_count(c
 
     user = await database_sync_to_async(make_user)()
     await Budget.objects.acreate(user=user, monthly_usd=Decimal("1"))
-    held = await budgets.reserve_for_request(user.pk, HELLO)
+    held = await reservations.reserve_for_request(user.pk, HELLO)
     # The bound: 3 tokens for the empty system and tools, ⌈12/3⌉ = 4 for the text; doubled,
     # 14 prompt tokens at the 1-hour write rate, $6/M: 0.000084; 1000 output at $15/M: 0.015
     assert held.amount == Decimal("0.015084")
@@ -294,7 +294,7 @@ async def test_near_the_limit_a_request_reserves_its_counted_prompt_and_full_out
     user = await database_sync_to_async(make_user)()
     await Budget.objects.acreate(user=user, monthly_usd=Decimal("1"))
     await database_sync_to_async(spend)(user, "0.98494")  # $0.01506 left
-    held = await budgets.reserve_for_request(user.pk, HELLO)
+    held = await reservations.reserve_for_request(user.pk, HELLO)
     # The doubled bound ($0.015084) does not fit; counted, 6 prompt tokens (⌈12/4⌉ + 3) at
     # $6/M: 0.000036, and 1000 output tokens at $15/M: 0.015 do.
     assert held.amount == Decimal("0.015036")
@@ -308,7 +308,7 @@ async def test_an_unlimited_user_is_not_counted_at_all(claude):
     from channels.db import database_sync_to_async
 
     user = await database_sync_to_async(make_user)()
-    assert await budgets.reserve_for_request(user.pk, request) is None
+    assert await reservations.reserve_for_request(user.pk, request) is None
     assert claude.requests() == []
 
 

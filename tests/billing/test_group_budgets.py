@@ -9,7 +9,7 @@ import pytest
 from django.contrib.auth.models import Group
 from django.db import connection
 
-from chatapp.billing import budgets
+from chatapp.billing import budgets, limits, reservations
 from chatapp.billing.accounting import record_call
 from chatapp.claude.types import Usage
 from chatapp.models import (
@@ -39,15 +39,15 @@ def group(name: str, *members, whole: str | None = None, member: str | None = No
 
 
 def group_month(made: Group) -> GroupMonthlySpend:
-    return GroupMonthlySpend.objects.get(group=made, month=budgets.month_of())
+    return GroupMonthlySpend.objects.get(group=made, month=limits.month_of())
 
 
 def test_a_user_in_no_group_has_only_their_own_budget():
     user = make_user()
     Budget.objects.create(user=user, monthly_usd=Decimal("5"))
-    limits = budgets.limits_for(user.pk)
-    assert limits.own == budgets.Limit("user", Decimal("5")) and not limits.members
-    assert not limits.groups
+    applying = limits.limits_for(user.pk)
+    assert applying.own == limits.Limit("user", Decimal("5")) and not applying.members
+    assert not applying.groups
 
 
 def test_every_budget_that_applies_is_found_in_one_statement(django_assert_num_queries):
@@ -57,21 +57,21 @@ def test_every_budget_that_applies_is_found_in_one_statement(django_assert_num_q
     group("Interns", user, member="3")
     group("Unlimited", user)  # a policy without budgets (allowed models only)
     with django_assert_num_queries(1):
-        limits = budgets.limits_for(user.pk)
-    assert limits.own == budgets.Limit("default", Decimal("100"))
-    assert sorted(limit.amount for limit in limits.members) == [Decimal("3"), Decimal("10")]
-    assert limits.groups == (budgets.Limit("group", Decimal("50"), legal.pk, "Legal"),)
-    assert limits.tightest_on_user.amount == Decimal("3")
+        applying = limits.limits_for(user.pk)
+    assert applying.own == limits.Limit("default", Decimal("100"))
+    assert sorted(limit.amount for limit in applying.members) == [Decimal("3"), Decimal("10")]
+    assert applying.groups == (limits.Limit("group", Decimal("50"), legal.pk, "Legal"),)
+    assert applying.tightest_on_user.amount == Decimal("3")
 
 
 def test_a_per_member_budget_holds_each_member_to_it_on_their_own_month():
     alice, bob = make_user(), make_user()
     Budget.objects.create(user=alice, monthly_usd=Decimal("50"))
     group("Interns", alice, bob, member="1")
-    budgets.reserve(alice.pk, Decimal("0.6"))
-    budgets.reserve(bob.pk, Decimal("0.6"))  # each member has their own dollar
+    reservations.reserve(alice.pk, Decimal("0.6"))
+    reservations.reserve(bob.pk, Decimal("0.6"))  # each member has their own dollar
     with pytest.raises(budgets.BudgetExceeded) as refused:
-        budgets.reserve(alice.pk, Decimal("0.6"))
+        reservations.reserve(alice.pk, Decimal("0.6"))
     assert refused.value.message.startswith(
         "This reply could cost up to $0.60, and $0.40 of the monthly budget per member of "
         "Interns of $1.00 is left."
@@ -82,27 +82,27 @@ def test_a_per_member_budget_holds_each_member_to_it_on_their_own_month():
 def test_a_whole_group_budget_is_shared_by_its_members_and_released_to_it():
     alice, bob = make_user(), make_user()
     legal = group("Legal", alice, bob, whole="1")
-    first = budgets.reserve(alice.pk, Decimal("0.7"))
+    first = reservations.reserve(alice.pk, Decimal("0.7"))
     assert first.group_ids == (legal.pk,)
     with pytest.raises(budgets.BudgetExceeded) as refused:
-        budgets.reserve(bob.pk, Decimal("0.5"))
+        reservations.reserve(bob.pk, Decimal("0.5"))
     assert "and $0.30 of the monthly budget of the group Legal of $1.00 is left" in (
         refused.value.message
     )
     # The refusal took nothing anywhere: not bob's month, not the group's.
     assert not MonthlySpend.objects.filter(user=bob, reserved_usd__gt=0).exists()
     assert group_month(legal).reserved_usd == Decimal("0.7")
-    budgets.release(first)
+    reservations.release(first)
     assert group_month(legal).reserved_usd == 0
-    assert budgets.reserve(bob.pk, Decimal("0.5")).group_ids == (legal.pk,)
+    assert reservations.reserve(bob.pk, Decimal("0.5")).group_ids == (legal.pk,)
 
 
 def test_settling_adds_the_cost_to_the_user_and_to_each_limited_group():
     user = make_user()
     legal = group("Legal", user, whole="10")
     interns = group("Interns", user, member="5")  # per member only: no group month
-    reservation = budgets.reserve(user.pk, Decimal("1"))
-    budgets.release(reservation)
+    reservation = reservations.reserve(user.pk, Decimal("1"))
+    reservations.release(reservation)
     record = record_call(user_id=user.pk, purpose="reply", model_id="claude-sonnet-4-6",
                          usage=Usage(input_tokens=1000, output_tokens=1000))
     assert record.cost_usd == Decimal("0.018")
@@ -131,7 +131,7 @@ def test_status_reports_the_budget_nearest_its_limit():
     legal = group("Legal", user, whole="10", member="40")
     budgets.add_spend(user.pk, Decimal("6"))  # 6% of 100, 15% of 40, 60% of 10
     status = budgets.status(user.pk)
-    assert status.budget == budgets.Limit("group", Decimal("10"), legal.pk, "Legal")
+    assert status.budget == limits.Limit("group", Decimal("10"), legal.pk, "Legal")
     assert status.as_json()["budget"] == {
         "kind": "group", "group": "Legal", "label": "the monthly budget of the group Legal"
     }
@@ -146,9 +146,9 @@ def test_status_reports_the_budget_nearest_its_limit():
 def test_membership_changing_meanwhile_gives_back_to_the_groups_held():
     user = make_user()
     legal = group("Legal", user, whole="10")
-    reservation = budgets.reserve(user.pk, Decimal("2"))
+    reservation = reservations.reserve(user.pk, Decimal("2"))
     user.groups.clear()
-    budgets.release(reservation)
+    reservations.release(reservation)
     assert group_month(legal).reserved_usd == 0
     assert not BudgetReservation.objects.exists()
 
@@ -156,8 +156,8 @@ def test_membership_changing_meanwhile_gives_back_to_the_groups_held():
 def test_a_batch_jobs_reservation_shrinks_on_its_groups_too():
     user = make_user()
     legal = group("Legal", user, whole="10")
-    reservation = budgets.reserve(user.pk, Decimal("3"))
-    budgets.shrink(reservation, Decimal("1"))
+    reservation = reservations.reserve(user.pk, Decimal("3"))
+    reservations.shrink(reservation, Decimal("1"))
     assert group_month(legal).reserved_usd == Decimal("1")
     assert MonthlySpend.objects.get(user=user).reserved_usd == Decimal("1")
 
@@ -174,7 +174,7 @@ def test_racing_members_never_pass_their_groups_budget():
     def one_request(user) -> None:
         start.wait()
         try:
-            budgets.reserve(user.pk, Decimal("1"))
+            reservations.reserve(user.pk, Decimal("1"))
             outcomes.append("held")
         except budgets.BudgetExceeded:
             outcomes.append("refused")
@@ -206,7 +206,7 @@ def test_racing_members_of_two_overlapping_groups_never_pass_either():
     def one_request(user) -> None:
         start.wait()
         try:
-            budgets.reserve(user.pk, Decimal("1"))
+            reservations.reserve(user.pk, Decimal("1"))
         except budgets.BudgetExceeded:
             pass
         finally:

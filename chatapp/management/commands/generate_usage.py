@@ -21,7 +21,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 from django.utils import timezone
 
-from chatapp.billing import budgets, daily_usage
+from chatapp.billing import budgets, daily_usage, limits
 from chatapp.billing.accounting import usage_fields
 from chatapp.billing.prices import rates_in_force
 from chatapp.claude.pricing import batch_savings, cache_savings, pick_band, price_usage
@@ -75,7 +75,7 @@ class Pricer:
 
     def count(self, record: UsageRecord) -> None:
         if record.cost_usd is not None:
-            key = (record.user_id, budgets.month_of(record.created_at))
+            key = (record.user_id, limits.month_of(record.created_at))
             self.months[key] = self.months.get(key, Decimal(0)) + record.cost_usd
 
     def fields(self, model: str, usage: Usage, batch: bool) -> dict:
