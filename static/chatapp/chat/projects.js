@@ -12,34 +12,20 @@ import { closeSidebar, upsertConversation } from "./sidebar.js";
 import { el as page, icon, state, upcalls } from "./state.js";
 
 const el = {
-  list: $("project-list"),
-  status: $("projects-status"),
-  newButton: $("new-project-btn"),
-  newDialog: $("new-project-dialog"),
-  newForm: $("new-project-form"),
-  newName: $("new-project-name"),
-  newInstructions: $("new-project-instructions"),
-  newError: $("new-project-error"),
-  newCancel: $("new-project-cancel"),
-  newSubmit: $("new-project-submit"),
-  dialog: $("project-dialog"),
-  title: $("project-title"),
-  about: $("project-about"),
-  dialogStatus: $("project-status"),
-  instructions: $("project-instructions"),
-  start: $("project-new-chat-btn"),
-  documents: $("project-documents"),
-  upload: $("project-upload"),
-  file: $("project-file"),
-  members: $("project-members"),
-  share: $("project-share"),
-  shareUser: $("project-share-user"),
-  shareRole: $("project-share-role"),
-  error: $("project-error"),
+  list: $("project-list"), status: $("projects-status"), newButton: $("new-project-btn"),
+  // New project
+  newDialog: $("new-project-dialog"), newForm: $("new-project-form"), newName: $("new-project-name"),
+  newInstructions: $("new-project-instructions"), newError: $("new-project-error"),
+  newCancel: $("new-project-cancel"), newSubmit: $("new-project-submit"),
+  // a project's dialog
+  dialog: $("project-dialog"), title: $("project-title"), about: $("project-about"),
+  dialogStatus: $("project-status"), instructions: $("project-instructions"),
+  start: $("project-new-chat-btn"), documents: $("project-documents"), upload: $("project-upload"),
+  file: $("project-file"), members: $("project-members"), share: $("project-share"),
+  shareUser: $("project-share-user"), shareRole: $("project-share-role"), error: $("project-error"),
   close: $("project-close"),
-  header: $("conv-project"),
-  note: $("project-note"),
-  noteNewChat: $("project-new-chat"),
+  // the open conversation's project
+  header: $("conv-project"), note: $("project-note"), noteNewChat: $("project-new-chat"),
 };
 
 const ROLE_WORDS = { owner: "Owner", edit: "Edit", use: "Use" };
