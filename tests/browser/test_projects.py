@@ -63,6 +63,7 @@ def test_a_project_is_created_shared_and_asked_about_by_a_member(page: Page, liv
     dialog = project_dialog(page, name)
     expect(dialog).to_contain_text("your role: Owner")
     expect(dialog).to_contain_text("No documents yet.")
+    expect(dialog.get_by_label("Add a document")).to_be_visible()  # the owner may edit
     dialog.get_by_label("Add a document").set_input_files(
         {"name": CONTRACT, "mimeType": "application/pdf", "buffer": make_pdf(LEASE)})
     documents = dialog.get_by_role("list", name="Documents")
@@ -124,6 +125,7 @@ def test_a_project_is_created_shared_and_asked_about_by_a_member(page: Page, liv
     expect(page.locator("#project-note")).to_be_hidden()
     page.get_by_role("button", name=f"Project: {name}").click()
     dialog = project_dialog(page, name)
+    expect(dialog.get_by_label("Add a document")).to_be_visible()
     dialog.get_by_label("Add a document").set_input_files(
         {"name": "addendum.txt", "mimeType": "text/plain",
          "buffer": b"Addendum: the rent is due on the fifth day of each month."})
