@@ -21,6 +21,7 @@ CHROMIUM_ARGS = [
 ]
 PASSWORD = "browser-test-password"
 STAFF_USERNAME = "staff"  # a superuser for the admin's pages, with the same password
+MEMBER_USERNAME = "colleague"  # a second plain user (a project shared with them), same password
 
 
 def pytest_collection_modifyitems(items):
@@ -113,7 +114,8 @@ def live_server_process(offline_upstream):
     create_user = (
         "from chatapp.runtime.launcher import ensure_demo_user; ensure_demo_user(); "
         "from django.contrib.auth import get_user_model; "
-        f"get_user_model().objects.create_superuser({STAFF_USERNAME!r}, password={PASSWORD!r})"
+        f"get_user_model().objects.create_superuser({STAFF_USERNAME!r}, password={PASSWORD!r}); "
+        f"get_user_model().objects.create_user({MEMBER_USERNAME!r}, password={PASSWORD!r})"
     )
     subprocess.run([*manage, "shell", "-c", create_user], env=env, cwd=ROOT, check=True)
     server = subprocess.Popen(

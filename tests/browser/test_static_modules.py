@@ -27,8 +27,8 @@ CHAT_MODULES = {
     "chatapp/lib/money.js", "chatapp/lib/socket.js",
     *(f"chatapp/chat/{name}.js" for name in (
         "state", "notices", "controls", "scrolling", "paint", "messages", "cost", "sidebar",
-        "filing", "snapshot", "replies", "frames", "connection", "navigation", "actions",
-        "composer", "main")),
+        "filing", "projects", "snapshot", "replies", "frames", "connection", "navigation",
+        "actions", "composer", "main")),
 }
 
 

@@ -9,6 +9,7 @@ import { showConversationCost } from "./cost.js";
 import { showArchivedNote } from "./filing.js";
 import { clearMessages, hasStreamingView, updateEmptyState } from "./messages.js";
 import { hideBanner, setTitle } from "./notices.js";
+import { showProject } from "./projects.js";
 import { closeSidebar, renderSidebar, upsertConversation } from "./sidebar.js";
 import { applySnapshot, handleConversationLoadError, jumpToMessage, resyncSnapshot } from "./snapshot.js";
 import { DEFAULT_MODEL, conversationTitle, el, parsePath, state } from "./state.js";
@@ -33,6 +34,7 @@ async function navigate(id, options) {
   clearMessages();
   hideBanner();
   showArchivedNote();
+  showProject();
   showConnectionState("open");
   state.costPico = null;
   showConversationCost();

@@ -11,6 +11,7 @@ import { filingOf, showArchivedNote } from "./filing.js";
 import { newView, removeView, updateEmptyState } from "./messages.js";
 import { loginHref, setTitle, showBanner, toast } from "./notices.js";
 import { paint } from "./paint.js";
+import { showProject } from "./projects.js";
 import { scrollToBottom } from "./scrolling.js";
 import { upsertConversation } from "./sidebar.js";
 import { conversationTitle, el, state, upcalls } from "./state.js";
@@ -36,6 +37,7 @@ function applySnapshot(conv, options) {
   upsertConversation(Object.assign({ id: conv.id, title: conv.title, model: conv.model,
     created_at: conv.created_at, updated_at: conv.updated_at }, filingOf(conv)));
   showArchivedNote();
+  showProject();
 
   const list = visibleMessages(Array.isArray(conv.messages) ? conv.messages : []);
   const keep = new Set();

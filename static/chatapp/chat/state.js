@@ -11,6 +11,7 @@
  *   cost.js       the conversation's running cost in the header
  *   sidebar.js    the conversation list, renaming, deleting, the phone-width drawer
  *   filing.js     pinning, archiving, the Archived chats dialog
+ *   projects.js   the sidebar's projects, a project's dialog, the header's project and notice
  *   snapshot.js   a conversation read from the API, drawn or merged into the views
  *   replies.js    a reply streaming in (started, delta, tool_call, reply_state, completed)
  *   frames.js     every other server frame, and the dispatch
@@ -93,6 +94,8 @@ const state = {
   resyncInFlight: false,
   jumpTo: null, // a message to scroll to once the conversation is drawn (search)
   renaming: false, // a row's title is being edited: the list is redrawn when that ends
+  projects: [], // the user's projects and those shared with them (GET /api/projects/)
+  projectsLoaded: false,
 };
 
 // --- small helpers -------------------------------------------------------------------
@@ -110,6 +113,7 @@ const ICONS = {
   unpin: "M9 4h6 M10 4v6l-3 4h10l-3-4V4 M12 14v6 M4 4l16 16",
   archive: "M4 5h16v4H4z M6 9v10h12V9 M10 13h4",
   unarchive: "M4 5h16v4H4z M6 9v10h12V9 M12 17v-5 M9.5 14.5L12 12l2.5 2.5",
+  plus: "M12 5v14 M5 12h14",
 };
 
 const icon = (name) => lineIcon(ICONS[name]);

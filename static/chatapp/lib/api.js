@@ -117,4 +117,18 @@ export const api = {
   },
   deleteAttachment: (id, attachmentId) =>
     request("DELETE", "/api/conversations/" + enc(id) + "/attachments/" + enc(attachmentId) + "/"),
+  // Projects (docs/protocol.md, "Projects"): a 404 means no access as well as none there.
+  listProjects: () => request("GET", "/api/projects/"),
+  createProject: (fields) => request("POST", "/api/projects/", fields),
+  getProject: (id) => request("GET", "/api/projects/" + enc(id) + "/"),
+  uploadProjectDocument: (id, file) => {
+    const form = new FormData();
+    form.append("file", file, file.name);
+    return request("POST", "/api/projects/" + enc(id) + "/documents/", form);
+  },
+  deleteProjectDocument: (id, documentId) =>
+    request("DELETE", "/api/projects/" + enc(id) + "/documents/" + enc(documentId) + "/"),
+  addProjectMember: (id, fields) => request("POST", "/api/projects/" + enc(id) + "/members/", fields),
+  removeProjectMember: (id, memberId) =>
+    request("DELETE", "/api/projects/" + enc(id) + "/members/" + enc(memberId) + "/"),
 };
