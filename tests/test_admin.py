@@ -40,3 +40,14 @@ def test_attachments_are_listed_read_only(staff):
     assert change.status_code == 200
     assert 'name="name"' not in change.content.decode()  # nothing to edit
     assert staff.get("/admin/chatapp/attachment/add/").status_code == 403
+
+
+def test_a_budget_picks_its_user_by_name_not_by_id(staff):
+    """The budget form searches users as you type (the admin's autocomplete), and the search
+    finds them by username."""
+    make_user("maria.legal")
+    form = staff.get("/admin/chatapp/budget/add/").content.decode()
+    assert 'class="admin-autocomplete' in form and "vForeignKeyRawIdAdminField" not in form
+    found = staff.get("/admin/autocomplete/", {"term": "maria", "app_label": "chatapp",
+                                               "model_name": "budget", "field_name": "user"})
+    assert [r["text"] for r in found.json()["results"]] == ["maria.legal"]

@@ -58,7 +58,7 @@ def test_staff_see_each_users_spend_and_download_it(staff_page: Page, live_app):
     rows = list(csv.reader(io.StringIO(path.read_text())))
     assert rows[0] == ["user", "requests", "input_tokens", "output_tokens",
                        "cache_write_tokens", "cache_read_tokens", "cost_usd",
-                       "cache_savings_usd", "batch_savings_usd"]
+                       "cache_savings_usd", "batch_savings_usd", "groups"]
     mine = next(r for r in rows[1:] if r[0] == STAFF_USERNAME)
     assert int(mine[1]) >= 1 and float(mine[6]) > 0
 
