@@ -3,6 +3,7 @@
 from django.contrib import admin
 from django.utils import timezone
 
+from chatapp.admin.read_only import ReadOnlyAdmin
 from chatapp.models import (
     AuditAction,
     AuditEntry,
@@ -23,7 +24,7 @@ class AuditActionFilter(admin.SimpleListFilter):
 
 
 @admin.register(AuditEntry)
-class AuditEntryAdmin(admin.ModelAdmin):
+class AuditEntryAdmin(ReadOnlyAdmin):
     """Who did what, when, from where, to what. Download a range as CSV from the list
     (``GET /api/audit/``); entries are pruned only by ``manage.py prune_audit``."""
 
@@ -53,12 +54,3 @@ class AuditEntryAdmin(admin.ModelAdmin):
         extra = {"audit_csv_from": today.replace(day=1).isoformat(),
                  "audit_csv_to": today.isoformat(), **(extra_context or {})}
         return super().changelist_view(request, extra)
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False

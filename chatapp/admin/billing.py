@@ -2,6 +2,7 @@
 
 from django.contrib import admin
 
+from chatapp.admin.read_only import ReadOnlyAdmin
 from chatapp.audit.admin_changes import AuditedAdmin
 from chatapp.models import (
     Budget,
@@ -14,7 +15,7 @@ from chatapp.models import (
 
 
 @admin.register(UsageRecord)
-class UsageRecordAdmin(admin.ModelAdmin):
+class UsageRecordAdmin(ReadOnlyAdmin):
     list_display = ["created_at", "user", "purpose", "model", "input_tokens", "output_tokens",
                     "cache_read_tokens", "cost_usd"]
     list_filter = ["purpose", "model", "is_batch"]
@@ -23,15 +24,6 @@ class UsageRecordAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     show_full_result_count = False
 
-    # Read only (issue 21): the app writes every record; the bills add up from them.
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 # --- Flagged messages (content checks, docs/security.md) ------------------------------------
@@ -49,7 +41,7 @@ class BudgetAdmin(AuditedAdmin, admin.ModelAdmin):
 
 
 @admin.register(GroupMonthlySpend)
-class GroupMonthlySpendAdmin(admin.ModelAdmin):
+class GroupMonthlySpendAdmin(ReadOnlyAdmin):
     """What each group spent (and holds reserved) per month against its whole-group budget;
     kept by the app, read-only here."""
 
@@ -58,18 +50,10 @@ class GroupMonthlySpendAdmin(admin.ModelAdmin):
     date_hierarchy = "month"
     search_fields = ["group__name"]
 
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(MonthlySpend)
-class MonthlySpendAdmin(admin.ModelAdmin):
+class MonthlySpendAdmin(ReadOnlyAdmin):
     """What each user spent (and holds reserved) per month; kept by the app, read-only here."""
 
     list_display = ["user", "month", "spent_usd", "reserved_usd"]
@@ -78,15 +62,6 @@ class MonthlySpendAdmin(admin.ModelAdmin):
     search_fields = ["user__username"]
     show_full_result_count = False
 
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 
-# --- The audit log (chatapp/audit/): read only, never changed or deleted here ----------------

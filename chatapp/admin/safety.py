@@ -3,6 +3,7 @@
 from django.contrib import admin
 from django.db.models import Count, Exists, OuterRef
 
+from chatapp.admin.read_only import ReadOnlyAdmin
 from chatapp.models import (
     ContentFlag,
     FlagCategory,
@@ -41,7 +42,7 @@ class FlagCategoryFilter(admin.SimpleListFilter):
 
 
 @admin.register(FlaggedMessage)
-class FlaggedMessageAdmin(admin.ModelAdmin):
+class FlaggedMessageAdmin(ReadOnlyAdmin):
     """Replies the content checks flagged, for review; read only."""
 
     list_display = ["id", "owner", "conversation", "categories", "flag_count", "created_at"]
@@ -75,14 +76,5 @@ class FlaggedMessageAdmin(admin.ModelAdmin):
     def flag_count(self, message: Message) -> int:
         return message.flag_count
 
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
-# --- Batch jobs (chatapp/batches/jobs.py) -------------------------------------------------------

@@ -7,7 +7,6 @@ messages, and download the per-user table as CSV. Registered on the admin site
 (``admin.site.admin_view``: staff login, no caching).
 """
 
-import csv
 from collections.abc import Callable, Iterator
 from decimal import Decimal, InvalidOperation
 from functools import wraps
@@ -21,7 +20,7 @@ from django.shortcuts import render
 from django.urls import path, reverse
 from django.utils.http import urlencode
 
-from chatapp import audit
+from chatapp import audit, csv_files
 from chatapp.billing import money
 from chatapp.cost_review import queries as costs
 from chatapp.cost_review import strategies
@@ -144,38 +143,58 @@ def review(request: HttpRequest) -> HttpResponse:
     ))
 
 
-class _Echo:
-    """csv.writer writes to this and gets the line back, for a streamed response."""
-
-    def write(self, value: str) -> str:
-        return value
 
 
 def _csv_lines(period: DateRange) -> Iterator[str]:
-    writer = csv.writer(_Echo())
-    yield writer.writerow(CSV_COLUMNS)
     groups = costs.group_names_by_user()
-    for row in costs.per_user(period, "user").iterator(chunk_size=2000):
-        yield writer.writerow([
-            row["user__username"], row["requests"], row["input_tokens"], row["output_tokens"],
-            row["cache_write_tokens"], row["cache_read_tokens"],
-            money.csv_usd(row["cost"]),
-            money.csv_usd(row["cache_savings"]), money.csv_usd(row["batch_savings"]),
-            groups.get(row["user"], ""),
-        ])
+    rows = costs.per_user(period, "user").iterator(chunk_size=2000)
+    return csv_files.lines(CSV_COLUMNS, (
+        [row["user__username"], row["requests"], row["input_tokens"], row["output_tokens"],
+         row["cache_write_tokens"], row["cache_read_tokens"], money.csv_usd(row["cost"]),
+         money.csv_usd(row["cache_savings"]), money.csv_usd(row["batch_savings"]),
+         groups.get(row["user"], "")]
+        for row in rows
+    ))
 
 
 PROJECT_CSV_COLUMNS = ["project", "user", "requests", "cost_usd", "cache_savings_usd"]
 
 
 def _project_lines(period: DateRange) -> Iterator[str]:
-    writer = csv.writer(_Echo())
-    yield writer.writerow(PROJECT_CSV_COLUMNS)
-    for row in costs.project_rows(period).iterator(chunk_size=2000):
-        yield writer.writerow([
-            row["conversation__project__name"], row["user__username"], row["requests"],
-            money.csv_usd(row["cost"]), money.csv_usd(row["cache_savings"]),
-        ])
+    rows = costs.project_rows(period).iterator(chunk_size=2000)
+    return csv_files.lines(PROJECT_CSV_COLUMNS, (
+        [row["conversation__project__name"], row["user__username"], row["requests"],
+         money.csv_usd(row["cost"]), money.csv_usd(row["cache_savings"])]
+        for row in rows
+    ))
+
+
+def _plain_400(problem: str) -> HttpResponse:
+    return HttpResponse(problem, status=400, content_type="text/plain; charset=utf-8")
+
+
+def _csv_download(
+    request: HttpRequest, file: str, period: DateRange, lines: Iterator[str]
+) -> HttpResponse:
+    """One of the review's CSVs for ``period``, streamed as a download, and audited."""
+    audit.record(audit.AuditAction.COST_EXPORT, request,
+                 detail={"file": file, "from": str(period.start), "to": str(period.end)})
+    response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
+    name = f"{CSV_NAMES[file]}-{period.start}-to-{period.end}.csv"
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+
+
+CSV_NAMES = {"users": "costs", "projects": "projects", "strategies": "strategies"}
+
+
+@staff_view
+def export_csv(request: HttpRequest) -> HttpResponse:
+    try:
+        period = DateRange.parse(request.GET.get("start"), request.GET.get("end"))
+    except InvalidRange as exc:
+        return _plain_400(str(exc))
+    return _csv_download(request, "users", period, _csv_lines(period))
 
 
 @staff_view
@@ -184,40 +203,18 @@ def export_projects_csv(request: HttpRequest) -> HttpResponse:
     try:
         period = DateRange.parse(request.GET.get("start"), request.GET.get("end"))
     except InvalidRange as exc:
-        return HttpResponse(str(exc), status=400, content_type="text/plain; charset=utf-8")
-    audit.record(audit.AuditAction.COST_EXPORT, request,
-                 detail={"file": "projects", "from": str(period.start), "to": str(period.end)})
-    response = StreamingHttpResponse(_project_lines(period),
-                                     content_type="text/csv; charset=utf-8")
-    name = f"projects-{period.start}-to-{period.end}.csv"
-    response["Content-Disposition"] = f'attachment; filename="{name}"'
-    return response
-
-
-@staff_view
-def export_csv(request: HttpRequest) -> HttpResponse:
-    try:
-        period = DateRange.parse(request.GET.get("start"), request.GET.get("end"))
-    except InvalidRange as exc:
-        return HttpResponse(str(exc), status=400, content_type="text/plain; charset=utf-8")
-    audit.record(audit.AuditAction.COST_EXPORT, request,
-                 detail={"file": "users", "from": str(period.start), "to": str(period.end)})
-    response = StreamingHttpResponse(_csv_lines(period), content_type="text/csv; charset=utf-8")
-    name = f"costs-{period.start}-to-{period.end}.csv"
-    response["Content-Disposition"] = f'attachment; filename="{name}"'
-    return response
+        return _plain_400(str(exc))
+    return _csv_download(request, "projects", period, _project_lines(period))
 
 
 def _strategy_lines(comparison: strategies.Comparison) -> Iterator[str]:
-    writer = csv.writer(_Echo())
-    yield writer.writerow(STRATEGY_COLUMNS)
     everyone = [(None, "(all users)", comparison.overall)]
-    for _, name, by_key in everyone + comparison.users:
-        for row in comparison.rows(by_key):
-            strategy = row["strategy"]
-            yield writer.writerow([name, strategy.key, strategy.label,
-                                   money.csv_usd(row["cost"]), money.csv_usd(row["difference"]),
-                                   strategy.assumption])
+    return csv_files.lines(STRATEGY_COLUMNS, (
+        [name, row["strategy"].key, row["strategy"].label, money.csv_usd(row["cost"]),
+         money.csv_usd(row["difference"]), row["strategy"].assumption]
+        for _, name, by_key in everyone + comparison.users
+        for row in comparison.rows(by_key)
+    ))
 
 
 @staff_view
@@ -225,18 +222,12 @@ def export_strategies_csv(request: HttpRequest) -> HttpResponse:
     try:
         period = DateRange.parse(request.GET.get("start"), request.GET.get("end"))
     except InvalidRange as exc:
-        return HttpResponse(str(exc), status=400, content_type="text/plain; charset=utf-8")
+        return _plain_400(str(exc))
     wait_share, problem = _wait_share(request)
     if problem:
-        return HttpResponse(problem, status=400, content_type="text/plain; charset=utf-8")
+        return _plain_400(problem)
     comparison = strategies.compare_strategies(period, wait_share=wait_share, top_users=None)
-    audit.record(audit.AuditAction.COST_EXPORT, request,
-                 detail={"file": "strategies", "from": str(period.start), "to": str(period.end)})
-    response = StreamingHttpResponse(_strategy_lines(comparison),
-                                     content_type="text/csv; charset=utf-8")
-    name = f"strategies-{period.start}-to-{period.end}.csv"
-    response["Content-Disposition"] = f'attachment; filename="{name}"'
-    return response
+    return _csv_download(request, "strategies", period, _strategy_lines(comparison))
 
 
 @staff_view

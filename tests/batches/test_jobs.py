@@ -5,9 +5,9 @@ from decimal import Decimal
 
 import pytest
 
-from chatapp.batches import exports as batch_exports
 from chatapp.batches import jobs as batch_jobs
 from chatapp.billing import budgets, reservations
+from chatapp.csv_files import spreadsheet_safe
 from chatapp.models import (
     BatchItem,
     BatchItemStatus,
@@ -85,8 +85,8 @@ def test_cancelling_a_job_that_has_not_been_sent_cancels_every_document():
 
 @pytest.mark.parametrize("cell", ["=1+1", "+1", "-1", "@SUM(A1)", "\tx"])
 def test_csv_cells_that_would_be_formulas_are_defused(cell):
-    assert batch_exports.spreadsheet_safe(cell) == "'" + cell
-    assert batch_exports.spreadsheet_safe("plain text") == "plain text"
+    assert spreadsheet_safe(cell) == "'" + cell
+    assert spreadsheet_safe("plain text") == "plain text"
 
 
 def test_staff_see_jobs_with_their_document_count_and_cost_in_the_admin(client):
