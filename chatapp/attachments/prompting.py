@@ -135,7 +135,7 @@ class _Room:
 
     media: int
     bytes: int
-    tokens: int  # of the context window, for the documents
+    tokens: int  # of the context window, for a project's documents
     images: int = 0
     large_image: bool = False  # an image taken in has a side over MANY_IMAGES_MAX_SIDE
 
@@ -158,7 +158,8 @@ class _Room:
 
     def take(self, attachment: Attachment, media: int, size: int) -> None:
         self.media, self.bytes = self.media - media, self.bytes - size
-        self.tokens -= attachment.tokens
+        if attachment.project_id is not None:  # the share is the project's documents' alone
+            self.tokens -= attachment.tokens
         if attachment.kind == AttachmentKind.IMAGE:
             self.images += 1
             long_side = max(attachment.width or 0, attachment.height or 0)

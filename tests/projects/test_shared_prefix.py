@@ -214,3 +214,36 @@ def test_documents_beyond_the_context_window_are_left_out_with_a_note_and_stay_s
     sent = history.request_for(reply.pk)["messages"][0]["content"]
     assert [b.get("title") for b in sent if b["type"] == "document"] == ["lease.md"]
     assert "Pets need written consent." in search_documents(conversation.pk, "pets")
+
+
+@pytest.mark.django_db
+def test_a_file_of_the_conversations_own_never_pushes_a_sent_project_document_out():
+    """The context-window share is the project's documents' alone: a conversation's own file,
+    sent in a later turn (even one uploaded before them), takes none of it, so the documents
+    the first question sent are sent again, byte for byte."""
+    from chatapp.models import ClaudeModel, MessageStatus, Project
+    from chatapp.replies import history, turns
+    from tests.factories import make_conversation, make_text_document
+
+    ClaudeModel.objects.filter(pk="claude-sonnet-4-6").update(context_window=9000)
+    owner = make_user()
+    project = Project.objects.create(owner=owner, name="Leases")
+    conversation = make_conversation(owner, project=project, model="claude-sonnet-4-6")
+    own = make_text_document(owner, "Minutes of the meeting.", name="minutes.md",
+                             conversation=conversation, tokens=4000)  # the lower id
+    make_text_document(owner, "The rent is due on the first.", name="lease.md",
+                       project=project, tokens=4000)
+    _question, first, _model = turns.open_turn(conversation.pk, "When is the rent due?", None)
+    first.status, first.content = MessageStatus.COMPLETE, [{"type": "text", "text": "On the 1st."}]
+    first.save()
+    sent = history.request_for(first.pk)["messages"][0]
+    _question, second, _model = turns.open_turn(
+        conversation.pk, "And what did we decide?", None, (own.pk,)
+    )
+    again = history.request_for(second.pk)["messages"][0]
+    def unmarked(message):  # the marks move between requests; they are not the prefix
+        return [{k: v for k, v in block.items() if k != "cache_control"}
+                for block in message["content"]]
+
+    assert unmarked(again) == unmarked(sent)
+    assert [b.get("title") for b in sent["content"] if b["type"] == "document"] == ["lease.md"]
