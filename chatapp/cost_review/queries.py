@@ -115,6 +115,23 @@ def _budget_of_user() -> Coalesce:
     return Coalesce(Subquery(own), Subquery(default), output_field=MONEY)
 
 
+def _share_used(period: DateRange) -> Case:
+    """Cost over the row's monthly budget times the months the range touches (None without a
+    budget): the users' and the groups' tables alike."""
+    return Case(
+        When(
+            budget__gt=0,
+            then=ExpressionWrapper(
+                Coalesce(F("cost"), Value(Decimal(0)), output_field=MONEY)
+                / (F("budget") * Value(Decimal(period.months))),
+                output_field=MONEY,
+            ),
+        ),
+        default=None,
+        output_field=MONEY,
+    )
+
+
 def per_user(period: DateRange, order: str = DEFAULT_USER_ORDER) -> QuerySet:
     """One row per user who made calls in the range, with their budget and share used."""
     key = user_order(order)
@@ -124,20 +141,7 @@ def per_user(period: DateRange, order: str = DEFAULT_USER_ORDER) -> QuerySet:
         .values("user", "user__username")
         .annotate(**usage_sums())
         .annotate(budget=_budget_of_user())
-        .annotate(
-            share_used=Case(
-                When(
-                    budget__gt=0,
-                    then=ExpressionWrapper(
-                        Coalesce(F("cost"), Value(Decimal(0)), output_field=MONEY)
-                        / (F("budget") * Value(Decimal(period.months))),
-                        output_field=MONEY,
-                    ),
-                ),
-                default=None,
-                output_field=MONEY,
-            )
-        )
+        .annotate(share_used=_share_used(period))
     )
     direction = "-" if key.startswith("-") else ""
     nulls = {"nulls_last": True} if direction else {"nulls_first": True}
@@ -165,20 +169,7 @@ def per_group(period: DateRange) -> QuerySet:
         .values("user__groups", "user__groups__name")
         .annotate(**usage_sums(), members=Count("user", distinct=True))
         .annotate(budget=Subquery(budget, output_field=MONEY))
-        .annotate(
-            share_used=Case(
-                When(
-                    budget__gt=0,
-                    then=ExpressionWrapper(
-                        Coalesce(F("cost"), Value(Decimal(0)), output_field=MONEY)
-                        / (F("budget") * Value(Decimal(period.months))),
-                        output_field=MONEY,
-                    ),
-                ),
-                default=None,
-                output_field=MONEY,
-            )
-        )
+        .annotate(share_used=_share_used(period))
         .order_by(F("cost").desc(nulls_last=True), "user__groups__name")
     )
 
