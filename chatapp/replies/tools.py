@@ -22,6 +22,7 @@ from fractions import Fraction
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from django.conf import settings
 from django.db.models import Q
@@ -180,10 +181,20 @@ def _passages(name: str, text: str, words: list[str]) -> list[tuple[int, str]]:
 def search_documents(conversation_id: int, query: str, max_results: int = 5) -> str:
     """Passages of the conversation's documents and its project's, all of them: those too
     large for one request too (or, without any, of its messages), ranked by the words found,
-    each with its page where the text has pages."""
+    each with its page where the text has pages. Synchronous; the reply's tool runner reads on
+    the ORM thread and ranks off it (``runner``)."""
+    return rank_passages(search_sources(conversation_id), query, max_results)
+
+
+def _words(query: str) -> list[str]:
     words = [w for w in re.findall(r"\w+", query.lower()) if len(w) > 1]
     if not words:
         raise ValueError("Give some words to search for.")
+    return words
+
+
+def search_sources(conversation_id: int) -> list[tuple[str, str]]:
+    """(name, text) of what the search reads: the documents (ORM: the database thread)."""
     project_id = Conversation.objects.filter(pk=conversation_id).values_list(
         "project_id", flat=True).first()
     searched = Q(conversation_id=conversation_id)
@@ -193,6 +204,13 @@ def search_documents(conversation_id: int, query: str, max_results: int = 5) -> 
     if not sources:
         messages = Message.objects.on_screen().filter(conversation_id=conversation_id)
         sources = [(f"message {m.pk} ({m.role})", m.text) for m in messages if m.text]
+    return sources
+
+
+def rank_passages(sources: list[tuple[str, str]], query: str, max_results: int = 5) -> str:
+    """The best passages for ``query``: pure work on text, as long as the documents are (a
+    project's may be many MB), so a worker thread's, never the ORM thread's."""
+    words = _words(query)
     scored = [hit for name, text in sources for hit in _passages(name, text, words)]
     if not scored:
         return f"No passage mentions {query!r}."
@@ -215,10 +233,13 @@ def runner(conversation_id: int) -> ToolRunner:
             if name == "current_datetime":
                 return ToolOutcome(current_datetime(str(tool_input.get("timezone") or "UTC")))
             if name == "search_documents":
-                text = await database_sync_to_async(search_documents)(
-                    conversation_id,
-                    str(tool_input.get("query", "")),
-                    tool_input.get("max_results") or 5,
+                query = str(tool_input.get("query", ""))
+                _words(query)  # refused before anything is read
+                # Read on the one ORM thread, ranked off it: scanning a project's documents
+                # must not hold every other reply's database work.
+                sources = await database_sync_to_async(search_sources)(conversation_id)
+                text = await sync_to_async(rank_passages, thread_sensitive=False)(
+                    sources, query, tool_input.get("max_results") or 5
                 )
                 return ToolOutcome(text)
         except (ValueError, TypeError) as exc:

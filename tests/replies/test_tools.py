@@ -120,3 +120,18 @@ async def test_a_failing_or_unknown_tool_answers_with_an_error():
     assert unknown.is_error and "no tool named 'teleport'" in unknown.text
     assert (await run("calculator", {"expression": "2+2"})).text == "4"
     assert len(TOOL_DEFINITIONS) == 3
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_the_runner_searches_documents_and_refuses_an_empty_query():
+    conversation = await database_sync_to_async(make_conversation)()
+    await database_sync_to_async(Attachment.objects.create)(
+        owner_id=conversation.owner_id, conversation=conversation, kind="document",
+        name="Lease.pdf", media_type="application/pdf", original_media_type="application/pdf",
+        original="x.pdf", sha256="0" * 64, size=1, text="Parties.\fRent is due on the first.",
+    )
+    run = runner(conversation.pk)
+    found = await run("search_documents", {"query": "rent due"})
+    assert not found.is_error and found.text.startswith("[Lease.pdf, page 2]")
+    empty = await run("search_documents", {"query": "?"})
+    assert empty.is_error and empty.text == "Give some words to search for."
