@@ -3,12 +3,14 @@ member, and for the group as a whole), read in one statement. Months are calenda
 UTC. Synchronous (ORM)."""
 
 import calendar
+import functools
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Case, DecimalField, F, IntegerField, Q, Value, When
+from django.contrib.auth.models import Group, User
+from django.db import connection
 from django.utils import timezone
 
 from chatapp.models import (
@@ -17,6 +19,40 @@ from chatapp.models import (
 )
 
 _OWN, _DEFAULT = 0, -1  # the first column of ``limits_for``'s rows (else a group's id)
+_CENT = Decimal("0.01")
+
+
+@functools.cache
+def _limits_sql() -> str:
+    """``limits_for``'s statement, written once. It runs before every reply, title and batch
+    (three times a reply): built through the ORM (a UNION of two annotated querysets) it cost
+    ~1.5 ms of Python each time, for a statement the database answers in ~50 µs
+    (docs/benchmarks.md, issue 18). Names come from the models, so a renamed table or column
+    still lands here; ``tests/billing/test_group_budgets.py`` covers every row kind."""
+    budget, policy = Budget._meta, GroupPolicy._meta
+    membership = User.groups.through._meta
+    column = {f.name: f.column for f in policy.concrete_fields}
+    member = {f.name: f.column for f in membership.concrete_fields}
+    user_column = budget.get_field("user").column
+    return (
+        f"SELECT CASE WHEN b.{user_column} IS NULL THEN {_DEFAULT} ELSE {_OWN} END, '', "
+        f"b.{budget.get_field('monthly_usd').column}, NULL "
+        f"FROM {budget.db_table} b WHERE b.{user_column} = %s OR b.{user_column} IS NULL "
+        "UNION ALL "
+        f"SELECT p.{column['group']}, g.name, p.{column['monthly_limit_usd']}, "
+        f"p.{column['per_member_limit_usd']} "
+        f"FROM {policy.db_table} p "
+        f"JOIN {Group._meta.db_table} g ON g.{Group._meta.pk.column} = p.{column['group']} "
+        f"JOIN {membership.db_table} m ON m.{member['group']} = p.{column['group']} "
+        f"WHERE m.{member['user']} = %s AND (p.{column['monthly_limit_usd']} IS NOT NULL "
+        f"OR p.{column['per_member_limit_usd']} IS NOT NULL)"
+    )
+
+
+def _money(value: Any) -> Decimal | None:
+    """A money column as the ORM would give it: SQLite hands back a float or an int (exact
+    for two decimals, via its shortest repr), PostgreSQL a Decimal."""
+    return None if value is None else Decimal(str(value)).quantize(_CENT)
 
 
 @dataclass(frozen=True)
@@ -76,33 +112,10 @@ def next_month(month: date) -> date:
 def limits_for(user_id: int) -> Limits:
     """Every budget that applies to the user, in one statement (a UNION of their own and the
     default budget with their groups' policies): a user in no group pays nothing extra."""
-    money = DecimalField(max_digits=12, decimal_places=2)
-    own = (
-        Budget.objects.filter(Q(user_id=user_id) | Q(user__isnull=True))
-        .annotate(
-            key=Case(
-                When(user__isnull=True, then=Value(_DEFAULT)),
-                default=Value(_OWN),
-                output_field=IntegerField(),
-            ),
-            name=Value(""),
-            whole=F("monthly_usd"),
-            member=Value(None, output_field=money),
-        )
-        .values_list("key", "name", "whole", "member")
-    )
-    groups = (
-        GroupPolicy.objects.filter(group__user=user_id)
-        .filter(Q(monthly_limit_usd__isnull=False) | Q(per_member_limit_usd__isnull=False))
-        .annotate(
-            key=F("group_id"),
-            name=F("group__name"),
-            whole=F("monthly_limit_usd"),
-            member=F("per_member_limit_usd"),
-        )
-        .values_list("key", "name", "whole", "member")
-    )
-    rows = list(own.union(groups, all=True))
+    with connection.cursor() as cursor:
+        cursor.execute(_limits_sql(), [user_id, user_id])
+        rows = [(key, name, _money(whole), _money(member))
+                for key, name, whole, member in cursor.fetchall()]
     budgets = {key: amount for key, _name, amount, _member in rows if key in (_OWN, _DEFAULT)}
     mine = budgets.get(_OWN)
     default = budgets.get(_DEFAULT)

@@ -64,6 +64,20 @@ def test_every_budget_that_applies_is_found_in_one_statement(django_assert_num_q
     assert applying.tightest_on_user.amount == Decimal("3")
 
 
+def test_budgets_keep_their_cents_and_another_users_groups_do_not_apply():
+    user, other = make_user(), make_user()
+    Budget.objects.create(user=user, monthly_usd=Decimal("12.34"))
+    Budget.objects.create(user=None, monthly_usd=Decimal("99.99"))  # the default: theirs wins
+    legal = group("Legal", user, whole="1234.56", member="0.07")
+    group("Sales", other, whole="1", member="1")
+    applying = limits.limits_for(user.pk)
+    assert applying.own == limits.Limit("user", Decimal("12.34"))
+    assert applying.members == (limits.Limit("member", Decimal("0.07"), legal.pk, "Legal"),)
+    assert applying.groups == (limits.Limit("group", Decimal("1234.56"), legal.pk, "Legal"),)
+    assert not limits.limits_for(make_user().pk).members  # in no group: only the default
+    assert limits.limits_for(make_user().pk).own == limits.Limit("default", Decimal("99.99"))
+
+
 def test_a_per_member_budget_holds_each_member_to_it_on_their_own_month():
     alice, bob = make_user(), make_user()
     Budget.objects.create(user=alice, monthly_usd=Decimal("50"))
