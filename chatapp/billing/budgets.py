@@ -25,9 +25,8 @@ from decimal import Decimal
 from typing import Any
 
 from channels.db import database_sync_to_async
-from django.db.models import F
 
-from chatapp.billing import daily_usage, limits, money
+from chatapp.billing import counters, daily_usage, limits, money
 from chatapp.errors import ChatappError
 from chatapp.models import (
     GroupMonthlySpend,
@@ -199,14 +198,13 @@ def add_spend(
 
 
 def _add(table, amount: Decimal, **key: Any) -> None:
-    added = F("spent_usd") + amount
+    added = {"spent_usd": amount}
     # The month's row usually exists: one UPDATE; the month's first call inserts it already
     # holding the amount (no read); if another first call inserted it meanwhile, the UPDATE.
-    row = table.objects.filter(**key)
-    if not row.update(spent_usd=added) and not daily_usage.insert_first(
+    if not counters.add_to(table, key, added) and not daily_usage.insert_first(
         table, spent_usd=amount, **key
     ):
-        row.update(spent_usd=added)
+        counters.add_to(table, key, added)
 
 
 def limit_unless_exhausted(user_id: int) -> Decimal | None:

@@ -30,6 +30,7 @@ from django.db.models.functions import Coalesce
 from django.db.models.lookups import GreaterThan
 from django.utils import timezone
 
+from chatapp.billing import counters
 from chatapp.models import DailyUsage, ModelPrice, UsageRecord
 
 KEY = ("day", "user", "model", "purpose", "is_batch", "band_floor", "priced")
@@ -118,24 +119,22 @@ def add(record: UsageRecord) -> None:
         "band_floor": band_floor(prompt, _current_thresholds()),
         "priced": record.cost_usd is not None,
     }
-    # Only the sums this call adds to: a column plus 0 is left out of the UPDATE (each one
-    # is ~80 us of the ORM's Python, and most calls have no cache writes, web searches or
-    # savings; issue 18).
-    changes = {name: F(name) + getattr(record, name) for name in TOKENS if getattr(record, name)}
-    changes["requests"] = F("requests") + 1
+    # Only the sums this call adds to: a column plus 0 is left out of the UPDATE (most calls
+    # have no cache writes, web searches or savings; issue 18).
+    changes = {name: getattr(record, name) for name in TOKENS if getattr(record, name)}
+    changes["requests"] = 1
     if record.cost_usd is not None:
-        changes["cost_usd"] = Coalesce(F("cost_usd"), Value(0), output_field=MONEY) + (
-            record.cost_usd
-        )
+        changes["cost_usd"] = record.cost_usd
         for name in ("cache_savings_usd", "batch_savings_usd"):
             if getattr(record, name):
-                changes[name] = F(name) + getattr(record, name)
+                changes[name] = getattr(record, name)
     # The day's row usually exists: one UPDATE; the day's first call of its kind inserts it
     # already holding the call (no read); if another first call inserted it meanwhile, the
     # UPDATE again.
-    row = DailyUsage.objects.filter(**key)
-    if not row.update(**changes) and not insert_first(DailyUsage, **key, **_first_values(record)):
-        row.update(**changes)
+    if not counters.add_to(DailyUsage, key, changes) and not insert_first(
+        DailyUsage, **key, **_first_values(record)
+    ):
+        counters.add_to(DailyUsage, key, changes)
 
 
 def _first_values(record: UsageRecord) -> dict:
