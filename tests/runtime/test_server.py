@@ -2,12 +2,15 @@
 frames
 for clients that offer permessage-deflate, as browsers do, and still serves those that don't."""
 
+import gc
 import json
 import socket
+import time
 
 import pytest
 from websockets.sync.client import connect
 
+from chatapp.runtime.server import settle_startup_heap
 from tests.servers import Servers, receive, send
 
 
@@ -80,3 +83,18 @@ def test_a_client_without_deflate_is_served_plain_frames(servers):
     extension, text, plain, read = _ask(servers, compression=None)
     assert extension is None
     assert text > 200 and read >= plain
+
+
+def test_what_was_loaded_before_serving_is_kept_out_of_full_collections():
+    gc.collect()
+    started = time.process_time()
+    gc.collect()
+    walking_everything = time.process_time() - started
+    try:
+        settle_startup_heap()
+        assert gc.get_freeze_count() > 100_000  # Django, the SDK, the app: all loaded here
+        started = time.process_time()
+        gc.collect()
+        assert time.process_time() - started < walking_everything / 5
+    finally:
+        gc.unfreeze()
