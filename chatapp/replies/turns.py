@@ -41,7 +41,8 @@ class ReplyRefused(ChatappError):
 def _model_or_refuse(model_id: str, user_id: int | None = None) -> ClaudeModel:
     """The active model, if the user's groups allow it (in the same read: no statement more)."""
     active = ClaudeModel.objects.filter(pk=model_id, is_active=True)
-    model = model_access.allowed(active, user_id).first()
+    model = (model_access.active_if_allowed(model_id, user_id) if user_id is not None
+             else active.first())
     if model is None:
         refused = active.first()  # a second read only to word the refusal
         if refused is not None:

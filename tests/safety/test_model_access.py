@@ -47,6 +47,24 @@ def test_each_group_with_a_list_must_allow_the_model():
     assert allowed_ids(other) == every_active()
 
 
+def test_the_turns_read_of_one_model_agrees_with_the_list(django_assert_num_queries):
+    user, other = make_user(), make_user()
+    group("Interns", user, models=["claude-haiku-5-5", "claude-sonnet-5-5"])
+    group("Tight", user, models=["claude-haiku-5-5", "claude-opus-5-5"])
+    group("Open", user)
+    ClaudeModel.objects.filter(pk="claude-sonnet-5-5").update(is_active=False)
+    for person in (user, other):
+        expected = allowed_ids(person)
+        for model_id in ClaudeModel.objects.values_list("pk", flat=True):
+            with django_assert_num_queries(1):
+                found = model_access.active_if_allowed(model_id, person.pk)
+            assert (found is not None) == (model_id in expected), (person, model_id)
+    found = model_access.active_if_allowed("claude-haiku-5-5", user.pk)
+    assert found == ClaudeModel.objects.get(pk="claude-haiku-5-5")
+    assert found.capabilities == found.__class__.objects.get(pk=found.pk).capabilities
+    assert model_access.active_if_allowed("claude-haiku-5-5", other.pk) is not None
+
+
 def test_checking_costs_no_statement_of_its_own(django_assert_num_queries):
     user = make_user()
     group("Interns", user, models=["claude-haiku-5-5"])
