@@ -20,6 +20,7 @@ from chatapp.conversations.presenters import batch_document_json, batch_item_jso
 from chatapp.models import Attachment, AttachmentKind, BatchJob, ClaudeModel, default_model_id
 from chatapp.operations import metrics
 from chatapp.policies.attachments import upload_policy
+from chatapp.policies.batches import job_limits
 from chatapp.policies.safety import rate_limits
 from chatapp.safety import ratelimits
 from chatapp.safety.access import get_batch_job_for_user, get_item_in_batch_job
@@ -69,7 +70,9 @@ def _job_for(user, job_id: int) -> BatchJob:
 def batch_jobs_collection(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         try:
-            job = batch_jobs.create_job(request.user, **_job_fields(read_json(request)))
+            job = batch_jobs.create_job(
+                request.user, **_job_fields(read_json(request)), limits=job_limits()
+            )
         except budgets.BudgetExceeded:
             metrics.budget_refused("batch_job")
             raise  # 402 in plain words (api_endpoint)
@@ -83,7 +86,9 @@ def batch_jobs_collection(request: HttpRequest) -> HttpResponse:
 
 @api_endpoint("POST")
 def batch_job_estimate(request: HttpRequest) -> HttpResponse:
-    estimate = batch_jobs.estimate(request.user, **_job_fields(read_json(request)))
+    estimate = batch_jobs.estimate(
+        request.user, **_job_fields(read_json(request)), limits=job_limits()
+    )
     return JsonResponse(estimate.as_json())
 
 
