@@ -243,12 +243,6 @@ _FINDERS: dict[str, Callable[[str], Iterable[tuple[int, int]]]] = {
 }
 
 
-def _finder(kind: str, phone_region: str) -> Callable[[str], Iterable[tuple[int, int]]]:
-    if kind == "phone":
-        return lambda text: _phones(text, phone_region)
-    return _FINDERS[kind]
-
-
 def find(
     text: str, kinds: Iterable[str] | None = None, *, phone_region: str = "US"
 ) -> list[Finding]:
@@ -260,7 +254,9 @@ def find(
         (
             Finding(kind, start, end, text[start:end])
             for kind in wanted
-            for start, end in _finder(kind, phone_region)(text)
+            for start, end in (
+                _phones(text, phone_region) if kind == "phone" else _FINDERS[kind](text)
+            )
         ),
         key=lambda f: (_PRIORITY[f.kind], f.start),
     )
