@@ -45,6 +45,7 @@ class ChatappConfig(AppConfig):
         from django.db.models.signals import post_delete, post_save
 
         from chatapp.models import Attachment, ModelPrice
+        from chatapp.policies.safety import content_policy
         from chatapp.replies import orm_thread
         from chatapp.safety import content_checks
 
@@ -60,7 +61,7 @@ class ChatappConfig(AppConfig):
 
         # A typo in the content policy stops the process now, not at the first reply.
         try:
-            content_checks.policy_from_settings()
+            content_policy()
         except content_checks.PolicyError as exc:
             raise ConfigurationError(f"CHATAPP_CONTENT_ACTIONS: {exc}") from None
 

@@ -10,6 +10,7 @@ django_asgi_app = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402  (needs Django set up first)
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from django.conf import settings  # noqa: E402
 
 from chatapp.attachments import intake  # noqa: E402
 from chatapp.web import api_attachments  # noqa: E402
@@ -26,7 +27,7 @@ http_app = UploadSizeLimit(
     django_asgi_app,
     paths=UPLOAD_PATHS,
     limit=api_attachments.upload_body_limit,
-    message=lambda: intake.too_large().message,
+    message=lambda: intake.too_large(settings.CHATAPP_MAX_UPLOAD_MB).message,
 )
 
 # The client's address from X-Forwarded-For only behind CHATAPP_TRUSTED_PROXIES

@@ -33,9 +33,11 @@ def _upload_limit() -> int:
 
 
 def _upload_message() -> str:
+    from django.conf import settings
+
     from chatapp.attachments import intake
 
-    return intake.too_large().message
+    return intake.too_large(settings.CHATAPP_MAX_UPLOAD_MB).message
 
 
 def _import_limit() -> int:

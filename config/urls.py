@@ -4,7 +4,7 @@ from django.contrib.auth import urls as auth_urls
 from django.urls import include, path
 
 from chatapp.accounts.views import admin_login
-from chatapp.operations import views as operations
+from chatapp.web import probes
 from chatapp.web.pages import ThrottledPasswordResetView
 
 
@@ -25,9 +25,9 @@ def _account_pages() -> list:
 
 urlpatterns = [
     # Probes and metrics (docs/operations.md): no login; metrics ask for a token or staff.
-    path("healthz", operations.healthz, name="healthz"),
-    path("readyz", operations.readyz, name="readyz"),
-    path("metrics", operations.metrics_view, name="metrics"),
+    path("healthz", probes.healthz, name="healthz"),
+    path("readyz", probes.readyz, name="readyz"),
+    path("metrics", probes.metrics_view, name="metrics"),
     # The cost review lives in the admin (admin.site.admin_view), ahead of its catch-all.
     path("admin/costs/", include("chatapp.cost_review.views")),
     # Without local passwords the admin's password form sends people to the login page.

@@ -1,7 +1,8 @@
 """Attachments coming in: a file judged by its content, checked and prepared off the event
 loop, a few at a time, each in a short-lived process with a time and memory limit
 (``isolation.py``, ``documents.py``, ``images.py``), its tokens counted, then its files and its
-row stored together (``storage.py``): a refused or failed upload leaves nothing behind.
+row stored together (``storage.py``): a refused or failed upload leaves nothing behind. The
+deployment's sizes and content checks come in as an ``UploadPolicy`` (``policy.py``).
 """
 
 from __future__ import annotations
@@ -16,12 +17,12 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
-from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
 
 from chatapp.attachments import documents, image_formats, images, isolation, storage
 from chatapp.attachments.image_sizes import base64_size, request_max_side
+from chatapp.attachments.policy import UploadPolicy
 from chatapp.attachments.uploads import UploadRejected
 from chatapp.claude import messages as claude_messages
 from chatapp.claude import prompt_attachments
@@ -137,14 +138,14 @@ def _check_name(name: str, family: str | None) -> None:
 
 
 def _prepare_image(
-    raw: bytes, name: str, limits: ModelLimits, images_before: int
+    raw: bytes, name: str, limits: ModelLimits, images_before: int, max_base64_bytes: int
 ) -> PreparedUpload:
     # Above 20 images a request takes none longer than 2000 px: an image that will be the 21st
     # or later is made that size now, once, rather than shrunk later in every request.
     image = isolation.run_isolated(
         images.prepare_image, raw, limits.image_tier,
         max_side=request_max_side(images_before + 1),
-        max_base64_bytes=settings.ANTHROPIC_MAX_IMAGE_BASE64_BYTES,
+        max_base64_bytes=max_base64_bytes,
     )
     return PreparedUpload(
         kind=AttachmentKind.IMAGE, name=name, media_type=image.media_type,
@@ -154,7 +155,9 @@ def _prepare_image(
     )
 
 
-def _prepare_document(raw: bytes, name: str, limits: ModelLimits) -> PreparedUpload:
+def _prepare_document(
+    raw: bytes, name: str, limits: ModelLimits, policy: UploadPolicy
+) -> PreparedUpload:
     markdown = PurePath(name).suffix.lower() in _MARKDOWN
     document = isolation.run_isolated(
         documents.prepare_document, raw, max_pages=limits.max_pdf_pages,
@@ -173,38 +176,38 @@ def _prepare_document(raw: bytes, name: str, limits: ModelLimits) -> PreparedUpl
         original_media_type=document.original_media_type, raw=raw,
         sha256=hashlib.sha256(raw).hexdigest(), text=document.text, pages=document.pages,
         # Here, off the event loop and off the database thread: a long text takes a while.
-        flag_summary=flags.review_upload_text(document.text),
+        flag_summary=flags.review_upload_text(document.text, policy.content),
     )
 
 
 def prepare_upload(
-    raw: bytes, name: str, limits: ModelLimits, *, images_before: int = 0
+    raw: bytes, name: str, limits: ModelLimits, policy: UploadPolicy, *, images_before: int = 0
 ) -> PreparedUpload:
     """Check and prepare an uploaded file, judged by its content; ``UploadRejected`` if unfit.
 
     ``images_before``: images the conversation already holds (sent or waiting to be)."""
     if not raw:
         raise UploadRejected("The file is empty.", 400)
-    if len(raw) > settings.CHATAPP_MAX_UPLOAD_BYTES:
-        raise too_large()
+    if len(raw) > policy.max_upload_bytes:
+        raise too_large(policy.max_upload_mb)
     family = _content_family(raw)
     _check_name(name, family)
     if family == "image":
-        return _prepare_image(raw, name, limits, images_before)
-    return _prepare_document(raw, name, limits)
+        return _prepare_image(raw, name, limits, images_before, policy.max_image_base64_bytes)
+    return _prepare_document(raw, name, limits, policy)
 
 
-def too_large() -> UploadRejected:
+def too_large(max_upload_mb: int) -> UploadRejected:
+    """The refusal of a file over the upload limit (``CHATAPP_MAX_UPLOAD_MB``)."""
     return UploadRejected(
-        f"The file is larger than {settings.CHATAPP_MAX_UPLOAD_MB} MB, the most one upload "
-        "may be.",
+        f"The file is larger than {max_upload_mb} MB, the most one upload may be.",
         413,
     )
 
 
-def _read(upload: UploadedFile) -> bytes:
-    if upload.size is not None and upload.size > settings.CHATAPP_MAX_UPLOAD_BYTES:
-        raise too_large()
+def _read(upload: UploadedFile, policy: UploadPolicy) -> bytes:
+    if upload.size is not None and upload.size > policy.max_upload_bytes:
+        raise too_large(policy.max_upload_mb)
     return b"".join(upload.chunks())
 
 
@@ -266,20 +269,24 @@ def store(
 
 
 
-async def add_upload(conversation: Conversation, upload: UploadedFile) -> Attachment:
+async def add_upload(
+    conversation: Conversation, upload: UploadedFile, policy: UploadPolicy
+) -> Attachment:
     """Check, prepare, count and store one uploaded file as a pending attachment.
 
     Raises ``UploadRejected`` (nothing stored) for a file Claude cannot be sent.
     """
     limits, images_before = await database_sync_to_async(_upload_facts)(conversation)
-    prepared = await _prepared(upload, limits, images_before)
+    prepared = await _prepared(upload, limits, policy, images_before)
     return await database_sync_to_async(store)(conversation, prepared)
 
 
-async def add_document(owner_id: int, upload: UploadedFile, model: ClaudeModel) -> Attachment:
+async def add_document(
+    owner_id: int, upload: UploadedFile, model: ClaudeModel, policy: UploadPolicy
+) -> Attachment:
     """A document uploaded outside any conversation (the Batch jobs page), checked against
     ``model``'s limits. Raises ``UploadRejected`` (nothing stored) for an image or unfit file."""
-    prepared = await _prepared(upload, ModelLimits.of(model))
+    prepared = await _prepared(upload, ModelLimits.of(model), policy)
     if prepared.kind != AttachmentKind.DOCUMENT:
         raise UploadRejected(
             "Batch jobs read documents (PDF, Word, text or Markdown), not images.", 415
@@ -294,28 +301,30 @@ def _project_facts(project: Project) -> tuple[ModelLimits, int]:
     return ModelLimits.of(ClaudeModel.objects.get(pk=default_model_id())), held
 
 
-async def add_project_document(project: Project, upload: UploadedFile) -> Attachment:
+async def add_project_document(
+    project: Project, upload: UploadedFile, policy: UploadPolicy
+) -> Attachment:
     """A project's document or image (chatapp/projects/), checked, prepared and counted like
     a conversation's upload against the default model's limits, and stored as the project
     owner's with no conversation. Raises ``UploadRejected`` (nothing stored) for an unfit
     file."""
     limits, images_before = await database_sync_to_async(_project_facts)(project)
-    prepared = await _prepared(upload, limits, images_before)
+    prepared = await _prepared(upload, limits, policy, images_before)
     return await database_sync_to_async(store)(
         None, prepared, project.owner_id, project=project
     )
 
 
 async def _prepared(
-    upload: UploadedFile, limits: ModelLimits, images_before: int = 0
+    upload: UploadedFile, limits: ModelLimits, policy: UploadPolicy, images_before: int = 0
 ) -> PreparedUpload:
-    raw = await sync_to_async(_read, thread_sensitive=False)(upload)
+    raw = await sync_to_async(_read, thread_sensitive=False)(upload, policy)
     name = display_name(upload.name)
     # A few at a time (a small file can take hundreds of MB to prepare), each in a process of
     # its own with a time and memory limit (uploads/isolation.py).
     async with isolation.preparation_slot():
         prepared = await sync_to_async(prepare_upload, thread_sensitive=False)(
-            raw, name, limits, images_before=images_before
+            raw, name, limits, policy, images_before=images_before
         )
     if prepared.kind == AttachmentKind.DOCUMENT:
         prepared = replace(prepared, tokens=await _count_tokens(prepared, limits))

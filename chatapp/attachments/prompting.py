@@ -3,7 +3,8 @@ and facts; the bytes stay in files), and ``for_prompt`` gives ``claude/prompt.py
 conversation's sent attachments as API blocks within the model's per-request limits; what
 cannot be sent comes with a note instead. An image is sent as the bytes prepared at upload,
 every time: never re-encoded per request, so the conversation stays append-only (its cache
-and its thinking blocks' binding survive).
+and its thinking blocks' binding survive). The deployment's part comes in as a
+``PromptPolicy`` (``policy.py``).
 """
 
 from __future__ import annotations
@@ -13,10 +14,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.conf import settings
 from django.db.models import Q, QuerySet
 
 from chatapp.attachments import documents, image_sizes, intake
+from chatapp.attachments.policy import PromptPolicy
 from chatapp.attachments.uploads import UploadRejected
 from chatapp.claude import prompt_attachments
 from chatapp.models import (
@@ -136,6 +137,7 @@ class _Room:
     media: int
     bytes: int
     tokens: int  # of the context window, for a project's documents
+    policy: PromptPolicy
     images: int = 0
     large_image: bool = False  # an image taken in has a side over MANY_IMAGES_MAX_SIDE
 
@@ -151,8 +153,8 @@ class _Room:
                 f"{image_sizes.MANY_IMAGES_MAX_SIDE} px a side, and images already sent in this "
                 "conversation are not made smaller. Please start a new conversation for it."
             )
-        if size > settings.ANTHROPIC_MAX_IMAGE_BASE64_BYTES:  # stored under a higher limit
-            limit = settings.ANTHROPIC_MAX_IMAGE_BASE64_BYTES / 1_000_000
+        if size > self.policy.max_image_base64_bytes:  # stored under a higher limit
+            limit = self.policy.max_image_base64_bytes / 1_000_000
             return f"it is larger than the {limit:g} MB per image Claude accepts here."
         return ""
 
@@ -181,14 +183,16 @@ def _refusal(attachment: Attachment, room: _Room, media: int, size: int,
     shared = attachment.project_id is not None
     if shared and attachment.kind == AttachmentKind.DOCUMENT and attachment.tokens > room.tokens:
         search = " Claude can still search it for passages (search_documents)." if (
-            settings.CHATAPP_TOOLS) else ""
+            room.policy.documents_searchable) else ""
         return (f"with it the documents would fill more than {DOCUMENT_SHARE:.0%} of the "
                 f"{model.context_window:,}-token context window of {model.display_name}, "
                 f"leaving too little for the conversation.{search}")
     return ""
 
 
-def _plan(sent: Sequence[Attachment], model: ClaudeModel) -> dict[int, str]:
+def _plan(
+    sent: Sequence[Attachment], model: ClaudeModel, policy: PromptPolicy
+) -> dict[int, str]:
     """Which attachments fit one request, oldest first: id → "" (sent) or why it is left out.
 
     Decided from the stored facts alone, so notes can be given without reading any file. An
@@ -197,7 +201,7 @@ def _plan(sent: Sequence[Attachment], model: ClaudeModel) -> dict[int, str]:
     stays out with the same note. Nothing already sent is ever dropped or shrunk to make room.
     """
     room = _Room(media=media_cap(model), bytes=intake.MAX_REQUEST_BYTES,
-                 tokens=int(model.context_window * DOCUMENT_SHARE))
+                 tokens=int(model.context_window * DOCUMENT_SHARE), policy=policy)
     plan: dict[int, str] = {}
     for attachment in sent:
         media = 1 if attachment.kind == AttachmentKind.IMAGE else (attachment.pages or 0)
@@ -247,8 +251,21 @@ def _prompt_attachment(attachment: Attachment, note: str) -> prompt_attachments.
         return prompt_attachments.PromptAttachment(kind, name, note=_unreadable(attachment))
 
 
+def _from_settings() -> PromptPolicy:
+    """Transitional: the policy as ``chatapp/policies/attachments.prompt_policy`` builds it,
+    for the callers in replies/ (another branch of the same issue passes it in from the edge).
+    Remove with the defaults below once they do."""
+    from django.conf import settings
+
+    return PromptPolicy(
+        max_image_base64_bytes=settings.ANTHROPIC_MAX_IMAGE_BASE64_BYTES,
+        documents_searchable=settings.CHATAPP_TOOLS,
+    )
+
+
 def for_prompt(
-    conversation: Conversation, before_message_id: int, model: ClaudeModel
+    conversation: Conversation, before_message_id: int, model: ClaudeModel,
+    policy: PromptPolicy | None = None,
 ) -> dict[int, prompt_attachments.PromptAttachment]:
     """Every attachment sent in the conversation before that message, by id in upload order,
     as ``claude/prompt.py`` sends it. Synchronous (ORM and file reads): run it off the loop.
@@ -256,11 +273,13 @@ def for_prompt(
     The same attachments always give the same bytes, so the cached prefix survives.
     """
     sent = _sent_attachments(conversation, before_message_id)
-    plan = _plan(sent, model)
+    plan = _plan(sent, model, policy or _from_settings())
     return {a.pk: _prompt_attachment(a, plan[a.pk]) for a in sent}
 
 
-def left_out_notes(conversation: Conversation, model: ClaudeModel) -> list[str]:
+def left_out_notes(
+    conversation: Conversation, model: ClaudeModel, policy: PromptPolicy | None = None
+) -> list[str]:
     """Notes for the user about sent attachments the next request cannot carry."""
-    return [note for note in _plan(_sent_attachments(conversation, None), model).values()
-            if note]
+    plan = _plan(_sent_attachments(conversation, None), model, policy or _from_settings())
+    return [note for note in plan.values() if note]

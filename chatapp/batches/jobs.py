@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.conf import settings
 from django.core.exceptions import BadRequest
 from django.core.files.base import ContentFile
 from django.db import transaction
@@ -20,6 +19,7 @@ from django.utils import timezone
 
 from chatapp.attachments import prompting, storage
 from chatapp.attachments.documents import PDF
+from chatapp.batches.policy import JobLimits
 from chatapp.billing import money, prices, reservations
 from chatapp.claude import batches as claude_batches
 from chatapp.claude import prompt as claude_prompt
@@ -79,9 +79,9 @@ def _active_model(model_id: str, user_id: int) -> ClaudeModel:
     return model
 
 
-def _checked_max_tokens(model: ClaudeModel, max_tokens: int | None) -> int:
+def _checked_max_tokens(model: ClaudeModel, max_tokens: int | None, limits: JobLimits) -> int:
     if max_tokens is None:
-        return min(settings.CHATAPP_MAX_OUTPUT_TOKENS, model.max_output_tokens)
+        return min(limits.default_max_tokens, model.max_output_tokens)
     limit = output_limit(model)
     if not 1 <= max_tokens <= limit:
         raise BadRequest(
@@ -90,24 +90,20 @@ def _checked_max_tokens(model: ClaudeModel, max_tokens: int | None) -> int:
     return max_tokens
 
 
-def _checked_prompt(prompt: str) -> str:
+def _checked_prompt(prompt: str, limits: JobLimits) -> str:
     if not prompt.strip():
         raise BadRequest("Write the prompt to ask of every document.")
-    if len(prompt) > settings.CHATAPP_MAX_MESSAGE_CHARS:
-        raise BadRequest(
-            f"The prompt is too long: at most {settings.CHATAPP_MAX_MESSAGE_CHARS:,} characters."
-        )
+    if len(prompt) > limits.max_prompt_chars:
+        raise BadRequest(f"The prompt is too long: at most {limits.max_prompt_chars:,} characters.")
     return prompt
 
 
-def _checked_documents(user, document_ids: list[int]) -> list[Attachment]:
+def _checked_documents(user, document_ids: list[int], limits: JobLimits) -> list[Attachment]:
     if not document_ids:
         raise BadRequest("Choose at least one document.")
     documents = get_documents_for_user(user, document_ids)
-    if len(documents) > settings.CHATAPP_BATCH_MAX_DOCUMENTS:
-        raise BadRequest(
-            f"A batch job takes at most {settings.CHATAPP_BATCH_MAX_DOCUMENTS:,} documents."
-        )
+    if len(documents) > limits.max_documents:
+        raise BadRequest(f"A batch job takes at most {limits.max_documents:,} documents.")
     return documents
 
 
@@ -115,7 +111,8 @@ def _checked_documents(user, document_ids: list[int]) -> list[Attachment]:
 
 
 def create_job(
-    user, *, document_ids: list[int], prompt: str, model_id: str, max_tokens: int | None = None
+    user, *, document_ids: list[int], prompt: str, model_id: str, limits: JobLimits,
+    max_tokens: int | None = None,
 ) -> BatchJob:
     """A job with one item per document, waiting for the poller to submit it.
 
@@ -125,9 +122,9 @@ def create_job(
     holding its own share; ``budgets.BudgetExceeded`` (nothing saved) when it does not fit.
     """
     model = _active_model(model_id, user.pk)
-    max_tokens = _checked_max_tokens(model, max_tokens)
-    prompt = _checked_prompt(prompt)
-    documents = _checked_documents(user, document_ids)
+    max_tokens = _checked_max_tokens(model, max_tokens, limits)
+    prompt = _checked_prompt(prompt, limits)
+    documents = _checked_documents(user, document_ids, limits)
     usages = _item_usages(model, prompt, max_tokens, documents)
     shares = _costs(model.pk, usages, batch=True) or [Decimal(0)] * len(documents)
     with transaction.atomic():
@@ -319,13 +316,14 @@ def _costs(model_id: str, usages: list[Usage], *, batch: bool) -> list[Decimal] 
 
 
 def estimate(
-    user, *, document_ids: list[int], prompt: str, model_id: str, max_tokens: int | None = None
+    user, *, document_ids: list[int], prompt: str, model_id: str, limits: JobLimits,
+    max_tokens: int | None = None,
 ) -> Estimate:
     """The most a job can cost, at batch prices and as interactive requests (the batch figure
     is what creating the job reserves against the budget)."""
     model = _active_model(model_id, user.pk)
-    max_tokens = _checked_max_tokens(model, max_tokens)
-    documents = _checked_documents(user, document_ids) if document_ids else []
+    max_tokens = _checked_max_tokens(model, max_tokens, limits)
+    documents = _checked_documents(user, document_ids, limits) if document_ids else []
     usages = _item_usages(model, prompt, max_tokens, documents)
 
     def total(batch: bool) -> Decimal | None:

@@ -26,8 +26,8 @@ import contextlib
 import logging
 
 from channels.db import database_sync_to_async
-from django.conf import settings
 
+from chatapp.batches.policy import PollerPolicy
 from chatapp.batches.polling import (
     batches_to_cancel,
     cancel_failed,
@@ -61,13 +61,16 @@ def _db(function):
 
 
 class BatchPoller:
-    """One worker. ``tick`` does whatever is due once; ``run`` ticks until told to stop."""
+    """One worker. ``tick`` does whatever is due once; ``run`` ticks until told to stop.
+    ``policy``: its pace, the Message Batches' size limits and its heartbeat's place."""
 
-    def __init__(self, *, results_chunk: int = 200) -> None:
+    def __init__(self, policy: PollerPolicy, *, results_chunk: int = 200) -> None:
+        self.policy = policy
         self.results_chunk = results_chunk
 
     async def tick(self) -> None:
-        await heartbeat.beat()  # /readyz: a poller is at work (also `poll_batches --once`)
+        # /readyz: a poller is at work (also `poll_batches --once`)
+        await heartbeat.beat(self.policy.heartbeat)
         await self.submit_jobs()
         await self.send_cancellations()
         await self.poll_batches()
@@ -81,7 +84,7 @@ class BatchPoller:
             except Exception:  # a bug must not stop the worker; the next tick tries again
                 log.exception("Batch poller tick failed")
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), settings.CHATAPP_BATCH_IDLE_SECONDS)
+                await asyncio.wait_for(stop.wait(), self.policy.idle_seconds)
 
     # -- submitting
 
@@ -93,7 +96,7 @@ class BatchPoller:
         while (unsent := await _db(unsent_batch)(job_id)) is not None:
             if not await self._resend(job_id, unsent):
                 return
-        while (work := await _db(next_batch)(job_id)) is not None:
+        while (work := await _db(next_batch)(job_id, self.policy)) is not None:
             if not await self._send(job_id, *work):
                 return
         await _db(submission_done)(job_id)
@@ -115,7 +118,7 @@ class BatchPoller:
                 return False
             await _db(record_refused)(batch_id, error)
             return True
-        await _db(record_sent)(batch_id, state)
+        await _db(record_sent)(batch_id, state, self.policy)
         return True
 
     async def _resend(self, job_id: int, unsent: Unsent) -> bool:
@@ -133,7 +136,7 @@ class BatchPoller:
         if lookup.found is not None:
             log.info("Batch job %s: the unanswered create made %s; adopted",
                      job_id, lookup.found.upstream_id)
-            await _db(record_sent)(unsent.batch_id, lookup.found)
+            await _db(record_sent)(unsent.batch_id, lookup.found, self.policy)
             return True
         if lookup.undecided:  # creating now could make a second batch of the same documents
             await _db(retry_later)(job_id)
@@ -158,7 +161,9 @@ class BatchPoller:
     # -- polling
 
     async def poll_batches(self) -> None:
-        due = await _db(claim_due)([MessageBatchStatus.IN_PROGRESS, MessageBatchStatus.CANCELING])
+        due = await _db(claim_due)(
+            [MessageBatchStatus.IN_PROGRESS, MessageBatchStatus.CANCELING], self.policy
+        )
         for batch_id, upstream_id in due:
             try:
                 state = await claude_batches.retrieve(upstream_id)
@@ -173,7 +178,7 @@ class BatchPoller:
     # -- results
 
     async def collect_results(self) -> None:
-        ended = await _db(claim_due)([MessageBatchStatus.ENDED], lease=WORK_LEASE)
+        ended = await _db(claim_due)([MessageBatchStatus.ENDED], self.policy, lease=WORK_LEASE)
         for batch_id, upstream_id in ended:
             try:
                 await self._collect(batch_id, upstream_id)

@@ -5,23 +5,25 @@ recorded, a batch the API no longer knows failed, cancellations claimed once.
 
 from datetime import timedelta
 
-from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
 from chatapp.batches import jobs as batch_jobs
+from chatapp.batches.policy import PollerPolicy
 from chatapp.batches.submission import CLAIM_AT_ONCE, record_refused
 from chatapp.claude import batches as claude_batches
 from chatapp.claude.types import UpstreamError
 from chatapp.models import MessageBatch, MessageBatchStatus
 
 
-def _next_interval(current: float) -> float:
-    grown = max(current * 2, settings.CHATAPP_BATCH_POLL_SECONDS)
-    return min(grown, settings.CHATAPP_BATCH_POLL_MAX_SECONDS)
+def _next_interval(current: float, policy: PollerPolicy) -> float:
+    grown = max(current * 2, policy.poll_seconds)
+    return min(grown, policy.poll_max_seconds)
 
 
-def claim_due(statuses: list[str], *, lease: timedelta | None = None) -> list[tuple[int, str]]:
+def claim_due(
+    statuses: list[str], policy: PollerPolicy, *, lease: timedelta | None = None
+) -> list[tuple[int, str]]:
     """(id, upstream id) of batches in ``statuses`` that are due, each pushed back so that no
     other poller takes it meanwhile: by its next backoff interval, or by ``lease``."""
     now = timezone.now()
@@ -34,10 +36,10 @@ def claim_due(statuses: list[str], *, lease: timedelta | None = None) -> list[tu
     for pk, upstream_id, was_due, interval in due.values_list(
         "pk", "upstream_id", "next_poll_at", "poll_interval_seconds"
     )[:CLAIM_AT_ONCE]:
-        wait = lease or timedelta(seconds=_next_interval(interval))
+        wait = lease or timedelta(seconds=_next_interval(interval, policy))
         changes = {"next_poll_at": now + wait}
         if lease is None:
-            changes["poll_interval_seconds"] = _next_interval(interval)
+            changes["poll_interval_seconds"] = _next_interval(interval, policy)
         if MessageBatch.objects.filter(pk=pk, next_poll_at=was_due).update(**changes):
             claimed.append((pk, upstream_id))
     return claimed

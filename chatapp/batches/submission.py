@@ -7,12 +7,12 @@ answer recorded, a refusal given to the documents, a passing failure tried again
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from chatapp.batches import jobs as batch_jobs
+from chatapp.batches.policy import PollerPolicy
 from chatapp.claude import batches as claude_batches
 from chatapp.claude.types import UpstreamError
 from chatapp.models import (
@@ -124,17 +124,20 @@ def drop_unsent(batch_id: int) -> None:
         batch_jobs.settle_reservation(batch.job_id)
 
 
-def next_batch(job_id: int) -> tuple[int, list[claude_batches.BatchRequest], bool] | None:
-    """The next group of the job's unsent items that fits in one Message Batch, recorded as a
-    ``MessageBatch`` about to be sent; None when nothing is left (or the job was cancelled)."""
+def next_batch(
+    job_id: int, policy: PollerPolicy
+) -> tuple[int, list[claude_batches.BatchRequest], bool] | None:
+    """The next group of the job's unsent items that fits in one Message Batch (the policy's
+    size limits), recorded as a ``MessageBatch`` about to be sent; None when nothing is left
+    (or the job was cancelled)."""
     job = BatchJob.objects.get(pk=job_id)
     if job.cancel_requested_at is not None:
         return None
     unassigned = job.items.filter(batch__isnull=True, status=BatchItemStatus.PROCESSING)
     groups = claude_batches.split(
         _lazy_requests(job, unassigned),
-        max_count=settings.CHATAPP_BATCH_MAX_REQUESTS,
-        max_bytes=settings.CHATAPP_BATCH_MAX_BYTES,
+        max_count=policy.max_requests,
+        max_bytes=policy.max_bytes,
     )
     group = next(groups, None)
     groups.close()  # the rest is read on the next call, after this group is assigned
@@ -164,14 +167,14 @@ def _lazy_requests(job: BatchJob, items):
                 batch_jobs.settle_reservation(job.pk)
 
 
-def record_sent(batch_id: int, state: claude_batches.BatchState) -> None:
+def record_sent(batch_id: int, state: claude_batches.BatchState, policy: PollerPolicy) -> None:
     MessageBatch.objects.filter(pk=batch_id).update(
         upstream_id=state.upstream_id,
         status=state.processing_status,
         request_counts=state.counts,
         expires_at=state.expires_at,
-        next_poll_at=timezone.now() + timedelta(seconds=settings.CHATAPP_BATCH_POLL_SECONDS),
-        poll_interval_seconds=settings.CHATAPP_BATCH_POLL_SECONDS,
+        next_poll_at=timezone.now() + timedelta(seconds=policy.poll_seconds),
+        poll_interval_seconds=policy.poll_seconds,
     )
 
 

@@ -16,6 +16,9 @@ The database is copied consistently while the app runs:
 
 The database goes first, then the files: a file uploaded meanwhile is in the archive without
 its row (harmless); one deleted meanwhile is missing (it was being deleted anyway).
+
+The places and the key (MEDIA_ROOT, SECRET_KEY, VAR_DIR) are the settings' and are passed in
+by the management commands.
 """
 
 import copy
@@ -29,7 +32,6 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.db import connection, transaction
@@ -92,9 +94,9 @@ def _private_file(path: Path) -> int:
     return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
 
 
-def create(destination: Path) -> dict:
-    """Write the archive to ``destination`` (atomically: a temporary file, then renamed);
-    returns its manifest."""
+def create(destination: Path, *, media_root: Path, secret_key: str) -> dict:
+    """Write the archive to ``destination`` (atomically: a temporary file, then renamed) with
+    the database, the files under ``media_root`` and ``secret_key``; returns its manifest."""
     engine = _engine()
     destination = Path(destination).resolve()
     with tempfile.TemporaryDirectory(prefix="chatapp-backup-") as scratch:
@@ -112,7 +114,7 @@ def create(destination: Path) -> dict:
         (work / MANIFEST).write_text(json.dumps(manifest, indent=2))
         secret = work / SECRET_KEY_FILE
         os.close(_private_file(secret))
-        secret.write_text(settings.SECRET_KEY)
+        secret.write_text(secret_key)
         partial = destination.with_name(destination.name + ".partial")
         with os.fdopen(_private_file(partial), "wb") as raw, tarfile.open(
             fileobj=raw, mode="w:gz"
@@ -120,7 +122,7 @@ def create(destination: Path) -> dict:
             archive.add(work / MANIFEST, MANIFEST)
             archive.add(database, database.name)
             archive.add(secret, SECRET_KEY_FILE)
-            media = Path(settings.MEDIA_ROOT)
+            media = Path(media_root)
             archive.add(media if media.is_dir() else work, MEDIA, filter=_media_only)
         partial.replace(destination)
     return manifest
@@ -185,8 +187,8 @@ def _restore_postgresql(fixture: Path, manifest: dict) -> None:
         call_command("loaddata", str(fixture), verbosity=0)
 
 
-def _restore_media(archive: tarfile.TarFile) -> int:
-    media = Path(settings.MEDIA_ROOT)
+def _restore_media(archive: tarfile.TarFile, media_root: Path) -> int:
+    media = Path(media_root)
     media.mkdir(parents=True, exist_ok=True)
     files = 0
     for member in archive.getmembers():
@@ -199,7 +201,7 @@ def _restore_media(archive: tarfile.TarFile) -> int:
     return files
 
 
-def _restore_secret_key(archive: tarfile.TarFile) -> str:
+def _restore_secret_key(archive: tarfile.TarFile, var_dir: Path) -> str:
     """Where the backup's secret key now is, and whether the environment overrides it."""
     key = archive.extractfile(SECRET_KEY_FILE).read().decode().strip()
     from_env = os.environ.get("SECRET_KEY")
@@ -208,15 +210,16 @@ def _restore_secret_key(archive: tarfile.TarFile) -> str:
             return "SECRET_KEY in the environment is the backup's."
         return ("WARNING: SECRET_KEY in the environment is not the backup's; set it to the "
                 "backup's (file secret_key in the archive) or sessions and reset links break.")
-    path = settings.VAR_DIR / "secret_key"
+    path = Path(var_dir) / "secret_key"
     with os.fdopen(_private_file(path), "w") as file:
         file.write(key)
     return f"The backup's secret key is in {path}; restart the server to use it."
 
 
-def restore(source: Path) -> list[str]:
-    """Put the archive's database, files and secret key onto this (empty) install; returns
-    what was done, line by line."""
+def restore(source: Path, *, media_root: Path, var_dir: Path) -> list[str]:
+    """Put the archive's database, files (under ``media_root``) and secret key (in
+    ``var_dir``, unless the environment sets one) onto this (empty) install; returns what was
+    done, line by line."""
     engine = _engine()
     with _opened(Path(source)) as (archive, manifest):
         if manifest["engine"] != engine:
@@ -232,11 +235,11 @@ def restore(source: Path) -> list[str]:
                 _restore_sqlite(database)
             else:
                 _restore_postgresql(database, manifest)
-        files = _restore_media(archive)
-        key = _restore_secret_key(archive)
+        files = _restore_media(archive, media_root)
+        key = _restore_secret_key(archive, var_dir)
     return [
         f"Database restored from a backup of {manifest['created_at']} "
         f"(chatapp {manifest['app_version']}).",
-        f"{files} uploaded file(s) restored to {settings.MEDIA_ROOT}.",
+        f"{files} uploaded file(s) restored to {media_root}.",
         key,
     ]

@@ -4,7 +4,8 @@
 the database (reachable, and every migration applied), the cache, the channel layer, and a
 batch poller seen recently. Each check is one round trip at most; the migration check reads
 the migration files once per process and only until it has passed once (a migration applied
-later needs a new release, which restarts the process anyway).
+later needs a new release, which restarts the process anyway). What the deployment asks of
+them comes in as a ``Readiness`` (``policy.py``).
 """
 
 import asyncio
@@ -14,14 +15,14 @@ from collections.abc import Awaitable, Callable
 
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
-from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
 from chatapp.operations import heartbeat
+from chatapp.operations.policy import Readiness
 
-Check = Callable[[], Awaitable[str | None]]  # None when fine, else what is wrong
+Check = Callable[[Readiness], Awaitable[str | None]]  # None when fine, else what is wrong
 
 _migrated = False
 CHECK_TIMEOUT_SECONDS = 2.0
@@ -40,11 +41,11 @@ def _database() -> str | None:
     return None
 
 
-async def check_database() -> str | None:
+async def check_database(policy: Readiness) -> str | None:
     return await sync_to_async(_database)()
 
 
-async def check_cache() -> str | None:
+async def check_cache(policy: Readiness) -> str | None:
     key, token = "chatapp:readyz", uuid.uuid4().hex
     await cache.aset(key, token, timeout=10)
     # Another process may have written its own token meanwhile: anything back means it answers.
@@ -53,24 +54,24 @@ async def check_cache() -> str | None:
     return None
 
 
-async def check_channel_layer() -> str | None:
+async def check_channel_layer(policy: Readiness) -> str | None:
     layer = get_channel_layer()
     if layer is None:
         return "no channel layer configured"
-    if not settings.REDIS_URL:
+    if not policy.redis:
         return None  # the in-memory layer lives in this process: it answers if we do
     await layer.send("chatapp.readyz", {"type": "readyz.ping"})  # one PUBLISH to Redis
     return None
 
 
-async def check_batch_poller() -> str | None:
-    if not settings.CHATAPP_READY_NEEDS_BATCH_POLLER:
+async def check_batch_poller(policy: Readiness) -> str | None:
+    if not policy.needs_batch_poller:
         return None
-    seen = await sync_to_async(heartbeat.last_seen, thread_sensitive=False)()
+    seen = await sync_to_async(heartbeat.last_seen, thread_sensitive=False)(policy.heartbeat)
     if seen is None:
         return "no batch poller has run"
     age = time.time() - seen
-    if age > settings.CHATAPP_BATCH_POLLER_STALE_SECONDS:
+    if age > policy.heartbeat.stale_seconds:
         return f"the batch poller was last seen {age:.0f} s ago"
     return None
 
@@ -83,16 +84,16 @@ CHECKS: dict[str, Check] = {
 }
 
 
-async def _run(check: Check) -> str | None:
+async def _run(check: Check, policy: Readiness) -> str | None:
     try:
-        return await asyncio.wait_for(check(), CHECK_TIMEOUT_SECONDS)
+        return await asyncio.wait_for(check(policy), CHECK_TIMEOUT_SECONDS)
     except TimeoutError:
         return f"no answer within {CHECK_TIMEOUT_SECONDS:.0f} s"
     except Exception as error:  # unreachable, refused, misconfigured: say which
         return f"{type(error).__name__}: {error}"[:300]
 
 
-async def readiness() -> dict[str, str]:
+async def readiness(policy: Readiness) -> dict[str, str]:
     """Each check's name → "ok" or what is wrong, all run side by side."""
-    outcomes = await asyncio.gather(*(_run(check) for check in CHECKS.values()))
+    outcomes = await asyncio.gather(*(_run(check, policy) for check in CHECKS.values()))
     return {name: outcome or "ok" for name, outcome in zip(CHECKS, outcomes, strict=True)}

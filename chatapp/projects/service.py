@@ -19,6 +19,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from chatapp.attachments import intake
+from chatapp.attachments.policy import UploadPolicy
 from chatapp.claude.prompt_attachments import REFERENCE
 from chatapp.models import (
     Attachment,
@@ -31,6 +32,7 @@ from chatapp.models import (
 )
 from chatapp.projects import access
 from chatapp.safety import ratelimits
+from chatapp.safety.policy import RateLimits
 
 MAX_NAME_CHARS = 200
 # As a conversation's system prompt (chatapp/conversations/settings.py).
@@ -153,12 +155,15 @@ def remove_member(project: Project, membership_id: int) -> None:
 # --- Documents --------------------------------------------------------------------------------
 
 
-async def add_document(user: Any, project: Project, upload: UploadedFile) -> Attachment:
+async def add_document(
+    user: Any, project: Project, upload: UploadedFile, *, rate_limits: RateLimits,
+    upload_policy: UploadPolicy,
+) -> Attachment:
     """One file into the project through the same intake, checks and limits as a
     conversation's uploads (the uploader's rate limit, sizes, content, tokens); raises
     ``RateLimited`` or ``UploadRejected`` with nothing stored."""
-    await ratelimits.spend(user.pk, "upload")
-    document = await intake.add_project_document(project, upload)
+    await ratelimits.spend(user.pk, "upload", rate_limits)
+    document = await intake.add_project_document(project, upload, upload_policy)
     await database_sync_to_async(_touch)(project)
     return document
 

@@ -13,19 +13,21 @@ checksums, reserved example domains are no one's address, and "I'm not sure what
 is a question, not doubt about facts.
 
 Pure functions over text and Messages API content blocks; no database and no I/O. The
-deployment's policy (which action for which kind) comes from settings through
-``policy_from_settings``; ``chatapp/safety/flags.py`` stores what was found.
+deployment's policy (which action for which kind, the region of phone numbers) comes in as a
+``policy.ContentPolicy`` (built from settings at the edges: ``chatapp/policies/safety.py``);
+``chatapp/safety/flags.py`` stores what was found.
 """
 
 import bisect
+import functools
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 import phonenumbers
-from django.conf import settings
 from stdnum import iban, luhn
 from stdnum.us import ssn
 
@@ -115,10 +117,8 @@ def _emails(text: str) -> Iterator[tuple[int, int]]:
             yield match.span()
 
 
-def _phones(text: str) -> Iterator[tuple[int, int]]:
-    matcher = phonenumbers.PhoneNumberMatcher(
-        text, settings.CHATAPP_PHONE_REGION, leniency=phonenumbers.Leniency.VALID
-    )
+def _phones(text: str, region: str) -> Iterator[tuple[int, int]]:
+    matcher = phonenumbers.PhoneNumberMatcher(text, region, leniency=phonenumbers.Leniency.VALID)
     for match in matcher:
         # A bare run of digits is more often an id or a timestamp than a phone number.
         if match.raw_string.isdigit():
@@ -236,7 +236,6 @@ def _pattern_finder(kind: str) -> Callable[[str], Iterator[tuple[int, int]]]:
 
 _FINDERS: dict[str, Callable[[str], Iterable[tuple[int, int]]]] = {
     "email": _emails,
-    "phone": _phones,
     "card_number": _card_numbers,
     "iban": _ibans,
     "us_ssn": _ssns,
@@ -244,14 +243,20 @@ _FINDERS: dict[str, Callable[[str], Iterable[tuple[int, int]]]] = {
 }
 
 
-def find(text: str, kinds: Iterable[str] | None = None) -> list[Finding]:
-    """Everything the checks find in ``text``, in reading order, without overlaps."""
+def find(
+    text: str, kinds: Iterable[str] | None = None, *, phone_region: str = "US"
+) -> list[Finding]:
+    """Everything the checks find in ``text``, in reading order, without overlaps.
+
+    ``phone_region``: where a phone number written without a country code is from."""
     wanted = KINDS if kinds is None else kinds
     candidates = sorted(
         (
             Finding(kind, start, end, text[start:end])
             for kind in wanted
-            for start, end in _FINDERS[kind](text)
+            for start, end in (
+                _phones(text, phone_region) if kind == "phone" else _FINDERS[kind](text)
+            )
         ),
         key=lambda f: (_PRIORITY[f.kind], f.start),
     )
@@ -295,17 +300,15 @@ def build_policy(rules: Mapping[str, str]) -> dict[str, str]:
     }
 
 
-# Policies built, by the rules they were built from: every reply's final write asks for the
-# policy, and building it is ~0.5 ms of Python (issue 18). A changed setting is a new key.
-_policies: dict[tuple[tuple[str, str], ...], dict[str, str]] = {}
+@functools.cache
+def _built(rules: tuple[tuple[str, str], ...]) -> Mapping[str, str]:
+    return MappingProxyType(build_policy(dict(rules)))
 
 
-def policy_from_settings() -> dict[str, str]:
-    rules = settings.CHATAPP_CONTENT_ACTIONS
-    key = tuple(rules.items())
-    if key not in _policies:
-        _policies[key] = build_policy(rules)
-    return dict(_policies[key])
+def actions_for(rules: Mapping[str, str]) -> Mapping[str, str]:
+    """``build_policy``, remembered per rules (read-only): every reply's final write needs the
+    policy, and building it is ~0.5 ms of Python (issue 18). Other rules are another key."""
+    return _built(tuple(rules.items()))
 
 
 # --- Reviewing a reply -----------------------------------------------------------------------
@@ -357,8 +360,11 @@ def withheld_notice(flags: Iterable[Flag]) -> str:
     return f"[withheld: {', '.join(labels)}]"
 
 
-def review(content: list[dict[str, Any]], policy: Mapping[str, str]) -> Review:
-    """Check every text block of ``content`` and apply the policy's actions."""
+def review(
+    content: list[dict[str, Any]], policy: Mapping[str, str], *, phone_region: str = "US"
+) -> Review:
+    """Check every text block of ``content`` and apply the policy's actions (action per kind,
+    ``build_policy``)."""
     wanted = [kind for kind, action in policy.items() if action != OFF]
     flags: list[Flag] = []
     screened = []
@@ -366,7 +372,8 @@ def review(content: list[dict[str, Any]], policy: Mapping[str, str]) -> Review:
         if block.get("type") != "text" or not block.get("text") or not wanted:
             screened.append(block)
             continue
-        found = [Flag(f, policy[f.kind]) for f in find(block["text"], wanted)]
+        found = [Flag(f, policy[f.kind])
+                 for f in find(block["text"], wanted, phone_region=phone_region)]
         flags.extend(found)
         redacted = [flag.finding for flag in found if flag.action == FlagAction.REDACT]
         screened.append({**block, "text": redact(block["text"], redacted)} if redacted else block)

@@ -3,40 +3,45 @@
 ``review_reply`` runs inside the reply's final write (``replies/final_write.finish``, one
 transaction); ``review_upload_text`` when an uploaded document is stored
 (``attachments/intake.store``, off the event loop); ``flagged_message_counts`` is the
-selector the cost review shows per user.
+selector the cost review shows per user. What to do about a finding is the deployment's
+``ContentPolicy`` (``policy.py``), passed in.
 """
 
 from datetime import datetime
 from typing import Any
 
-from django.conf import settings
 from django.db.models import Count
 
 from chatapp.models import ContentFlag, FlagAction, Message
 from chatapp.safety import content_checks
+from chatapp.safety.policy import ContentPolicy
 
 MAX_EXCERPT_CHARS = 500
 
 
-def _excerpt(flag: content_checks.Flag) -> str:
+def _excerpt(flag: content_checks.Flag, policy: ContentPolicy) -> str:
     # Text that was redacted or withheld is kept only where the deployment asked for it.
     hidden = flag.action != FlagAction.FLAG
-    if hidden and not settings.CHATAPP_CONTENT_KEEP_ORIGINALS:
+    if hidden and not policy.keep_originals:
         return ""
     return flag.finding.text[:MAX_EXCERPT_CHARS]
 
 
-def review_reply(reply: Message, content: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def review_reply(
+    reply: Message, content: list[dict[str, Any]], policy: ContentPolicy | None = None
+) -> list[dict[str, Any]]:
     """Check a reply's final content; store its flags; return the content to keep and show.
 
     Sets ``reply.flag_summary`` (and ``original_content`` when kept) without saving: the
     caller saves the reply in the same transaction.
     """
-    review = content_checks.review(content, content_checks.policy_from_settings())
+    if policy is None:  # until replies/ is given the policy at its edge (see _from_settings)
+        policy = _from_settings()
+    review = content_checks.review(content, policy.actions, phone_region=policy.phone_region)
     if reply.flag_summary:  # written once already (a finish that ran twice): start over
         reply.content_flags.all().delete()
     reply.flag_summary = review.summary()
-    if review.changed and settings.CHATAPP_CONTENT_KEEP_ORIGINALS:
+    if review.changed and policy.keep_originals:
         reply.original_content = content
     ContentFlag.objects.bulk_create(
         ContentFlag(
@@ -44,22 +49,38 @@ def review_reply(reply: Message, content: list[dict[str, Any]]) -> list[dict[str
             category=flag.finding.category,
             kind=flag.finding.kind,
             action=flag.action,
-            excerpt=_excerpt(flag),
+            excerpt=_excerpt(flag, policy),
         )
         for flag in review.flags
     )
     return review.content
 
 
-def review_upload_text(text: str) -> list[dict[str, Any]]:
+def _from_settings() -> ContentPolicy:
+    """Transitional: the policy as ``chatapp/policies/safety.content_policy`` builds it, for
+    ``review_reply``'s caller in replies/ (another branch of the same issue passes it in from
+    the edge). Remove with the default once it does."""
+    from django.conf import settings
+
+    return ContentPolicy(
+        actions=content_checks.actions_for(settings.CHATAPP_CONTENT_ACTIONS),
+        keep_originals=settings.CHATAPP_CONTENT_KEEP_ORIGINALS,
+        phone_region=settings.CHATAPP_PHONE_REGION,
+    )
+
+
+def review_upload_text(text: str, policy: ContentPolicy) -> list[dict[str, Any]]:
     """The flag summary of an uploaded document's text: flagged only, never changed."""
     if not text:
         return []
-    policy = {
+    actions = {
         kind: action if action == content_checks.OFF else FlagAction.FLAG
-        for kind, action in content_checks.policy_from_settings().items()
+        for kind, action in policy.actions.items()
     }
-    return content_checks.review([{"type": "text", "text": text}], policy).summary()
+    review = content_checks.review(
+        [{"type": "text", "text": text}], actions, phone_region=policy.phone_region
+    )
+    return review.summary()
 
 
 def flagged_message_counts(

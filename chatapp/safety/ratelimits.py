@@ -1,8 +1,9 @@
 """Per-user rate limits on messages, uploads and cost estimates, counted in the cache.
 
-A fixed window: each user may do an action N times per window (settings
-``CHATAPP_MESSAGE_RATE_LIMIT``, ``CHATAPP_UPLOAD_RATE_LIMIT``, ``CHATAPP_ESTIMATE_RATE_LIMIT``,
-``CHATAPP_RATE_LIMIT_WINDOW_SECONDS``). The count lives in Django's cache, which is Redis when
+A fixed window: each user may do an action N times per window (``policy.RateLimits``, from
+settings ``CHATAPP_MESSAGE_RATE_LIMIT``, ``CHATAPP_UPLOAD_RATE_LIMIT``,
+``CHATAPP_ESTIMATE_RATE_LIMIT``, ``CHATAPP_RATE_LIMIT_WINDOW_SECONDS``; passed in by the
+edge). The count lives in Django's cache, which is Redis when
 several processes serve the site, so the limit holds across all of them. A burst of up to
 2N around a window boundary is possible; that is the price of one cache round trip per action.
 """
@@ -11,29 +12,26 @@ import time
 from dataclasses import dataclass
 
 from asgiref.sync import sync_to_async
-from django.conf import settings
 from django.core.cache import cache
 
 from chatapp.errors import ChatappError
 from chatapp.operations import metrics
+from chatapp.safety.policy import RateLimits
 
 
 @dataclass(frozen=True)
 class Action:
-    setting: str  # the limit's setting
     noun: str  # in "You have sent too many messages"
     verb: str
 
 
 ACTIONS = {
-    "message": Action("CHATAPP_MESSAGE_RATE_LIMIT", "messages", "sent"),
-    "upload": Action("CHATAPP_UPLOAD_RATE_LIMIT", "files", "uploaded"),
+    "message": Action("messages", "sent"),
+    "upload": Action("files", "uploaded"),
     # Each estimate is a count_tokens call upstream, which the API rate-limits per key.
-    "estimate": Action("CHATAPP_ESTIMATE_RATE_LIMIT", "cost estimates", "asked for"),
+    "estimate": Action("cost estimates", "asked for"),
     # Counted per client address (nobody is logged in): each sends a mail.
-    "password_reset": Action(
-        "CHATAPP_PASSWORD_RESET_RATE_LIMIT", "password reset requests", "made"
-    ),
+    "password_reset": Action("password reset requests", "made"),
 }
 
 
@@ -53,13 +51,13 @@ class RateLimited(ChatappError):
         )
 
 
-def spend_sync(user_id: int | str, action: str) -> None:
+def spend_sync(user_id: int | str, action: str, limits: RateLimits) -> None:
     """Count one ``action`` for the user (or a client address), or raise ``RateLimited`` if
     that is one too many."""
-    limit = getattr(settings, ACTIONS[action].setting)
+    limit = limits.limit(action)
     if limit <= 0:
         return
-    window = settings.CHATAPP_RATE_LIMIT_WINDOW_SECONDS
+    window = limits.window_seconds
     now = time.time()
     window_start = int(now // window) * window
     key = f"chatapp:rate:{action}:{user_id}:{window_start}"
@@ -76,6 +74,6 @@ def spend_sync(user_id: int | str, action: str) -> None:
         raise RateLimited(action, max(1, int(window_start + window - now + 0.999)))
 
 
-async def spend(user_id: int, action: str) -> None:
+async def spend(user_id: int, action: str, limits: RateLimits) -> None:
     """``spend_sync`` for async code: the cache call runs off the event loop."""
-    await sync_to_async(spend_sync)(user_id, action)
+    await sync_to_async(spend_sync)(user_id, action, limits)

@@ -18,7 +18,6 @@ from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
-from django.conf import settings
 from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY, get_user_model
 from django.db import transaction
 from django.utils.crypto import constant_time_compare
@@ -38,11 +37,13 @@ def end_sockets(user_id: int, session_key: str | None = None) -> None:
     async_to_sync(get_channel_layer().group_send)(user_group(user_id), event)
 
 
-def session_is_current(session_key: str | None, user_id: int) -> bool:
-    """Whether the session still logs ``user_id`` in, as a new request would find it."""
+def session_is_current(session_key: str | None, user_id: int, session_engine: str) -> bool:
+    """Whether the session still logs ``user_id`` in, as a new request would find it.
+
+    ``session_engine``: the module of the sessions' store (the ``SESSION_ENGINE`` setting)."""
     if not session_key:
         return False
-    store = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
+    store = import_module(session_engine).SessionStore(session_key)
     if store.get(SESSION_KEY) != str(user_id):  # gone, expired, flushed, or someone else's
         return False
     user = get_user_model().objects.filter(pk=user_id, is_active=True).first()

@@ -21,6 +21,7 @@ from chatapp.conversations import settings as conversation_settings
 from chatapp.conversations.presenters import conversation_json, message_json, model_json
 from chatapp.cost_review import queries as costs
 from chatapp.models import ClaudeModel, Conversation
+from chatapp.policies.safety import rate_limits
 from chatapp.projects import access as project_access
 from chatapp.projects import service as project_service
 from chatapp.replies import estimates, registry, titles
@@ -173,7 +174,7 @@ async def estimate(request: HttpRequest) -> HttpResponse:
     if not isinstance(model, str | None) or not isinstance(level, str | None):
         raise BadRequest("model and thinking must be text.")
     user = await request.auser()
-    await ratelimits.spend(user.pk, "estimate")  # 429 past the limit (api_endpoint)
+    await ratelimits.spend(user.pk, "estimate", rate_limits())  # 429 past the limit (api_endpoint)
     try:
         result = await estimates.estimate(
             user, conversation_id=conversation_id, text=text, model_id=model,

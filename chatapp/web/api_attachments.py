@@ -17,6 +17,8 @@ from chatapp.billing import prices
 from chatapp.claude.pricing import pick_band
 from chatapp.conversations.presenters import attachment_json
 from chatapp.models import Attachment, AttachmentKind, Conversation
+from chatapp.policies.attachments import upload_policy
+from chatapp.policies.safety import rate_limits
 from chatapp.safety import ratelimits
 from chatapp.safety.access import get_attachment_for_user, get_conversation_for_user
 from chatapp.web.endpoints import api_endpoint, json_error
@@ -60,15 +62,18 @@ def _declared_length(request: HttpRequest) -> int:
 
 
 async def _upload(request: HttpRequest, conversation: Conversation) -> HttpResponse:
-    await ratelimits.spend(conversation.owner_id, "upload")  # 429 past the limit (api_endpoint)
+    # 429 past the limit (api_endpoint)
+    await ratelimits.spend(conversation.owner_id, "upload", rate_limits())
     if _declared_length(request) > upload_body_limit():
-        return json_error(intake.too_large().message, 413)
+        return json_error(intake.too_large(settings.CHATAPP_MAX_UPLOAD_MB).message, 413)
     # Parsing the form may read a spooled temporary file: not on the event loop.
     files = await sync_to_async(lambda: request.FILES)()
     upload = files.get("file")
     if upload is None:
         return json_error("Send the file in a form field named “file”.", 400)
-    attachment = await intake.add_upload(conversation, upload)  # UploadRejected: api_endpoint
+    attachment = await intake.add_upload(  # UploadRejected: api_endpoint
+        conversation, upload, upload_policy()
+    )
     await audit.arecord(audit.AuditAction.FILE_UPLOAD, request, target=attachment,
                         detail={"conversation": conversation.pk, "bytes": attachment.size})
     return JsonResponse(await database_sync_to_async(_one)(attachment), status=201)

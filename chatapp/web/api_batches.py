@@ -19,6 +19,9 @@ from chatapp.billing import budgets
 from chatapp.conversations.presenters import batch_document_json, batch_item_json, batch_job_json
 from chatapp.models import Attachment, AttachmentKind, BatchJob, ClaudeModel, default_model_id
 from chatapp.operations import metrics
+from chatapp.policies.attachments import upload_policy
+from chatapp.policies.batches import job_limits
+from chatapp.policies.safety import rate_limits
 from chatapp.safety import ratelimits
 from chatapp.safety.access import get_batch_job_for_user, get_item_in_batch_job
 from chatapp.web.endpoints import api_endpoint, json_error, read_json
@@ -67,7 +70,9 @@ def _job_for(user, job_id: int) -> BatchJob:
 def batch_jobs_collection(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         try:
-            job = batch_jobs.create_job(request.user, **_job_fields(read_json(request)))
+            job = batch_jobs.create_job(
+                request.user, **_job_fields(read_json(request)), limits=job_limits()
+            )
         except budgets.BudgetExceeded:
             metrics.budget_refused("batch_job")
             raise  # 402 in plain words (api_endpoint)
@@ -81,7 +86,9 @@ def batch_jobs_collection(request: HttpRequest) -> HttpResponse:
 
 @api_endpoint("POST")
 def batch_job_estimate(request: HttpRequest) -> HttpResponse:
-    estimate = batch_jobs.estimate(request.user, **_job_fields(read_json(request)))
+    estimate = batch_jobs.estimate(
+        request.user, **_job_fields(read_json(request)), limits=job_limits()
+    )
     return JsonResponse(estimate.as_json())
 
 
@@ -157,7 +164,7 @@ def _model_for_upload(model_id: str | None) -> ClaudeModel:
 
 
 async def _upload(request: HttpRequest, user) -> HttpResponse:
-    await ratelimits.spend(user.pk, "upload")  # 429 past the limit (api_endpoint)
+    await ratelimits.spend(user.pk, "upload", rate_limits())  # 429 past the limit (api_endpoint)
     # Parsing the form may read a spooled temporary file: not on the event loop. An
     # oversized body never gets here (config/limits.py answers 413 first).
     form, files = await sync_to_async(lambda: (request.POST, request.FILES))()
@@ -165,7 +172,9 @@ async def _upload(request: HttpRequest, user) -> HttpResponse:
     if upload is None:
         return json_error("Send the file in a form field named “file”.", 400)
     model = await database_sync_to_async(_model_for_upload)(form.get("model"))
-    document = await intake.add_document(user.pk, upload, model)  # UploadRejected: 4xx
+    document = await intake.add_document(  # UploadRejected: 4xx
+        user.pk, upload, model, upload_policy()
+    )
     await audit.arecord(audit.AuditAction.FILE_UPLOAD, request, user=user, target=document,
                         detail={"batch_document": True, "bytes": document.size})
     return JsonResponse(batch_document_json(document), status=201)

@@ -6,11 +6,14 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from chatapp import audit
 from chatapp.attachments import intake
 from chatapp.models import Project
+from chatapp.policies.attachments import upload_policy
+from chatapp.policies.safety import rate_limits
 from chatapp.projects import access, service
 from chatapp.projects.presenters import (
     document_json,
@@ -66,14 +69,16 @@ async def project_documents(request: HttpRequest, project_id: int) -> HttpRespon
         rows = await database_sync_to_async(lambda: list(access.current_documents(project)))()
         return JsonResponse({"documents": [document_json(d) for d in rows]})
     if _declared_length(request) > upload_body_limit():
-        return json_error(intake.too_large().message, 413)
+        return json_error(intake.too_large(settings.CHATAPP_MAX_UPLOAD_MB).message, 413)
     # Parsing the form may read a spooled temporary file: not on the event loop.
     files = await sync_to_async(lambda: request.FILES)()
     upload = files.get("file")
     if upload is None:
         return json_error("Send the file in a form field named “file”.", 400)
     # RateLimited (429), UploadRejected (400, 413, 415): answered by api_endpoint.
-    document = await service.add_document(user, project, upload)
+    document = await service.add_document(
+        user, project, upload, rate_limits=rate_limits(), upload_policy=upload_policy()
+    )
     return JsonResponse(document_json(document), status=201)
 
 

@@ -11,9 +11,11 @@ from typing import Any
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
 from django.http import Http404
 
 from chatapp.errors import ChatappError
+from chatapp.policies.safety import rate_limits
 from chatapp.replies import orm_thread, registry
 from chatapp.replies import service as replies
 from chatapp.safety import ratelimits, socket_sessions
@@ -99,11 +101,12 @@ class ConversationConsumer(AsyncWebsocketConsumer):
             if isinstance(frame, UserMessage | Regenerate | Continue):  # each starts a reply
                 # Spending money: the login must still be good now, not just at the handshake.
                 if not await database_sync_to_async(socket_sessions.session_is_current)(
-                    self.scope["session"].session_key, self.scope["user"].pk
+                    self.scope["session"].session_key, self.scope["user"].pk,
+                    settings.SESSION_ENGINE,
                 ):
                     await self.close(code=socket_sessions.SESSION_ENDED_CODE)
                     return
-                await ratelimits.spend(self.scope["user"].pk, "message")
+                await ratelimits.spend(self.scope["user"].pk, "message", rate_limits())
             await self._handle(frame)
         except ChatappError as exc:  # refused in plain words (a reply, the rate, the budget)
             await self._error(exc.code, exc.message)

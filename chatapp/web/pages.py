@@ -11,6 +11,7 @@ from django.shortcuts import render
 from chatapp.conversations import empty as empty_conversations
 from chatapp.conversations.presenters import model_json
 from chatapp.models import ClaudeModel
+from chatapp.policies.safety import rate_limits
 from chatapp.safety import model_access, ratelimits
 from chatapp.safety.access import get_batch_job_for_user, get_conversation_for_user
 
@@ -69,7 +70,9 @@ class ThrottledPasswordResetView(PasswordResetView):
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         try:
-            ratelimits.spend_sync(request.META.get("REMOTE_ADDR") or "-", "password_reset")
+            ratelimits.spend_sync(
+                request.META.get("REMOTE_ADDR") or "-", "password_reset", rate_limits()
+            )
         except ratelimits.RateLimited as exc:
             response = HttpResponse(exc.message, status=429, content_type="text/plain")
             response["Retry-After"] = str(exc.retry_after)

@@ -18,12 +18,19 @@ from hypothesis import strategies as st
 from chatapp.attachments import isolation
 from chatapp.attachments.image_sizes import fit_size
 from chatapp.attachments.intake import ModelLimits, PreparedUpload, display_name, prepare_upload
+from chatapp.attachments.policy import UploadPolicy
 from chatapp.attachments.uploads import UploadRejected
 from chatapp.models import Attachment
+from chatapp.safety.content_checks import build_policy
+from chatapp.safety.policy import ContentPolicy
 from tests.factories import make_conversation, make_user
 from tests.hostile_files import markup_heavy_docx, semi_transparent_png
 
 LIMITS = ModelLimits("claude-sonnet-4-6", "Claude Sonnet 4.6", 1_000_000, "standard", 600)
+UPLOADS = UploadPolicy(
+    max_upload_bytes=32 * 2**20, max_upload_mb=32, max_image_base64_bytes=10_000_000,
+    content=ContentPolicy(actions=build_policy({}), keep_originals=False, phone_region="US"),
+)
 
 # The first bytes of every format the pipeline recognises, so that random tails reach the
 # parsers behind the sniffing (pypdf, python-docx's zip reader, Pillow) and not only the sniffer.
@@ -40,7 +47,7 @@ NAMES = st.one_of(
 
 def assert_accepted_or_explained(raw: bytes, name: str) -> None:
     try:
-        prepared = prepare_upload(raw, name, LIMITS)
+        prepared = prepare_upload(raw, name, LIMITS, UPLOADS)
     except UploadRejected as refused:
         assert refused.message.strip() and refused.http_status in {400, 413, 415}
     else:
@@ -133,7 +140,7 @@ def test_a_small_png_that_decodes_to_hundreds_of_mb_is_refused_from_its_header()
     raw = semi_transparent_png(7000, 7000)  # under 1 MB on disk, 196 MB of pixels
     assert len(raw) < 1_000_000
     with pytest.raises(UploadRejected) as refused:
-        prepare_upload(raw, "poster.png", LIMITS)
+        prepare_upload(raw, "poster.png", LIMITS, UPLOADS)
     assert refused.value.http_status == 413
     assert "7,000 × 7,000 pixels" in refused.value.message
     assert "MB of memory" in refused.value.message and "megapixels" in refused.value.message
@@ -141,7 +148,7 @@ def test_a_small_png_that_decodes_to_hundreds_of_mb_is_refused_from_its_header()
 
 def test_an_image_within_the_memory_budget_is_still_prepared():
     raw = semi_transparent_png(4000, 3000)  # 12 megapixels with transparency: 144 MB at most
-    prepared = prepare_upload(raw, "poster.png", LIMITS)
+    prepared = prepare_upload(raw, "poster.png", LIMITS, UPLOADS)
     assert prepared.kind == "image"
     assert (prepared.width, prepared.height) == fit_size(4000, 3000, LIMITS.image_tier)
 
@@ -151,7 +158,7 @@ def test_a_small_docx_with_95_mb_of_markup_is_refused_in_seconds():
     assert len(raw) < 1_000_000
     start = time.monotonic()
     with pytest.raises(UploadRejected) as refused:
-        prepare_upload(raw, "report.docx", LIMITS)
+        prepare_upload(raw, "report.docx", LIMITS, UPLOADS)
     assert time.monotonic() - start < 10
     assert refused.value.http_status == 413
     assert "500,000 pieces of markup" in refused.value.message
@@ -160,14 +167,14 @@ def test_a_small_docx_with_95_mb_of_markup_is_refused_in_seconds():
 
 def test_a_word_document_with_ordinary_markup_is_still_read():
     raw = markup_heavy_docx(0.2)  # 35,000 empty paragraphs and one word: under the count
-    assert prepare_upload(raw, "report.docx", LIMITS).text == "Hello"
+    assert prepare_upload(raw, "report.docx", LIMITS, UPLOADS).text == "Hello"
 
 
 def test_a_preparation_over_its_time_limit_is_given_up_with_a_422(monkeypatch):
     # No image is prepared in a millisecond (a process must even start): the limit is hit.
     monkeypatch.setattr(isolation, "TIME_LIMIT_SECONDS", 0.001)
     with pytest.raises(UploadRejected) as refused:
-        prepare_upload(semi_transparent_png(400, 300), "poster.png", LIMITS)
+        prepare_upload(semi_transparent_png(400, 300), "poster.png", LIMITS, UPLOADS)
     assert refused.value.http_status == 422
     assert "longer than 0.001 seconds to prepare" in refused.value.message
 

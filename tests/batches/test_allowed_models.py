@@ -6,6 +6,7 @@ from django.core.exceptions import BadRequest
 
 from chatapp.batches import jobs
 from chatapp.models import BatchJob, GroupPolicy
+from chatapp.policies.batches import job_limits
 from tests.factories import make_text_document, make_user
 
 pytestmark = pytest.mark.django_db
@@ -20,6 +21,7 @@ def test_a_job_on_a_model_not_allowed_is_refused_and_nothing_is_saved(settings, 
     document = make_text_document(user, "Lease.")
     job = {"document_ids": [document.pk], "prompt": "Who pays?"}
     with pytest.raises(BadRequest, match="not among the models your groups allow"):
-        jobs.create_job(user, model_id="claude-opus-5-5", **job)
+        jobs.create_job(user, limits=job_limits(), model_id="claude-opus-5-5", **job)
     assert not BatchJob.objects.exists()
-    assert jobs.create_job(user, model_id="claude-haiku-5-5", **job).model == "claude-haiku-5-5"
+    created = jobs.create_job(user, limits=job_limits(), model_id="claude-haiku-5-5", **job)
+    assert created.model == "claude-haiku-5-5"

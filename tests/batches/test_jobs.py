@@ -17,6 +17,7 @@ from chatapp.models import (
     BudgetReservation,
     ClaudeModel,
 )
+from chatapp.policies.batches import job_limits
 from tests.factories import make_text_document, make_user
 
 pytestmark = pytest.mark.django_db
@@ -43,7 +44,7 @@ def test_the_estimate_prices_each_document_in_its_own_size_band():
     large = make_text_document(owner, "y" * 440_000)  # 110,000 tokens
     estimate = batch_jobs.estimate(
         owner, document_ids=[small.pk, large.pk], prompt="Sum up.", model_id="claude-haiku-5-5",
-        max_tokens=100,
+        max_tokens=100, limits=job_limits(),
     )
     prefix = (estimate.input_tokens - 100 - 110_000) // 2
     small_cost = (Decimal(100 + prefix) * Decimal("0.10") + 100 * Decimal("0.50")) / 10**6
@@ -57,7 +58,7 @@ def test_an_unpriced_model_estimates_as_unpriced_never_free():
     document = make_text_document(owner)
     ClaudeModel.objects.get(pk="claude-sonnet-4-6").prices.all().delete()
     estimate = batch_jobs.estimate(owner, document_ids=[document.pk], prompt="Sum up.",
-                                   model_id="claude-sonnet-4-6")
+                                   model_id="claude-sonnet-4-6", limits=job_limits())
     assert estimate.as_json()["batch_usd"] is None
     assert estimate.as_json()["interactive_usd"] is None
 
@@ -66,7 +67,7 @@ def test_a_job_asks_the_default_output_length_unless_told():
     owner = make_user()
     document = make_text_document(owner)
     job = batch_jobs.create_job(owner, document_ids=[document.pk, document.pk], prompt="Who?",
-                                model_id="claude-haiku-4-5")
+                                model_id="claude-haiku-4-5", limits=job_limits())
     assert job.max_tokens == 8192
     assert job.items.count() == 1  # a document chosen twice is asked once
 
@@ -75,7 +76,7 @@ def test_cancelling_a_job_that_has_not_been_sent_cancels_every_document():
     owner = make_user()
     document = make_text_document(owner)
     job = batch_jobs.create_job(owner, document_ids=[document.pk], prompt="Who?",
-                                model_id="claude-sonnet-4-6")
+                                model_id="claude-sonnet-4-6", limits=job_limits())
     job = batch_jobs.request_cancel(job)
     assert job.status == BatchJobStatus.ENDED
     assert list(job.items.values_list("status", flat=True)) == [BatchItemStatus.CANCELLED]
@@ -93,7 +94,7 @@ def test_staff_see_jobs_with_their_document_count_and_cost_in_the_admin(client):
     owner = make_user()
     documents = [make_text_document(owner, f"Lease {n}") for n in range(3)]
     job = batch_jobs.create_job(owner, document_ids=[d.pk for d in documents], prompt="Who?",
-                                model_id="claude-sonnet-4-6")
+                                model_id="claude-sonnet-4-6", limits=job_limits())
     job.items.update(status=BatchItemStatus.SUCCEEDED, cost_usd=Decimal("0.25"))
     client.force_login(make_user(is_staff=True, is_superuser=True))
     listing = client.get("/admin/chatapp/batchjob/")
@@ -118,8 +119,8 @@ def _job_with_budget(limit: str, count: int = 3, max_tokens: int = 1000, prompt:
 
 def test_creating_a_job_reserves_its_estimate_at_batch_prices():
     owner, fields = _job_with_budget("10")
-    estimate = batch_jobs.estimate(owner, **fields)
-    job = batch_jobs.create_job(owner, **fields)
+    estimate = batch_jobs.estimate(owner, limits=job_limits(), **fields)
+    job = batch_jobs.create_job(owner, limits=job_limits(), **fields)
     status = budgets.status(owner.pk)
     assert status.reserved == estimate.batch_usd > 0 and status.spent == 0
     # Every document holds its own share (1,000 output tokens at $7.50/M alone: $0.0075).
@@ -131,9 +132,9 @@ def test_creating_a_job_reserves_its_estimate_at_batch_prices():
 def test_a_job_that_does_not_fit_the_budget_is_refused_in_plain_words_and_not_saved():
     # Three documents of 8,192 output tokens at the batch price ($7.50/M): over $0.18.
     owner, fields = _job_with_budget("0.10", max_tokens=8192)
-    estimate = batch_jobs.estimate(owner, **fields)
+    estimate = batch_jobs.estimate(owner, limits=job_limits(), **fields)
     with pytest.raises(budgets.BudgetExceeded) as refused:
-        batch_jobs.create_job(owner, **fields)
+        batch_jobs.create_job(owner, limits=job_limits(), **fields)
     assert refused.value.message == (
         f"This batch job could cost up to ${estimate.batch_usd:.2f}, and $0.10 of your monthly "
         "budget of $0.10 is left. Choose fewer documents, a smaller maximum answer length or a "
@@ -145,7 +146,7 @@ def test_a_job_that_does_not_fit_the_budget_is_refused_in_plain_words_and_not_sa
 
 def test_cancelling_a_job_before_it_was_sent_gives_its_reservation_back():
     owner, fields = _job_with_budget("10")
-    job = batch_jobs.create_job(owner, **fields)
+    job = batch_jobs.create_job(owner, limits=job_limits(), **fields)
     batch_jobs.request_cancel(job)
     assert budgets.status(owner.pk).reserved == 0
     assert not BudgetReservation.objects.exists()
@@ -153,7 +154,7 @@ def test_cancelling_a_job_before_it_was_sent_gives_its_reservation_back():
 
 def test_settling_again_gives_nothing_back_twice():
     owner, fields = _job_with_budget("10")
-    job = batch_jobs.create_job(owner, **fields)
+    job = batch_jobs.create_job(owner, limits=job_limits(), **fields)
     first = job.items.order_by("id").first()
     BatchItem.objects.filter(pk=first.pk).update(status=BatchItemStatus.EXPIRED)
     batch_jobs.settle_reservation(job.pk)
@@ -165,7 +166,7 @@ def test_settling_again_gives_nothing_back_twice():
 def test_a_job_holds_nothing_for_a_user_without_a_budget():
     owner = make_user()
     document = make_text_document(owner)
-    batch_jobs.create_job(owner, document_ids=[document.pk], prompt="Who?",
+    batch_jobs.create_job(owner, limits=job_limits(), document_ids=[document.pk], prompt="Who?",
                           model_id="claude-sonnet-4-6")
     assert not BudgetReservation.objects.exists()
 
@@ -179,7 +180,7 @@ def test_a_batch_jobs_reservation_outlives_restarts_and_is_never_stale(settings)
 
     settings.REDIS_URL = ""
     owner, fields = _job_with_budget("10")
-    batch_jobs.create_job(owner, **fields)
+    batch_jobs.create_job(owner, limits=job_limits(), **fields)
     held = budgets.status(owner.pk).reserved
     mark_orphaned_replies()  # start-up frees what replies left, not what jobs hold
     BudgetReservation.objects.update(created_at=timezone.now() - timedelta(days=1))
@@ -194,7 +195,8 @@ def test_a_long_prompt_is_estimated_as_written_to_the_1_hour_cache_by_every_requ
     document = make_text_document(owner, "x" * 400)
     prompt = "Summarise the obligations of each party. " * 200  # over Sonnet's 1,024 minimum
     estimate = batch_jobs.estimate(owner, document_ids=[document.pk], prompt=prompt,
-                                   model_id="claude-sonnet-4-6", max_tokens=100)
+                                   model_id="claude-sonnet-4-6", max_tokens=100,
+                                   limits=job_limits())
     prefix = estimate.input_tokens - 100
     assert prefix > 1024
     # Sonnet 4.6: $3/M input, $6/M 1-hour write, $15/M output; halved in a batch.
@@ -204,7 +206,7 @@ def test_a_long_prompt_is_estimated_as_written_to_the_1_hour_cache_by_every_requ
 def test_a_job_of_an_unpriced_model_holds_nothing_and_leaves_nothing_behind():
     owner, fields = _job_with_budget("10")
     ClaudeModel.objects.get(pk="claude-sonnet-4-6").prices.all().delete()
-    job = batch_jobs.create_job(owner, **fields)
+    job = batch_jobs.create_job(owner, limits=job_limits(), **fields)
     assert budgets.status(owner.pk).reserved == 0
     batch_jobs.request_cancel(job)
     assert not BudgetReservation.objects.exists()

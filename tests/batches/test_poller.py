@@ -6,6 +6,7 @@ poll interval is zero here, so every `tick` looks at every running batch: no wai
 """
 
 import asyncio
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
@@ -13,6 +14,7 @@ from channels.db import database_sync_to_async
 
 from chatapp.batches import jobs as batch_jobs
 from chatapp.batches import submission as batch_submission
+from chatapp.batches.policy import PollerPolicy
 from chatapp.batches.poller import BatchPoller
 from chatapp.billing import budgets, prices
 from chatapp.claude import batches as claude_batches
@@ -29,6 +31,7 @@ from chatapp.models import (
     MonthlySpend,
     UsageRecord,
 )
+from chatapp.policies.batches import batch_poller, job_limits
 from chatapp.replies import registry
 from tests.factories import make_text_document, make_user
 from tests.sockets import frames_until, next_frame, open_socket, send
@@ -41,10 +44,18 @@ BATCH_SECONDS = 100  # the upstream answers a batch's requests evenly over this 
 
 
 @pytest.fixture(autouse=True)
-def batch_settings(settings, tmp_path):
+def media_root(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
-    settings.CHATAPP_BATCH_POLL_SECONDS = 0
-    settings.CHATAPP_BATCH_POLL_MAX_SECONDS = 0
+
+
+def poller_policy(**changes) -> PollerPolicy:
+    """The poller's policy from settings, looking at a sent batch again on every round (the
+    upstream's clock is the test's), with ``changes``."""
+    return replace(batch_poller(), poll_seconds=0, poll_max_seconds=0, **changes)
+
+
+def new_poller(*, results_chunk: int = 200, **changes) -> BatchPoller:
+    return BatchPoller(poller_policy(**changes), results_chunk=results_chunk)
 
 
 @pytest.fixture
@@ -68,7 +79,9 @@ def start_job(
     ]
     fields.setdefault("prompt", PROMPT)
     fields.setdefault("model_id", MODEL)
-    return batch_jobs.create_job(owner, document_ids=[d.pk for d in documents], **fields)
+    return batch_jobs.create_job(
+        owner, document_ids=[d.pk for d in documents], limits=job_limits(), **fields
+    )
 
 
 @database_sync_to_async
@@ -97,7 +110,7 @@ def batch_creates(upstream) -> list[dict]:
 
 async def test_a_25_document_job_end_to_end(upstream):
     job = await start_job(25)
-    poller = BatchPoller()
+    poller = new_poller()
 
     await poller.tick()
     job, counts, _ = await reload(job)
@@ -132,7 +145,7 @@ async def test_a_25_document_job_end_to_end(upstream):
 
 async def test_batch_items_cost_half_the_interactive_price(upstream):
     job = await start_job(1)
-    poller = BatchPoller()
+    poller = new_poller()
     await poller.tick()
     upstream.advance_clock(BATCH_SECONDS)
     await poller.tick()
@@ -149,10 +162,9 @@ async def test_batch_items_cost_half_the_interactive_price(upstream):
     assert record.batch_savings_usd == interactive - item.cost_usd
 
 
-async def test_a_job_over_the_per_batch_limit_is_split_into_several_batches(upstream, settings):
-    settings.CHATAPP_BATCH_MAX_REQUESTS = 10
+async def test_a_job_over_the_per_batch_limit_is_split_into_several_batches(upstream):
     job = await start_job(25)
-    poller = BatchPoller()
+    poller = new_poller(max_requests=10)
     await poller.tick()
     assert [len(c["body"]["requests"]) for c in batch_creates(upstream)] == [10, 10, 5]
 
@@ -166,14 +178,13 @@ async def test_a_job_over_the_per_batch_limit_is_split_into_several_batches(upst
     assert sizes == [10, 10, 5]
 
 
-async def test_a_job_over_the_per_batch_byte_limit_is_split_too(upstream, settings):
+async def test_a_job_over_the_per_batch_byte_limit_is_split_too(upstream):
     long_text = "The tenant pays rent on the first day of each month. " * 40
     job = await start_job(5, texts=dict.fromkeys(range(5), long_text))
     one_request = await database_sync_to_async(
         lambda: batch_jobs.item_request(job, job.items.first()).size
     )()
-    settings.CHATAPP_BATCH_MAX_BYTES = int(one_request * 2.5)  # two fit, a third does not
-    await BatchPoller().tick()
+    await new_poller(max_bytes=int(one_request * 2.5)).tick()  # two fit, a third does not
     assert [len(c["body"]["requests"]) for c in batch_creates(upstream)] == [2, 2, 1]
     _, counts, _ = await reload(job)
     assert counts["processing"] == 5
@@ -181,7 +192,7 @@ async def test_a_job_over_the_per_batch_byte_limit_is_split_too(upstream, settin
 
 async def test_cancelling_mid_way_keeps_the_finished_answers(upstream):
     job = await start_job(10)
-    poller = BatchPoller()
+    poller = new_poller()
     await poller.tick()
     upstream.advance_clock(BATCH_SECONDS * 0.45)  # four of ten are answered upstream
 
@@ -201,7 +212,7 @@ async def test_cancelling_mid_way_keeps_the_finished_answers(upstream):
 async def test_a_batch_unfinished_after_24_hours_expires(upstream):
     upstream.set_batch_seconds(30 * 3600)
     job = await start_job(3)
-    poller = BatchPoller()
+    poller = new_poller()
     await poller.tick()
     upstream.advance_clock(24 * 3600)
     await poller.tick()
@@ -213,7 +224,7 @@ async def test_a_batch_unfinished_after_24_hours_expires(upstream):
 
 async def test_an_errored_item_says_why_and_the_rest_succeed(upstream):
     job = await start_job(3, texts={1: "Clause 1. [[fault:invalid]]"})
-    poller = BatchPoller()
+    poller = new_poller()
     await poller.tick()
     upstream.advance_clock(BATCH_SECONDS)
     await poller.tick()
@@ -229,17 +240,17 @@ async def test_an_errored_item_says_why_and_the_rest_succeed(upstream):
 
 async def test_a_poller_restarted_mid_way_records_nothing_twice(upstream):
     job = await start_job(25)
-    await BatchPoller().tick()
+    await new_poller().tick()
     upstream.advance_clock(BATCH_SECONDS)
     # The first poller loses its connection while reading the results (after 14 lines: some
     # chunks of five are recorded, the rest not), and stops; a new one starts from the start.
     upstream.drop_next_results_after(14)
-    await BatchPoller(results_chunk=5).tick()
+    await new_poller(results_chunk=5).tick()
     job, counts, _ = await reload(job)
     assert counts["succeeded"] in (5, 10) and counts["processing"] == 25 - counts["succeeded"]
     assert job.status == BatchJobStatus.IN_PROGRESS
 
-    await BatchPoller(results_chunk=5).tick()
+    await new_poller(results_chunk=5).tick()
     job, counts, items = await reload(job)
     assert job.status == BatchJobStatus.ENDED and counts["succeeded"] == 25
     records = await usage_records(job)
@@ -252,7 +263,7 @@ async def test_a_poller_restarted_mid_way_records_nothing_twice(upstream):
 
 async def test_two_pollers_at_once_record_every_result_once(upstream):
     job = await start_job(12)
-    first, second = BatchPoller(results_chunk=3), BatchPoller(results_chunk=3)
+    first, second = new_poller(results_chunk=3), new_poller(results_chunk=3)
     await asyncio.gather(first.tick(), second.tick())
     assert len(batch_creates(upstream)) == 1
     upstream.advance_clock(BATCH_SECONDS)
@@ -264,7 +275,7 @@ async def test_two_pollers_at_once_record_every_result_once(upstream):
 
 async def test_more_than_the_interactive_limit_uses_the_long_output_beta(upstream):
     job = await start_job(1, prompt="Write it all out. [[tokens:150]]", max_tokens=200_000)
-    poller = BatchPoller()
+    poller = new_poller()
     await poller.tick()
     (create,) = batch_creates(upstream)
     assert create["headers"]["anthropic-beta"] == "output-300k-2026-03-24"
@@ -278,7 +289,7 @@ async def test_more_than_the_interactive_limit_uses_the_long_output_beta(upstrea
 async def test_a_job_that_cannot_reach_claude_is_sent_later(upstream, settings):
     job = await start_job(2)
     settings.ANTHROPIC_BASE_URL = "http://127.0.0.1:9"  # nothing listens there
-    await BatchPoller().tick()
+    await new_poller().tick()
     job, counts, _ = await reload(job)
     assert job.status == BatchJobStatus.SUBMITTING and counts["processing"] == 2
     assert job.submit_lease_until is not None  # the pause before the next attempt
@@ -287,7 +298,7 @@ async def test_a_job_that_cannot_reach_claude_is_sent_later(upstream, settings):
     await database_sync_to_async(
         lambda: BatchJob.objects.filter(pk=job.pk).update(submit_lease_until=None)
     )()  # the pause is over
-    await BatchPoller().tick()
+    await new_poller().tick()
     job, _, _ = await reload(job)
     assert job.status == BatchJobStatus.IN_PROGRESS
     (create,) = batch_creates(upstream)
@@ -299,7 +310,7 @@ async def test_a_removed_document_errors_its_item_only(upstream):
     await database_sync_to_async(
         lambda: job.items.order_by("id").first().document.delete()
     )()
-    poller = BatchPoller()
+    poller = new_poller()
     await poller.tick()
     upstream.advance_clock(BATCH_SECONDS)
     await poller.tick()
@@ -310,7 +321,7 @@ async def test_a_removed_document_errors_its_item_only(upstream):
 
 async def test_a_follow_up_question_on_an_answer_is_asked_with_its_document(upstream):
     job = await start_job(1, texts={0: "Lease 0: the tenant pays rent on the first."})
-    poller = BatchPoller()
+    poller = new_poller()
     await poller.tick()
     upstream.advance_clock(BATCH_SECONDS)
     await poller.tick()
@@ -345,7 +356,7 @@ async def test_results_turn_the_reservation_into_what_the_answers_cost(upstream)
     spent, reserved, held = await month_of(job)
     assert spent == 0 and reserved == held > 0
 
-    poller = BatchPoller()
+    poller = new_poller()
     await poller.tick()
     upstream.advance_clock(BATCH_SECONDS)
     await poller.tick()
@@ -360,7 +371,7 @@ async def test_results_turn_the_reservation_into_what_the_answers_cost(upstream)
 async def test_cancelled_and_expired_documents_give_their_share_back(upstream):
     upstream.set_batch_seconds(30 * 3600)
     job = await start_job(3, budget="10")
-    poller = BatchPoller()
+    poller = new_poller()
     await poller.tick()
     upstream.advance_clock(24 * 3600)  # two answered, the last one expires
     await poller.tick()
@@ -380,17 +391,17 @@ async def test_cancelled_and_expired_documents_give_their_share_back(upstream):
 
 async def test_restarted_and_racing_pollers_settle_each_document_once(upstream):
     job = await start_job(25, budget="10")
-    await BatchPoller().tick()
+    await new_poller().tick()
     upstream.advance_clock(BATCH_SECONDS)
     upstream.drop_next_results_after(14)  # the first poller stops part-way through the results
-    await BatchPoller(results_chunk=5).tick()
+    await new_poller(results_chunk=5).tick()
     job, counts, items = await reload(job)
     spent, reserved, held = await month_of(job)
     assert 0 < counts["succeeded"] < 25
     assert reserved == held  # exactly the unanswered documents' shares are still held
     assert spent == sum(i.cost_usd for i in items if i.cost_usd)
 
-    await asyncio.gather(BatchPoller(results_chunk=5).tick(), BatchPoller(results_chunk=5).tick())
+    await asyncio.gather(new_poller(results_chunk=5).tick(), new_poller(results_chunk=5).tick())
     job, counts, items = await reload(job)
     assert job.status == BatchJobStatus.ENDED and counts["succeeded"] == 25
     assert await month_of(job) == (sum(i.cost_usd for i in items), 0, 0)
@@ -408,7 +419,9 @@ def free_to_submit(job: BatchJob) -> None:
 async def create_without_recording(job: BatchJob) -> str:
     """What a poller stopped right after its create reached the API leaves behind: a batch
     upstream, and our MessageBatch still ``sending`` without its id."""
-    _, requests, long_output = await database_sync_to_async(batch_submission.next_batch)(job.pk)
+    _, requests, long_output = await database_sync_to_async(batch_submission.next_batch)(
+        job.pk, poller_policy()
+    )
     state = await claude_batches.submit(requests, long_output=long_output)
     return state.upstream_id
 
@@ -416,7 +429,7 @@ async def create_without_recording(job: BatchJob) -> str:
 async def test_an_unanswered_create_is_looked_up_and_adopted_never_made_again(upstream):
     job = await start_job(3)
     made = await create_without_recording(job)
-    poller = BatchPoller()
+    poller = new_poller()
 
     await poller.tick()  # the batch may be ours but is still running: nothing is created
     assert len(batch_creates(upstream)) == 1
@@ -437,13 +450,15 @@ async def test_an_unanswered_create_is_looked_up_and_adopted_never_made_again(up
 async def test_someone_elses_batch_of_the_same_size_is_not_taken_for_ours(upstream):
     job = await start_job(2)
     # Tried once, never reached the API.
-    _, requests, _ = await database_sync_to_async(batch_submission.next_batch)(job.pk)
+    _, requests, _ = await database_sync_to_async(batch_submission.next_batch)(
+        job.pk, poller_policy()
+    )
     # Meanwhile another application on the same account made a batch of two.
     foreign = [claude_batches.BatchRequest(f"theirs_{n}", r.params) for n, r in enumerate(requests)]
     theirs = (await claude_batches.submit(foreign, long_output=False)).upstream_id
     upstream.advance_clock(BATCH_SECONDS)  # it has ended: its results tell whose it is
 
-    await BatchPoller().tick()
+    await new_poller().tick()
     job, _, _ = await reload(job)
     assert job.status == BatchJobStatus.IN_PROGRESS
     (batch,) = await database_sync_to_async(lambda: list(job.batches.all()))()
@@ -458,7 +473,7 @@ async def test_a_cancelled_job_finds_its_unanswered_batch_and_cancels_it(upstrea
     await database_sync_to_async(batch_jobs.request_cancel)(job)
     upstream.advance_clock(BATCH_SECONDS)  # it ran to its end meanwhile
 
-    poller = BatchPoller()
+    poller = new_poller()
     await poller.tick()
     job, counts, _ = await reload(job)
     assert len(batch_creates(upstream)) == 1
@@ -473,7 +488,7 @@ async def test_a_5x_model_is_told_not_to_think_so_a_short_answer_still_has_text(
     # The 5.x models think unless told otherwise, and thinking spends max_tokens: a batch that
     # sent no thinking field got answers with no text at all at a small max_tokens.
     job = await start_job(2, model_id=model, max_tokens=60)
-    poller = BatchPoller()
+    poller = new_poller()
     await poller.tick()
     (create,) = batch_creates(upstream)
     upstream.advance_clock(BATCH_SECONDS)

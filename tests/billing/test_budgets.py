@@ -223,6 +223,7 @@ def test_racing_replies_and_batch_jobs_never_pass_the_budget(settings, tmp_path)
     whatever the order; those refused hold and save nothing. Runs on SQLite and PostgreSQL."""
     from chatapp.batches import jobs as batch_jobs
     from chatapp.models import BatchJob
+    from chatapp.policies.batches import job_limits
     from tests.factories import make_text_document
 
     settings.MEDIA_ROOT = tmp_path
@@ -232,7 +233,8 @@ def test_racing_replies_and_batch_jobs_never_pass_the_budget(settings, tmp_path)
     documents = [make_text_document(user, f"Lease {n}.") for n in range(2)]
     job = {"document_ids": [d.pk for d in documents], "prompt": "Who pays?",
            "model_id": "claude-sonnet-4-6", "max_tokens": 20_000}
-    job_cost = batch_jobs.estimate(user, **job).batch_usd  # 40,000 tokens at $7.50/M: ~$0.30
+    # 40,000 tokens at $7.50/M: ~$0.30
+    job_cost = batch_jobs.estimate(user, limits=job_limits(), **job).batch_usd
     outcomes: list[str] = []
     start = threading.Barrier(12)
 
@@ -242,7 +244,7 @@ def test_racing_replies_and_batch_jobs_never_pass_the_budget(settings, tmp_path)
             if kind == "reply":
                 reservations.reserve(user.pk, reply_cost)
             else:
-                batch_jobs.create_job(user, **job)
+                batch_jobs.create_job(user, limits=job_limits(), **job)
             outcomes.append(kind)
         except budgets.BudgetExceeded:
             outcomes.append(f"{kind} refused")
@@ -452,6 +454,7 @@ async def test_many_concurrent_requests_on_postgresql_never_pass_the_budget(
     from channels.db import database_sync_to_async
 
     from chatapp.batches import jobs as batch_jobs
+    from chatapp.policies.batches import job_limits
     from tests.factories import make_conversation, make_text_document
     from tests.sockets import send
 
@@ -477,7 +480,7 @@ async def test_many_concurrent_requests_on_postgresql_never_pass_the_budget(
 
     def create_job() -> str:
         try:
-            batch_jobs.create_job(user, **job)
+            batch_jobs.create_job(user, limits=job_limits(), **job)
             return "created"
         except budgets.BudgetExceeded:
             return "refused"
@@ -514,7 +517,7 @@ async def test_many_concurrent_requests_on_postgresql_never_pass_the_budget(
     assert limit - total < worst_case  # no reply was refused while one still fitted
     if job_outcome == "refused":
         job_cost = await database_sync_to_async(
-            lambda: batch_jobs.estimate(user, **job).batch_usd
+            lambda: batch_jobs.estimate(user, limits=job_limits(), **job).batch_usd
         )()
         assert limit - total < job_cost
 

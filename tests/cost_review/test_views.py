@@ -200,16 +200,17 @@ def test_batch_job_spend_is_called_batch_jobs_and_shown_per_job(staff, settings,
     """Batch items belong to no conversation: their calls are not a deleted conversation's."""
     from chatapp.batches import jobs as batch_jobs
     from chatapp.claude.types import Usage
+    from chatapp.policies.batches import job_limits
     from tests.factories import make_text_document
 
     settings.MEDIA_ROOT = tmp_path
     dana = make_user("dana")
     leases = batch_jobs.create_job(
         dana, document_ids=[make_text_document(dana, f"Lease {n}").pk for n in range(2)],
-        prompt="Who pays the repairs?", model_id="claude-haiku-4-5")
+        prompt="Who pays the repairs?", model_id="claude-haiku-4-5", limits=job_limits())
     memos = batch_jobs.create_job(
         dana, document_ids=[make_text_document(dana, "Memo").pk], prompt="Sum up.",
-        model_id="claude-haiku-4-5")
+        model_id="claude-haiku-4-5", limits=job_limits())
     when = datetime(2026, 11, 6, 12, tzinfo=UTC)
     for item in leases.items.all():  # (1000 × $1 + 1000 × $5) × 0.5 each: $0.003
         _answered(leases, item, Usage(input_tokens=1000, output_tokens=1000), when)

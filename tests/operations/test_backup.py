@@ -122,7 +122,7 @@ def test_a_file_that_is_not_a_backup_is_refused(tmp_path):
     bogus = tmp_path / "notes.tar.gz"
     bogus.write_bytes(b"not an archive")
     with pytest.raises(backup.BackupError, match="not a chatapp backup"):
-        backup.restore(bogus)
+        backup.restore(bogus, media_root=tmp_path / "media", var_dir=tmp_path / "var")
 
 
 def _conversations_and_their_messages(archive: Path, tmp_path: Path) -> tuple[set, set]:

@@ -12,6 +12,8 @@ from django.test import Client
 
 from chatapp.batches.poller import BatchPoller
 from chatapp.operations import health, heartbeat
+from chatapp.policies.batches import batch_poller
+from chatapp.policies.operations import poller_heartbeat
 
 CLOSED_REDIS = "redis://127.0.0.1:1/0"  # nothing listens on port 1: refused at once
 
@@ -44,7 +46,8 @@ def test_healthz_answers_without_a_login_or_the_database_and_gives_the_version()
 
 @pytest.mark.django_db(transaction=True)
 def test_readyz_is_ok_once_a_batch_poller_has_gone_round():
-    async_to_sync(BatchPoller().tick)()  # what the poller's loop (or cron's --once) does
+    # What the poller's loop (or cron's --once) does.
+    async_to_sync(BatchPoller(batch_poller()).tick)()
     status, body = readyz()
     assert status == 200, body
     assert body == {
@@ -56,7 +59,7 @@ def test_readyz_is_ok_once_a_batch_poller_has_gone_round():
 
 @pytest.mark.django_db
 def test_readyz_is_cheap_enough_to_poll_every_second(django_assert_max_num_queries):
-    heartbeat.beat_sync()
+    heartbeat.beat_sync(poller_heartbeat())
     readyz()  # the first one also checks the migrations
     with django_assert_max_num_queries(1):  # then: SELECT 1
         status, _ = readyz()
@@ -74,7 +77,7 @@ def test_readyz_fails_naming_the_batch_poller_when_none_has_run():
 @pytest.mark.django_db
 def test_readyz_fails_when_the_poller_was_last_seen_too_long_ago(settings):
     settings.CHATAPP_BATCH_POLLER_STALE_SECONDS = 5
-    heartbeat.beat_sync()
+    heartbeat.beat_sync(poller_heartbeat())
     if settings.REDIS_URL:
         from django.core.cache import cache
 
@@ -98,7 +101,7 @@ def test_readyz_can_be_told_no_poller_runs_here(settings):
 
 @pytest.mark.django_db
 def test_readyz_fails_naming_the_database_while_a_migration_is_not_applied(monkeypatch):
-    heartbeat.beat_sync()
+    heartbeat.beat_sync(poller_heartbeat())
     monkeypatch.setattr(health, "_migrated", False)
     with connection.cursor() as cursor:  # rolled back with the test
         cursor.execute(
@@ -113,7 +116,7 @@ def test_readyz_fails_naming_the_database_while_a_migration_is_not_applied(monke
 
 @pytest.mark.django_db
 def test_readyz_fails_naming_the_cache_when_it_is_unreachable(settings):
-    heartbeat.beat_sync()
+    heartbeat.beat_sync(poller_heartbeat())
     settings.CACHES = {
         "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
                     "LOCATION": CLOSED_REDIS}

@@ -5,6 +5,7 @@ process's counts in multiprocess mode."""
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
@@ -13,6 +14,7 @@ from django.test import Client
 from prometheus_client.parser import text_string_to_metric_families
 
 from chatapp.models import BatchJob, BatchJobStatus, Budget, MessageStatus
+from chatapp.policies.safety import rate_limits
 from chatapp.replies import registry, turns
 from chatapp.replies import service as replies
 from chatapp.safety import ratelimits
@@ -109,17 +111,17 @@ async def test_a_failed_reply_is_counted_by_outcome_and_upstream_error_type(
 
 
 @pytest.mark.django_db
-def test_budget_and_rate_limit_refusals_are_counted(settings):
-    settings.CHATAPP_MESSAGE_RATE_LIMIT = 1
+def test_budget_and_rate_limit_refusals_are_counted():
+    one_message = replace(rate_limits(), message=1)
     user = make_user()
     conversation = make_conversation(owner=user)
     Budget.objects.create(user=user, monthly_usd=Decimal("0"))
     before = scrape()
     with pytest.raises(turns.ReplyRefused):
         turns.refuse_if_over_budget(conversation)
-    ratelimits.spend_sync(user.pk, "message")
+    ratelimits.spend_sync(user.pk, "message", one_message)
     with pytest.raises(ratelimits.RateLimited):
-        ratelimits.spend_sync(user.pk, "message")
+        ratelimits.spend_sync(user.pk, "message", one_message)
     after = scrape()
     assert value(after, "chatapp_budget_refusals_total", stage="reply") - value(
         before, "chatapp_budget_refusals_total", stage="reply") == 1

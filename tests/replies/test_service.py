@@ -90,6 +90,7 @@ async def test_a_document_attached_after_the_first_reply_keeps_the_conversation_
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     from chatapp.attachments import intake
+    from chatapp.policies.attachments import upload_policy
     from tests.factories import make_user
 
     conversation = await database_sync_to_async(
@@ -97,7 +98,8 @@ async def test_a_document_attached_after_the_first_reply_keeps_the_conversation_
     )()
     first = await _ask(conversation.pk, "What makes a lease valid?")
     document = await intake.add_upload(conversation, SimpleUploadedFile(
-        "lease.txt", b"Clause 1: the rent is due monthly. Clause 2: notice is three months."))
+        "lease.txt", b"Clause 1: the rent is due monthly. Clause 2: notice is three months."),
+        upload_policy())
     later = [
         await _ask(conversation.pk, "What does this lease say about notice?", (document.pk,)),
         await _ask(conversation.pk, "And the rent?"),

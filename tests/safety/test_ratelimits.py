@@ -1,6 +1,7 @@
 """Per-user rate limits: counted in the cache, answered with a clear message, nothing lost."""
 
 import json
+from dataclasses import replace
 
 import pytest
 from channels.db import database_sync_to_async
@@ -8,23 +9,22 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
 from chatapp.models import Attachment, Message
+from chatapp.policies.safety import rate_limits
 from chatapp.safety.ratelimits import RateLimited, spend_sync
 from tests.factories import make_conversation, make_user
 from tests.sockets import frames_until, next_frame, open_socket, send
 
 
 @pytest.fixture
-def two_per_window(settings):
-    settings.CHATAPP_MESSAGE_RATE_LIMIT = 2
-    settings.CHATAPP_UPLOAD_RATE_LIMIT = 2
-    settings.CHATAPP_RATE_LIMIT_WINDOW_SECONDS = 60
+def two_per_window():
+    return replace(rate_limits(), message=2, upload=2, window_seconds=60)
 
 
 def test_the_limit_allows_n_per_window_then_says_how_long_to_wait(two_per_window):
-    spend_sync(1, "message")
-    spend_sync(1, "message")
+    spend_sync(1, "message", two_per_window)
+    spend_sync(1, "message", two_per_window)
     with pytest.raises(RateLimited) as refused:
-        spend_sync(1, "message")
+        spend_sync(1, "message", two_per_window)
     assert refused.value.code == "rate_limited"
     assert 1 <= refused.value.retry_after <= 60
     assert "too many messages" in refused.value.message
@@ -33,18 +33,18 @@ def test_the_limit_allows_n_per_window_then_says_how_long_to_wait(two_per_window
 
 def test_each_user_and_each_action_has_its_own_count(two_per_window):
     for _ in range(2):
-        spend_sync(1, "message")
-    spend_sync(2, "message")  # someone else
-    spend_sync(1, "upload")  # another action
-    spend_sync(1, "upload")
+        spend_sync(1, "message", two_per_window)
+    spend_sync(2, "message", two_per_window)  # someone else
+    spend_sync(1, "upload", two_per_window)  # another action
+    spend_sync(1, "upload", two_per_window)
     with pytest.raises(RateLimited, match="too many files"):
-        spend_sync(1, "upload")
+        spend_sync(1, "upload", two_per_window)
 
 
-def test_zero_turns_a_limit_off(settings):
-    settings.CHATAPP_MESSAGE_RATE_LIMIT = 0
+def test_zero_turns_a_limit_off():
+    unlimited = replace(rate_limits(), message=0)
     for _ in range(100):
-        spend_sync(1, "message")
+        spend_sync(1, "message", unlimited)
 
 
 # --- On the socket -------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 from pathlib import Path
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from chatapp.operations import backup
@@ -16,7 +17,9 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         try:
-            manifest = backup.create(options["file"])
+            manifest = backup.create(
+                options["file"], media_root=settings.MEDIA_ROOT, secret_key=settings.SECRET_KEY
+            )
         except backup.BackupError as error:
             raise CommandError(str(error)) from None
         self.stdout.write(

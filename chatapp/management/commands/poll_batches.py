@@ -4,6 +4,7 @@ import signal
 from django.core.management.base import BaseCommand
 
 from chatapp.batches.poller import BatchPoller
+from chatapp.policies.batches import batch_poller
 
 
 class Command(BaseCommand):
@@ -18,7 +19,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options):
-        poller = BatchPoller()
+        poller = BatchPoller(batch_poller())  # the settings of this run
         if options["once"]:
             asyncio.run(poller.tick())
             return

@@ -1,5 +1,6 @@
 from pathlib import Path
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from chatapp.operations import backup
@@ -16,7 +17,9 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         try:
-            done = backup.restore(options["file"])
+            done = backup.restore(
+                options["file"], media_root=settings.MEDIA_ROOT, var_dir=settings.VAR_DIR
+            )
         except backup.BackupError as error:
             raise CommandError(str(error)) from None
         for line in done:

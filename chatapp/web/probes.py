@@ -1,4 +1,5 @@
-"""Probes and metrics: answered without a login (metrics ask for a token or a staff session)."""
+"""Probes and metrics: answered without a login (metrics ask for a token or a staff session).
+The checks and the metrics are chatapp/operations/'s; the settings they need are read here."""
 
 import hmac
 
@@ -11,6 +12,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from chatapp.operations import health, metrics
 from chatapp.operations.version import version
+from chatapp.policies.operations import readiness
 
 
 @never_cache
@@ -24,7 +26,7 @@ async def healthz(request: HttpRequest) -> JsonResponse:
 @require_GET
 async def readyz(request: HttpRequest) -> JsonResponse:
     """200 when every check passes, else 503 naming the ones that failed."""
-    checks = await health.readiness()
+    checks = await health.readiness(readiness())
     failing = sorted(name for name, outcome in checks.items() if outcome != "ok")
     body = {"status": "fail" if failing else "ok", "failing": failing, "checks": checks}
     return JsonResponse(body, status=503 if failing else 200)
