@@ -14,12 +14,12 @@ user's month, and shows their sum on the reply with ``cost_breakdown["estimated"
 Synchronous: call through ``database_sync_to_async``.
 """
 
+import functools
 import json
 from decimal import Decimal
 from typing import Any
 
-from django.db import models, transaction
-from django.db.models import F, Func, Value
+from django.db import connection, transaction
 from django.utils import timezone
 
 from chatapp.billing import accounting
@@ -44,36 +44,43 @@ def snapshot(calls: list[tuple[Usage, str]], *, continuing: bool) -> dict[str, A
     }
 
 
-class _OptionsWithSnapshot(Func):
-    """The reply's ``options`` with ``CHECKPOINT_USAGE`` set to a snapshot, computed by the
-    database in the checkpoint's UPDATE: no read of the row first (issue 18: a checkpoint was
-    a locked read and a write, every couple of seconds for every streaming reply)."""
+# The snapshot goes into the reply's ``options`` by the database, in the checkpoint's UPDATE:
+# no read of the row first (issue 18: a checkpoint was a locked read and a write, every couple
+# of seconds for every streaming reply).
+_SET_SNAPSHOT = {
+    "sqlite": f"json_set({{column}}, '$.{CHECKPOINT_USAGE}', json(%s))",
+    "postgresql": f"jsonb_set({{column}}, '{{{{{CHECKPOINT_USAGE}}}}}', (%s)::jsonb)",
+}
 
-    output_field = models.JSONField()
 
-    def __init__(self, snapshot: dict[str, Any]) -> None:
-        super().__init__(F("options"), Value(json.dumps(snapshot)))
-
-    def as_sqlite(self, compiler, connection, **extra_context):
-        (column, column_params), (value, value_params) = (
-            compiler.compile(part) for part in self.get_source_expressions())
-        return (f"json_set({column}, '$.{CHECKPOINT_USAGE}', json({value}))",
-                (*column_params, *value_params))
-
-    def as_postgresql(self, compiler, connection, **extra_context):
-        (column, column_params), (value, value_params) = (
-            compiler.compile(part) for part in self.get_source_expressions())
-        return (f"jsonb_set({column}, '{{{CHECKPOINT_USAGE}}}', ({value})::jsonb)",
-                (*column_params, *value_params))
+@functools.cache
+def _checkpoint_sql(with_usage: bool) -> str:
+    """The checkpoint's statement, written once: compiled through the ORM (a JSON field, a
+    custom expression) it cost ~1.5 ms of Python, every 2 s of every streaming reply."""
+    quote, meta = connection.ops.quote_name, Message._meta
+    column = {name: quote(meta.get_field(name).column)
+              for name in ("content", "updated_at", "options", "status")}
+    sets = f"{column['content']} = %s, {column['updated_at']} = %s"
+    if with_usage:
+        options = _SET_SNAPSHOT[connection.vendor].format(column=column["options"])
+        sets += f", {column['options']} = {options}"
+    return (f"UPDATE {quote(meta.db_table)} SET {sets} "
+            f"WHERE {quote(meta.pk.column)} = %s AND {column['status']} = %s")
 
 
 def save_checkpoint(reply_id: int, text: str, usage: dict[str, Any] | None) -> None:
     """The text so far and, in the same write, the usage known so far: one conditional
     UPDATE, which changes nothing once the reply has ended (or was deleted)."""
-    changes: dict[str, Any] = {"content": user_content(text), "updated_at": timezone.now()}
+    fields = Message._meta
+    params = [
+        fields.get_field("content").get_db_prep_save(user_content(text), connection),
+        fields.get_field("updated_at").get_db_prep_save(timezone.now(), connection),
+    ]
     if usage is not None:
-        changes["options"] = _OptionsWithSnapshot(usage)
-    Message.objects.filter(pk=reply_id, status=MessageStatus.STREAMING).update(**changes)
+        params.append(json.dumps(usage))
+    params += [reply_id, MessageStatus.STREAMING.value]
+    with connection.cursor() as cursor:
+        cursor.execute(_checkpoint_sql(usage is not None), params)
 
 
 def without_snapshot(options: dict[str, Any]) -> dict[str, Any]:
