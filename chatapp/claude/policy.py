@@ -2,9 +2,10 @@
 
 The client is process-wide wiring used by every caller of ``chatapp.claude`` (replies, uploads,
 budgets, batch jobs), so the config is not passed per call: the app hands in, once, the function
-that builds it from settings (``chatapp/apps.py`` installs ``chatapp.policies.claude.client_config``),
-and ``client.get_client`` asks it at each call, so a changed setting takes effect on the next
-call. No SDK import here: installing the source costs nothing at start-up.
+that builds it from settings (``chatapp/apps.py`` installs
+``chatapp.policies.claude.client_config``), and ``client.get_client`` asks it at each call, so
+a changed setting takes effect on the next call. No SDK import here: installing the source
+costs nothing at start-up.
 """
 
 from collections.abc import Callable

@@ -130,7 +130,8 @@ def review(request: HttpRequest) -> HttpResponse:
         csv_url=f"{reverse('cost-review-csv')}?{urlencode(query)}",
         comparison=comparison,
         auto=model_router.auto_versus_default(
-            Message.objects.filter(created_at__gte=period.since, created_at__lt=period.until)
+            Message.objects.filter(created_at__gte=period.since, created_at__lt=period.until),
+            default_model_id(),
         ),
         default_model=default_model_id(),
         strategy_rows=comparison.rows(comparison.overall),

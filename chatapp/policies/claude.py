@@ -9,8 +9,9 @@ OFFLINE_API_KEY = "offline-demo-key"
 
 
 def client_config() -> ClientConfig:
+    offline_key = OFFLINE_API_KEY if settings.OFFLINE_UPSTREAM else ""
     return ClientConfig(
-        api_key=settings.ANTHROPIC_API_KEY or (OFFLINE_API_KEY if settings.OFFLINE_UPSTREAM else ""),
+        api_key=settings.ANTHROPIC_API_KEY or offline_key,
         base_url=settings.ANTHROPIC_BASE_URL or None,
         timeout_seconds=settings.ANTHROPIC_TIMEOUT_SECONDS,
         connect_timeout_seconds=settings.ANTHROPIC_CONNECT_TIMEOUT_SECONDS,

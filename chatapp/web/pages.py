@@ -11,6 +11,7 @@ from django.shortcuts import render
 from chatapp.conversations import empty as empty_conversations
 from chatapp.conversations.presenters import model_json
 from chatapp.models import ClaudeModel
+from chatapp.policies.conversations import conversation_defaults
 from chatapp.safety import model_access, ratelimits
 from chatapp.safety.access import get_batch_job_for_user, get_conversation_for_user
 
@@ -22,7 +23,8 @@ def chat(request: HttpRequest, conversation_id: int | None = None) -> HttpRespon
     empty_conversations.delete_abandoned(request.user, keep=conversation_id)
     # Only the models the user's groups allow (issue 21), the default among them.
     active = model_access.allowed(ClaudeModel.objects.filter(is_active=True), request.user.pk)
-    models = [model_json(m) for m in active]
+    default_max = conversation_defaults().max_output_tokens
+    models = [model_json(m, default_max) for m in active]
     return render(
         request,
         "chatapp/chat.html",
