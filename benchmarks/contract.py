@@ -127,6 +127,7 @@ async def run_case(case: Case, upstream) -> Outcome:
     from chatapp.claude.pricing import pick_band
     from chatapp.claude.types import Usage
     from chatapp.models import Conversation, Message, Role
+    from chatapp.policies.conversations import default_model_id
     from chatapp.policies.replies import reply_policy
     from chatapp.replies import registry
     from chatapp.replies import service as replies
@@ -136,7 +137,8 @@ async def run_case(case: Case, upstream) -> Outcome:
     user = await database_sync_to_async(make_user)()
     conversation = await database_sync_to_async(make_conversation)(user, model=MODEL)
     document = await intake.add_upload(
-        conversation, SimpleUploadedFile(case.file_name, case.raw)
+        conversation, SimpleUploadedFile(case.file_name, case.raw),
+        default_model=default_model_id(),
     )
     rates = pick_band(await database_sync_to_async(rates_in_force)(MODEL), 0)
     earlier = Message.objects.filter(conversation=conversation, role=Role.USER)

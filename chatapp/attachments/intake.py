@@ -34,7 +34,6 @@ from chatapp.models import (
     ClaudeModel,
     Conversation,
     Project,
-    default_model_id,
 )
 from chatapp.safety import flags
 
@@ -226,18 +225,18 @@ async def _count_tokens(upload: PreparedUpload, limits: ModelLimits) -> int:
         return estimate_tokens(upload)
 
 
-def _limits_of(conversation: Conversation) -> ModelLimits:
+def _limits_of(conversation: Conversation, default_model: str) -> ModelLimits:
     model = ClaudeModel.objects.filter(pk=conversation.model).first()
     if model is None:
-        model = ClaudeModel.objects.get(pk=default_model_id())
+        model = ClaudeModel.objects.get(pk=default_model)
     return ModelLimits.of(model)
 
 
-def _upload_facts(conversation: Conversation) -> tuple[ModelLimits, int]:
+def _upload_facts(conversation: Conversation, default_model: str) -> tuple[ModelLimits, int]:
     """The model's limits and how many images the conversation holds (on any branch: an
     upper bound of what a request of it can carry)."""
     held = conversation.attachments.filter(kind=AttachmentKind.IMAGE).count()
-    return _limits_of(conversation), held
+    return _limits_of(conversation, default_model), held
 
 
 def store(
@@ -266,12 +265,17 @@ def store(
 
 
 
-async def add_upload(conversation: Conversation, upload: UploadedFile) -> Attachment:
-    """Check, prepare, count and store one uploaded file as a pending attachment.
+async def add_upload(
+    conversation: Conversation, upload: UploadedFile, *, default_model: str
+) -> Attachment:
+    """Check, prepare, count and store one uploaded file as a pending attachment (against
+    ``default_model``'s limits if the conversation's model left the catalog).
 
     Raises ``UploadRejected`` (nothing stored) for a file Claude cannot be sent.
     """
-    limits, images_before = await database_sync_to_async(_upload_facts)(conversation)
+    limits, images_before = await database_sync_to_async(_upload_facts)(
+        conversation, default_model
+    )
     prepared = await _prepared(upload, limits, images_before)
     return await database_sync_to_async(store)(conversation, prepared)
 
@@ -287,19 +291,21 @@ async def add_document(owner_id: int, upload: UploadedFile, model: ClaudeModel) 
     return await database_sync_to_async(store)(None, prepared, owner_id)
 
 
-def _project_facts(project: Project) -> tuple[ModelLimits, int]:
+def _project_facts(project: Project, default_model: str) -> tuple[ModelLimits, int]:
     """The default model's limits (a project has no model of its own; its conversations
     choose theirs) and how many images the project holds."""
     held = project.documents.filter(kind=AttachmentKind.IMAGE).count()
-    return ModelLimits.of(ClaudeModel.objects.get(pk=default_model_id())), held
+    return ModelLimits.of(ClaudeModel.objects.get(pk=default_model)), held
 
 
-async def add_project_document(project: Project, upload: UploadedFile) -> Attachment:
+async def add_project_document(
+    project: Project, upload: UploadedFile, *, default_model: str
+) -> Attachment:
     """A project's document or image (chatapp/projects/), checked, prepared and counted like
     a conversation's upload against the default model's limits, and stored as the project
     owner's with no conversation. Raises ``UploadRejected`` (nothing stored) for an unfit
     file."""
-    limits, images_before = await database_sync_to_async(_project_facts)(project)
+    limits, images_before = await database_sync_to_async(_project_facts)(project, default_model)
     prepared = await _prepared(upload, limits, images_before)
     return await database_sync_to_async(store)(
         None, prepared, project.owner_id, project=project

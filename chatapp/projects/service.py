@@ -153,12 +153,15 @@ def remove_member(project: Project, membership_id: int) -> None:
 # --- Documents --------------------------------------------------------------------------------
 
 
-async def add_document(user: Any, project: Project, upload: UploadedFile) -> Attachment:
+async def add_document(
+    user: Any, project: Project, upload: UploadedFile, *, default_model: str
+) -> Attachment:
     """One file into the project through the same intake, checks and limits as a
-    conversation's uploads (the uploader's rate limit, sizes, content, tokens); raises
-    ``RateLimited`` or ``UploadRejected`` with nothing stored."""
+    conversation's uploads (the uploader's rate limit, sizes, content, tokens; the limits of
+    ``default_model``, as a project has no model); raises ``RateLimited`` or
+    ``UploadRejected`` with nothing stored."""
     await ratelimits.spend(user.pk, "upload")
-    document = await intake.add_project_document(project, upload)
+    document = await intake.add_project_document(project, upload, default_model=default_model)
     await database_sync_to_async(_touch)(project)
     return document
 

@@ -7,7 +7,7 @@ statement of its own, for a user in no group or in many.
 
 from django.db.models import Case, Exists, OuterRef, QuerySet, Value, When
 
-from chatapp.models import ClaudeModel, GroupPolicy, default_model_id
+from chatapp.models import ClaudeModel, GroupPolicy
 
 _Listed = GroupPolicy.allowed_models.through
 
@@ -27,10 +27,9 @@ def allowed(models: QuerySet[ClaudeModel], user_id: int | None) -> QuerySet[Clau
     return models.exclude(Exists(disallowing))
 
 
-def default_model(user_id: int | None) -> str:
-    """The deployment's default model if the user's groups allow it, else the first allowed
-    one in the catalog's order (one statement)."""
-    default = default_model_id()
+def default_model(user_id: int | None, default: str) -> str:
+    """The deployment's default model (``default``) if the user's groups allow it, else the
+    first allowed one in the catalog's order (one statement)."""
     first = (
         allowed(ClaudeModel.objects.filter(is_active=True), user_id)
         .order_by(Case(When(pk=default, then=Value(0)), default=Value(1)), "sort_order")

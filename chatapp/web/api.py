@@ -21,7 +21,7 @@ from chatapp.conversations import settings as conversation_settings
 from chatapp.conversations.presenters import conversation_json, message_json, model_json
 from chatapp.cost_review import queries as costs
 from chatapp.models import ClaudeModel, Conversation
-from chatapp.policies.conversations import conversation_defaults
+from chatapp.policies.conversations import conversation_defaults, default_model_id
 from chatapp.policies.replies import reply_policy
 from chatapp.projects import access as project_access
 from chatapp.projects import service as project_service
@@ -61,7 +61,8 @@ def _conversation_changes(user: Any, data: dict[str, Any], current_model: str) -
 def conversations(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         data = read_json(request)
-        default = model_access.default_model(request.user.pk)  # one the groups allow
+        # The deployment's default, or one the user's groups allow.
+        default = model_access.default_model(request.user.pk, default_model_id())
         changes = _conversation_changes(request.user, data, default)
         changes.setdefault("model", default)
         if data.get("project") is not None:  # 404 without access to it (projects/access.py)
@@ -148,7 +149,7 @@ def models(request: HttpRequest) -> HttpResponse:
     default_max = conversation_defaults().max_output_tokens
     return JsonResponse(
         {
-            "default": model_access.default_model(request.user.pk),
+            "default": model_access.default_model(request.user.pk, default_model_id()),
             "offline": settings.OFFLINE_UPSTREAM,
             "models": [
                 {**model_json(m, default_max), "priced": bool(m.prices.all())}

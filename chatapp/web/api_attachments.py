@@ -17,6 +17,7 @@ from chatapp.billing import prices
 from chatapp.claude.pricing import pick_band
 from chatapp.conversations.presenters import attachment_json
 from chatapp.models import Attachment, AttachmentKind, Conversation
+from chatapp.policies.conversations import default_model_id
 from chatapp.safety import ratelimits
 from chatapp.safety.access import get_attachment_for_user, get_conversation_for_user
 from chatapp.web.endpoints import api_endpoint, json_error
@@ -68,7 +69,8 @@ async def _upload(request: HttpRequest, conversation: Conversation) -> HttpRespo
     upload = files.get("file")
     if upload is None:
         return json_error("Send the file in a form field named “file”.", 400)
-    attachment = await intake.add_upload(conversation, upload)  # UploadRejected: api_endpoint
+    # UploadRejected: answered by api_endpoint.
+    attachment = await intake.add_upload(conversation, upload, default_model=default_model_id())
     await audit.arecord(audit.AuditAction.FILE_UPLOAD, request, target=attachment,
                         detail={"conversation": conversation.pk, "bytes": attachment.size})
     return JsonResponse(await database_sync_to_async(_one)(attachment), status=201)

@@ -11,6 +11,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from chatapp import audit
 from chatapp.attachments import intake
 from chatapp.models import Project
+from chatapp.policies.conversations import default_model_id
 from chatapp.projects import access, service
 from chatapp.projects.presenters import (
     document_json,
@@ -73,7 +74,7 @@ async def project_documents(request: HttpRequest, project_id: int) -> HttpRespon
     if upload is None:
         return json_error("Send the file in a form field named “file”.", 400)
     # RateLimited (429), UploadRejected (400, 413, 415): answered by api_endpoint.
-    document = await service.add_document(user, project, upload)
+    document = await service.add_document(user, project, upload, default_model=default_model_id())
     return JsonResponse(document_json(document), status=201)
 
 

@@ -11,7 +11,7 @@ from django.shortcuts import render
 from chatapp.conversations import empty as empty_conversations
 from chatapp.conversations.presenters import model_json
 from chatapp.models import ClaudeModel
-from chatapp.policies.conversations import conversation_defaults
+from chatapp.policies.conversations import conversation_defaults, default_model_id
 from chatapp.safety import model_access, ratelimits
 from chatapp.safety.access import get_batch_job_for_user, get_conversation_for_user
 
@@ -31,7 +31,7 @@ def chat(request: HttpRequest, conversation_id: int | None = None) -> HttpRespon
         {
             "conversation_id": conversation_id,
             "models": models,
-            "default_model": model_access.default_model(request.user.pk),
+            "default_model": model_access.default_model(request.user.pk, default_model_id()),
             "default_max_output": settings.CHATAPP_MAX_OUTPUT_TOKENS,
         },
     )
@@ -52,7 +52,7 @@ def batch_jobs(request: HttpRequest, job_id: int | None = None) -> HttpResponse:
         {
             "job_id": job_id,
             "models": models,
-            "default_model": model_access.default_model(request.user.pk),
+            "default_model": model_access.default_model(request.user.pk, default_model_id()),
             "default_max_tokens": settings.CHATAPP_MAX_OUTPUT_TOKENS,
         },
     )

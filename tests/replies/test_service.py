@@ -100,7 +100,8 @@ async def test_a_document_attached_after_the_first_reply_keeps_the_conversation_
     )()
     first = await _ask(conversation.pk, "What makes a lease valid?")
     document = await intake.add_upload(conversation, SimpleUploadedFile(
-        "lease.txt", b"Clause 1: the rent is due monthly. Clause 2: notice is three months."))
+        "lease.txt", b"Clause 1: the rent is due monthly. Clause 2: notice is three months."),
+        default_model="claude-sonnet-5-5")
     later = [
         await _ask(conversation.pk, "What does this lease say about notice?", (document.pk,)),
         await _ask(conversation.pk, "And the rent?"),
