@@ -127,6 +127,8 @@ async def run_case(case: Case, upstream) -> Outcome:
     from chatapp.claude.pricing import pick_band
     from chatapp.claude.types import Usage
     from chatapp.models import Conversation, Message, Role
+    from chatapp.policies.attachments import upload_policy
+    from chatapp.policies.replies import reply_policy
     from chatapp.replies import registry
     from chatapp.replies import service as replies
     from tests.factories import make_conversation, make_user
@@ -135,7 +137,7 @@ async def run_case(case: Case, upstream) -> Outcome:
     user = await database_sync_to_async(make_user)()
     conversation = await database_sync_to_async(make_conversation)(user, model=MODEL)
     document = await intake.add_upload(
-        conversation, SimpleUploadedFile(case.file_name, case.raw)
+        conversation, SimpleUploadedFile(case.file_name, case.raw), upload_policy()
     )
     rates = pick_band(await database_sync_to_async(rates_in_force)(MODEL), 0)
     earlier = Message.objects.filter(conversation=conversation, role=Role.USER)
@@ -147,7 +149,9 @@ async def run_case(case: Case, upstream) -> Outcome:
             upstream.advance_clock(case.gap.total_seconds())
             await database_sync_to_async(earlier.update)(created_at=F("created_at") - case.gap)
         ids = (document.pk,) if number + 1 == case.attach_at else ()
-        _asked, reply = await replies.start_reply(conversation.pk, question, MODEL, ids)
+        _asked, reply = await replies.start_reply(
+            conversation.pk, question, MODEL, ids, policy=reply_policy()
+        )
         await registry.wait_for_all()
         reply = await database_sync_to_async(Message.objects.get)(pk=reply.pk)
         rows.append({

@@ -25,19 +25,23 @@ MODEL = "claude-sonnet-4-6"
 async def cpu_per_exchange(exchanges: int, block: int) -> list[tuple[int, int, float]]:
     from channels.db import database_sync_to_async
 
+    from chatapp.policies.replies import reply_policy
     from chatapp.replies import registry
     from chatapp.replies import service as replies
     from tests.factories import make_conversation, make_user
 
     user = await database_sync_to_async(make_user)()
     conversation = await database_sync_to_async(make_conversation)(user, model=MODEL)
-    await replies.start_reply(conversation.pk, "Hello [[tokens:20]]", MODEL)
+    policy = reply_policy()
+    await replies.start_reply(conversation.pk, "Hello [[tokens:20]]", MODEL, policy=policy)
     await registry.wait_for_all()  # the first exchange and its title
     rows = []
     for first in range(1, exchanges + 1, block):
         started = time.process_time()
         for number in range(first, first + block):
-            await replies.start_reply(conversation.pk, f"Question {number} [[tokens:20]]", MODEL)
+            await replies.start_reply(
+                conversation.pk, f"Question {number} [[tokens:20]]", MODEL, policy=policy
+            )
             await registry.wait_for_all()
         rows.append((first, first + block - 1, (time.process_time() - started) / block))
     await registry.shutdown()

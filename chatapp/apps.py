@@ -50,6 +50,7 @@ class ChatappConfig(AppConfig):
         from chatapp.safety import content_checks
 
         orm_thread.install()  # sockets' and replies' ORM calls: the oldest message's first
+        self._hand_in_client_config()
 
         post_delete.connect(_delete_attachment_files, sender=Attachment)
         # Prices in force are remembered per process; an edited price is used from the next call.
@@ -64,6 +65,14 @@ class ChatappConfig(AppConfig):
             content_policy()
         except content_checks.PolicyError as exc:
             raise ConfigurationError(f"CHATAPP_CONTENT_ACTIONS: {exc}") from None
+
+    @staticmethod
+    def _hand_in_client_config() -> None:
+        """The SDK client asks settings' current values at each call (no SDK import here)."""
+        from chatapp.claude import policy as client_policy
+        from chatapp.policies.claude import client_config
+
+        client_policy.install(client_config)
 
     @staticmethod
     def _audit_sign_ins() -> None:

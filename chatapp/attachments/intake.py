@@ -35,7 +35,6 @@ from chatapp.models import (
     ClaudeModel,
     Conversation,
     Project,
-    default_model_id,
 )
 from chatapp.safety import flags
 
@@ -229,18 +228,18 @@ async def _count_tokens(upload: PreparedUpload, limits: ModelLimits) -> int:
         return estimate_tokens(upload)
 
 
-def _limits_of(conversation: Conversation) -> ModelLimits:
+def _limits_of(conversation: Conversation, default_model: str) -> ModelLimits:
     model = ClaudeModel.objects.filter(pk=conversation.model).first()
     if model is None:
-        model = ClaudeModel.objects.get(pk=default_model_id())
+        model = ClaudeModel.objects.get(pk=default_model)
     return ModelLimits.of(model)
 
 
-def _upload_facts(conversation: Conversation) -> tuple[ModelLimits, int]:
+def _upload_facts(conversation: Conversation, default_model: str) -> tuple[ModelLimits, int]:
     """The model's limits and how many images the conversation holds (on any branch: an
     upper bound of what a request of it can carry)."""
     held = conversation.attachments.filter(kind=AttachmentKind.IMAGE).count()
-    return _limits_of(conversation), held
+    return _limits_of(conversation, default_model), held
 
 
 def store(
@@ -272,11 +271,14 @@ def store(
 async def add_upload(
     conversation: Conversation, upload: UploadedFile, policy: UploadPolicy
 ) -> Attachment:
-    """Check, prepare, count and store one uploaded file as a pending attachment.
+    """Check, prepare, count and store one uploaded file as a pending attachment (against
+    the policy's default model's limits if the conversation's model left the catalog).
 
     Raises ``UploadRejected`` (nothing stored) for a file Claude cannot be sent.
     """
-    limits, images_before = await database_sync_to_async(_upload_facts)(conversation)
+    limits, images_before = await database_sync_to_async(_upload_facts)(
+        conversation, policy.default_model
+    )
     prepared = await _prepared(upload, limits, policy, images_before)
     return await database_sync_to_async(store)(conversation, prepared)
 
@@ -294,11 +296,11 @@ async def add_document(
     return await database_sync_to_async(store)(None, prepared, owner_id)
 
 
-def _project_facts(project: Project) -> tuple[ModelLimits, int]:
+def _project_facts(project: Project, default_model: str) -> tuple[ModelLimits, int]:
     """The default model's limits (a project has no model of its own; its conversations
     choose theirs) and how many images the project holds."""
     held = project.documents.filter(kind=AttachmentKind.IMAGE).count()
-    return ModelLimits.of(ClaudeModel.objects.get(pk=default_model_id())), held
+    return ModelLimits.of(ClaudeModel.objects.get(pk=default_model)), held
 
 
 async def add_project_document(
@@ -308,7 +310,9 @@ async def add_project_document(
     a conversation's upload against the default model's limits, and stored as the project
     owner's with no conversation. Raises ``UploadRejected`` (nothing stored) for an unfit
     file."""
-    limits, images_before = await database_sync_to_async(_project_facts)(project)
+    limits, images_before = await database_sync_to_async(_project_facts)(
+        project, policy.default_model
+    )
     prepared = await _prepared(upload, limits, policy, images_before)
     return await database_sync_to_async(store)(
         None, prepared, project.owner_id, project=project

@@ -14,13 +14,16 @@ class UploadPolicy:
     - ``max_upload_mb``: ``CHATAPP_MAX_UPLOAD_MB``, the same in the words of a refusal;
     - ``max_image_base64_bytes``: ``ANTHROPIC_MAX_IMAGE_BASE64_BYTES``, what a prepared image's
       base64 may take;
-    - ``content``: the content checks run on a document's text (flagged only, never changed).
+    - ``content``: the content checks run on a document's text (flagged only, never changed);
+    - ``default_model``: ``CHATAPP_DEFAULT_MODEL``, whose limits a project's files (a project
+      has no model) and a conversation's whose model left the catalog are judged by.
     """
 
     max_upload_bytes: int
     max_upload_mb: int
     max_image_base64_bytes: int
     content: ContentPolicy
+    default_model: str
 
 
 @dataclass(frozen=True)

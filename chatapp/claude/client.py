@@ -1,4 +1,5 @@
-"""One pooled ``AsyncAnthropic`` per event loop, built from settings.
+"""One pooled ``AsyncAnthropic`` per event loop, built from the ``ClientConfig`` the app
+hands in (chatapp/claude/policy.py).
 
 The SDK's HTTP pool belongs to the loop that first used it, so the client is kept per loop
 (daphne runs one loop per process: in production this is one client per process).
@@ -14,8 +15,9 @@ from typing import Any
 
 import anthropic
 import httpx2
-from django.conf import settings
 
+from chatapp.claude import policy
+from chatapp.claude.policy import ClientConfig
 from chatapp.claude.types import UpstreamError
 
 # Told (seconds to wait, HTTP status or None for a connection error) each time the SDK is
@@ -97,30 +99,16 @@ class RetryAnnouncer(anthropic.Middleware):
         return response
 
 
-_Cached = tuple[tuple, anthropic.AsyncAnthropic]
+_Cached = tuple[ClientConfig, anthropic.AsyncAnthropic]
 _clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Cached]" = (
     weakref.WeakKeyDictionary()
 )
 
-OFFLINE_API_KEY = "offline-demo-key"
-
-
-def _config() -> tuple:
-    api_key = settings.ANTHROPIC_API_KEY or (OFFLINE_API_KEY if settings.OFFLINE_UPSTREAM else "")
-    return (
-        api_key,
-        settings.ANTHROPIC_BASE_URL or None,
-        settings.ANTHROPIC_TIMEOUT_SECONDS,
-        settings.ANTHROPIC_CONNECT_TIMEOUT_SECONDS,
-        settings.ANTHROPIC_MAX_RETRIES,
-    )
-
 
 def get_client() -> anthropic.AsyncAnthropic:
-    """The client for the running loop; rebuilt if the settings changed (tests do that)."""
-    config = _config()
-    api_key, base_url, timeout, connect_timeout, max_retries = config
-    if not api_key:
+    """The client for the running loop; rebuilt if its config changed (tests do that)."""
+    config = policy.client_config()
+    if not config.api_key:
         raise UpstreamError(
             "authentication",
             "No Anthropic API key is configured on this server (set ANTHROPIC_API_KEY).",
@@ -130,11 +118,11 @@ def get_client() -> anthropic.AsyncAnthropic:
     if cached and cached[0] == config:
         return cached[1]
     client = anthropic.AsyncAnthropic(
-        api_key=api_key,
-        base_url=base_url,
-        timeout=anthropic.Timeout(timeout, connect=connect_timeout),
-        max_retries=max_retries,
-        middleware=[RetryAnnouncer(max_retries)],
+        api_key=config.api_key,
+        base_url=config.base_url,
+        timeout=anthropic.Timeout(config.timeout_seconds, connect=config.connect_timeout_seconds),
+        max_retries=config.max_retries,
+        middleware=[RetryAnnouncer(config.max_retries)],
     )
     _clients[loop] = (config, client)
     return client

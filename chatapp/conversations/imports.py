@@ -12,6 +12,7 @@ from django.db import transaction
 
 from chatapp.conversations import settings as conversation_settings
 from chatapp.conversations.exports import FORMAT, USAGE_NAMES, VERSION, describe_file
+from chatapp.conversations.policy import ConversationDefaults
 from chatapp.models import (
     CacheTtl,
     ClaudeModel,
@@ -19,7 +20,6 @@ from chatapp.models import (
     Message,
     MessageStatus,
     Role,
-    default_model_id,
 )
 
 MAX_IMPORT_BYTES = 10 * 1024 * 1024
@@ -121,7 +121,9 @@ def _cost(number: int, value: Any) -> Decimal | None:
     return cost.quantize(Decimal("0.00000001"))
 
 
-def parse_import(data: Any) -> tuple[dict[str, str], list[ImportedMessage]]:
+def parse_import(
+    data: Any, defaults: ConversationDefaults
+) -> tuple[dict[str, str], list[ImportedMessage]]:
     """The conversation fields and messages in an export, or ImportRefused saying what is
     wrong. Nothing is saved here."""
     if not isinstance(data, dict) or data.get("format") != FORMAT:
@@ -141,20 +143,20 @@ def parse_import(data: Any) -> tuple[dict[str, str], list[ImportedMessage]]:
             head.get("system_prompt"), "The system prompt",
             conversation_settings.MAX_SYSTEM_PROMPT_CHARS,
         ),
-        **_imported_settings(head),
+        **_imported_settings(head, defaults.max_output_tokens),
         "project": _project_name(head.get("project")),
     }
     return fields, [_parse_message(n, item) for n, item in enumerate(messages, start=1)]
 
 
-def _imported_settings(head: dict[str, Any]) -> dict[str, Any]:
+def _imported_settings(head: dict[str, Any], default_max: int) -> dict[str, Any]:
     """Max output, temperature and cache TTL (older exports have none: the defaults). The
     model is not known yet here, so a temperature is only range-checked: it is kept, and left
     out of requests to a model that takes none."""
     try:
         return {
             "max_output_tokens": conversation_settings.max_output_tokens(
-                head.get("max_output_tokens"), None),
+                head.get("max_output_tokens"), None, default_max),
             "temperature": conversation_settings.temperature(head.get("temperature"), None),
             "cache_ttl": conversation_settings.cache_ttl(head.get("cache_ttl", CacheTtl.AUTO)),
         }
@@ -197,10 +199,10 @@ def _kept_usage(item: ImportedMessage) -> dict[str, Any]:
     return {**item.usage, "cost_usd": item.cost_usd}
 
 
-def _model_or_default(model: str) -> str:
+def _model_or_default(model: str, default: str) -> str:
     if model and ClaudeModel.objects.filter(pk=model, is_active=True).exists():
         return model
-    return default_model_id()
+    return default
 
 
 @dataclass(frozen=True)
@@ -210,14 +212,14 @@ class Imported:
 
 
 @transaction.atomic
-def import_conversation(owner, data: Any) -> Imported:
+def import_conversation(owner, data: Any, defaults: ConversationDefaults) -> Imported:
     """A new conversation of ``owner`` holding the export's messages (text, file notes and
-    each reply's usage and cost)."""
-    fields, messages = parse_import(data)
+    each reply's usage and cost); ``defaults`` for what the export does not say."""
+    fields, messages = parse_import(data, defaults)
     title = fields["title"] or "Imported conversation"
     conversation = Conversation.objects.create(
         owner=owner, title=title if title.startswith("Imported") else f"{title} (imported)"
-        [:MAX_TITLE_CHARS], model=_model_or_default(fields["model"]),
+        [:MAX_TITLE_CHARS], model=_model_or_default(fields["model"], defaults.model),
         system_prompt=fields["system_prompt"], max_output_tokens=fields["max_output_tokens"],
         temperature=fields["temperature"], cache_ttl=fields["cache_ttl"],
     )

@@ -197,8 +197,9 @@ def batch_job_json(
     }
 
 
-def model_json(model: ClaudeModel) -> dict[str, Any]:
-    """A catalog model as the chat page and ``/api/models/`` describe it."""
+def model_json(model: ClaudeModel, default_max: int) -> dict[str, Any]:
+    """A catalog model as the chat page and ``/api/models/`` describe it (``default_max``:
+    CHATAPP_MAX_OUTPUT_TOKENS)."""
     return {
         "id": model.pk,
         "display_name": model.display_name,
@@ -208,5 +209,5 @@ def model_json(model: ClaudeModel) -> dict[str, Any]:
         "thinking": thinking.choices(model.capabilities),
         # Where a reply this model declines can be retried ("Retry with …"); null: nowhere.
         "fallback_model": (model.capabilities or {}).get("fallback_model") or None,
-        **conversation_settings.model_facts(model),
+        **conversation_settings.model_facts(model, default_max),
     }

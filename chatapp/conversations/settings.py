@@ -14,7 +14,6 @@ Synchronous (ORM): call from views or the thread that builds a request.
 from collections.abc import Mapping
 from typing import Any
 
-from django.conf import settings
 from django.core.exceptions import BadRequest
 
 from chatapp.billing import prices
@@ -34,15 +33,15 @@ class SettingsError(BadRequest, ValueError):
 # --- Facts ---------------------------------------------------------------------------------
 
 
-def default_max_output(model: ClaudeModel | None) -> int:
-    """What a reply may write when the conversation does not say: the deployment's default,
-    within the model's limit."""
-    wanted = settings.CHATAPP_MAX_OUTPUT_TOKENS
+def default_max_output(model: ClaudeModel | None, wanted: int) -> int:
+    """What a reply may write when the conversation does not say: the deployment's default
+    (``wanted``: CHATAPP_MAX_OUTPUT_TOKENS), within the model's limit."""
     return min(wanted, model.max_output_tokens) if model else wanted
 
 
-def model_facts(model: ClaudeModel) -> dict[str, Any]:
-    """What the settings panel needs to know of a model: its limits and cache rates now."""
+def model_facts(model: ClaudeModel, default_max: int) -> dict[str, Any]:
+    """What the settings panel needs to know of a model: its limits and cache rates now
+    (``default_max``: CHATAPP_MAX_OUTPUT_TOKENS)."""
     bands = prices.rates_in_force(model.pk)
     base = pick_band(bands, 0) if bands else None
     rates = None
@@ -53,7 +52,7 @@ def model_facts(model: ClaudeModel) -> dict[str, Any]:
         }
     return {
         "max_output_tokens": model.max_output_tokens,
-        "default_max_output_tokens": default_max_output(model),
+        "default_max_output_tokens": default_max_output(model, default_max),
         "cache_rates": rates,
         **picker_facts(model),
     }
@@ -106,11 +105,12 @@ def system_prompt(value: Any) -> str:
     return value
 
 
-def max_output_tokens(value: Any, model: ClaudeModel | None) -> int | None:
-    """None (the default) or a whole number within the model's limit."""
+def max_output_tokens(value: Any, model: ClaudeModel | None, default: int) -> int | None:
+    """None (the default) or a whole number within the model's limit (without a model, the
+    largest active one's, else ``default``: CHATAPP_MAX_OUTPUT_TOKENS)."""
     if value is None:
         return None
-    limit = model.max_output_tokens if model else _largest_limit()
+    limit = model.max_output_tokens if model else _largest_limit(default)
     where = f" for {model.display_name}" if model else ""
     if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= limit:
         raise SettingsError(
@@ -120,9 +120,9 @@ def max_output_tokens(value: Any, model: ClaudeModel | None) -> int | None:
     return value
 
 
-def _largest_limit() -> int:
+def _largest_limit(default: int) -> int:
     limits = ClaudeModel.objects.filter(is_active=True).values_list("max_output_tokens", flat=True)
-    return max(limits, default=settings.CHATAPP_MAX_OUTPUT_TOKENS)
+    return max(limits, default=default)
 
 
 def temperature(value: Any, model: ClaudeModel | None = None) -> None:
@@ -138,10 +138,11 @@ def cache_ttl(value: Any) -> str:
 
 
 def changes(
-    data: Mapping[str, Any], current_model: str, user_id: int | None = None
+    data: Mapping[str, Any], current_model: str, user_id: int | None = None, *, default_max: int
 ) -> dict[str, Any]:
     """The settings ``data`` asks for, checked against the model they will be used with (the
-    one ``data`` names, else ``current_model``). Only the names present are returned."""
+    one ``data`` names, else ``current_model``). Only the names present are returned.
+    ``default_max``: CHATAPP_MAX_OUTPUT_TOKENS."""
     found: dict[str, Any] = {}
     if "system_prompt" in data:
         found["system_prompt"] = system_prompt(data["system_prompt"])
@@ -152,7 +153,9 @@ def changes(
     if "max_output_tokens" in data and wanted != AUTO_MODEL:
         model = ClaudeModel.objects.filter(pk=wanted).first()
     if "max_output_tokens" in data:
-        found["max_output_tokens"] = max_output_tokens(data["max_output_tokens"], model)
+        found["max_output_tokens"] = max_output_tokens(
+            data["max_output_tokens"], model, default_max
+        )
     if "cache_ttl" in data:
         found["cache_ttl"] = cache_ttl(data["cache_ttl"])
     return found
@@ -161,8 +164,9 @@ def changes(
 # --- What a request gets ------------------------------------------------------------------------
 
 
-def reply_max_tokens(conversation: Any, model: ClaudeModel | None) -> int:
-    """``max_tokens`` of a reply: the conversation's choice (or the default), within the model's
-    limit (a conversation moved to a model with a smaller one is capped, not refused)."""
-    wanted = conversation.max_output_tokens or settings.CHATAPP_MAX_OUTPUT_TOKENS
+def reply_max_tokens(conversation: Any, model: ClaudeModel | None, default: int) -> int:
+    """``max_tokens`` of a reply: the conversation's choice (or ``default``,
+    CHATAPP_MAX_OUTPUT_TOKENS), within the model's limit (a conversation moved to a model with
+    a smaller one is capped, not refused)."""
+    wanted = conversation.max_output_tokens or default
     return min(wanted, model.max_output_tokens) if model else wanted

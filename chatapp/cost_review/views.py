@@ -12,6 +12,7 @@ from decimal import Decimal, InvalidOperation
 from functools import wraps
 from typing import Any
 
+from django.conf import settings
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
@@ -26,7 +27,7 @@ from chatapp.cost_review import queries as costs
 from chatapp.cost_review import strategies
 from chatapp.cost_review.chart import build_chart
 from chatapp.cost_review.date_ranges import DateRange, InvalidRange
-from chatapp.models import Message, default_model_id
+from chatapp.models import Message
 from chatapp.replies import model_router
 from chatapp.safety import flags
 
@@ -111,6 +112,10 @@ def review(request: HttpRequest) -> HttpResponse:
     period, problem = _period(request)
     wait_share, wait_problem = _wait_share(request)
     comparison = strategies.compare_strategies(period, wait_share=wait_share)
+    # This view is the cost review's edge (on the admin site): it reads the default model
+    # itself, as chatapp/policies/conversations.py does for the other edges (the layers keep
+    # cost_review below chatapp/policies/).
+    default_model = settings.CHATAPP_DEFAULT_MODEL
     order = costs.user_order(request.GET.get("o"))
     page = Paginator(costs.per_user(period, order), PAGE_SIZE).get_page(request.GET.get("page"))
     _add_flag_counts(page, period)
@@ -130,9 +135,10 @@ def review(request: HttpRequest) -> HttpResponse:
         csv_url=f"{reverse('cost-review-csv')}?{urlencode(query)}",
         comparison=comparison,
         auto=model_router.auto_versus_default(
-            Message.objects.filter(created_at__gte=period.since, created_at__lt=period.until)
+            Message.objects.filter(created_at__gte=period.since, created_at__lt=period.until),
+            default_model,
         ),
-        default_model=default_model_id(),
+        default_model=default_model,
         strategy_rows=comparison.rows(comparison.overall),
         user_strategy_rows=[(uid, name, comparison.rows(by_key))
                             for uid, name, by_key in comparison.users],

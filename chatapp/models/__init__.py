@@ -45,7 +45,6 @@ from chatapp.models.catalog import (
     ModelLifecycle,
     ModelPrice,
     ModelTier,
-    default_model_id,
 )
 from chatapp.models.conversations import (
     AUTO_MODEL,
@@ -115,6 +114,5 @@ __all__ = [
     "UsageFields",
     "UsageRecord",
     "attachment_path",
-    "default_model_id",
     "new_custom_id",
 ]

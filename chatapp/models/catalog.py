@@ -2,7 +2,6 @@
 
 from decimal import Decimal
 
-from django.conf import settings
 from django.db import models
 
 
@@ -21,13 +20,6 @@ class ModelLifecycle(models.TextChoices):
     ACTIVE = "active", "Active"
     DEPRECATED = "deprecated", "Deprecated"
     RETIRED = "retired", "Retired"
-
-
-def default_model_id() -> str:
-    """The catalog id of the model used when none is chosen (a new conversation, a batch job,
-    an estimate, an import naming an unknown model; what Auto is compared with). The one place
-    ``CHATAPP_DEFAULT_MODEL`` is read, at call time so that a changed setting takes effect."""
-    return settings.CHATAPP_DEFAULT_MODEL
 
 
 class ClaudeModel(models.Model):

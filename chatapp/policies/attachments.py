@@ -3,6 +3,7 @@
 from django.conf import settings
 
 from chatapp.attachments.policy import PromptPolicy, UploadPolicy
+from chatapp.policies.conversations import default_model_id
 from chatapp.policies.safety import content_policy
 
 
@@ -12,6 +13,7 @@ def upload_policy() -> UploadPolicy:
         max_upload_mb=settings.CHATAPP_MAX_UPLOAD_MB,
         max_image_base64_bytes=settings.ANTHROPIC_MAX_IMAGE_BASE64_BYTES,
         content=content_policy(),
+        default_model=default_model_id(),
     )
 
 

@@ -160,8 +160,9 @@ async def add_document(
     upload_policy: UploadPolicy,
 ) -> Attachment:
     """One file into the project through the same intake, checks and limits as a
-    conversation's uploads (the uploader's rate limit, sizes, content, tokens); raises
-    ``RateLimited`` or ``UploadRejected`` with nothing stored."""
+    conversation's uploads (the uploader's rate limit, sizes, content, tokens; the limits of
+    the policy's default model, as a project has no model); raises ``RateLimited`` or
+    ``UploadRejected`` with nothing stored."""
     await ratelimits.spend(user.pk, "upload", rate_limits)
     document = await intake.add_project_document(project, upload, upload_policy)
     await database_sync_to_async(_touch)(project)

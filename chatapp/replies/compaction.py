@@ -48,6 +48,7 @@ from chatapp.models import (
 )
 from chatapp.replies import history, summaries
 from chatapp.replies.generation import Refit
+from chatapp.replies.policy import ReplyPolicy
 
 logger = logging.getLogger(__name__)
 
@@ -201,8 +202,9 @@ class ContextGuard:
     sent already). ``counts`` are the exact counts made, for the final write.
     """
 
-    def __init__(self, reply_id: int, *, notify: Notify) -> None:
+    def __init__(self, reply_id: int, *, notify: Notify, policy: ReplyPolicy) -> None:
         self.reply_id = reply_id
+        self._policy = policy  # the messages a summary keeps whole, the default max_tokens
         self._notify = notify
         self.counts: dict[int, int] = {}
         self._window = 200_000
@@ -231,11 +233,13 @@ class ContextGuard:
         self._base_size = sizing.size()
         if self._base_size <= budget:
             return request
-        older, _recent = summaries.split(sizing.history)
+        older, _recent = summaries.split(sizing.history, self._policy.keep_messages)
         if older:
             await self._notify("Summarising earlier turns to fit the model's context window…")
             await summaries.summarise(sizing.reply, older)
-            request = await database_sync_to_async(history.request_for)(self.reply_id)
+            request = await database_sync_to_async(history.request_for)(
+                self.reply_id, default_max_tokens=self._policy.defaults.max_output_tokens
+            )
         self._base_size = await claude_messages.count_tokens(request) + SAFETY_TOKENS
         if self._base_size > budget:
             raise UpstreamError("context_too_long", summaries.TOO_LONG)

@@ -32,7 +32,6 @@ from decimal import Decimal
 from typing import Any
 
 from channels.db import database_sync_to_async
-from django.conf import settings
 from django.db.models import F
 from django.http import Http404
 from django.utils import timezone
@@ -52,9 +51,9 @@ from chatapp.models import (
     Message,
     MessageStatus,
     Role,
-    default_model_id,
 )
 from chatapp.replies import caching, model_router, tools
+from chatapp.replies.policy import ReplyPolicy
 from chatapp.safety.access import get_conversation_for_user
 
 TYPICAL_OUTPUT_TOKENS = 500  # before the user has replies of their own on a model
@@ -230,7 +229,7 @@ def _model(model_id: str) -> ClaudeModel:
 
 def _auto_models(
     user_id: int, conversation: Conversation | None, text: str, attachment_ids: list[int],
-    level: str | None,
+    level: str | None, policy: ReplyPolicy,
 ) -> list[ClaudeModel]:
     """The models Auto may send this message to, its rule's pick first."""
     if conversation is not None:
@@ -238,9 +237,9 @@ def _auto_models(
             conversation.pk, text, tuple(attachment_ids), level)
     else:
         facts = model_router.Request(text=text, thinking=level)
-    decision = model_router.decide(facts, user_id)
+    decision = model_router.decide(facts, user_id, default_model=policy.defaults.model)
     picks = [decision.model]
-    if decision.unsure and settings.CHATAPP_ROUTER_CONFIRM:  # the cheapest model may move it
+    if decision.unsure and policy.router_confirm:  # the cheapest model may move it
         tiers = (model_router.model_of_tier(tier, user_id) for tier in model_router.TIERS)
         picks += [model.pk for model in tiers if model is not None]
     return [_model(pk) for pk in dict.fromkeys(picks)]
@@ -248,18 +247,18 @@ def _auto_models(
 
 def _models(
     user_id: int, model_id: str | None, conversation: Conversation | None, text: str,
-    attachment_ids: list[int], level: str | None,
+    attachment_ids: list[int], level: str | None, policy: ReplyPolicy,
 ) -> tuple[list[ClaudeModel], bool]:
     """The model(s) to estimate for, and whether Auto chooses among them."""
-    wanted = model_id or (conversation.model if conversation else default_model_id())
+    wanted = model_id or (conversation.model if conversation else policy.defaults.model)
     if wanted == AUTO_MODEL:
-        return _auto_models(user_id, conversation, text, attachment_ids, level), True
+        return _auto_models(user_id, conversation, text, attachment_ids, level, policy), True
     return [_model(wanted)], False
 
 
 def bases_for(
     user, conversation_id: int | None, model_id: str | None, attachment_ids: list[int],
-    level: str | None, text: str = "",
+    level: str | None, policy: ReplyPolicy, text: str = "",
 ) -> tuple[list[Basis], bool]:
     """One basis per model the message may go to (the likely one first), and whether Auto
     chooses. Synchronous (ORM); Http404 for someone else's conversation or attachment."""
@@ -268,17 +267,19 @@ def bases_for(
     )
     if conversation is None and attachment_ids:
         raise Http404("Attachments belong to a conversation.")
-    models, auto = _models(user.pk, model_id, conversation, text, attachment_ids, level)
-    return [_basis(user, conversation, m, attachment_ids, level) for m in models], auto
+    models, auto = _models(user.pk, model_id, conversation, text, attachment_ids, level, policy)
+    default_max = policy.defaults.max_output_tokens
+    return [_basis(user, conversation, m, attachment_ids, level, default_max)
+            for m in models], auto
 
 
 def _basis(
     user, conversation: Conversation | None, model: ClaudeModel, attachment_ids: list[int],
-    level: str | None,
+    level: str | None, default_max: int,
 ) -> Basis:
     basis = Basis(model=model, bands=prices.rates_in_force(model.pk))
-    limit = (conversation_settings.reply_max_tokens(conversation, model) if conversation
-             else conversation_settings.default_max_output(model))
+    limit = (conversation_settings.reply_max_tokens(conversation, model, default_max)
+             if conversation else conversation_settings.default_max_output(model, default_max))
     params = thinking.request_params(model.capabilities, level, limit, model.max_output_tokens)
     basis.max_output = params.get("max_tokens", limit)
     basis.expected_output = _typical_output(user.pk, model.pk)
@@ -292,7 +293,7 @@ def _basis(
     return basis
 
 
-async def _text_tokens(basis: Basis, text: str) -> int:
+async def _text_tokens(basis: Basis, text: str, policy: ReplyPolicy) -> int:
     """The one count made while typing (UpstreamError when the API cannot be asked)."""
     first_call = not basis.has_priced_call
     if not text.strip() and not first_call:
@@ -302,7 +303,7 @@ async def _text_tokens(basis: Basis, text: str) -> int:
         "messages": [{"role": "user", "content": text if text.strip() else "."}],
     }
     if first_call:  # nothing counted the system prompt and the tools yet
-        request.update(tools.request_params())
+        request.update(tools.request_params(policy))
         if basis.system:
             request["system"] = basis.system
     return await claude_messages.count_tokens(request)
@@ -310,12 +311,12 @@ async def _text_tokens(basis: Basis, text: str) -> int:
 
 async def estimate(
     user, *, conversation_id: int | None, text: str, model_id: str | None,
-    attachment_ids: list[int], thinking_level: str | None,
+    attachment_ids: list[int], thinking_level: str | None, policy: ReplyPolicy,
 ) -> Estimate:
     bases, auto = await database_sync_to_async(bases_for)(
-        user, conversation_id, model_id, attachment_ids, thinking_level, text
+        user, conversation_id, model_id, attachment_ids, thinking_level, policy, text
     )
-    counted = await asyncio.gather(*(_text_tokens(basis, text) for basis in bases))
+    counted = await asyncio.gather(*(_text_tokens(basis, text, policy) for basis in bases))
     each = [_priced(basis, tokens) for basis, tokens in zip(bases, counted, strict=True)]
     if not auto:
         return each[0]

@@ -153,9 +153,11 @@ def request_for(
     reply_id: int,
     read: tuple[Message, ClaudeModel | None, list[Message] | None] | None = None,
     *,
+    default_max_tokens: int,
     attachments_sent: bool = True,
 ) -> dict[str, Any]:
-    """The reply's request; ``read``: the reply (with its conversation), its model and the
+    """The reply's request (``default_max_tokens``: CHATAPP_MAX_OUTPUT_TOKENS, for a
+    conversation that does not say); ``read``: the reply (with its conversation), its model and the
     messages before it when the caller has just read them (the plan's sizing, with
     ``HISTORY_FIELDS``), else they are read here. ``attachments_sent`` False: the
     caller has just found that the conversation has sent no attachment (none are read)."""
@@ -176,7 +178,7 @@ def request_for(
     return build_request(
         model=reply.model,
         turns=turns,
-        max_tokens=conversation_settings.reply_max_tokens(conversation, model),
+        max_tokens=conversation_settings.reply_max_tokens(conversation, model, default_max_tokens),
         system_prompt=start,
         attachments=(prompting.for_prompt(conversation, reply_id, model)
                      if model and attachments_sent else {}),

@@ -17,13 +17,13 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from channels.db import database_sync_to_async
-from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
 from chatapp.conversations.presenters import completed_frame
 from chatapp.models import Message, MessageStatus
 from chatapp.replies import checkpoints
+from chatapp.replies.policy import ProcessPolicy
 from chatapp.streaming import broadcast
 from chatapp.streaming.live import get_live_store
 
@@ -37,44 +37,44 @@ def _key(message_id: int) -> str:
     return f"chatapp:alive:{message_id}"
 
 
-def ttl_seconds() -> float:
-    return settings.CHATAPP_HEARTBEAT_SECONDS * 3
+def ttl_seconds(process: ProcessPolicy) -> float:
+    return process.heartbeat_seconds * 3
 
 
 _redis_clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, object]"
 _redis_clients = weakref.WeakKeyDictionary()
 
 
-def _redis():
+def _redis(redis_url: str):
     import redis.asyncio as aioredis
 
     loop = asyncio.get_running_loop()
     client = _redis_clients.get(loop)
     if client is None:
-        client = _redis_clients[loop] = aioredis.from_url(settings.REDIS_URL)
+        client = _redis_clients[loop] = aioredis.from_url(redis_url)
     return client
 
 
-async def beat(message_ids: set[int]) -> None:
+async def beat(message_ids: set[int], process: ProcessPolicy) -> None:
     """Announce these replies alive for three heartbeat intervals (no-op without Redis)."""
-    if not settings.REDIS_URL or not message_ids:
+    if not process.redis_url or not message_ids:
         return
-    milliseconds = int(ttl_seconds() * 1000)
-    async with _redis().pipeline(transaction=False) as pipe:
+    milliseconds = int(ttl_seconds(process) * 1000)
+    async with _redis(process.redis_url).pipeline(transaction=False) as pipe:
         for message_id in message_ids:
             pipe.set(_key(message_id), 1, px=milliseconds)
         await pipe.execute()
 
 
-async def forget(message_id: int) -> None:
-    if settings.REDIS_URL:
-        await _redis().delete(_key(message_id))
+async def forget(message_id: int, process: ProcessPolicy) -> None:
+    if process.redis_url:
+        await _redis(process.redis_url).delete(_key(message_id))
 
 
-async def _alive(message_ids: list[int]) -> set[int]:
+async def _alive(message_ids: list[int], redis_url: str) -> set[int]:
     if not message_ids:
         return set()
-    values = await _redis().mget([_key(message_id) for message_id in message_ids])
+    values = await _redis(redis_url).mget([_key(message_id) for message_id in message_ids])
     return {message_id for message_id, value in zip(message_ids, values, strict=True) if value}
 
 
@@ -101,22 +101,22 @@ def _interrupt(message_id: int, text: str | None) -> Message | None:
     )
 
 
-async def sweep(local_ids: LocalIds, *, grace: bool = True) -> list[int]:
+async def sweep(local_ids: LocalIds, process: ProcessPolicy, *, grace: bool = True) -> list[int]:
     """Mark streaming replies that no process is writing as interrupted; returns their ids.
 
     ``grace``: leave replies alone that changed within the last heartbeat TTL (one that has
     just started may not have beaten yet)."""
-    if not settings.REDIS_URL:
+    if not process.redis_url:
         return []
-    quiet_since = timezone.now() - timedelta(seconds=ttl_seconds()) if grace else None
+    quiet_since = timezone.now() - timedelta(seconds=ttl_seconds(process)) if grace else None
     suspects = [
         (message_id, conversation_id)
         for message_id, conversation_id in await database_sync_to_async(_suspects)(quiet_since)
         if message_id not in local_ids()
     ]
-    alive = await _alive([message_id for message_id, _ in suspects])
+    alive = await _alive([message_id for message_id, _ in suspects], process.redis_url)
     interrupted = []
-    live = get_live_store()
+    live = get_live_store(process.redis_url)
     for message_id, conversation_id in suspects:
         if message_id in alive:
             continue
@@ -131,14 +131,14 @@ async def sweep(local_ids: LocalIds, *, grace: bool = True) -> list[int]:
     return interrupted
 
 
-async def keep_watch(local_ids: LocalIds) -> None:
+async def keep_watch(local_ids: LocalIds, process: ProcessPolicy) -> None:
     """This process's watch: beat for its replies and sweep for dead ones, every interval."""
     while True:
         try:
-            await beat(local_ids())
-            await sweep(local_ids)
+            await beat(local_ids(), process)
+            await sweep(local_ids, process)
         except asyncio.CancelledError:
             raise
         except Exception:  # Redis or the database away for a moment: try again next time
             logger.exception("liveness watch failed")
-        await asyncio.sleep(settings.CHATAPP_HEARTBEAT_SECONDS)
+        await asyncio.sleep(process.heartbeat_seconds)

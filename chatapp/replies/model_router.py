@@ -17,7 +17,6 @@ from decimal import Decimal
 from typing import Any
 
 from channels.db import database_sync_to_async
-from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, Sum
 
@@ -33,9 +32,9 @@ from chatapp.models import (
     Conversation,
     Message,
     ModelTier,
-    default_model_id,
 )
 from chatapp.replies import side_calls
+from chatapp.replies.policy import ReplyPolicy
 from chatapp.safety import model_access
 
 logger = logging.getLogger(__name__)
@@ -123,8 +122,9 @@ def model_of_tier(tier: str | None, user_id: int | None = None) -> ClaudeModel |
     return model_access.allowed(active, user_id).order_by("sort_order").first()
 
 
-def decide(request: Request, user_id: int | None = None) -> Decision:
-    """The rule's choice, only ever among the models the user's groups allow."""
+def decide(request: Request, user_id: int | None = None, *, default_model: str) -> Decision:
+    """The rule's choice, only ever among the models the user's groups allow (``default_model``
+    when the catalog offers none)."""
     points, factors = score(request)
     tier = tier_for(points)
     model = (
@@ -132,7 +132,7 @@ def decide(request: Request, user_id: int | None = None) -> Decision:
         or model_of_tier(ModelTier.SONNET, user_id)
         or model_of_tier(None, user_id)
     )
-    model_id = model.pk if model else default_model_id()
+    model_id = model.pk if model else default_model
     name = model.display_name if model else model_id
     return Decision(
         tier=tier,
@@ -238,14 +238,20 @@ class Routed:
 
 
 async def route(
-    conversation_id: int, text: str, attachment_ids: tuple[int, ...], thinking: str | None
+    conversation_id: int,
+    text: str,
+    attachment_ids: tuple[int, ...],
+    thinking: str | None,
+    policy: ReplyPolicy,
 ) -> Routed:
     """The model for one Auto message, with its reason (and the confirming call, if any)."""
     facts, owner_id = await database_sync_to_async(request_facts)(
         conversation_id, text, attachment_ids, thinking
     )
-    decision = await database_sync_to_async(decide)(facts, owner_id)
-    if not (decision.unsure and settings.CHATAPP_ROUTER_CONFIRM):
+    decision = await database_sync_to_async(decide)(
+        facts, owner_id, default_model=policy.defaults.model
+    )
+    if not (decision.unsure and policy.router_confirm):
         return Routed(decision)
     check = await _confirm(text, owner_id)
     if check is not None:
@@ -274,8 +280,8 @@ def record_confirmation(routed: Routed, reply: Message | None) -> None:
 # --- For the cost review ---------------------------------------------------------------
 
 
-def auto_versus_default(messages) -> dict[str, Decimal | int | None]:
-    """What Auto replies cost, against the same usage priced on the default model.
+def auto_versus_default(messages, default_model: str) -> dict[str, Decimal | int | None]:
+    """What Auto replies cost, against the same usage priced on ``default_model``.
 
     ``messages``: a Message queryset (a date range, a user). Summed in the database per model,
     then priced per model: a handful of rows whatever the number of messages.
@@ -296,7 +302,7 @@ def auto_versus_default(messages) -> dict[str, Decimal | int | None]:
                       cache_write_5m_tokens=row["write5"] or 0,
                       cache_write_1h_tokens=row["write1"] or 0,
                       cache_read_tokens=row["read"] or 0)
-        priced = prices.cost_of(default_model_id(), usage)
+        priced = prices.cost_of(default_model, usage)
         on_default += priced.total if priced else 0
     return {"messages": count, "cost_usd": actual, "default_cost_usd": on_default,
             "saved_usd": on_default - actual}

@@ -10,16 +10,18 @@ round outgrows the window.
 from typing import Any
 
 from channels.db import database_sync_to_async
-from django.conf import settings
 
 from chatapp.claude import thinking
 from chatapp.models import ClaudeModel, Message
 from chatapp.replies import compaction, history, tools
 from chatapp.replies.generation import GenerationPlan
+from chatapp.replies.policy import ReplyPolicy
 
 
 def read_request(
-    reply_id: int, opened: tuple[Message, ClaudeModel | None] | None = None
+    reply_id: int,
+    default_max_tokens: int,
+    opened: tuple[Message, ClaudeModel | None] | None = None,
 ) -> tuple[dict[str, Any], compaction.Sizing]:
     """Everything the plan reads, in one call on the ORM thread: the request and its sizing
     (with the reply and its model, unless ``opened`` has them; under a burst each call waits
@@ -28,7 +30,8 @@ def read_request(
     # The request is built from the reply, model, history and sent attachments the sizing
     # has just read.
     request = history.request_for(reply_id, read=(sizing.reply, sizing.model, sizing.rows),
-                          attachments_sent=bool(sizing.attachment_tokens))
+                                  default_max_tokens=default_max_tokens,
+                                  attachments_sent=bool(sizing.attachment_tokens))
     return request, sizing
 
 
@@ -38,6 +41,7 @@ def _plan(
     request: dict[str, Any],
     continuing: bool,
     guard: compaction.ContextGuard,
+    policy: ReplyPolicy,
 ) -> GenerationPlan:
     capabilities = model.capabilities if model else {}
     request = {
@@ -48,7 +52,7 @@ def _plan(
             request["max_tokens"],
             model.max_output_tokens if model else request["max_tokens"],
         ),
-        **tools.request_params(),
+        **tools.request_params(policy),
     }
     # No temperature, whatever the conversation stored: API version 2026-10-21 takes none.
     return GenerationPlan(
@@ -56,8 +60,8 @@ def _plan(
         request=request,
         accepts_prefill=bool(capabilities.get("prefill")),
         content=list(reply.content) if continuing else [],
-        max_recoveries=settings.CHATAPP_STREAM_RECOVERIES,
-        max_rounds=settings.CHATAPP_TOOL_ROUNDS,
+        max_recoveries=policy.max_recoveries,
+        max_rounds=policy.max_tool_rounds,
         run_tool=tools.runner(reply.conversation_id),
         fit_call=guard,
     )
@@ -68,11 +72,14 @@ async def plan_for(
     *,
     continuing: bool,
     guard: compaction.ContextGuard,
+    policy: ReplyPolicy,
     opened: tuple[Message, ClaudeModel | None] | None = None,
 ) -> GenerationPlan:
     """The plan of a reply; ``UpstreamError`` when the conversation cannot be made to fit.
     ``guard`` then checks every call of the reply again. ``opened``: the reply and its model
     as the write that opened the reply has them (``compaction.read_sizing``)."""
-    request, sizing = await database_sync_to_async(read_request)(reply_id, opened)
+    request, sizing = await database_sync_to_async(read_request)(
+        reply_id, policy.defaults.max_output_tokens, opened
+    )
     request = await guard.fit(request, sizing)
-    return _plan(sizing.reply, sizing.model, request, continuing, guard)
+    return _plan(sizing.reply, sizing.model, request, continuing, guard, policy)

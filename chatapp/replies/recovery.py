@@ -2,22 +2,22 @@
 calls their last checkpoint knew of are billed as estimates."""
 
 from asgiref.sync import async_to_sync
-from django.conf import settings
 
 from chatapp.models import BudgetReservation, Message, MessageStatus
+from chatapp.replies.policy import ProcessPolicy
 
 
-def mark_orphaned_replies() -> int:
+def mark_orphaned_replies(process: ProcessPolicy) -> int:
     """At start-up. One process (no Redis): nothing else can be streaming, so every streaming
     reply is interrupted. With Redis other processes may be writing theirs: only replies
     without a heartbeat are (see chatapp/replies/liveness.py).
 
     Billing and budgets are imported only when there is something to end: they bring the
     anthropic SDK (seconds of CPU), which `make run`'s launcher otherwise never needs."""
-    if settings.REDIS_URL:
+    if process.redis_url:
         from chatapp.replies import liveness
 
-        return len(async_to_sync(liveness.sweep)(set, grace=False))
+        return len(async_to_sync(liveness.sweep)(set, process, grace=False))
     if not _left_open():
         return 0
     from chatapp.billing import reservations

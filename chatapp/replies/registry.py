@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
-from django.conf import settings
 
 from chatapp.billing import reservations
 from chatapp.models import (
@@ -25,6 +24,7 @@ from chatapp.replies import (
 )
 from chatapp.replies import shutdown as shutdown_hook
 from chatapp.replies.generation import ReplyGeneration
+from chatapp.replies.policy import ProcessPolicy, ReplyPolicy
 from chatapp.streaming.relay import ReplyRelay
 
 logger = logging.getLogger(__name__)
@@ -39,6 +39,7 @@ class ReplyJob:
     message_id: int
     user_id: int
     model: str
+    policy: ReplyPolicy  # read when the reply started
     relay: ReplyRelay | None = None
     task: asyncio.Task | None = None
     stop_requested: bool = False
@@ -125,18 +126,18 @@ async def wait_for_all() -> None:
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
-def ensure_background() -> None:
+def ensure_background(process: ProcessPolicy) -> None:
     """Listen for stop requests, beat for this process's replies and sweep for dead ones
     (sockets call this on connect, and every reply as it starts, so every process serving users
-    watches)."""
+    watches). The first call in a loop decides ``process``'s Redis and intervals."""
     loop = asyncio.get_running_loop()
     listener = _control_listeners.get(loop)
     if listener is None or listener.done():
         _control_listeners[loop] = loop.create_task(_listen_for_control())
     watch = _watches.get(loop)
-    if settings.REDIS_URL and (watch is None or watch.done()):
-        _watches[loop] = loop.create_task(liveness.keep_watch(lambda: set(_jobs)))
-    shutdown_hook.install(finish_for_shutdown)
+    if process.redis_url and (watch is None or watch.done()):
+        _watches[loop] = loop.create_task(liveness.keep_watch(lambda: set(_jobs), process))
+    shutdown_hook.install(finish_for_shutdown, process.shutdown_grace_seconds)
 
 
 

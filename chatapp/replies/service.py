@@ -4,6 +4,7 @@ A reply's turn is opened in one short transaction before the upstream is called 
 then its task (registry.py) plans the request (plan.py, from history.py), streams it through
 the relay with every call's recovery and tool rounds (generation.py), checkpoints on the
 relay's timer and ends in one final write (final_write.py). Stopping a reply: registry.py.
+The caller (the socket) hands in the ``ReplyPolicy`` each reply runs under (policy.py).
 """
 
 import asyncio
@@ -11,7 +12,6 @@ import logging
 from typing import Any
 
 from channels.db import database_sync_to_async
-from django.conf import settings
 
 from chatapp.billing import reservations
 from chatapp.claude.types import UpstreamError
@@ -37,6 +37,7 @@ from chatapp.replies import (
 )
 from chatapp.replies import plan as reply_plan
 from chatapp.replies.generation import ReplyGeneration
+from chatapp.replies.policy import ProcessPolicy, ReplyPolicy
 from chatapp.streaming import broadcast
 from chatapp.streaming.live import get_live_store
 from chatapp.streaming.relay import RelayResult, ReplyRelay, unexpected_failure
@@ -58,7 +59,8 @@ async def _run(job: registry.ReplyJob) -> None:
 
 
 async def _generate(job: registry.ReplyJob) -> None:
-    live = get_live_store()
+    policy = job.policy
+    live = get_live_store(policy.process.redis_url)
 
     async def publish(frame: dict[str, Any]) -> None:
         await broadcast.publish(job.conversation_id, frame)
@@ -70,8 +72,8 @@ async def _generate(job: registry.ReplyJob) -> None:
             job.message_id, text, final_write.usage_so_far(job)
         ),
         live=live,
-        coalesce_seconds=settings.CHATAPP_COALESCE_MS / 1000,
-        checkpoint_seconds=settings.CHATAPP_CHECKPOINT_SECONDS,
+        coalesce_seconds=policy.coalesce_seconds,
+        checkpoint_seconds=policy.checkpoint_seconds,
         initial_text=job.initial_text,
     )
     job.relay = relay
@@ -84,11 +86,12 @@ async def _generate(job: registry.ReplyJob) -> None:
         )
 
     try:
-        job.guard = compaction.ContextGuard(job.message_id, notify=notify)
+        job.guard = compaction.ContextGuard(job.message_id, notify=notify, policy=policy)
         plan = await reply_plan.plan_for(
             job.message_id,
             continuing=job.continuing,
             guard=job.guard,
+            policy=policy,
             opened=job.opened,
         )
         job.opened = None
@@ -125,15 +128,20 @@ async def _close(
         logger.exception("reply %s: the final write failed", job.message_id)
         reply = await database_sync_to_async(final_write.fail_plainly)(job)
     metrics.reply_finished(job.model, result, reply)
-    await get_live_store().clear(job.message_id)
-    await liveness.forget(job.message_id)
+    process = job.policy.process
+    await get_live_store(process.redis_url).clear(job.message_id)
+    await liveness.forget(job.message_id, process)
     if reply is not None:
         await broadcast.publish(job.conversation_id, completed_frame(reply, result.seq))
     return reply
 
 
 def _launch(
-    reply: Message, *, continuing: bool = False, model: ClaudeModel | None = None
+    reply: Message,
+    policy: ReplyPolicy,
+    *,
+    continuing: bool = False,
+    model: ClaudeModel | None = None,
 ) -> registry.ReplyJob:
     """``model``: the reply's model row as the write that opened the reply read it (with the
     reply's conversation, they are not read again)."""
@@ -142,6 +150,7 @@ def _launch(
         message_id=reply.pk,
         user_id=reply.conversation.owner_id,
         model=reply.model,
+        policy=policy,
         continuing=continuing,
         initial_text=reply.text if continuing else "",
         opened=(reply, model) if model is not None else None,
@@ -149,15 +158,18 @@ def _launch(
     registry.add(job)
     metrics.reply_started(reply.model)
     job.task = asyncio.create_task(_run(job), name=f"reply-{reply.pk}")
-    registry.ensure_background()
+    registry.ensure_background(policy.process)
     return job
 
 
-async def _announce_start(conversation_id: int, reply: Message, text: str = "") -> None:
-    await liveness.beat({reply.pk})  # before anything: no sweeper may take it for dead
-    await get_live_store().begin(reply.pk)
+async def _announce_start(
+    conversation_id: int, reply: Message, process: ProcessPolicy, text: str = ""
+) -> None:
+    await liveness.beat({reply.pk}, process)  # before anything: no sweeper may take it for dead
+    live = get_live_store(process.redis_url)
+    await live.begin(reply.pk)
     if text:  # a continued reply: joining sockets get its text so far, at seq 0
-        await get_live_store().reset(reply.pk, 0, text)
+        await live.reset(reply.pk, 0, text)
     await broadcast.publish(
         conversation_id,
         {
@@ -183,6 +195,7 @@ async def start_reply(
     model_id: str | None = None,
     attachment_ids: tuple[int, ...] = (),
     *,
+    policy: ReplyPolicy,
     thinking: str | None = None,
     edit_of: int | None = None,
 ) -> tuple[Message, Message]:
@@ -193,7 +206,7 @@ async def start_reply(
     routed = None
     if (model_id or await _conversation_model(conversation_id)) == AUTO_MODEL:
         routed = await model_router.route(
-            conversation_id, text, tuple(attachment_ids), thinking
+            conversation_id, text, tuple(attachment_ids), thinking, policy
         )
         model_id, options["route"] = routed.decision.model, routed.decision.as_dict()
     try:
@@ -211,36 +224,38 @@ async def start_reply(
     await broadcast.publish(
         conversation_id, {"type": "message_created", "message": message_json(question)}
     )
-    await _announce_start(conversation_id, reply)
-    _launch(reply, model=model)
+    await _announce_start(conversation_id, reply, policy.process)
+    _launch(reply, policy, model=model)
     return question, reply
 
 
-async def continue_reply(conversation_id: int, message_id: int) -> Message:
+async def continue_reply(conversation_id: int, message_id: int, *, policy: ReplyPolicy) -> Message:
     """Let an interrupted, stopped or cut-short reply go on: the same message grows (a prefill)
     where the model takes one, else a new question asks for the rest in a reply of its own."""
     question, reply = await database_sync_to_async(turns.reopen_to_continue)(
         conversation_id, message_id
     )
     if question is None:
-        await _announce_start(conversation_id, reply, reply.text)
-        _launch(reply, continuing=True)
+        await _announce_start(conversation_id, reply, policy.process, reply.text)
+        _launch(reply, policy, continuing=True)
         return reply
     await broadcast.publish(
         conversation_id, {"type": "message_created", "message": message_json(question)}
     )
-    await _announce_start(conversation_id, reply)
-    _launch(reply)
+    await _announce_start(conversation_id, reply, policy.process)
+    _launch(reply, policy)
     return reply
 
 
-async def regenerate(conversation_id: int, message_id: int, *, fallback: bool = False) -> Message:
+async def regenerate(
+    conversation_id: int, message_id: int, *, policy: ReplyPolicy, fallback: bool = False
+) -> Message:
     """A new version of a reply on screen; the old one is kept as another branch. With
     ``fallback``, a refused reply is asked again of its model's fallback model."""
     reply = await database_sync_to_async(turns.reopen_turn)(conversation_id, message_id, fallback)
     await branches.announce(conversation_id)
-    await _announce_start(conversation_id, reply)
-    _launch(reply)
+    await _announce_start(conversation_id, reply, policy.process)
+    _launch(reply, policy)
     return reply
 
 
@@ -250,10 +265,11 @@ def _streaming_messages(conversation_id: int) -> list[Message]:
     )
 
 
-async def live_frames(conversation_id: int) -> list[dict[str, Any]]:
-    """``reply_state`` frames for the conversation's streaming replies (for a joining socket)."""
+async def live_frames(conversation_id: int, redis_url: str) -> list[dict[str, Any]]:
+    """``reply_state`` frames for the conversation's streaming replies (for a joining socket);
+    ``redis_url``: where the live state is kept ("": this process)."""
     frames = []
-    live = get_live_store()
+    live = get_live_store(redis_url)
     for reply in await database_sync_to_async(_streaming_messages)(conversation_id):
         state = await live.read(reply.pk)
         seq, text = (state.seq, state.text) if state else (0, reply.text)

@@ -16,8 +16,6 @@ import threading
 import time
 from collections.abc import Awaitable, Callable
 
-from django.conf import settings
-
 logger = logging.getLogger(__name__)
 
 _installed: set[int] = set()
@@ -27,8 +25,9 @@ _installed: set[int] = set()
 EXIT_AFTER_GRACE_SECONDS = 5.0
 
 
-def install(finish_replies: Callable[[float], Awaitable[None]]) -> bool:
-    """Register the trigger once, when running inside daphne's reactor; True if registered."""
+def install(finish_replies: Callable[[float], Awaitable[None]], grace: float) -> bool:
+    """Register the trigger once, when running inside daphne's reactor; True if registered.
+    ``grace``: what running replies get (CHATAPP_SHUTDOWN_GRACE_SECONDS)."""
     if "twisted.internet.reactor" not in sys.modules:
         return False  # not under daphne (tests, management commands)
     from twisted.internet import defer, reactor
@@ -38,7 +37,6 @@ def install(finish_replies: Callable[[float], Awaitable[None]]) -> bool:
     _installed.add(id(reactor))
 
     def before_shutdown():
-        grace = settings.CHATAPP_SHUTDOWN_GRACE_SECONDS
         logger.info("shutting down: replies get %.1f s to finish", grace)
         return defer.Deferred.fromFuture(asyncio.ensure_future(finish_replies(grace)))
 
@@ -46,11 +44,11 @@ def install(finish_replies: Callable[[float], Awaitable[None]]) -> bool:
     return True
 
 
-def start_exit_deadline() -> None:
+def start_exit_deadline(grace: float) -> None:
     """The server process is stopping (daphne's reactor's "before shutdown",
     chatapp/runtime/server.py):
     from now it has the replies' grace and EXIT_AFTER_GRACE_SECONDS to end by itself."""
-    seconds = settings.CHATAPP_SHUTDOWN_GRACE_SECONDS + EXIT_AFTER_GRACE_SECONDS
+    seconds = grace + EXIT_AFTER_GRACE_SECONDS
     threading.Thread(target=_leave_if_stuck, args=(seconds,), name="exit-deadline",
                      daemon=True).start()
 

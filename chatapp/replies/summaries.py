@@ -6,7 +6,6 @@ message it reaches; from the reply that made it on, the prompt starts with the s
 from typing import Any
 
 from channels.db import database_sync_to_async
-from django.conf import settings
 from django.db import transaction
 
 from chatapp.billing import prices
@@ -27,9 +26,10 @@ EXCERPT_CHARS = 4000
 TRANSCRIPT_CHARS = 400_000
 
 
-def split(history: list[Message]) -> tuple[list[Message], list[Message]]:
-    """(to summarise, to keep whole): the last messages and the question are always kept."""
-    keep = max(1, settings.CHATAPP_COMPACTION_KEEP_MESSAGES + 1)
+def split(history: list[Message], keep_messages: int) -> tuple[list[Message], list[Message]]:
+    """(to summarise, to keep whole): the last ``keep_messages`` and the question are always
+    kept."""
+    keep = max(1, keep_messages + 1)
     older, recent = history[:-keep], history[-keep:]
     while older and older[-1].role == Role.USER:  # cut between an answer and a question
         recent.insert(0, older.pop())

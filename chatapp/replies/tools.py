@@ -24,11 +24,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
-from django.conf import settings
 from django.db.models import Q
 
 from chatapp.models import Attachment, Conversation, Message
 from chatapp.replies.generation import ToolOutcome
+from chatapp.replies.policy import ReplyPolicy
 
 TOOL_DEFINITIONS: tuple[dict[str, Any], ...] = (
     {
@@ -70,12 +70,12 @@ TOOL_DEFINITIONS: tuple[dict[str, Any], ...] = (
 WEB_SEARCH = {"type": "web_search_20250305", "name": "web_search", "max_uses": 5}
 
 
-def request_params() -> dict[str, Any]:
+def request_params(policy: ReplyPolicy) -> dict[str, Any]:
     """``tools`` for a reply's request ({} when tools are switched off)."""
-    if not settings.CHATAPP_TOOLS:
+    if not policy.tools:
         return {}
     definitions = [dict(tool) for tool in TOOL_DEFINITIONS]
-    if settings.CHATAPP_SERVER_TOOLS and settings.ANTHROPIC_API_KEY:
+    if policy.web_search:
         definitions.append(dict(WEB_SEARCH))
     return {"tools": definitions}
 

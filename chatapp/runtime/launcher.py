@@ -112,12 +112,13 @@ def _prepare_database(migrate: bool) -> tuple[str | None, int]:
     Nothing here imports the anthropic SDK unless it has work for it (a catalog to sync, an
     orphan to bill): that import is seconds of CPU this process otherwise never needs."""
     from chatapp.operations import startup
+    from chatapp.policies.replies import process_policy
     from chatapp.replies.recovery import mark_orphaned_replies
 
     if migrate:
         startup.migrate_if_needed()
     password = ensure_demo_user()
-    orphans = mark_orphaned_replies()
+    orphans = mark_orphaned_replies(process_policy())
     if settings.ANTHROPIC_API_KEY:
         from chatapp.runtime.catalog_sync import sync_catalog
 

@@ -169,10 +169,14 @@ class CompressingServer(Server):
     def run(self) -> None:
         from twisted.internet import reactor
 
+        from chatapp.policies.replies import process_policy
         from chatapp.replies import shutdown
 
         # A stop that an HTTP request caught could otherwise hang the process for good.
-        reactor.addSystemEventTrigger("before", "shutdown", shutdown.start_exit_deadline)
+        reactor.addSystemEventTrigger(
+            "before", "shutdown",
+            lambda: shutdown.start_exit_deadline(process_policy().shutdown_grace_seconds),
+        )
         settle_startup_heap()  # the application is imported by now (daphne's CLI did it)
         super().run()
 

@@ -12,7 +12,7 @@ from django.contrib.auth.models import User
 from django.db import connection
 from django.db.models import Case, Exists, OuterRef, QuerySet, Value, When
 
-from chatapp.models import ClaudeModel, GroupPolicy, default_model_id
+from chatapp.models import ClaudeModel, GroupPolicy
 
 _Listed = GroupPolicy.allowed_models.through
 
@@ -65,10 +65,9 @@ def _active_if_allowed_sql() -> str:
     )
 
 
-def default_model(user_id: int | None) -> str:
-    """The deployment's default model if the user's groups allow it, else the first allowed
-    one in the catalog's order (one statement)."""
-    default = default_model_id()
+def default_model(user_id: int | None, default: str) -> str:
+    """The deployment's default model (``default``) if the user's groups allow it, else the
+    first allowed one in the catalog's order (one statement)."""
     first = (
         allowed(ClaudeModel.objects.filter(is_active=True), user_id)
         .order_by(Case(When(pk=default, then=Value(0)), default=Value(1)), "sort_order")

@@ -12,8 +12,6 @@ import weakref
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from django.conf import settings
-
 EXPIRY_SECONDS = 6 * 3600
 
 
@@ -144,12 +142,13 @@ _redis_stores: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, RedisLiveSt
 _redis_stores = weakref.WeakKeyDictionary()
 
 
-def get_live_store() -> LiveStore:
-    """Redis when configured (one connection pool per event loop), else this process's dict."""
-    if not settings.REDIS_URL:
+def get_live_store(redis_url: str) -> LiveStore:
+    """Redis at ``redis_url`` (REDIS_URL; one connection pool per event loop), else ("") this
+    process's dict."""
+    if not redis_url:
         return _memory_store
     loop = asyncio.get_running_loop()
     store = _redis_stores.get(loop)
     if store is None:
-        store = _redis_stores[loop] = RedisLiveStore(settings.REDIS_URL)
+        store = _redis_stores[loop] = RedisLiveStore(redis_url)
     return store

@@ -21,6 +21,8 @@ from chatapp.conversations import settings as conversation_settings
 from chatapp.conversations.presenters import conversation_json, message_json, model_json
 from chatapp.cost_review import queries as costs
 from chatapp.models import ClaudeModel, Conversation
+from chatapp.policies.conversations import conversation_defaults, default_model_id
+from chatapp.policies.replies import reply_policy
 from chatapp.policies.safety import rate_limits
 from chatapp.projects import access as project_access
 from chatapp.projects import service as project_service
@@ -48,7 +50,10 @@ def _conversation_changes(user: Any, data: dict[str, Any], current_model: str) -
     if "title" in data:
         changes["title"] = _text_field(data, "title", MAX_TITLE_CHARS)
     changes.update(
-        conversation_settings.changes(data, changes.get("model", current_model), user.pk)
+        conversation_settings.changes(
+            data, changes.get("model", current_model), user.pk,
+            default_max=conversation_defaults().max_output_tokens,
+        )
     )
     return changes
 
@@ -57,7 +62,8 @@ def _conversation_changes(user: Any, data: dict[str, Any], current_model: str) -
 def conversations(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         data = read_json(request)
-        default = model_access.default_model(request.user.pk)  # one the groups allow
+        # The deployment's default, or one the user's groups allow.
+        default = model_access.default_model(request.user.pk, default_model_id())
         changes = _conversation_changes(request.user, data, default)
         changes.setdefault("model", default)
         if data.get("project") is not None:  # 404 without access to it (projects/access.py)
@@ -141,12 +147,13 @@ def conversation_body(conversation: Conversation) -> dict[str, Any]:
 def models(request: HttpRequest) -> HttpResponse:
     active = ClaudeModel.objects.filter(is_active=True).prefetch_related("prices")
     rows = model_access.allowed(active, request.user.pk)  # only what the user's groups allow
+    default_max = conversation_defaults().max_output_tokens
     return JsonResponse(
         {
-            "default": model_access.default_model(request.user.pk),
+            "default": model_access.default_model(request.user.pk, default_model_id()),
             "offline": settings.OFFLINE_UPSTREAM,
             "models": [
-                {**model_json(m), "priced": bool(m.prices.all())}
+                {**model_json(m, default_max), "priced": bool(m.prices.all())}
                 for m in rows
             ],
         }
@@ -179,7 +186,7 @@ async def estimate(request: HttpRequest) -> HttpResponse:
         result = await estimates.estimate(
             user, conversation_id=conversation_id, text=text, model_id=model,
             attachment_ids=_id_list(data.get("attachments", []), "attachments"),
-            thinking_level=level,
+            thinking_level=level, policy=reply_policy(),
         )
     except UpstreamError as exc:  # counting failed: the composer says "estimate unavailable"
         return json_error(f"The estimate is unavailable: {exc.message}", 503)

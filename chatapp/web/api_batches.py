@@ -17,10 +17,11 @@ from chatapp.batches import exports as batch_exports
 from chatapp.batches import jobs as batch_jobs
 from chatapp.billing import budgets
 from chatapp.conversations.presenters import batch_document_json, batch_item_json, batch_job_json
-from chatapp.models import Attachment, AttachmentKind, BatchJob, ClaudeModel, default_model_id
+from chatapp.models import Attachment, AttachmentKind, BatchJob, ClaudeModel
 from chatapp.operations import metrics
 from chatapp.policies.attachments import upload_policy
 from chatapp.policies.batches import job_limits
+from chatapp.policies.conversations import default_model_id
 from chatapp.policies.safety import rate_limits
 from chatapp.safety import ratelimits
 from chatapp.safety.access import get_batch_job_for_user, get_item_in_batch_job

@@ -9,6 +9,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from chatapp import audit
 from chatapp.conversations import exports, imports
 from chatapp.conversations.presenters import conversation_json
+from chatapp.policies.conversations import conversation_defaults
 from chatapp.safety.access import get_conversation_for_user
 from chatapp.web.endpoints import api_endpoint, load_json
 
@@ -44,7 +45,7 @@ def import_conversation(request: HttpRequest) -> HttpResponse:
         return JsonResponse({"error": f"The file is larger than {limit} MB."}, status=413)
     data = load_json(raw or b"null", "The file is not valid JSON: choose a chatapp JSON export.")
     try:
-        imported = imports.import_conversation(request.user, data)
+        imported = imports.import_conversation(request.user, data, conversation_defaults())
     except imports.ImportRefused as exc:
         raise BadRequest(str(exc)) from None
     audit.record(audit.AuditAction.CONVERSATION_IMPORT, request, target=imported.conversation,

@@ -15,6 +15,7 @@ from django.conf import settings
 from django.http import Http404
 
 from chatapp.errors import ChatappError
+from chatapp.policies.replies import process_policy, reply_policy
 from chatapp.policies.safety import rate_limits
 from chatapp.replies import orm_thread, registry
 from chatapp.replies import service as replies
@@ -68,8 +69,9 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         self.user_group = socket_sessions.user_group(user.pk)
         await self.channel_layer.group_add(self.user_group, self.channel_name)
         await self.accept()
-        registry.ensure_background()
-        frames = await replies.live_frames(self.conversation_id)
+        process = process_policy()
+        registry.ensure_background(process)
+        frames = await replies.live_frames(self.conversation_id, process.redis_url)
         for frame in frames:
             self.last_seq[frame["message_id"]] = frame["seq"]
             await self._send(frame)
@@ -116,11 +118,12 @@ class ConversationConsumer(AsyncWebsocketConsumer):
             await self._error("internal", "Something went wrong on the server. Please retry.")
 
     async def _handle(self, frame: UserMessage | Stop | Regenerate | Continue) -> None:
+        policy = reply_policy()  # the settings as they are now, for a reply this frame starts
         if isinstance(frame, UserMessage):
             # The attachments are checked against this conversation as the message is saved.
             await replies.start_reply(
                 self.conversation_id, frame.text, frame.model, frame.attachments,
-                thinking=frame.thinking, edit_of=frame.edit_of,
+                policy=policy, thinking=frame.thinking, edit_of=frame.edit_of,
             )
         elif isinstance(frame, Stop):
             stopped = await registry.stop_reply(self.conversation_id, frame.message_id)
@@ -128,10 +131,10 @@ class ConversationConsumer(AsyncWebsocketConsumer):
                 await self._error("not_found", "That reply is not streaming.", frame.message_id)
         elif isinstance(frame, Regenerate):
             await replies.regenerate(
-                self.conversation_id, frame.message_id, fallback=frame.fallback
+                self.conversation_id, frame.message_id, policy=policy, fallback=frame.fallback
             )
         elif isinstance(frame, Continue):
-            await replies.continue_reply(self.conversation_id, frame.message_id)
+            await replies.continue_reply(self.conversation_id, frame.message_id, policy=policy)
 
     async def reply_frame(self, event: dict[str, Any]) -> None:
         """A frame published to the conversation's group (``broadcast.publish``)."""

@@ -11,6 +11,7 @@ from django.shortcuts import render
 from chatapp.conversations import empty as empty_conversations
 from chatapp.conversations.presenters import model_json
 from chatapp.models import ClaudeModel
+from chatapp.policies.conversations import conversation_defaults, default_model_id
 from chatapp.policies.safety import rate_limits
 from chatapp.safety import model_access, ratelimits
 from chatapp.safety.access import get_batch_job_for_user, get_conversation_for_user
@@ -23,14 +24,15 @@ def chat(request: HttpRequest, conversation_id: int | None = None) -> HttpRespon
     empty_conversations.delete_abandoned(request.user, keep=conversation_id)
     # Only the models the user's groups allow (issue 21), the default among them.
     active = model_access.allowed(ClaudeModel.objects.filter(is_active=True), request.user.pk)
-    models = [model_json(m) for m in active]
+    default_max = conversation_defaults().max_output_tokens
+    models = [model_json(m, default_max) for m in active]
     return render(
         request,
         "chatapp/chat.html",
         {
             "conversation_id": conversation_id,
             "models": models,
-            "default_model": model_access.default_model(request.user.pk),
+            "default_model": model_access.default_model(request.user.pk, default_model_id()),
             "default_max_output": settings.CHATAPP_MAX_OUTPUT_TOKENS,
         },
     )
@@ -51,7 +53,7 @@ def batch_jobs(request: HttpRequest, job_id: int | None = None) -> HttpResponse:
         {
             "job_id": job_id,
             "models": models,
-            "default_model": model_access.default_model(request.user.pk),
+            "default_model": model_access.default_model(request.user.pk, default_model_id()),
             "default_max_tokens": settings.CHATAPP_MAX_OUTPUT_TOKENS,
         },
     )

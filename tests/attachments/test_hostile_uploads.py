@@ -30,6 +30,7 @@ LIMITS = ModelLimits("claude-sonnet-4-6", "Claude Sonnet 4.6", 1_000_000, "stand
 UPLOADS = UploadPolicy(
     max_upload_bytes=32 * 2**20, max_upload_mb=32, max_image_base64_bytes=10_000_000,
     content=ContentPolicy(actions=build_policy({}), keep_originals=False, phone_region="US"),
+    default_model="claude-sonnet-4-6",
 )
 
 # The first bytes of every format the pipeline recognises, so that random tails reach the

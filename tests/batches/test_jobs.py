@@ -176,13 +176,14 @@ def test_a_batch_jobs_reservation_outlives_restarts_and_is_never_stale(settings)
 
     from django.utils import timezone
 
+    from chatapp.policies.replies import process_policy
     from chatapp.replies.recovery import mark_orphaned_replies
 
     settings.REDIS_URL = ""
     owner, fields = _job_with_budget("10")
     batch_jobs.create_job(owner, limits=job_limits(), **fields)
     held = budgets.status(owner.pk).reserved
-    mark_orphaned_replies()  # start-up frees what replies left, not what jobs hold
+    mark_orphaned_replies(process_policy())  # start-up frees what replies left, not what jobs hold
     BudgetReservation.objects.update(created_at=timezone.now() - timedelta(days=1))
     reservations.reserve(owner.pk, Decimal("0.01"))  # and the next call frees only stale replies'
     assert budgets.status(owner.pk).reserved == held + Decimal("0.01")

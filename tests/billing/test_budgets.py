@@ -167,13 +167,14 @@ def test_an_unpriced_call_adds_nothing_to_the_month():
 
 
 def test_reservations_left_by_a_stopped_process_are_freed_at_start_up(settings):
+    from chatapp.policies.replies import process_policy
     from chatapp.replies.recovery import mark_orphaned_replies
 
     settings.REDIS_URL = ""  # one process: nothing else can hold a reservation
     user = make_user()
     Budget.objects.create(user=user, monthly_usd=Decimal("1"))
     reservations.reserve(user.pk, Decimal("0.9"))
-    mark_orphaned_replies()
+    mark_orphaned_replies(process_policy())
     assert budgets.status(user.pk).reserved == 0
 
 

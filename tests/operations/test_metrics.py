@@ -14,6 +14,7 @@ from django.test import Client
 from prometheus_client.parser import text_string_to_metric_families
 
 from chatapp.models import BatchJob, BatchJobStatus, Budget, MessageStatus
+from chatapp.policies.replies import reply_policy
 from chatapp.policies.safety import rate_limits
 from chatapp.replies import registry, turns
 from chatapp.replies import service as replies
@@ -69,7 +70,7 @@ def test_without_a_configured_token_no_bearer_is_believed(settings):
 async def test_a_reply_is_counted_with_its_tokens_cost_and_timings(claude, finish_replies):
     conversation = await sync_to_async(make_conversation)(model=MODEL)
     before = await sync_to_async(scrape)()
-    await replies.start_reply(conversation.pk, "Say hello.", None, ())
+    await replies.start_reply(conversation.pk, "Say hello.", None, (), policy=reply_policy())
     await registry.wait_for_all()
     after = await sync_to_async(scrape)()
 
@@ -100,7 +101,7 @@ async def test_a_failed_reply_is_counted_by_outcome_and_upstream_error_type(
     conversation = await sync_to_async(make_conversation)(model=MODEL)
     claude.add_faults([fault])
     before = await sync_to_async(scrape)()
-    await replies.start_reply(conversation.pk, "Say hello.", None, ())
+    await replies.start_reply(conversation.pk, "Say hello.", None, (), policy=reply_policy())
     await registry.wait_for_all()
     after = await sync_to_async(scrape)()
     for name, labels in [

@@ -211,7 +211,7 @@ def test_documents_beyond_the_context_window_are_left_out_with_a_note_and_stay_s
         "of the 9,000-token context window of Claude Sonnet 4.6, leaving too little for the "
         "conversation. Claude can still search it for passages (search_documents)."
     ]
-    sent = history.request_for(reply.pk)["messages"][0]["content"]
+    sent = history.request_for(reply.pk, default_max_tokens=8192)["messages"][0]["content"]
     assert [b.get("title") for b in sent if b["type"] == "document"] == ["lease.md"]
     assert "Pets need written consent." in search_documents(conversation.pk, "pets")
 
@@ -236,11 +236,11 @@ def test_a_file_of_the_conversations_own_never_pushes_a_sent_project_document_ou
     _question, first, _model = turns.open_turn(conversation.pk, "When is the rent due?", None)
     first.status, first.content = MessageStatus.COMPLETE, [{"type": "text", "text": "On the 1st."}]
     first.save()
-    sent = history.request_for(first.pk)["messages"][0]
+    sent = history.request_for(first.pk, default_max_tokens=8192)["messages"][0]
     _question, second, _model = turns.open_turn(
         conversation.pk, "And what did we decide?", None, (own.pk,)
     )
-    again = history.request_for(second.pk)["messages"][0]
+    again = history.request_for(second.pk, default_max_tokens=8192)["messages"][0]
     def unmarked(message):  # the marks move between requests; they are not the prefix
         return [{k: v for k, v in block.items() if k != "cache_control"}
                 for block in message["content"]]

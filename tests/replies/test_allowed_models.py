@@ -11,6 +11,7 @@ from tests.factories import make_conversation, make_user
 
 pytestmark = pytest.mark.django_db
 
+DEFAULT = "claude-sonnet-5-5"  # CHATAPP_DEFAULT_MODEL: where Auto goes with no model
 ANALYSIS = "Compare these contracts clause by clause and explain the risks. " * 40
 
 
@@ -44,13 +45,10 @@ def test_a_conversation_left_on_a_model_no_longer_allowed_is_refused_too():
 
 def test_auto_chooses_only_among_the_allowed_models():
     user = make_user()
-    assert decide(Request(text=ANALYSIS, documents=2, thinking="high"), user.pk).model == (
-        "claude-opus-5-5"
-    )
+    analysis = Request(text=ANALYSIS, documents=2, thinking="high")
+    assert decide(analysis, user.pk, default_model=DEFAULT).model == "claude-opus-5-5"
     allow(user, "claude-haiku-5-5", "claude-sonnet-5-5")
-    top = decide(Request(text=ANALYSIS, documents=2, thinking="high"), user.pk)
+    top = decide(analysis, user.pk, default_model=DEFAULT)
     assert top.model == "claude-sonnet-5-5" and top.reason.startswith("Auto chose Claude Sonnet")
     allow(user, "claude-haiku-5-5")
-    assert decide(Request(text=ANALYSIS, documents=2, thinking="high"), user.pk).model == (
-        "claude-haiku-5-5"
-    )
+    assert decide(analysis, user.pk, default_model=DEFAULT).model == "claude-haiku-5-5"

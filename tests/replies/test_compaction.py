@@ -7,6 +7,7 @@ import pytest
 from channels.db import database_sync_to_async
 
 from chatapp.models import ClaudeModel, Conversation, Message, UsageRecord
+from chatapp.policies.replies import reply_policy
 from chatapp.replies import registry
 from chatapp.replies import service as replies
 from chatapp.replies.history import SUMMARY_HEADING
@@ -246,7 +247,7 @@ async def test_after_a_summary_earlier_thinking_is_left_out_and_the_conversation
         long = number < 5  # five long questions force summaries, two short ones follow
         text = f"Question {number}: " + ("why " * 1000 if long else "and then?")
         _question, reply = await replies.start_reply(
-            conversation.pk, text, None, thinking="medium"
+            conversation.pk, text, None, policy=reply_policy(), thinking="medium"
         )
         await registry.wait_for_all()
         asked.append(await Message.objects.aget(pk=reply.pk))

@@ -12,7 +12,9 @@ from decimal import Decimal
 from tests.servers import ROOT, TIMEOUT, Servers, _wait_for, frames_until, send
 
 RECOVER = (
-    "from chatapp.replies.recovery import mark_orphaned_replies; print(mark_orphaned_replies())"
+    "from chatapp.policies.replies import process_policy; "
+    "from chatapp.replies.recovery import mark_orphaned_replies; "
+    "print(mark_orphaned_replies(process_policy()))"
 )
 
 

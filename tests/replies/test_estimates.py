@@ -233,13 +233,15 @@ async def test_an_imported_replys_usage_is_not_taken_for_a_call_of_ours(claude, 
     """An imported reply shows the original account's usage; its prompt held files that did
     not come and its cache entry was never ours: the estimate expects no cache hit."""
     from chatapp.conversations import imports
+    from chatapp.conversations.policy import ConversationDefaults
 
     data = {"format": "chatapp.conversation", "version": 1, "conversation": {},
             "messages": [{"role": "user", "text": "first question"},
                          {"role": "assistant", "text": "first answer", "model": "claude-sonnet-4-6",
                           "usage": {"input_tokens": 10, "cache_write_5m_tokens": 3000,
                                     "output_tokens": 200}, "cost_usd": "0.0145"}]}
-    imported = await database_sync_to_async(imports.import_conversation)(user, data)
+    defaults = ConversationDefaults(model="claude-sonnet-5-5", max_output_tokens=8192)
+    imported = await database_sync_to_async(imports.import_conversation)(user, data, defaults)
     body = (await ask(user, conversation=imported.conversation.pk, text="hello world!")).json()
     assert body["cached_tokens"] == 0
     assert body["input_tokens"] < 3000  # the words themselves, not the original prompt

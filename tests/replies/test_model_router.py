@@ -1,23 +1,37 @@
 """Automatic routing: the rule, its reason, and "Auto" end to end."""
 
+from dataclasses import replace
+
 import pytest
 from channels.db import database_sync_to_async
 
 from chatapp.models import Conversation, Message, UsageRecord
+from chatapp.policies.replies import reply_policy
 from chatapp.replies import registry
 from chatapp.replies.model_router import Request, auto_versus_default, decide, score
 from tests.factories import make_conversation, make_user
 from tests.sockets import frames_until, next_frame, open_socket, send
 
+DEFAULT = "claude-sonnet-5-5"  # CHATAPP_DEFAULT_MODEL: where Auto goes with no model
 ANALYSIS = (
     "Analyse the attached contracts and compare their termination clauses, then assess the "
     "trade-offs of each for our negotiation strategy. " * 20
 )
 
 
+def confirming():
+    """A reply policy under which Auto asks the cheapest model when its rule is unsure."""
+    return replace(reply_policy(), router_confirm=True)
+
+
+def greeting():
+    """What the rule decides for a short greeting."""
+    return decide(Request(text="Hi there!"), default_model=DEFAULT)
+
+
 @pytest.mark.django_db
 def test_a_short_greeting_goes_to_the_cheapest_tier():
-    decision = decide(Request(text="Hi there!"))
+    decision = decide(Request(text="Hi there!"), default_model=DEFAULT)
     assert decision.tier == "haiku" and decision.model == "claude-haiku-5-5"
     assert decision.reason == (
         "Auto chose Claude Haiku 5.5: a short message with no documents or thinking."
@@ -26,7 +40,7 @@ def test_a_short_greeting_goes_to_the_cheapest_tier():
 
 @pytest.mark.django_db
 def test_a_long_analysis_with_documents_and_thinking_goes_to_the_top_tier():
-    decision = decide(Request(text=ANALYSIS, documents=2, thinking="high"))
+    decision = decide(Request(text=ANALYSIS, documents=2, thinking="high"), default_model=DEFAULT)
     assert decision.tier == "opus" and decision.model == "claude-opus-5-5"
     assert decision.reason == (
         "Auto chose Claude Opus 5.5: high thinking asked for, 2 document(s), a long message, "
@@ -38,7 +52,7 @@ def test_a_long_analysis_with_documents_and_thinking_goes_to_the_top_tier():
 @pytest.mark.django_db
 def test_an_ordinary_question_goes_to_the_middle_tier():
     text = "What does this error mean? " + "The stack trace says a key is missing. " * 8
-    assert decide(Request(text=text)).tier == "sonnet"
+    assert decide(Request(text=text), default_model=DEFAULT).tier == "sonnet"
 
 
 def test_a_long_conversation_counts():
@@ -75,7 +89,7 @@ async def test_auto_routes_each_message_and_says_why(claude, finish_replies):
     assert reply.options["route"]["reason"].endswith("(the check gave no answer).")
     assert reply.options["route"]["confirmed_by"] == ""
 
-    report = await database_sync_to_async(auto_versus_default)(Message.objects.all())
+    report = await database_sync_to_async(auto_versus_default)(Message.objects.all(), DEFAULT)
     assert report["messages"] == 1
     assert report["default_cost_usd"] > report["cost_usd"]  # Sonnet would have cost more
 
@@ -94,7 +108,7 @@ def _completion(text: str):
 def test_an_empty_check_leaves_the_rules_choice_and_says_so():
     from chatapp.replies.model_router import apply_confirmation
 
-    decision = apply_confirmation(decide(Request(text="Hi there!")), _completion(""))
+    decision = apply_confirmation(greeting(), _completion(""))
     assert decision.tier == "haiku" and decision.confirmed_by == ""
     assert decision.reason.endswith("(the check gave no answer).")
 
@@ -103,10 +117,10 @@ def test_an_empty_check_leaves_the_rules_choice_and_says_so():
 def test_a_check_that_judges_otherwise_moves_the_message():
     from chatapp.replies.model_router import apply_confirmation
 
-    decision = apply_confirmation(decide(Request(text="Hi there!")), _completion("Complex."))
+    decision = apply_confirmation(greeting(), _completion("Complex."))
     assert (decision.tier, decision.model) == ("opus", "claude-opus-5-5")
     assert decision.confirmed_by == "claude-haiku-5-5"
-    same = apply_confirmation(decide(Request(text="Hi there!")), _completion("simple"))
+    same = apply_confirmation(greeting(), _completion("simple"))
     assert same.tier == "haiku" and same.reason.endswith("(confirmed by claude-haiku-5-5).")
 
 
@@ -128,7 +142,7 @@ async def test_a_confirmation_is_reserved_then_settled_to_its_cost(claude, finis
     from chatapp.replies.model_router import record_confirmation, route
 
     owner, conversation = await database_sync_to_async(_owner_with_budget)("10", "0")
-    routed = await route(conversation.pk, "Hello!", (), None)
+    routed = await route(conversation.pk, "Hello!", (), None, confirming())
     assert routed.confirmation is not None
     held = (await budgets.astatus(owner.pk)).reserved
     assert held > 0  # until the confirmation is recorded (here: the message was refused)
@@ -147,7 +161,7 @@ async def test_when_the_budget_cannot_cover_a_confirmation_the_rule_decides_alon
 
     # A hundred-millionth of a dollar left: not used up, but too little for any call.
     owner, conversation = await database_sync_to_async(_owner_with_budget)("0.01", "0.00999999")
-    routed = await route(conversation.pk, "Hello!", (), None)
+    routed = await route(conversation.pk, "Hello!", (), None, confirming())
     assert routed.confirmation is None
     assert routed.decision.tier == "haiku" and "confirmed" not in routed.decision.reason
     # Only the free count reached the upstream; nothing stays held.

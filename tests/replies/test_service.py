@@ -9,12 +9,15 @@ from django.test.utils import CaptureQueriesContext
 
 from chatapp.billing import prices
 from chatapp.models import ClaudeModel, Message, MessageStatus, Role
+from chatapp.policies.replies import reply_policy
 from chatapp.replies import history, registry, turns
 from chatapp.replies import plan as reply_plan
 from chatapp.replies import service as replies
 from tests.factories import make_conversation, make_exchange
 
 pytestmark = [pytest.mark.django_db]
+
+MAX_OUTPUT = 8192  # what a reply may write when its conversation does not say
 
 
 def queries_for_a_reply_after(exchanges: int, *, summarised: bool) -> int:
@@ -34,7 +37,7 @@ def queries_for_a_reply_after(exchanges: int, *, summarised: bool) -> int:
     )
     prices.forget_prices()  # both measures read the prices afresh
     with CaptureQueriesContext(connection) as queries:
-        request = history.request_for(reply.pk)
+        request = history.request_for(reply.pk, default_max_tokens=MAX_OUTPUT)
     assert request["messages"][-1]["content"][-1]["text"] == "Now?"
     return len(queries)
 
@@ -68,7 +71,7 @@ def _replies_sent(claude):
 
 async def _ask(conversation_id, text, attachment_ids=()):
     _question, reply = await replies.start_reply(
-        conversation_id, text, None, attachment_ids, thinking="medium"
+        conversation_id, text, None, attachment_ids, policy=reply_policy(), thinking="medium"
     )
     await registry.wait_for_all()
     return await Message.objects.aget(pk=reply.pk)
@@ -188,13 +191,13 @@ def test_a_changed_system_prompt_never_rewrites_the_top_of_the_prompt(model, sys
     _asked_under(conversation, "q2", "Be brief.")
     latest = _asked_under(conversation, "q3", "Answer in French.")
 
-    request = history.request_for(latest.pk)
+    request = history.request_for(latest.pk, default_max_tokens=MAX_OUTPUT)
     assert request["system"] == [{"type": "text", "text": system}]
     assert [m["role"] for m in request["messages"]] == roles
     # The plan builds the same request from what the turn's write and its sizing have read.
     opened = (Message.objects.select_related("conversation").get(pk=latest.pk),
               ClaudeModel.objects.get(pk=model))
-    assert reply_plan.read_request(latest.pk, opened)[0] == request
+    assert reply_plan.read_request(latest.pk, MAX_OUTPUT, opened)[0] == request
     if roles[-1] == "system":  # the models that take system messages get the change there
         assert request["messages"][-1]["content"][0]["text"] == "Answer in French."
 
@@ -242,6 +245,6 @@ def test_a_reply_whose_text_was_redacted_goes_back_without_its_thinking():
     redacted.save()
     latest = _asked_under(conversation, "q3", "")
 
-    request = history.request_for(latest.pk)
+    request = history.request_for(latest.pk, default_max_tokens=MAX_OUTPUT)
     kinds = [[b["type"] for b in m["content"]] for m in request["messages"]]
     assert kinds[1] == ["thinking", "text"] and kinds[3] == ["text", "text"]

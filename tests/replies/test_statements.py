@@ -17,6 +17,7 @@ from chatapp.models import (
     MonthlySpend,
     UsageRecord,
 )
+from chatapp.policies.replies import reply_policy
 from chatapp.replies import final_write, registry
 from chatapp.replies import service as replies
 from tests.factories import make_conversation, make_user
@@ -65,7 +66,9 @@ STATEMENTS_OF_A_FIRST_REPLY = {"new user": 46, "known user": 33, "known user wit
 
 
 async def _ask(conversation_id):
-    _question, reply = await replies.start_reply(conversation_id, "What is a lease?", None)
+    _question, reply = await replies.start_reply(
+        conversation_id, "What is a lease?", None, policy=reply_policy()
+    )
     await registry.wait_for_all()
     return reply.pk
 

@@ -1,5 +1,6 @@
 """The built-in tools: exact arithmetic without eval, the time in a zone, document search."""
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -7,6 +8,7 @@ from channels.db import database_sync_to_async
 from django.utils import timezone
 
 from chatapp.models import Attachment, Project
+from chatapp.policies.replies import reply_policy
 from chatapp.replies.tools import (
     TOOL_DEFINITIONS,
     CalculationError,
@@ -61,13 +63,12 @@ def test_the_time_is_given_in_the_zone_asked_for():
         current_datetime("Mars/Olympus_Mons")
 
 
-def test_tool_definitions_are_stable_and_ordered(settings):
-    settings.CHATAPP_TOOLS = True
-    names = [tool["name"] for tool in request_params()["tools"]]
+def test_tool_definitions_are_stable_and_ordered():
+    offered = replace(reply_policy(), tools=True, web_search=False)
+    names = [tool["name"] for tool in request_params(offered)["tools"]]
     assert names == ["search_documents", "calculator", "current_datetime"]
-    assert request_params() == request_params()  # the same bytes every time: cacheable
-    settings.CHATAPP_TOOLS = False
-    assert request_params() == {}
+    assert request_params(offered) == request_params(offered)  # the same bytes: cacheable
+    assert request_params(replace(offered, tools=False)) == {}
 
 
 @pytest.mark.django_db

@@ -84,10 +84,10 @@ def test_the_model_list_offers_only_the_allowed_models():
 def test_the_default_is_the_deployments_unless_the_groups_do_not_allow_it(settings):
     settings.CHATAPP_DEFAULT_MODEL = "claude-sonnet-5-5"
     user = make_user()
-    assert model_access.default_model(user.pk) == "claude-sonnet-5-5"
+    assert model_access.default_model(user.pk, "claude-sonnet-5-5") == "claude-sonnet-5-5"
     group("Interns", user, models=["claude-haiku-5-5", "claude-opus-5-5"])
     first = ClaudeModel.objects.filter(pk__in=["claude-haiku-5-5", "claude-opus-5-5"]).first()
-    assert model_access.default_model(user.pk) == first.pk
+    assert model_access.default_model(user.pk, "claude-sonnet-5-5") == first.pk
     body = logged_in(user).get("/api/models/").json()
     assert body["default"] == first.pk
 
