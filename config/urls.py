@@ -29,7 +29,7 @@ urlpatterns = [
     path("readyz", probes.readyz, name="readyz"),
     path("metrics", probes.metrics_view, name="metrics"),
     # The cost review lives in the admin (admin.site.admin_view), ahead of its catch-all.
-    path("admin/costs/", include("chatapp.cost_review.views")),
+    path("admin/costs/", include("chatapp.web.cost_review")),
     # Without local passwords the admin's password form sends people to the login page.
     path("admin/login/", admin_login, name="admin-login"),
     path("admin/", admin.site.urls),

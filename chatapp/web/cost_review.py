@@ -12,7 +12,6 @@ from decimal import Decimal, InvalidOperation
 from functools import wraps
 from typing import Any
 
-from django.conf import settings
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
@@ -28,6 +27,7 @@ from chatapp.cost_review import strategies
 from chatapp.cost_review.chart import build_chart
 from chatapp.cost_review.date_ranges import DateRange, InvalidRange
 from chatapp.models import Message
+from chatapp.policies.conversations import default_model_id
 from chatapp.replies import model_router
 from chatapp.safety import flags
 
@@ -115,7 +115,7 @@ def review(request: HttpRequest) -> HttpResponse:
     # This view is the cost review's edge (on the admin site): it reads the default model
     # itself, as chatapp/policies/conversations.py does for the other edges (the layers keep
     # cost_review below chatapp/policies/).
-    default_model = settings.CHATAPP_DEFAULT_MODEL
+    default_model = default_model_id()
     order = costs.user_order(request.GET.get("o"))
     page = Paginator(costs.per_user(period, order), PAGE_SIZE).get_page(request.GET.get("page"))
     _add_flag_counts(page, period)
