@@ -251,21 +251,8 @@ def _prompt_attachment(attachment: Attachment, note: str) -> prompt_attachments.
         return prompt_attachments.PromptAttachment(kind, name, note=_unreadable(attachment))
 
 
-def _from_settings() -> PromptPolicy:
-    """Transitional: the policy as ``chatapp/policies/attachments.prompt_policy`` builds it,
-    for the callers in replies/ (another branch of the same issue passes it in from the edge).
-    Remove with the defaults below once they do."""
-    from django.conf import settings
-
-    return PromptPolicy(
-        max_image_base64_bytes=settings.ANTHROPIC_MAX_IMAGE_BASE64_BYTES,
-        documents_searchable=settings.CHATAPP_TOOLS,
-    )
-
-
 def for_prompt(
-    conversation: Conversation, before_message_id: int, model: ClaudeModel,
-    policy: PromptPolicy | None = None,
+    conversation: Conversation, before_message_id: int, model: ClaudeModel, policy: PromptPolicy
 ) -> dict[int, prompt_attachments.PromptAttachment]:
     """Every attachment sent in the conversation before that message, by id in upload order,
     as ``claude/prompt.py`` sends it. Synchronous (ORM and file reads): run it off the loop.
@@ -273,13 +260,13 @@ def for_prompt(
     The same attachments always give the same bytes, so the cached prefix survives.
     """
     sent = _sent_attachments(conversation, before_message_id)
-    plan = _plan(sent, model, policy or _from_settings())
+    plan = _plan(sent, model, policy)
     return {a.pk: _prompt_attachment(a, plan[a.pk]) for a in sent}
 
 
 def left_out_notes(
-    conversation: Conversation, model: ClaudeModel, policy: PromptPolicy | None = None
+    conversation: Conversation, model: ClaudeModel, policy: PromptPolicy
 ) -> list[str]:
     """Notes for the user about sent attachments the next request cannot carry."""
-    plan = _plan(_sent_attachments(conversation, None), model, policy or _from_settings())
+    plan = _plan(_sent_attachments(conversation, None), model, policy)
     return [note for note in plan.values() if note]

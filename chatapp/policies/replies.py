@@ -3,7 +3,9 @@ launcher and the server call these per connection, request or start)."""
 
 from django.conf import settings
 
+from chatapp.policies.attachments import prompt_policy
 from chatapp.policies.conversations import conversation_defaults
+from chatapp.policies.safety import content_policy
 from chatapp.replies.policy import ProcessPolicy, ReplyPolicy
 
 
@@ -27,4 +29,6 @@ def reply_policy() -> ReplyPolicy:
         router_confirm=settings.CHATAPP_ROUTER_CONFIRM,
         defaults=conversation_defaults(),
         process=process_policy(),
+        prompt=prompt_policy(),
+        content=content_policy(),
     )

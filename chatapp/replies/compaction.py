@@ -204,7 +204,7 @@ class ContextGuard:
 
     def __init__(self, reply_id: int, *, notify: Notify, policy: ReplyPolicy) -> None:
         self.reply_id = reply_id
-        self._policy = policy  # the messages a summary keeps whole, the default max_tokens
+        self._policy = policy  # the messages a summary keeps whole, the request's defaults
         self._notify = notify
         self.counts: dict[int, int] = {}
         self._window = 200_000
@@ -238,7 +238,8 @@ class ContextGuard:
             await self._notify("Summarising earlier turns to fit the model's context window…")
             await summaries.summarise(sizing.reply, older)
             request = await database_sync_to_async(history.request_for)(
-                self.reply_id, default_max_tokens=self._policy.defaults.max_output_tokens
+                self.reply_id, default_max_tokens=self._policy.defaults.max_output_tokens,
+                prompt_policy=self._policy.prompt,
             )
         self._base_size = await claude_messages.count_tokens(request) + SAFETY_TOKENS
         if self._base_size > budget:

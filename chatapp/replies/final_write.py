@@ -111,7 +111,7 @@ def finish(
         error_message = "The server stopped while this reply was being written."
     reply.error_code, reply.error_message = error_code, error_message
     content = job.generation.final_content() if job.generation is not None else result.content
-    reply.content = flags.review_reply(reply, content)
+    reply.content = flags.review_reply(reply, content, job.policy.content)
     reply.stop_reason = result.stop_reason
     if result.stop_details:  # a refusal's category and explanation (either may be null)
         reply.options = {**reply.options, "stop_details": result.stop_details}

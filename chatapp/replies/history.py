@@ -12,6 +12,7 @@ from typing import Any
 from django.db.models import QuerySet
 
 from chatapp.attachments import prompting
+from chatapp.attachments.policy import PromptPolicy
 from chatapp.claude import prompt
 from chatapp.claude.prompt import Turn, build_request
 from chatapp.conversations import settings as conversation_settings
@@ -154,13 +155,15 @@ def request_for(
     read: tuple[Message, ClaudeModel | None, list[Message] | None] | None = None,
     *,
     default_max_tokens: int,
+    prompt_policy: PromptPolicy,
     attachments_sent: bool = True,
 ) -> dict[str, Any]:
     """The reply's request (``default_max_tokens``: CHATAPP_MAX_OUTPUT_TOKENS, for a
-    conversation that does not say); ``read``: the reply (with its conversation), its model and the
-    messages before it when the caller has just read them (the plan's sizing, with
-    ``HISTORY_FIELDS``), else they are read here. ``attachments_sent`` False: the
-    caller has just found that the conversation has sent no attachment (none are read)."""
+    conversation that does not say; ``prompt_policy``: how sent attachments join it);
+    ``read``: the reply (with its conversation), its model and the messages before it when
+    the caller has just read them (the plan's sizing, with ``HISTORY_FIELDS``), else they are
+    read here. ``attachments_sent`` False: the caller has just found that the conversation has
+    sent no attachment (none are read)."""
     history = None
     if read is None:
         reply = Message.objects.select_related("conversation").get(pk=reply_id)
@@ -180,7 +183,7 @@ def request_for(
         turns=turns,
         max_tokens=conversation_settings.reply_max_tokens(conversation, model, default_max_tokens),
         system_prompt=start,
-        attachments=(prompting.for_prompt(conversation, reply_id, model)
+        attachments=(prompting.for_prompt(conversation, reply_id, model, prompt_policy)
                      if model and attachments_sent else {}),
         cache_ttl=caching.ttl_for(conversation, reply_id, reply.model),
         first_ttl=caching.project_ttl_for(conversation, reply_id, reply.model),

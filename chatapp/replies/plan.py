@@ -20,7 +20,7 @@ from chatapp.replies.policy import ReplyPolicy
 
 def read_request(
     reply_id: int,
-    default_max_tokens: int,
+    policy: ReplyPolicy,
     opened: tuple[Message, ClaudeModel | None] | None = None,
 ) -> tuple[dict[str, Any], compaction.Sizing]:
     """Everything the plan reads, in one call on the ORM thread: the request and its sizing
@@ -30,7 +30,8 @@ def read_request(
     # The request is built from the reply, model, history and sent attachments the sizing
     # has just read.
     request = history.request_for(reply_id, read=(sizing.reply, sizing.model, sizing.rows),
-                                  default_max_tokens=default_max_tokens,
+                                  default_max_tokens=policy.defaults.max_output_tokens,
+                                  prompt_policy=policy.prompt,
                                   attachments_sent=bool(sizing.attachment_tokens))
     return request, sizing
 
@@ -79,7 +80,7 @@ async def plan_for(
     ``guard`` then checks every call of the reply again. ``opened``: the reply and its model
     as the write that opened the reply has them (``compaction.read_sizing``)."""
     request, sizing = await database_sync_to_async(read_request)(
-        reply_id, policy.defaults.max_output_tokens, opened
+        reply_id, policy, opened
     )
     request = await guard.fit(request, sizing)
     return _plan(sizing.reply, sizing.model, request, continuing, guard, policy)

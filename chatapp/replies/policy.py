@@ -3,7 +3,9 @@ build from settings (chatapp/policies/replies.py) and hand to ``service`` and ``
 
 from dataclasses import dataclass
 
+from chatapp.attachments.policy import PromptPolicy
 from chatapp.conversations.policy import ConversationDefaults
+from chatapp.safety.policy import ContentPolicy
 
 
 @dataclass(frozen=True)
@@ -31,7 +33,9 @@ class ReplyPolicy:
     - ``keep_messages``: CHATAPP_COMPACTION_KEEP_MESSAGES, the last messages never summarised;
     - ``router_confirm``: CHATAPP_ROUTER_CONFIRM, Auto asks the cheapest model when unsure;
     - ``defaults``: the conversation defaults (CHATAPP_DEFAULT_MODEL, CHATAPP_MAX_OUTPUT_TOKENS);
-    - ``process``: Redis, heartbeats and the shutdown grace of this process.
+    - ``process``: Redis, heartbeats and the shutdown grace of this process;
+    - ``prompt``: how its sent attachments join the request (image sizes, searchable documents);
+    - ``content``: the content checks its final text goes through.
     """
 
     coalesce_seconds: float
@@ -44,3 +48,5 @@ class ReplyPolicy:
     router_confirm: bool
     defaults: ConversationDefaults
     process: ProcessPolicy
+    prompt: PromptPolicy
+    content: ContentPolicy

@@ -211,7 +211,8 @@ async def start_reply(
         model_id, options["route"] = routed.decision.model, routed.decision.as_dict()
     try:
         question, reply, model = await database_sync_to_async(turns.open_turn)(
-            conversation_id, text, model_id, tuple(attachment_ids), options, edit_of
+            conversation_id, text, model_id, tuple(attachment_ids), options, edit_of,
+            prompt_policy=policy.prompt,
         )
     except BaseException:
         if routed is not None:  # refused after the router asked: bill it, free its reservation
@@ -252,7 +253,9 @@ async def regenerate(
 ) -> Message:
     """A new version of a reply on screen; the old one is kept as another branch. With
     ``fallback``, a refused reply is asked again of its model's fallback model."""
-    reply = await database_sync_to_async(turns.reopen_turn)(conversation_id, message_id, fallback)
+    reply = await database_sync_to_async(turns.reopen_turn)(
+        conversation_id, message_id, fallback, prompt_policy=policy.prompt
+    )
     await branches.announce(conversation_id)
     await _announce_start(conversation_id, reply, policy.process)
     _launch(reply, policy)

@@ -11,6 +11,7 @@ from django.db import transaction
 from django.http import Http404
 
 from chatapp.attachments import prompting
+from chatapp.attachments.policy import PromptPolicy
 from chatapp.billing import budgets
 from chatapp.claude import prompt
 from chatapp.claude.prompt import user_content
@@ -73,8 +74,11 @@ def open_turn(
     attachment_ids: tuple[int, ...] = (),
     options: dict[str, Any] | None = None,
     edit_of: int | None = None,
+    *,
+    prompt_policy: PromptPolicy,
 ) -> tuple[Message, Message, ClaudeModel]:
-    """(the question, its reply, the reply's model): one transaction."""
+    """(the question, its reply, the reply's model): one transaction. ``prompt_policy``: how
+    attachments join a request (a note for each the model cannot take)."""
     conversation = Conversation.objects.select_for_update().get(pk=conversation_id)
     options = options or {}
     model = _model_or_refuse(model_id or conversation.model, conversation.owner_id)
@@ -102,7 +106,7 @@ def open_turn(
         model=model.pk,
         reply_to=question,
         parent=question,
-        notes=[*prompting.left_out_notes(conversation, model),
+        notes=[*prompting.left_out_notes(conversation, model, prompt_policy),
                *([options["route"]["reason"]] if "route" in options else [])],
         options=options,
     )
@@ -154,7 +158,9 @@ def _fallback_model(old: Message) -> tuple[str, ClaudeModel]:
 
 
 @transaction.atomic
-def reopen_turn(conversation_id: int, message_id: int, fallback: bool = False) -> Message:
+def reopen_turn(
+    conversation_id: int, message_id: int, fallback: bool = False, *, prompt_policy: PromptPolicy
+) -> Message:
     conversation = Conversation.objects.select_for_update().get(pk=conversation_id)
     old = conversation.messages.filter(pk=message_id, role=Role.ASSISTANT).first()
     if old is None:
@@ -173,7 +179,7 @@ def reopen_turn(conversation_id: int, message_id: int, fallback: bool = False) -
             old.model if auto else conversation.model, conversation.owner_id
         )
     options = {k: v for k, v in old.options.items() if k in ("thinking", "route")}
-    notes = prompting.left_out_notes(conversation, model)
+    notes = prompting.left_out_notes(conversation, model, prompt_policy)
     if fallback:
         options["fallback_from"] = old.model
         notes = [f"Retried on {model.display_name}: {refused_by} declined this question.",

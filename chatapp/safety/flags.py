@@ -28,15 +28,13 @@ def _excerpt(flag: content_checks.Flag, policy: ContentPolicy) -> str:
 
 
 def review_reply(
-    reply: Message, content: list[dict[str, Any]], policy: ContentPolicy | None = None
+    reply: Message, content: list[dict[str, Any]], policy: ContentPolicy
 ) -> list[dict[str, Any]]:
     """Check a reply's final content; store its flags; return the content to keep and show.
 
     Sets ``reply.flag_summary`` (and ``original_content`` when kept) without saving: the
     caller saves the reply in the same transaction.
     """
-    if policy is None:  # until replies/ is given the policy at its edge (see _from_settings)
-        policy = _from_settings()
     review = content_checks.review(content, policy.actions, phone_region=policy.phone_region)
     if reply.flag_summary:  # written once already (a finish that ran twice): start over
         reply.content_flags.all().delete()
@@ -54,19 +52,6 @@ def review_reply(
         for flag in review.flags
     )
     return review.content
-
-
-def _from_settings() -> ContentPolicy:
-    """Transitional: the policy as ``chatapp/policies/safety.content_policy`` builds it, for
-    ``review_reply``'s caller in replies/ (another branch of the same issue passes it in from
-    the edge). Remove with the default once it does."""
-    from django.conf import settings
-
-    return ContentPolicy(
-        actions=content_checks.actions_for(settings.CHATAPP_CONTENT_ACTIONS),
-        keep_originals=settings.CHATAPP_CONTENT_KEEP_ORIGINALS,
-        phone_region=settings.CHATAPP_PHONE_REGION,
-    )
 
 
 def review_upload_text(text: str, policy: ContentPolicy) -> list[dict[str, Any]]:

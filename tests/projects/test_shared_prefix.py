@@ -12,6 +12,7 @@ import pytest
 from channels.db import database_sync_to_async
 
 from chatapp.models import Attachment, Message, UsageRecord
+from chatapp.policies.attachments import prompt_policy
 from tests import files
 from tests.attachments.test_intake_and_prompting import ask, message_requests, ready_socket
 from tests.factories import logged_in, make_user
@@ -204,14 +205,16 @@ def test_documents_beyond_the_context_window_are_left_out_with_a_note_and_stay_s
     make_text_document(owner, "Pets need written consent.", name="rules.md",
                        project=project, tokens=4000)
     conversation = make_conversation(owner, project=project, model="claude-sonnet-4-6")
-    _question, reply, _model = turns.open_turn(conversation.pk, "May I keep a cat?", None)
+    _question, reply, _model = turns.open_turn(
+        conversation.pk, "May I keep a cat?", None, prompt_policy=prompt_policy())
 
     assert reply.notes == [
         "The document “rules.md” was left out: with it the documents would fill more than 75% "
         "of the 9,000-token context window of Claude Sonnet 4.6, leaving too little for the "
         "conversation. Claude can still search it for passages (search_documents)."
     ]
-    sent = history.request_for(reply.pk, default_max_tokens=8192)["messages"][0]["content"]
+    sent = history.request_for(
+        reply.pk, default_max_tokens=8192, prompt_policy=prompt_policy())["messages"][0]["content"]
     assert [b.get("title") for b in sent if b["type"] == "document"] == ["lease.md"]
     assert "Pets need written consent." in search_documents(conversation.pk, "pets")
 
@@ -233,14 +236,17 @@ def test_a_file_of_the_conversations_own_never_pushes_a_sent_project_document_ou
                              conversation=conversation, tokens=4000)  # the lower id
     make_text_document(owner, "The rent is due on the first.", name="lease.md",
                        project=project, tokens=4000)
-    _question, first, _model = turns.open_turn(conversation.pk, "When is the rent due?", None)
+    _question, first, _model = turns.open_turn(
+        conversation.pk, "When is the rent due?", None, prompt_policy=prompt_policy())
     first.status, first.content = MessageStatus.COMPLETE, [{"type": "text", "text": "On the 1st."}]
     first.save()
-    sent = history.request_for(first.pk, default_max_tokens=8192)["messages"][0]
+    sent = history.request_for(
+        first.pk, default_max_tokens=8192, prompt_policy=prompt_policy())["messages"][0]
     _question, second, _model = turns.open_turn(
-        conversation.pk, "And what did we decide?", None, (own.pk,)
+        conversation.pk, "And what did we decide?", None, (own.pk,), prompt_policy=prompt_policy()
     )
-    again = history.request_for(second.pk, default_max_tokens=8192)["messages"][0]
+    again = history.request_for(
+        second.pk, default_max_tokens=8192, prompt_policy=prompt_policy())["messages"][0]
     def unmarked(message):  # the marks move between requests; they are not the prefix
         return [{k: v for k, v in block.items() if k != "cache_control"}
                 for block in message["content"]]

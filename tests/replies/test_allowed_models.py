@@ -5,6 +5,7 @@ import pytest
 from django.contrib.auth.models import Group
 
 from chatapp.models import GroupPolicy, Message
+from chatapp.policies.attachments import prompt_policy
 from chatapp.replies import turns
 from chatapp.replies.model_router import Request, decide
 from tests.factories import make_conversation, make_user
@@ -26,7 +27,8 @@ def test_a_message_naming_a_model_not_allowed_is_refused_in_plain_words():
     allow(user, "claude-haiku-5-5")
     conversation = make_conversation(user, model="claude-haiku-5-5")
     with pytest.raises(turns.ReplyRefused) as refused:
-        turns.open_turn(conversation.pk, "What is a lease?", "claude-opus-5-5")
+        turns.open_turn(conversation.pk, "What is a lease?", "claude-opus-5-5",
+                        prompt_policy=prompt_policy())
     assert refused.value.code == "model_not_allowed"
     assert refused.value.message == (
         "Claude Opus 5.5 is not among the models your groups allow. Pick another model, "
@@ -40,7 +42,8 @@ def test_a_conversation_left_on_a_model_no_longer_allowed_is_refused_too():
     conversation = make_conversation(user, model="claude-opus-5-5")
     allow(user, "claude-haiku-5-5")  # the group's list came after the conversation
     with pytest.raises(turns.ReplyRefused, match="not among the models your groups allow"):
-        turns.open_turn(conversation.pk, "What is a lease?", None)
+        turns.open_turn(conversation.pk, "What is a lease?", None,
+                        prompt_policy=prompt_policy())
 
 
 def test_auto_chooses_only_among_the_allowed_models():

@@ -9,6 +9,7 @@ from django.test.utils import CaptureQueriesContext
 
 from chatapp.billing import prices
 from chatapp.models import ClaudeModel, Message, MessageStatus, Role
+from chatapp.policies.attachments import prompt_policy
 from chatapp.policies.replies import reply_policy
 from chatapp.replies import history, registry, turns
 from chatapp.replies import plan as reply_plan
@@ -37,7 +38,8 @@ def queries_for_a_reply_after(exchanges: int, *, summarised: bool) -> int:
     )
     prices.forget_prices()  # both measures read the prices afresh
     with CaptureQueriesContext(connection) as queries:
-        request = history.request_for(reply.pk, default_max_tokens=MAX_OUTPUT)
+        request = history.request_for(
+        reply.pk, default_max_tokens=MAX_OUTPUT, prompt_policy=prompt_policy())
     assert request["messages"][-1]["content"][-1]["text"] == "Now?"
     return len(queries)
 
@@ -172,7 +174,9 @@ def _asked_under(conversation, text, system_prompt):
     """A question asked (through the reply service) after the system prompt was set."""
     conversation.system_prompt = system_prompt
     conversation.save()
-    _question, reply, _model = turns.open_turn(conversation.pk, text, None)
+    _question, reply, _model = turns.open_turn(
+        conversation.pk, text, None, prompt_policy=prompt_policy()
+    )
     reply.status, reply.content = MessageStatus.COMPLETE, [{"type": "text", "text": "Yes."}]
     reply.save()
     return reply
@@ -191,13 +195,14 @@ def test_a_changed_system_prompt_never_rewrites_the_top_of_the_prompt(model, sys
     _asked_under(conversation, "q2", "Be brief.")
     latest = _asked_under(conversation, "q3", "Answer in French.")
 
-    request = history.request_for(latest.pk, default_max_tokens=MAX_OUTPUT)
+    request = history.request_for(
+        latest.pk, default_max_tokens=MAX_OUTPUT, prompt_policy=prompt_policy())
     assert request["system"] == [{"type": "text", "text": system}]
     assert [m["role"] for m in request["messages"]] == roles
     # The plan builds the same request from what the turn's write and its sizing have read.
     opened = (Message.objects.select_related("conversation").get(pk=latest.pk),
               ClaudeModel.objects.get(pk=model))
-    assert reply_plan.read_request(latest.pk, MAX_OUTPUT, opened)[0] == request
+    assert reply_plan.read_request(latest.pk, reply_policy(), opened)[0] == request
     if roles[-1] == "system":  # the models that take system messages get the change there
         assert request["messages"][-1]["content"][0]["text"] == "Answer in French."
 
@@ -245,6 +250,7 @@ def test_a_reply_whose_text_was_redacted_goes_back_without_its_thinking():
     redacted.save()
     latest = _asked_under(conversation, "q3", "")
 
-    request = history.request_for(latest.pk, default_max_tokens=MAX_OUTPUT)
+    request = history.request_for(
+        latest.pk, default_max_tokens=MAX_OUTPUT, prompt_policy=prompt_policy())
     kinds = [[b["type"] for b in m["content"]] for m in request["messages"]]
     assert kinds[1] == ["thinking", "text"] and kinds[3] == ["text", "text"]
