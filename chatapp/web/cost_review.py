@@ -194,22 +194,28 @@ def _csv_download(
 CSV_NAMES = {"users": "costs", "projects": "projects", "strategies": "strategies"}
 
 
-@staff_view
-def export_csv(request: HttpRequest) -> HttpResponse:
+def _exact_period(request: HttpRequest) -> DateRange | HttpResponse:
+    """The asked-for range of a download, or its 400: a CSV never falls back to this month."""
     try:
-        period = DateRange.parse(request.GET.get("start"), request.GET.get("end"))
+        return DateRange.parse(request.GET.get("start"), request.GET.get("end"))
     except InvalidRange as exc:
         return _plain_400(str(exc))
+
+
+@staff_view
+def export_csv(request: HttpRequest) -> HttpResponse:
+    period = _exact_period(request)
+    if isinstance(period, HttpResponse):
+        return period
     return _csv_download(request, "users", period, _csv_lines(period))
 
 
 @staff_view
 def export_projects_csv(request: HttpRequest) -> HttpResponse:
     """The projects' spend in the range, a row per project and user who asked in it."""
-    try:
-        period = DateRange.parse(request.GET.get("start"), request.GET.get("end"))
-    except InvalidRange as exc:
-        return _plain_400(str(exc))
+    period = _exact_period(request)
+    if isinstance(period, HttpResponse):
+        return period
     return _csv_download(request, "projects", period, _project_lines(period))
 
 
@@ -225,10 +231,9 @@ def _strategy_lines(comparison: strategies.Comparison) -> Iterator[str]:
 
 @staff_view
 def export_strategies_csv(request: HttpRequest) -> HttpResponse:
-    try:
-        period = DateRange.parse(request.GET.get("start"), request.GET.get("end"))
-    except InvalidRange as exc:
-        return _plain_400(str(exc))
+    period = _exact_period(request)
+    if isinstance(period, HttpResponse):
+        return period
     wait_share, problem = _wait_share(request)
     if problem:
         return _plain_400(problem)
