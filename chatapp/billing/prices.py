@@ -9,12 +9,13 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from chatapp.billing import daily_usage
 from chatapp.claude.pricing import CostBreakdown, PriceRates, pick_band, price_usage
 from chatapp.claude.types import Usage
-from chatapp.models import ModelPrice
+from chatapp.models import ClaudeModel, ModelPrice
 
 # Prices in force are read on every priced call (and by the TTL choice, the estimate, the
 # budget's reservation), so each process remembers them. An entry lasts until the next known
@@ -120,12 +121,13 @@ def cost_of(model_id: str, usage: Usage, *, batch: bool = False) -> CostBreakdow
 _cheapest: tuple[int, datetime, str | None] | None = None
 
 
-def cheapest_model_id() -> str | None:
-    """The active catalog model with the lowest input + output price in force now.
+def cheapest_model_id(among: QuerySet[ClaudeModel] | None = None) -> str | None:
+    """The active catalog model with the lowest input + output price in force now (only
+    ``among`` those models, when given: e.g. the ones a user's groups allow).
 
     One query: every price row of the active models (a few dozen rows).
     """
-    return _cheapest_at(timezone.now())[0]
+    return _cheapest_at(timezone.now(), among)[0]
 
 
 def remembered_cheapest_model_id() -> str | None:
@@ -147,10 +149,15 @@ def remembered_cheapest_model_id() -> str | None:
     return best
 
 
-def _cheapest_at(now: datetime) -> tuple[str | None, datetime | None]:
+def _cheapest_at(
+    now: datetime, among: QuerySet[ClaudeModel] | None = None
+) -> tuple[str | None, datetime | None]:
     """(the cheapest active model at ``now``, when the next of their prices takes effect)."""
     rows_by_model: dict[str, list[ModelPrice]] = {}
-    for row in ModelPrice.objects.filter(model__is_active=True):
+    rows = ModelPrice.objects.filter(model__is_active=True)
+    if among is not None:
+        rows = rows.filter(model__in=among)
+    for row in rows:
         rows_by_model.setdefault(row.model_id, []).append(row)
     best: tuple[Decimal, str] | None = None
     next_change: datetime | None = None

@@ -174,10 +174,12 @@ _ANSWERS = {"simple": ModelTier.HAIKU, "standard": ModelTier.SONNET, "complex": 
 CHECK_TOKENS = 8  # one word
 
 
-def _check_request(text: str) -> dict[str, Any] | None:
-    """The confirming call: to the cheapest model, a side call (thinking off or at its
-    minimum, room for the one-word answer whatever it thinks); None if no model is priced."""
-    model = ClaudeModel.objects.filter(pk=prices.cheapest_model_id()).first()
+def _check_request(text: str, owner_id: int) -> dict[str, Any] | None:
+    """The confirming call: to the cheapest model the owner's groups allow, a side call
+    (thinking off or at its minimum, room for the one-word answer whatever it thinks); None if
+    no such model is priced."""
+    allowed = model_access.allowed(ClaudeModel.objects.filter(is_active=True), owner_id)
+    model = ClaudeModel.objects.filter(pk=prices.cheapest_model_id(among=allowed)).first()
     if model is None:
         return None
     return {
@@ -189,9 +191,9 @@ def _check_request(text: str) -> dict[str, Any] | None:
 
 
 async def _confirm(text: str, owner_id: int) -> side_calls.SideCall | None:
-    """Ask the cheapest model when the rule is unsure; None if it cannot be asked, or the
+    """Ask the cheapest allowed model when the rule is unsure; None if it cannot be asked, or the
     budget cannot cover the question (its worst case is reserved first)."""
-    request = await database_sync_to_async(_check_request)(text)
+    request = await database_sync_to_async(_check_request)(text, owner_id)
     if request is None:
         return None
     try:

@@ -55,3 +55,23 @@ def test_auto_chooses_only_among_the_allowed_models():
     assert top.model == "claude-sonnet-5-5" and top.reason.startswith("Auto chose Claude Sonnet")
     allow(user, "claude-haiku-5-5")
     assert decide(analysis, user.pk, default_model=DEFAULT).model == "claude-haiku-5-5"
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_autos_check_asks_the_cheapest_model_the_groups_allow(claude, finish_replies):
+    from dataclasses import replace
+
+    from channels.db import database_sync_to_async
+
+    from chatapp.policies.replies import reply_policy
+    from chatapp.replies.model_router import record_confirmation, route
+
+    user = await database_sync_to_async(make_user)()
+    await database_sync_to_async(allow)(user, "claude-sonnet-5-5", "claude-opus-5-5")
+    conversation = await database_sync_to_async(make_conversation)(user)
+    confirming = replace(reply_policy(), router_confirm=True)
+    routed = await route(conversation.pk, "Hello!", (), None, confirming)  # unsure: checked
+    [check] = [r["body"] for r in claude.requests() if r["path"] == "/v1/messages"]
+    assert check["model"] == "claude-sonnet-5-5"  # not Haiku, the cheapest of the catalog
+    assert routed.decision.model == "claude-sonnet-5-5"
+    await database_sync_to_async(record_confirmation)(routed, None)  # settles its reservation
