@@ -43,6 +43,7 @@ from chatapp.claude import pricing, thinking
 from chatapp.claude.prompt_cache import TTL_SPANS
 from chatapp.claude.token_bounds import text_bound
 from chatapp.conversations import settings as conversation_settings
+from chatapp.errors import ChatappError
 from chatapp.models import (
     AUTO_MODEL,
     Attachment,
@@ -54,6 +55,7 @@ from chatapp.models import (
 )
 from chatapp.replies import caching, model_router, tools
 from chatapp.replies.policy import ReplyPolicy
+from chatapp.safety import model_access
 from chatapp.safety.access import get_conversation_for_user
 
 TYPICAL_OUTPUT_TOKENS = 500  # before the user has replies of their own on a model
@@ -220,11 +222,16 @@ def _typical_output(user_id: int, model_id: str) -> int:
     return int(statistics.median(recent)) if recent else TYPICAL_OUTPUT_TOKENS
 
 
-def _model(model_id: str) -> ClaudeModel:
-    model = ClaudeModel.objects.filter(pk=model_id, is_active=True).first()
-    if model is None:
+def _model(model_id: str, user_id: int) -> ClaudeModel:
+    """The chosen model, as the message would be refused: unknown (404), or not among the
+    models the user's groups allow (403, in the words of the refusal)."""
+    model = model_access.active_if_allowed(model_id, user_id)
+    if model is not None:
+        return model
+    refused = ClaudeModel.objects.filter(pk=model_id, is_active=True).first()
+    if refused is None:
         raise Http404(f"Unknown model {str(model_id)[:100]!r}.")
-    return model
+    raise ChatappError(model_access.not_allowed_message(refused), 403, code="model_not_allowed")
 
 
 def _auto_models(
@@ -242,7 +249,7 @@ def _auto_models(
     if decision.unsure and policy.router_confirm:  # the cheapest model may move it
         tiers = (model_router.model_of_tier(tier, user_id) for tier in model_router.TIERS)
         picks += [model.pk for model in tiers if model is not None]
-    return [_model(pk) for pk in dict.fromkeys(picks)]
+    return [_model(pk, user_id) for pk in dict.fromkeys(picks)]
 
 
 def _models(
@@ -253,7 +260,7 @@ def _models(
     wanted = model_id or (conversation.model if conversation else policy.defaults.model)
     if wanted == AUTO_MODEL:
         return _auto_models(user_id, conversation, text, attachment_ids, level, policy), True
-    return [_model(wanted)], False
+    return [_model(wanted, user_id)], False
 
 
 def bases_for(

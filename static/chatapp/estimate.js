@@ -4,7 +4,7 @@
  * Asked again after a pause in typing, and at once when the model, the thinking setting or
  * the attachments change, or a reply ends (the cache's state moves). Answers that arrive
  * after a newer question are dropped. It never blocks typing; when counting fails it says
- * "Estimate unavailable".
+ * "Estimate unavailable", and for a model the user's groups do not allow "Model not allowed".
  */
 
 import { attachments } from "./attachments.js";
@@ -78,8 +78,13 @@ function startEstimates() {
       const answer = await api.estimate(body);
       if (mine !== asked) return;
       show(describe(answer), details(answer), "ok");
-    } catch (_err) {
+    } catch (err) {
       if (mine !== asked) return;
+      if (err.status === 403) {
+        // A model the user's groups do not allow: sending would be refused in the same words.
+        show("Model not allowed", err.message, "unavailable");
+        return;
+      }
       show("Estimate unavailable", "The cost could not be estimated right now; sending still works.", "unavailable");
     } finally {
       if (mine === asked) node.classList.remove("is-stale");

@@ -167,6 +167,26 @@ async def test_bad_input_is_refused_in_plain_words(claude, user):
     assert (await ask(user, text="hi", model="gpt-9")).status_code == 404
 
 
+async def test_a_model_the_users_groups_do_not_allow_is_refused_as_sending_would_be(
+    claude, user
+):
+    from django.contrib.auth.models import Group
+
+    from chatapp.models import GroupPolicy
+
+    def only_haiku():
+        group = Group.objects.create(name="Interns")
+        GroupPolicy.objects.create(group=group).allowed_models.set(["claude-haiku-5-5"])
+        user.groups.add(group)
+
+    await database_sync_to_async(only_haiku)()
+    response = await ask(user, text="hi", model="claude-opus-5-5")
+    assert response.status_code == 403
+    assert response.json()["error"].startswith(
+        "Claude Opus 5.5 is not among the models your groups allow.")
+    assert (await ask(user, text="hi", model="claude-haiku-5-5")).status_code == 200
+
+
 async def direct(user, model, **body):
     """The estimate for one chosen model, to hold Auto's range against."""
     return (await ask(user, model=model, **body)).json()
