@@ -20,6 +20,7 @@ class AuditAction(models.TextChoices):
     SIGN_OUT = "sign_out", "Signed out"
     FILE_UPLOAD = "file.upload", "Uploaded a file"
     FILE_DOWNLOAD = "file.download", "Downloaded a file"
+    FILE_DELETE = "file.delete", "Deleted a file"
     CONVERSATION_EXPORT = "conversation.export", "Exported a conversation"
     CONVERSATION_IMPORT = "conversation.import", "Imported a conversation"
     CONVERSATION_DELETE = "conversation.delete", "Deleted a conversation"

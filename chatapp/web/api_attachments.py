@@ -92,7 +92,10 @@ async def conversation_attachments(request: HttpRequest, conversation_id: int) -
 def attachment_detail(request: HttpRequest, conversation_id: int, attachment_id: int):
     attachment = get_attachment_for_user(request.user, conversation_id, attachment_id)
     if request.method == "DELETE":
+        target = audit.target_of(attachment)  # its id is gone once deleted
         attachment.delete()  # its files go once this is committed (attachments/storage.py)
+        audit.record(audit.AuditAction.FILE_DELETE, request, target=target,
+                     detail={"conversation": conversation_id})
         return HttpResponse(status=204)
     return JsonResponse(_one(attachment))
 

@@ -79,6 +79,8 @@ async def project_documents(request: HttpRequest, project_id: int) -> HttpRespon
     document = await service.add_document(
         user, project, upload, rate_limits=rate_limits(), upload_policy=upload_policy()
     )
+    await audit.arecord(audit.AuditAction.FILE_UPLOAD, request, target=document,
+                        detail={"project": project.pk, "bytes": document.size})
     return JsonResponse(document_json(document), status=201)
 
 
@@ -86,7 +88,10 @@ async def project_documents(request: HttpRequest, project_id: int) -> HttpRespon
 def project_document(request: HttpRequest, project_id: int, document_id: int) -> HttpResponse:
     if request.method == "DELETE":
         project, _ = access.get_project(request.user, project_id, access.EDIT)
-        service.remove_document(project, document_id)
+        target = audit.target_of(access.get_document(project, document_id))
+        service.remove_document(project, document_id)  # deleted, or withdrawn if in use
+        audit.record(audit.AuditAction.FILE_DELETE, request, target=target,
+                     detail={"project": project.pk})
         return HttpResponse(status=204)
     project, _ = access.get_project(request.user, project_id)
     return JsonResponse(document_json(access.get_document(project, document_id)))

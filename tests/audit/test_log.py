@@ -125,6 +125,14 @@ def test_a_file_uploaded_and_downloaded_is_one_entry_each(claude):
     assert client_for(make_user()).get(url).status_code == 404
     assert [e.action for e in written_since(marker)] == [AuditAction.SIGN_IN]
 
+    marker = last_id()
+    detail = f"/api/conversations/{conversation.pk}/attachments/{attachment_id}/"
+    assert client.delete(detail).status_code == 204
+    entry = the_one_entry(marker, AuditAction.FILE_DELETE, owner, "chatapp.attachment",
+                          attachment_id)
+    assert entry.target_repr == "terms.txt"
+    assert entry.detail == {"conversation": conversation.pk}
+
 
 @pytest.mark.django_db(transaction=True)
 def test_batch_documents_and_jobs_are_audited(claude):
@@ -266,3 +274,27 @@ def test_sharing_a_project_is_one_entry_naming_who_it_was_shared_with():
                                    content_type="application/json")
     assert refused.status_code == 403
     assert [e.action for e in written_since(marker)] == [AuditAction.SIGN_IN]
+
+
+# Project uploads run in an async view: committed data, as for a conversation's.
+@pytest.mark.django_db(transaction=True)
+def test_a_projects_document_uploaded_and_removed_is_one_entry_each(claude):
+    owner = make_user()
+    client = client_for(owner)
+    project = client.post("/api/projects/", json.dumps({"name": "Leases"}),
+                          content_type="application/json").json()
+    marker = last_id()
+    upload = SimpleUploadedFile("lease.txt", b"The rent is due on the first.")
+    response = client.post(f"/api/projects/{project['id']}/documents/", {"file": upload})
+    assert response.status_code == 201, response.content
+    document_id = response.json()["id"]
+    entry = the_one_entry(marker, AuditAction.FILE_UPLOAD, owner, "chatapp.attachment",
+                          document_id)
+    assert entry.detail == {"project": project["id"], "bytes": 29}
+
+    marker = last_id()
+    removed = client.delete(f"/api/projects/{project['id']}/documents/{document_id}/")
+    assert removed.status_code == 204
+    entry = the_one_entry(marker, AuditAction.FILE_DELETE, owner, "chatapp.attachment",
+                          document_id)
+    assert (entry.target_repr, entry.detail) == ("lease.txt", {"project": project["id"]})
