@@ -60,10 +60,6 @@ def record(
     ``user`` (default: the request's signed-in user; None: nobody) from the request's address, to
     ``target`` (a model instance, or ``target_of(obj)`` taken before a deletion), with
     ``detail`` (JSON: what an auditor needs besides, never a secret).
-
-    Projects (another branch) record a share with
-    ``audit.record(AuditAction.PROJECT_SHARE, request, target=project,
-    detail={"with": ...})``.
     """
     action = AuditAction(action)
     if user is FROM_REQUEST:

@@ -24,7 +24,6 @@ class AuditAction(models.TextChoices):
     CONVERSATION_EXPORT = "conversation.export", "Exported a conversation"
     CONVERSATION_IMPORT = "conversation.import", "Imported a conversation"
     CONVERSATION_DELETE = "conversation.delete", "Deleted a conversation"
-    # Reserved for projects (another branch): record it where a project is shared.
     PROJECT_SHARE = "project.share", "Shared a project"
     BATCH_JOB_CREATE = "batch_job.create", "Started a batch job"
     BATCH_JOB_CANCEL = "batch_job.cancel", "Cancelled a batch job"
