@@ -1,9 +1,9 @@
-"""What staff see in the admin about messages' caches and users' attachments."""
+"""What staff see in the admin about messages' caches, users' attachments and sign-in links."""
 
 import pytest
 from django.test import Client
 
-from chatapp.models import Attachment, Message
+from chatapp.models import Attachment, Message, ProviderIdentity
 from tests.factories import make_conversation, make_exchange, make_user
 
 pytestmark = pytest.mark.django_db
@@ -51,3 +51,12 @@ def test_a_budget_picks_its_user_by_name_not_by_id(staff):
     found = staff.get("/admin/autocomplete/", {"term": "maria", "app_label": "chatapp",
                                                "model_name": "budget", "field_name": "user"})
     assert [r["text"] for r in found.json()["results"]] == ["maria.legal"]
+
+
+def test_a_users_single_sign_on_link_is_shown_and_can_be_removed_not_typed_in(staff):
+    user = make_user()
+    ProviderIdentity.objects.create(user=user, issuer="https://id.example.com", subject="ab12")
+    page = staff.get(f"/admin/auth/user/{user.pk}/change/").content.decode()
+    assert "https://id.example.com" in page and "ab12" in page
+    assert 'name="provider_identities-0-subject"' not in page  # read, never typed in
+    assert 'name="provider_identities-0-DELETE"' in page

@@ -1,4 +1,5 @@
-"""People: users and groups (a group's budgets and allowed models inline), audited."""
+"""People: users (their single sign-on links inline) and groups (a group's budgets and
+allowed models inline), audited."""
 
 from django.contrib import admin
 from django.contrib.auth import admin as auth_admin
@@ -9,15 +10,31 @@ from django.db.models import Count
 from chatapp.audit.admin_changes import AuditedAdmin
 from chatapp.models import (
     GroupPolicy,
+    ProviderIdentity,
 )
 
 admin.site.unregister(get_user_model())
 admin.site.unregister(Group)
 
 
+class ProviderIdentityInline(admin.TabularInline):
+    """Who the user is at the OpenID provider (docs/single-sign-on.md): read, never typed in;
+    removing a link makes their next sign-in find them again (or make a new user)."""
+
+    model = ProviderIdentity
+    fields = ["issuer", "subject", "created_at", "last_sign_in"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = True
+    verbose_name = "single sign-on link"
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
 @admin.register(get_user_model())
 class UserAdmin(AuditedAdmin, auth_admin.UserAdmin):
-    pass
+    inlines = [ProviderIdentityInline]
 
 
 class GroupPolicyInline(admin.StackedInline):
