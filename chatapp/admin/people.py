@@ -34,7 +34,9 @@ class ProviderIdentityInline(admin.TabularInline):
 
 @admin.register(get_user_model())
 class UserAdmin(AuditedAdmin, auth_admin.UserAdmin):
-    inlines = [ProviderIdentityInline]
+    def get_inlines(self, request, obj=None):
+        # A user being added has no links yet (and Django's add form takes no formsets).
+        return [ProviderIdentityInline] if obj is not None else []
 
 
 class GroupPolicyInline(admin.StackedInline):
