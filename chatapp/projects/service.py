@@ -169,10 +169,10 @@ async def add_document(
     return document
 
 
-def remove_document(project: Project, document_id: Any) -> None:
-    """The document and (once this commits) its files; or, when conversations were started
-    with it, it is withdrawn: they keep sending it (append-only), new ones do not get it."""
-    document = access.get_document(project, document_id)
+def remove_document(project: Project, document: Attachment) -> None:
+    """The document (``access.get_document``'s) and (once this commits) its files; or, when
+    conversations were started with it, it is withdrawn: they keep sending it (append-only),
+    new ones do not get it."""
     if _opens_a_conversation(project, document):
         document.withdrawn_at = timezone.now()
         document.save(update_fields=["withdrawn_at"])

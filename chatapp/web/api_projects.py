@@ -88,8 +88,9 @@ async def project_documents(request: HttpRequest, project_id: int) -> HttpRespon
 def project_document(request: HttpRequest, project_id: int, document_id: int) -> HttpResponse:
     if request.method == "DELETE":
         project, _ = access.get_project(request.user, project_id, access.EDIT)
-        target = audit.target_of(access.get_document(project, document_id))
-        service.remove_document(project, document_id)  # deleted, or withdrawn if in use
+        document = access.get_document(project, document_id)
+        target = audit.target_of(document)  # its id is gone once deleted
+        service.remove_document(project, document)  # deleted, or withdrawn if in use
         audit.record(audit.AuditAction.FILE_DELETE, request, target=target,
                      detail={"project": project.pk})
         return HttpResponse(status=204)
